@@ -1,0 +1,1 @@
+"""The asset graph: raw_listings -> listing_descriptions -> listing_vectors."""

@@ -1,0 +1,1 @@
+"""The `gfl` command line."""

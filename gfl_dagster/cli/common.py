@@ -1,0 +1,56 @@
+"""Helpers shared by the `gfl` commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Optional
+
+import click
+
+from gfl_dagster.cli.runs import run_load
+from gfl_dagster.db import queries
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return float(value) if hasattr(value, "as_tuple") else str(value)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=_json_default, ensure_ascii=False))
+
+
+def fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+def known_areas(engine) -> list[str]:
+    with engine.connect() as connection:
+        return [row.area for row in connection.execute(queries.LIST_AREAS)]
+
+
+def ensure_loaded(instance, resources, limit: Optional[int]) -> list[str]:
+    """Load the default CSV if `listings` is empty; register areas as partitions; return them."""
+    from gfl_dagster.partitions import register_areas
+
+    engine = resources.database.engine()
+    with engine.connect() as connection:
+        empty = connection.execute(queries.COUNT_LISTINGS).scalar_one() == 0
+    if empty:
+        click.echo("listings table is empty: loading the default CSV" + (f" (first {limit} rows)" if limit else ""))
+        click.echo(load_summary(run_load(instance, None, limit)))
+    areas = known_areas(engine)
+    register_areas(instance, areas)
+    return areas
+
+
+def load_summary(metadata: dict[str, Any]) -> str:
+    return (
+        f"loaded {metadata.get('source_file')}: {metadata.get('rows_read')} rows read, "
+        f"{metadata.get('inserted')} inserted, {metadata.get('updated')} updated, "
+        f"{metadata.get('unchanged')} unchanged, {metadata.get('rejected')} rejected "
+        f"({metadata.get('duration_s')}s)"
+    )

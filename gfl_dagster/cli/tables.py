@@ -1,0 +1,53 @@
+"""Human-readable renderings of search hits and of one listing."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from gfl_dagster.listings.facts import format_price
+
+
+def _cut(value: Any, width: int) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def hits_table(hits: list[dict[str, Any]]) -> str:
+    if not hits:
+        return "no listings found"
+    lines = []
+    for rank, hit in enumerate(hits, start=1):
+        lines.append(
+            f"{rank:>2}. [{hit['score']:.3f}] {hit['id']}  {_cut(hit.get('name'), 60)}\n"
+            f"    {hit.get('room_type')} | {hit.get('neighbourhood')}, {hit.get('neighbourhood_group')} | "
+            f"{format_price(hit.get('price')) or 'no price'}/night | {hit.get('number_of_reviews') or 0} reviews"
+        )
+        if hit.get("description"):
+            lines.append(textwrap.indent(textwrap.fill(hit["description"], 96), "    "))
+    return "\n".join(lines)
+
+
+def show_text(listing_id: int, document: dict[str, Any]) -> str:
+    parts = []
+    source = document["source"]
+    if source is None:
+        parts.append(f"listing {listing_id}: not in the source database")
+    else:
+        parts.append(f"listing {listing_id} (version {source['version']}, updated {source['updated_at']}):")
+        parts += [f"  {key}: {value}" for key, value in source.items() if key not in ("version", "updated_at")]
+    description = document["description"]
+    if description is None:
+        parts.append("description: none stored")
+    else:
+        parts.append(f"description ({description['model']}, {description['prompt_version']}, "
+                     f"generated {description['generated_at']}):")
+        parts.append(textwrap.indent(textwrap.fill(description["description"], 96), "  "))
+    vector = document["vector"]
+    if vector is None:
+        parts.append("vector store: absent")
+    else:
+        parts.append(f"vector store ({vector['store']}, {vector['embedding_model']}, {vector['dimension']} dims, "
+                     f"synced version {vector['synced_version']}):")
+        parts += [f"  {key}: {value}" for key, value in vector["properties"].items() if key != "description"]
+    return "\n".join(parts)

@@ -1,0 +1,85 @@
+"""`gfl up`: the main job. Database, schema, CSV load, Dagster UI and daemon, initial sync."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from gfl_dagster import settings
+from gfl_dagster.cli.common import ensure_loaded, load_summary
+from gfl_dagster.cli.runs import dagster_home, project_instance, project_resources, run_load, sync_all
+
+
+def _dagster_bin(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def _start(command: list[str], log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "ab")
+    # A process group of its own, so Ctrl-C reaches us first and we stop children in order.
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(min=1), help="Load only the first N rows of the CSV.")
+@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the Dagster UI listens on.")
+def up(limit: Optional[int], port: int, host: str) -> None:
+    """Run the whole loop: load the CSV, start the Dagster UI and daemon, sync everything.
+
+    Keeps running (the sensor syncs every change) until Ctrl-C, which stops the
+    UI, the daemon and the embedded Postgres.
+    """
+    home = dagster_home()
+    logs = settings.gfl_home() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    instance = project_instance()
+    with project_resources() as resources:
+        click.echo(f"database: {resources.database.redacted_url()}")
+        click.echo(load_summary(run_load(instance, None, limit)))
+        areas = ensure_loaded(instance, resources, limit)
+
+    target = ["-m", "gfl_dagster.definitions"]
+    children = [
+        _start([_dagster_bin("dagster-webserver"), *target, "-h", host, "-p", str(port)], logs / "webserver.log"),
+        _start([_dagster_bin("dagster-daemon"), "run", *target], logs / "daemon.log"),
+    ]
+    click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}, logs in {logs})")
+    try:
+        click.echo(f"initial sync of {len(areas)} areas:")
+        started = time.monotonic()
+        sync_all(instance, areas, click.echo)
+        click.echo(f"initial sync done in {time.monotonic() - started:.1f}s. "
+                   "Try: gfl search \"apartment with a great view\". Ctrl-C stops.")
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        click.secho("a Dagster process exited; see the logs in " + str(logs), fg="red", err=True)
+    except KeyboardInterrupt:
+        click.echo("\nstopping")
+    finally:
+        for child in children:
+            _stop(child)
+        if not settings.is_set(settings.DATABASE_URL):
+            from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
+
+            stop_embedded_postgres(settings.gfl_home())
+        click.echo("stopped")

@@ -1,0 +1,1 @@
+"""Postgres: the embedded server, the schema and every SQL statement the project runs."""

@@ -1,0 +1,145 @@
+-- gfl_dagster owns this schema. Every statement is idempotent: it is applied on
+-- every start, against the embedded Postgres or any Postgres 13+ (Supabase too).
+-- A transaction-scoped advisory lock keeps concurrent starts (webserver, daemon,
+-- run workers) from racing each other.
+SELECT pg_advisory_xact_lock(7419001);
+
+CREATE SEQUENCE IF NOT EXISTS listing_version_seq;
+
+-- The operational table: one row per listing, the union of the 16- and 18-column
+-- Inside Airbnb summary formats. Generated content never lives here, so writing it
+-- back cannot retrigger the loop.
+CREATE TABLE IF NOT EXISTS listings (
+    id                              bigint PRIMARY KEY,
+    name                            text,
+    host_id                         bigint,
+    host_name                       text,
+    neighbourhood_group             text,
+    neighbourhood                   text,
+    latitude                        double precision NOT NULL,
+    longitude                       double precision NOT NULL,
+    room_type                       text NOT NULL,
+    price                           numeric(12, 2),
+    minimum_nights                  integer,
+    number_of_reviews               integer,
+    last_review                     date,
+    reviews_per_month               double precision,
+    calculated_host_listings_count  integer,
+    availability_365                integer,
+    number_of_reviews_ltm           integer,
+    license                         text,
+    -- The Dagster partition: the borough in New York; cities that leave
+    -- neighbourhood_group empty fall back to the neighbourhood.
+    area text GENERATED ALWAYS AS (
+        COALESCE(NULLIF(btrim(neighbourhood_group), ''), NULLIF(btrim(neighbourhood), ''), 'Unknown')
+    ) STORED,
+    -- version: a global sequence, bumped only when content changes, so a later
+    -- write to a row always carries a higher version (even across delete and re-insert).
+    version     bigint NOT NULL DEFAULT nextval('listing_version_seq'),
+    -- change_xid: the writing transaction, for a watermark that out-of-order commits cannot skip.
+    change_xid  xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS listings_area_idx ON listings (area);
+CREATE INDEX IF NOT EXISTS listings_change_xid_idx ON listings (change_xid, id);
+
+CREATE OR REPLACE FUNCTION gfl_stamp_listing_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    stamps text[] := ARRAY['version', 'change_xid', 'created_at', 'updated_at', 'area'];
+BEGIN
+    IF (to_jsonb(NEW) - stamps) IS NOT DISTINCT FROM (to_jsonb(OLD) - stamps) THEN
+        -- A no-op write keeps its version: nothing downstream has to run.
+        NEW.version := OLD.version;
+        NEW.change_xid := OLD.change_xid;
+        NEW.updated_at := OLD.updated_at;
+    ELSE
+        NEW.version := nextval('listing_version_seq');
+        NEW.change_xid := pg_current_xact_id();
+        NEW.updated_at := now();
+    END IF;
+    NEW.created_at := OLD.created_at;
+    RETURN NEW;
+END $$;
+
+DROP TRIGGER IF EXISTS listings_stamp_change ON listings;
+CREATE TRIGGER listings_stamp_change BEFORE UPDATE ON listings
+    FOR EACH ROW EXECUTE FUNCTION gfl_stamp_listing_change();
+
+-- Deletes leave a tombstone so the vector store can follow them, and so a late,
+-- stale upsert (version below the tombstone's) cannot resurrect the listing.
+CREATE TABLE IF NOT EXISTS listing_tombstones (
+    listing_id  bigint PRIMARY KEY,
+    area        text NOT NULL,
+    version     bigint NOT NULL,
+    change_xid  xid8 NOT NULL,
+    deleted_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS listing_tombstones_change_xid_idx ON listing_tombstones (change_xid, listing_id);
+
+CREATE OR REPLACE FUNCTION gfl_record_listing_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO listing_tombstones (listing_id, area, version, change_xid, deleted_at)
+    VALUES (OLD.id, OLD.area, nextval('listing_version_seq'), pg_current_xact_id(), now())
+    ON CONFLICT (listing_id) DO UPDATE
+        SET area = EXCLUDED.area, version = EXCLUDED.version,
+            change_xid = EXCLUDED.change_xid, deleted_at = EXCLUDED.deleted_at;
+    RETURN OLD;
+END $$;
+
+DROP TRIGGER IF EXISTS listings_record_delete ON listings;
+CREATE TRIGGER listings_record_delete AFTER DELETE ON listings
+    FOR EACH ROW EXECUTE FUNCTION gfl_record_listing_delete();
+
+-- CSV rows that failed validation, kept with their line and reason.
+CREATE TABLE IF NOT EXISTS listing_rejects (
+    source_file  text NOT NULL,
+    line_number  integer NOT NULL,
+    listing_id   text,
+    reason       text NOT NULL,
+    raw          jsonb NOT NULL,
+    rejected_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source_file, line_number)
+);
+
+-- Generated content, written back for reuse (ads, recommendations).
+CREATE TABLE IF NOT EXISTS listing_descriptions (
+    listing_id         bigint PRIMARY KEY,
+    area               text NOT NULL,
+    description        text NOT NULL,
+    input_hash         text NOT NULL,
+    model              text NOT NULL,
+    prompt_version     text NOT NULL,
+    source_version     bigint NOT NULL,
+    prompt_tokens      integer NOT NULL DEFAULT 0,
+    completion_tokens  integer NOT NULL DEFAULT 0,
+    generated_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS listing_descriptions_area_idx ON listing_descriptions (area);
+
+-- Which version of each listing the vector store holds: progress lives here, not
+-- in a sensor cursor, so a failed run loses nothing and the next run resumes.
+CREATE TABLE IF NOT EXISTS listing_sync (
+    listing_id       bigint PRIMARY KEY,
+    area             text NOT NULL,
+    synced_version   bigint NOT NULL,
+    embed_hash       text NOT NULL,
+    embedding_model  text NOT NULL,
+    synced_at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS listing_sync_area_idx ON listing_sync (area);
+
+-- Rows that failed a stage (description or vector) with the reason; a poison row
+-- is recorded here and skipped, so it never blocks its partition.
+CREATE TABLE IF NOT EXISTS sync_failures (
+    listing_id      bigint NOT NULL,
+    stage           text NOT NULL,
+    area            text NOT NULL,
+    input_hash      text NOT NULL,
+    reason          text NOT NULL,
+    attempts        integer NOT NULL DEFAULT 1,
+    last_failed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (listing_id, stage)
+);

@@ -1,0 +1,243 @@
+"""Reading an Inside Airbnb summary CSV into validated listing rows and rejects.
+
+Pure logic, no database: every row becomes either a clean `dict` keyed by the
+`listings` column names or a `Reject` naming its line and reason. Nothing is
+silently dropped and one bad row never stops the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+ROOM_TYPES = ("Entire home/apt", "Private room", "Shared room", "Hotel room")
+
+# The 18-column header; the older 16-column format lacks the last two.
+LISTING_COLUMNS = (
+    "id", "name", "host_id", "host_name", "neighbourhood_group", "neighbourhood",
+    "latitude", "longitude", "room_type", "price", "minimum_nights", "number_of_reviews",
+    "last_review", "reviews_per_month", "calculated_host_listings_count",
+    "availability_365", "number_of_reviews_ltm", "license",
+)
+REQUIRED_COLUMNS = ("id", "latitude", "longitude", "room_type")
+AREA_COLUMNS = ("neighbourhood_group", "neighbourhood")
+
+_MONEY = re.compile(r"^\$?\s*(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+_MAX_TEXT = 2000
+
+
+class CsvFormatError(ValueError):
+    """The file as a whole cannot be read as a listings file (not a row problem)."""
+
+
+class RowError(ValueError):
+    """One field of one row is invalid; the message names the field and value."""
+
+
+@dataclass(frozen=True)
+class Reject:
+    line_number: int
+    listing_id: str | None
+    reason: str
+    raw: dict[str, str]
+
+
+@dataclass
+class ParsedFile:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)
+
+
+def _text(value: str) -> str | None:
+    cleaned = value.replace("\x00", "").strip()
+    return cleaned[:_MAX_TEXT] if cleaned else None
+
+
+def _integer(column: str, minimum: int | None = 0) -> Callable[[str], int | None]:
+    def parse(value: str) -> int | None:
+        value = value.strip()
+        if not value:
+            return None
+        try:
+            number = float(value.replace(",", ""))
+        except ValueError:
+            raise RowError(f"{column} {value!r} is not a whole number") from None
+        if not number.is_integer():
+            raise RowError(f"{column} {value!r} is not a whole number")
+        if minimum is not None and number < minimum:
+            raise RowError(f"{column} {value!r} is below {minimum}")
+        return int(number)
+
+    return parse
+
+
+def _decimal(column: str, low: float | None, high: float | None) -> Callable[[str], float | None]:
+    def parse(value: str) -> float | None:
+        value = value.strip()
+        if not value:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            raise RowError(f"{column} {value!r} is not a number") from None
+        if not math.isfinite(number) or (low is not None and number < low) or (
+            high is not None and number > high
+        ):
+            raise RowError(f"{column} {value!r} is outside [{low}, {high}]")
+        return number
+
+    return parse
+
+
+def _price(value: str) -> float | None:
+    value = value.strip()
+    if not value:
+        return None  # recent snapshots leave prices empty: unknown, not zero
+    if not _MONEY.match(value):
+        raise RowError(f"price {value!r} is not a non-negative amount")
+    return float(value.replace("$", "").replace(",", "").strip())
+
+
+def _date(value: str) -> dt.date | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise RowError(f"last_review {value!r} is not a YYYY-MM-DD date") from None
+
+
+def _room_type(value: str) -> str:
+    for known in ROOM_TYPES:
+        if value.strip().lower() == known.lower():
+            return known
+    raise RowError(f"room_type {value!r} is not one of {', '.join(ROOM_TYPES)}")
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "id": _integer("id", minimum=1),
+    "name": _text,
+    "host_id": _integer("host_id"),
+    "host_name": _text,
+    "neighbourhood_group": _text,
+    "neighbourhood": _text,
+    "latitude": _decimal("latitude", -90.0, 90.0),
+    "longitude": _decimal("longitude", -180.0, 180.0),
+    "room_type": _room_type,
+    "price": _price,
+    "minimum_nights": _integer("minimum_nights"),
+    "number_of_reviews": _integer("number_of_reviews"),
+    "last_review": _date,
+    "reviews_per_month": _decimal("reviews_per_month", 0.0, None),
+    "calculated_host_listings_count": _integer("calculated_host_listings_count"),
+    "availability_365": _integer("availability_365"),
+    "number_of_reviews_ltm": _integer("number_of_reviews_ltm"),
+    "license": _text,
+}
+
+
+def parse_row(raw: dict[str, str]) -> dict[str, Any]:
+    """Validate one CSV record (already keyed by lower-case column names).
+
+    Raises RowError naming the first bad field; optional columns that are absent
+    become None.
+    """
+    if not raw.get("id", "").strip():
+        raise RowError("id is missing")
+    row = {column: _PARSERS[column](raw.get(column) or "") for column in LISTING_COLUMNS}
+    for column in ("latitude", "longitude"):
+        if row[column] is None:
+            raise RowError(f"{column} is missing")
+    if not (row["neighbourhood_group"] or row["neighbourhood"]):
+        raise RowError("neighbourhood_group and neighbourhood are both empty: the listing has no area")
+    return row
+
+
+def _normalise_header(header: list[str]) -> list[str]:
+    return [name.strip().lstrip("\ufeff").lower() for name in header]
+
+
+def iter_csv_records(path: Path) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
+    """Yield (first line number, record, problem) for each CSV record.
+
+    The line number is the record's first physical line, so quoted newlines in
+    names do not shift it. A record with the wrong field count yields a problem.
+    """
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = _normalise_header(next(reader))
+        except StopIteration:
+            raise CsvFormatError(f"{path} is empty: expected a header line") from None
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing or not any(c in header for c in AREA_COLUMNS):
+            wanted = missing or ["neighbourhood_group or neighbourhood"]
+            raise CsvFormatError(
+                f"{path} lacks required column(s) {', '.join(wanted)}; header is: {', '.join(header)}"
+            )
+        yield 1, dict.fromkeys(header, ""), None  # the header itself, for column reporting
+        line = reader.line_num
+        while True:
+            start = line + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                line = reader.line_num
+                yield start, None, f"unreadable CSV record: {error}"
+                continue
+            line = reader.line_num
+            if not fields or fields == [""]:
+                continue  # blank line
+            if len(fields) != len(header):
+                yield start, dict(zip(header, fields)), (
+                    f"has {len(fields)} fields, the header has {len(header)}"
+                )
+                continue
+            yield start, dict(zip(header, fields)), None
+
+
+def parse_csv(path: Path | str, limit: int | None = None) -> ParsedFile:
+    """Read a listings file (its first `limit` records) into clean rows and rejects.
+
+    A listing id that appears twice keeps its last row; the earlier one is
+    rejected with the line that superseded it.
+    """
+    path = Path(path)
+    parsed = ParsedFile()
+    by_id: dict[int, tuple[int, dict[str, Any], dict[str, str]]] = {}
+    records = iter_csv_records(path)
+    _, header, _ = next(records)
+    columns = list(header or {})
+    parsed.ignored_columns = [c for c in columns if c not in LISTING_COLUMNS]
+    parsed.missing_columns = [c for c in LISTING_COLUMNS if c not in columns]
+    for count, (line_number, record, problem) in enumerate(records):
+        if limit is not None and count >= limit:
+            break
+        raw = record or {}
+        listing_id = (raw.get("id") or "").strip() or None
+        if problem is None:
+            try:
+                row = parse_row(raw)
+            except RowError as error:
+                problem = str(error)
+        if problem is not None:
+            parsed.rejects.append(Reject(line_number, listing_id, problem, raw))
+            continue
+        earlier = by_id.get(row["id"])
+        if earlier is not None:
+            parsed.rejects.append(
+                Reject(earlier[0], listing_id, f"duplicate id {row['id']}: superseded by line {line_number}", earlier[2])
+            )
+        by_id[row["id"]] = (line_number, row, raw)
+    parsed.rows = [row for _, row, _ in sorted(by_id.values(), key=lambda kept: kept[0])]
+    return parsed

@@ -1,0 +1,21 @@
+"""The text that is embedded for a listing."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from gfl_dagster.listings.facts import area_of, description_input
+from gfl_dagster.listings.prompt import template_description
+
+
+def embedding_text(row: Mapping[str, Any], description: str | None) -> str:
+    """Listing name and key attributes, then the generated description.
+
+    Without a current description (generation failed or is pending) the listing
+    is still embedded from its attributes, so it stays searchable and no stale
+    description speaks for it.
+    """
+    facts = description_input(row)
+    head = f"{facts['name']}. {facts['room_type']} in {facts['neighbourhood']}, {area_of(row)}."
+    body = description if description else template_description(facts)
+    return f"{head} {body}".strip()

@@ -1,0 +1,76 @@
+"""Which listing fields feed the description, and which are only filterable.
+
+The split decides what a change costs:
+- DESCRIPTION_FIELDS (name, area, neighbourhood, room type, price, minimum nights,
+  review band) feed the LLM prompt; a change to one regenerates the description
+  and re-embeds the listing.
+- Everything else (exact review counts, reviews per month, last review,
+  availability, coordinates, host counts, license) is a filterable property of
+  the vector object only; a change updates properties without any model call.
+Reviews enter the description as a coarse band, so a new review does not cost an
+LLM call while "well reviewed" stays true to the facts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+# Columns of the vector object, named as in the CSV. `description` is added by the sync.
+FILTERABLE_FIELDS = (
+    "id", "name", "neighbourhood_group", "neighbourhood", "room_type", "price",
+    "minimum_nights", "number_of_reviews", "reviews_per_month", "availability_365",
+    "last_review", "latitude", "longitude",
+)
+
+
+def area_of(row: Mapping[str, Any]) -> str:
+    """The partition key: borough (neighbourhood_group), else neighbourhood."""
+    for column in ("neighbourhood_group", "neighbourhood"):
+        value = (row.get(column) or "").strip()
+        if value:
+            return value
+    return "Unknown"
+
+
+def review_band(number_of_reviews: int | None) -> str:
+    count = number_of_reviews or 0
+    if count == 0:
+        return "no reviews yet"
+    if count < 10:
+        return "fewer than 10 reviews"
+    if count < 100:
+        return "10 to 99 reviews"
+    return "100 or more reviews"
+
+
+def format_price(price: Any) -> str | None:
+    if price is None:
+        return None
+    amount = float(price)
+    return f"${amount:,.0f}" if amount.is_integer() else f"${amount:,.2f}"
+
+
+def description_input(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts a description is written from; its hash decides regeneration."""
+    price = row.get("price")
+    return {
+        "name": row.get("name") or "",
+        "area": area_of(row),
+        "neighbourhood": row.get("neighbourhood") or "",
+        "room_type": row["room_type"],
+        "price_per_night": format_price(price),
+        "minimum_nights": row.get("minimum_nights"),
+        "reviews": review_band(row.get("number_of_reviews")),
+    }
+
+
+def vector_properties(row: Mapping[str, Any], description: str | None) -> dict[str, Any]:
+    """Filterable properties of the vector object, keyed by CSV column names."""
+    properties = {field: row.get(field) for field in FILTERABLE_FIELDS}
+    properties["id"] = int(row["id"])
+    properties["price"] = None if row.get("price") is None else float(row["price"])
+    last_review = row.get("last_review")
+    properties["last_review"] = last_review.isoformat() if hasattr(last_review, "isoformat") else last_review
+    properties["neighbourhood_group"] = area_of(row)
+    properties["description"] = description
+    return properties

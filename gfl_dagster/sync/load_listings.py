@@ -1,0 +1,87 @@
+"""CSV file -> `listings` table: validated, idempotent upsert; rejects kept with reasons."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from psycopg2.extras import execute_values
+from sqlalchemy import Engine
+
+from gfl_dagster.db import queries
+from gfl_dagster.listings.csv_rows import LISTING_COLUMNS, parse_csv
+
+BATCH_SIZE = 2000
+
+
+@dataclass
+class LoadReport:
+    source_file: str
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    areas: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.source_file}: {self.rows_read} rows read, {self.inserted} inserted, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.rejected} rejected, {len(self.areas)} areas, {self.seconds:.1f}s"
+        )
+
+
+def load_listings_csv(
+    engine: Engine,
+    path: Path | str,
+    limit: Optional[int] = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> LoadReport:
+    """Upsert a listings CSV by id. Loading the same file twice changes nothing.
+
+    Each batch commits on its own, so an interrupted load keeps what it wrote and
+    a rerun finishes the rest.
+    """
+    started = time.monotonic()
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"listings file not found: {path}")
+    parsed = parse_csv(path, limit)
+    rows, rejects = parsed.rows, parsed.rejects
+    report = LoadReport(str(path), rows_read=len(rows) + len(rejects), rejected=len(rejects),
+                        ignored_columns=parsed.ignored_columns, missing_columns=parsed.missing_columns)
+
+    raw = engine.raw_connection()
+    try:
+        for start in range(0, len(rows), BATCH_SIZE):
+            batch = rows[start:start + BATCH_SIZE]
+            with raw.cursor() as cursor:
+                results = execute_values(cursor, queries.UPSERT_LISTINGS_VALUES,
+                                         [tuple(row[c] for c in LISTING_COLUMNS) for row in batch],
+                                         page_size=BATCH_SIZE, fetch=True)
+            raw.commit()
+            inserted = sum(1 for (was_insert,) in results if was_insert)
+            report.inserted += inserted
+            report.updated += len(results) - inserted
+            report.unchanged += len(batch) - len(results)
+            progress(f"loaded {min(start + BATCH_SIZE, len(rows))}/{len(rows)} rows")
+    finally:
+        raw.close()
+
+    with engine.begin() as connection:
+        if rejects:
+            connection.execute(queries.UPSERT_REJECT, [
+                {"source_file": str(path), "line_number": r.line_number, "listing_id": r.listing_id,
+                 "reason": r.reason, "raw": json.dumps(r.raw, ensure_ascii=False)}
+                for r in rejects
+            ])
+        report.areas = [row.area for row in connection.execute(queries.LIST_AREAS)]
+    report.seconds = time.monotonic() - started
+    return report
+

@@ -1,0 +1,77 @@
+"""CSV -> listings against the real embedded Postgres: upsert, idempotence, rejects, real files."""
+
+import time
+
+from sqlalchemy import text
+
+from gfl_dagster.sync.load_listings import load_listings_csv
+from gfl_dagster_tests.conftest import BUNDLED_CSV, HEADER_18, shared_csv, write_csv
+
+
+def _versions(engine):
+    with engine.connect() as connection:
+        return dict(connection.execute(text("SELECT id, version FROM listings")).all())
+
+
+def test_load_is_an_idempotent_upsert(engine):
+    first = load_listings_csv(engine, BUNDLED_CSV, limit=300)
+    assert (first.rows_read, first.inserted, first.updated, first.rejected) == (300, 300, 0, 0)
+    before = _versions(engine)
+    again = load_listings_csv(engine, BUNDLED_CSV, limit=300)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 300)
+    assert _versions(engine) == before, "reloading must not bump any version"
+    assert set(first.areas) == {"Manhattan", "Brooklyn", "Queens", "Bronx", "Staten Island"}
+
+
+def test_changed_rows_are_updated_and_get_a_new_version(engine, tmp_path):
+    row = "5,Loft,1,H,Brooklyn,Bushwick,40.7,-73.9,Private room,{price},1,0,,,1,0,0,"
+    load_listings_csv(engine, write_csv(tmp_path / "a.csv", HEADER_18, row.format(price=60)))
+    version = _versions(engine)[5]
+    report = load_listings_csv(engine, write_csv(tmp_path / "b.csv", HEADER_18, row.format(price=70)))
+    assert (report.inserted, report.updated) == (0, 1)
+    assert _versions(engine)[5] > version
+
+
+def test_bad_rows_land_in_rejects_with_line_and_reason(engine, tmp_path):
+    path = write_csv(tmp_path / "mixed.csv", HEADER_18,
+                     "5,Loft,1,H,Brooklyn,Bushwick,40.7,-73.9,Private room,60,1,0,,,1,0,0,",
+                     "x6,Bad id,1,H,Brooklyn,Bushwick,40.7,-73.9,Private room,60,1,0,,,1,0,0,",
+                     "7,Bad lat,1,H,Brooklyn,Bushwick,140.7,-73.9,Private room,60,1,0,,,1,0,0,")
+    report = load_listings_csv(engine, path)
+    assert (report.inserted, report.rejected) == (1, 2)
+    load_listings_csv(engine, path)  # loading again must not duplicate rejects
+    with engine.connect() as connection:
+        rejects = connection.execute(text(
+            "SELECT line_number, listing_id, reason, raw->>'name' FROM listing_rejects ORDER BY line_number")).all()
+    assert [(r[0], r[1], r[3]) for r in rejects] == [(3, "x6", "Bad id"), (4, "7", "Bad lat")]
+    assert "id 'x6' is not a whole number" in rejects[0][2]
+    assert "latitude '140.7' is outside" in rejects[1][2]
+
+
+def test_sixteen_column_2019_file_loads_in_full(engine):
+    started = time.monotonic()
+    report = load_listings_csv(engine, shared_csv("AB_NYC_2019.csv"))
+    seconds = time.monotonic() - started
+    assert report.rows_read == 48895
+    assert report.inserted + report.rejected == 48895
+    assert report.rejected < 50, report.rejected
+    assert "number_of_reviews_ltm" in report.missing_columns
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM listings")).scalar_one() == report.inserted
+        rejected = connection.execute(text("SELECT count(*) FROM listing_rejects")).scalar_one()
+    assert rejected == report.rejected
+    print(f"loaded 48,895 rows in {seconds:.1f}s")
+
+
+def test_barcelona_file_loads_with_districts_as_areas(engine):
+    report = load_listings_csv(engine, shared_csv("insideairbnb_barcelona_2021-10.csv"))
+    assert report.inserted + report.rejected == 16055
+    assert "Eixample" in report.areas and "Gràcia" in report.areas
+    assert len(report.areas) == 10
+
+
+def test_a_city_without_groups_falls_back_to_neighbourhoods(engine, tmp_path):
+    path = write_csv(tmp_path / "city.csv", HEADER_18,
+                     "5,Loft,1,H,,Mitte,52.5,13.4,Private room,60,1,0,,,1,0,0,",
+                     "6,Flat,1,H,,Kreuzberg,52.5,13.4,Entire home/apt,90,1,0,,,1,0,0,")
+    assert load_listings_csv(engine, path).areas == ["Kreuzberg", "Mitte"]
