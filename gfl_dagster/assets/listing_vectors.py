@@ -37,6 +37,8 @@ def listing_vectors(
         "deleted": report.deleted,
         "unchanged": report.unchanged,
         "failed": report.failed,
+        "max_change_age_s": round(report.max_change_age_s, 2),
+        "oldest_pending_s": round(report.oldest_pending_s, 2),
         "embed_duration_s": round(report.embed_seconds, 2),
         "duration_s": round(report.seconds, 2),
     })

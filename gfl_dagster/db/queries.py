@@ -43,9 +43,9 @@ COUNT_LISTINGS = text("SELECT count(*) FROM listings")
 LIST_AREAS = text("SELECT area, count(*) AS listings FROM listings GROUP BY area ORDER BY area")
 COUNT_REJECTS = text("SELECT count(*) FROM listing_rejects WHERE source_file = :source_file")
 
-_LISTING_FIELDS = f"{_COLUMNS}, area, version"
+_LISTING_FIELDS = f"{_COLUMNS}, area, version, updated_at"
 LISTINGS_IN_AREA = text(f"SELECT {_LISTING_FIELDS} FROM listings WHERE area = :area ORDER BY id")
-LISTING_BY_ID = text(f"SELECT {_LISTING_FIELDS}, updated_at FROM listings WHERE id = :id")
+LISTING_BY_ID = text(f"SELECT {_LISTING_FIELDS} FROM listings WHERE id = :id")
 COUNT_LISTINGS_IN_AREA = text("SELECT count(*) FROM listings WHERE area = :area")
 
 DESCRIPTIONS_FOR = text(
@@ -121,4 +121,66 @@ STALE_SYNC_IN_AREA = text(
 SOURCE_VERSIONS_IN_AREA = text("SELECT id, version FROM listings WHERE area = :area")
 REJECTS_FOR_FILE = text(
     "SELECT line_number, listing_id, reason FROM listing_rejects WHERE source_file = :source_file ORDER BY line_number"
+)
+
+# --- change capture -------------------------------------------------------------------
+# Every transaction id below the horizon has committed or aborted: the changes it made
+# are all visible now. A watermark that only advances to the horizon cannot skip a
+# long transaction that commits after a later one (the timestamp-watermark bug).
+WATERMARK_HORIZON = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+CHANGED_AREAS = text(
+    "SELECT area, count(*) AS changes FROM ("
+    " SELECT area FROM listings WHERE change_xid >= CAST(:since AS xid8) AND change_xid < CAST(:horizon AS xid8)"
+    " UNION ALL"
+    " SELECT area FROM listing_tombstones"
+    " WHERE change_xid >= CAST(:since AS xid8) AND change_xid < CAST(:horizon AS xid8)"
+    ") changed GROUP BY area"
+)
+# The oldest transaction holding the horizon back, if any: shown as lag, never as loss.
+OLDEST_OPEN_TRANSACTION_S = text(
+    "SELECT extract(epoch FROM now() - min(xact_start)) FROM pg_stat_activity "
+    "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+)
+
+# Listings whose synced version is behind the source (a poison row, failed at least
+# POISON_ATTEMPTS times since its last change, is not pending: it waits for a new change),
+# and synced listings that have since been deleted.
+_PENDING = (
+    "SELECT l.area, l.updated_at AS changed_at FROM listings l "
+    "LEFT JOIN listing_sync s ON s.listing_id = l.id "
+    "WHERE (s.listing_id IS NULL OR s.synced_version < l.version) AND NOT EXISTS ("
+    " SELECT 1 FROM sync_failures f WHERE f.listing_id = l.id AND f.attempts >= :poison_attempts"
+    " AND f.last_failed_at >= l.updated_at) "
+    "UNION ALL "
+    "SELECT s.area, coalesce(t.deleted_at, s.synced_at) AS changed_at FROM listing_sync s "
+    "LEFT JOIN listings l ON l.id = s.listing_id LEFT JOIN listing_tombstones t ON t.listing_id = s.listing_id "
+    "WHERE l.id IS NULL"
+)
+PENDING_BY_AREA = text(
+    f"SELECT area, count(*) AS pending, extract(epoch FROM now() - min(changed_at)) AS oldest_s "
+    f"FROM ({_PENDING}) pending GROUP BY area"
+)
+STATUS_BY_AREA = text(
+    "WITH source AS (SELECT area, count(*) AS n FROM listings GROUP BY area), "
+    "synced AS (SELECT l.area, count(*) AS n FROM listings l JOIN listing_sync s ON s.listing_id = l.id "
+    " AND s.synced_version >= l.version GROUP BY l.area), "
+    f"pending AS (SELECT area, count(*) AS n, extract(epoch FROM now() - min(changed_at)) AS oldest_s "
+    f" FROM ({_PENDING}) p GROUP BY area), "
+    "rejects AS (SELECT coalesce(nullif(btrim(raw->>'neighbourhood_group'), ''), "
+    " nullif(btrim(raw->>'neighbourhood'), ''), 'Unknown') AS area, count(*) AS n FROM listing_rejects GROUP BY 1), "
+    "poison AS (SELECT area, count(*) AS n FROM sync_failures WHERE attempts >= :poison_attempts GROUP BY area), "
+    "areas AS (SELECT area FROM source UNION SELECT area FROM pending UNION SELECT area FROM rejects "
+    " UNION SELECT area FROM poison) "
+    "SELECT a.area, coalesce(source.n, 0) AS source_rows, coalesce(synced.n, 0) AS synced_rows, "
+    "coalesce(pending.n, 0) AS pending, pending.oldest_s AS oldest_pending_s, coalesce(rejects.n, 0) AS rejects, "
+    "coalesce(poison.n, 0) AS poison_rows FROM areas a "
+    "LEFT JOIN source USING (area) LEFT JOIN synced USING (area) LEFT JOIN pending USING (area) "
+    "LEFT JOIN rejects USING (area) LEFT JOIN poison USING (area) ORDER BY a.area"
+)
+FORGET_SYNC_STATE = text("DELETE FROM listing_sync WHERE listing_id = ANY(:ids)")
+AREA_LOCK = text("SELECT pg_advisory_lock(hashtext(:key))")
+AREA_UNLOCK = text("SELECT pg_advisory_unlock(hashtext(:key))")
+NEXT_UNANSWERED_PROBE = text("SELECT max(id) FROM freshness_probes WHERE answered_at IS NULL AND id > :after")
+ANSWER_PROBES = text(
+    "UPDATE freshness_probes SET answered_at = clock_timestamp() WHERE answered_at IS NULL AND id <= :up_to"
 )

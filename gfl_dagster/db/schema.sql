@@ -143,3 +143,11 @@ CREATE TABLE IF NOT EXISTS sync_failures (
     last_failed_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (listing_id, stage)
 );
+
+-- Freshness probes: `gfl bench freshness` measures Dagster's own trigger-to-run floor
+-- by asking an empty asset to answer, triggered the same way as the sync.
+CREATE TABLE IF NOT EXISTS freshness_probes (
+    id            bigserial PRIMARY KEY,
+    requested_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    answered_at   timestamptz
+);

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from sqlalchemy import Engine
 
 from gfl_dagster.db import queries
+from gfl_dagster.sync.area_lock import area_lock
 from gfl_dagster.listings.facts import description_input
 from gfl_dagster.listings.identity import content_hash
 from gfl_dagster.listings.prompt import PROMPT_VERSION
@@ -68,6 +69,11 @@ def describe_area(
     area: str,
     progress: Callable[[str], None] = lambda message: None,
 ) -> DescribeReport:
+    with area_lock(engine, STAGE, area):
+        return _describe_area(engine, describer, area, progress)
+
+
+def _describe_area(engine: Engine, describer: DescriberResource, area: str, progress) -> DescribeReport:
     started = time.monotonic()
     report = DescribeReport(area)
     with engine.connect() as connection:

@@ -10,12 +10,14 @@ between only replays an idempotent upsert.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import Engine
 
 from gfl_dagster.db import queries
+from gfl_dagster.sync.area_lock import area_lock
 from gfl_dagster.listings.embedding_text import embedding_text
 from gfl_dagster.listings.facts import description_input, vector_properties
 from gfl_dagster.listings.identity import content_hash
@@ -36,6 +38,8 @@ class EmbedReport:
     deleted: int = 0
     unchanged: int = 0
     failed: int = 0
+    max_change_age_s: float = 0.0  # commit-to-synced lag of the oldest change this run wrote
+    oldest_pending_s: float = 0.0  # what is still waiting in this area after the run
     embed_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -79,6 +83,16 @@ def embed_area(
     area: str,
     progress: Callable[[str], None] = lambda message: None,
 ) -> EmbedReport:
+    with area_lock(engine, STAGE, area):
+        report = _embed_area(engine, embedder, store, area, progress)
+    with engine.connect() as connection:
+        for row in connection.execute(queries.PENDING_BY_AREA, {"poison_attempts": POISON_AFTER_ATTEMPTS}):
+            if row.area == area:
+                report.oldest_pending_s = float(row.oldest_s or 0.0)
+    return report
+
+
+def _embed_area(engine: Engine, embedder: EmbedderResource, store: VectorStore, area: str, progress) -> EmbedReport:
     started = time.monotonic()
     report = EmbedReport(area)
     model = embedder.model_name
@@ -92,6 +106,10 @@ def embed_area(
     report.rows_seen = len(rows)
     planned, report.unchanged = plan_area(rows, descriptions, sync_state, failures, model)
 
+    planned_ids = {p.item.listing_id for p in planned}
+    changed_at = [row["updated_at"] for row in rows if row["id"] in planned_ids]
+    if changed_at:
+        report.max_change_age_s = max(0.0, (datetime.now(timezone.utc) - min(changed_at)).total_seconds())
     to_embed = [p for p in planned if p.needs_vector]
     for start in range(0, len(to_embed), BATCH_SIZE):
         batch = to_embed[start:start + BATCH_SIZE]
@@ -122,39 +140,52 @@ def embed_area(
 
 
 def _embed_and_upsert(engine, embedder, store, area, batch: list[PlannedItem], report: EmbedReport) -> list[VectorItem]:
-    """Write a batch; if it fails, retry row by row so one poison row cannot block the rest.
+    """Embed and write a batch, isolating rows that fail on their own (poison rows).
 
-    If every row fails, the cause is not the rows (the store or the embedder is
-    down): raise, so progress does not advance and the run is retried.
+    When every row of a batch fails, the rows are not the cause (the embedder or the
+    store is down): raise, so progress does not advance and the run is retried.
     """
-    try:
-        return _write(embedder, store, batch)
-    except Exception:
-        if len(batch) == 1:
-            raise
-    written, failures, last_error = [], [], None
-    for planned in batch:
-        try:
-            written.extend(_write(embedder, store, [planned]))
-        except Exception as error:
-            last_error = error
-            failures.append({"listing_id": planned.item.listing_id, "stage": STAGE, "area": area,
-                             "input_hash": planned.item.embed_hash, "reason": f"{type(error).__name__}: {error}"})
-    if not written and last_error is not None:
-        raise last_error
+    failures: list[tuple[VectorItem, Exception]] = []
+    embedded = _each_or_all(lambda part: embedder.embed_documents([p.text for p in part]), batch, failures)
+    items = [VectorItem(p.item.listing_id, p.item.version, p.item.embed_hash, p.item.properties, vector)
+             for p, vector in embedded]
+    written = [item for item, _ in _each_or_all(lambda part: _upsert(store, part), items, failures)]
     if failures:
         with engine.begin() as connection:
-            connection.execute(queries.RECORD_FAILURE, failures)
+            connection.execute(queries.RECORD_FAILURE, [
+                {"listing_id": _item(element).listing_id, "stage": STAGE, "area": area,
+                 "input_hash": _item(element).embed_hash, "reason": f"{type(error).__name__}: {error}"}
+                for element, error in failures])
         report.failed += len(failures)
     return written
 
 
-def _write(embedder: EmbedderResource, store: VectorStore, batch: list[PlannedItem]) -> list[VectorItem]:
-    vectors = embedder.embed_documents([p.text for p in batch])
-    items = [VectorItem(p.item.listing_id, p.item.version, p.item.embed_hash, p.item.properties, vector)
-             for p, vector in zip(batch, vectors)]
+def _item(element: PlannedItem | VectorItem) -> VectorItem:
+    return element.item if isinstance(element, PlannedItem) else element
+
+
+def _upsert(store: VectorStore, items: list[VectorItem]) -> list[None]:
     store.upsert(items)
-    return items
+    return [None] * len(items)
+
+
+def _each_or_all(work, batch: list, failures: list) -> list[tuple]:
+    """(element, result) pairs: the whole batch at once, else one by one, keeping the failures."""
+    try:
+        return list(zip(batch, work(batch)))
+    except Exception:
+        if len(batch) == 1:
+            raise
+    done, errors = [], []
+    for element in batch:
+        try:
+            done.extend(zip([element], work([element])))
+        except Exception as error:
+            errors.append((element, error))
+    if not done:
+        raise errors[-1][1]
+    failures.extend(errors)
+    return done
 
 
 def _record_progress(engine: Engine, area: str, model: str, items: list[VectorItem]) -> None:

@@ -1,0 +1,54 @@
+"""Jobs: the per-area sync the sensor launches, the nightly reconciliation, the freshness probe."""
+
+from dagster import (
+    AssetObservation,
+    AssetSelection,
+    OpExecutionContext,
+    define_asset_job,
+    in_process_executor,
+    job,
+    op,
+)
+
+from gfl_dagster.resources.database import PostgresResource
+from gfl_dagster.resources.vector_store import VectorStoreResource
+from gfl_dagster.sync.reconcile import reconcile
+
+# In-process: a run is one area's two steps; a subprocess per step would add
+# seconds of start-up to every change's freshness.
+sync_area_job = define_asset_job(
+    "sync_area",
+    selection=AssetSelection.assets("listing_descriptions", "listing_vectors"),
+    executor_def=in_process_executor,
+    description="Describe and embed what changed in one area.",
+)
+
+freshness_probe_job = define_asset_job(
+    "freshness_probe",
+    selection=AssetSelection.assets("freshness_probe"),
+    executor_def=in_process_executor,
+    description="Answers a freshness probe: measures Dagster's own trigger-to-run floor.",
+)
+
+
+@op
+def reconcile_vector_store(
+    context: OpExecutionContext, database: PostgresResource, vector_store: VectorStoreResource
+) -> None:
+    """Compares source and vector store per area and repairs any drift (the sensor re-syncs it)."""
+    store = vector_store.open()
+    try:
+        report = reconcile(database.engine(), store)
+    finally:
+        store.close()
+    context.log.info(report.summary())
+    # Recorded on listing_vectors, so the repair shows in the asset's history.
+    context.log_event(AssetObservation(asset_key="listing_vectors", metadata={
+        "reconciled_areas": report.areas, "repaired_missing": report.missing, "repaired_stale": report.stale,
+        "repaired_extra": report.extra, "repaired_in": ", ".join(report.repaired_areas) or "none",
+    }))
+
+
+@job(executor_def=in_process_executor, description="Nightly: compare source and vector store, repair drift.")
+def reconcile_job():
+    reconcile_vector_store()

