@@ -24,7 +24,7 @@ sync_area_job = define_asset_job(
 )
 
 freshness_probe_job = define_asset_job(
-    "freshness_probe",
+    "freshness_probe_job",
     selection=AssetSelection.assets("freshness_probe"),
     executor_def=in_process_executor,
     description="Answers a freshness probe: measures Dagster's own trigger-to-run floor.",

@@ -33,6 +33,16 @@ def sync(instance, resources, area):
     return metadata, checks
 
 
+def test_the_code_location_loads_as_dagster_loads_it():
+    from dagster import Definitions
+
+    Definitions.validate_loadable(defs)
+    repository = defs.get_repository_def()
+    repository.load_all_definitions()
+    assert {"sync_area", "reconcile_job", "freshness_probe_job"} <= set(repository.job_names)
+    assert {s.name for s in repository.sensor_defs} == {"listing_changes_sensor", "freshness_probe_sensor"}
+
+
 def test_load_registers_areas_as_partitions(instance, resources):
     result = load(instance, resources)
     metadata = result.get_asset_materialization_events()[0].materialization.metadata

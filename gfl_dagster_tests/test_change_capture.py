@@ -300,3 +300,33 @@ def test_new_areas_from_inserts_become_partitions(loaded, resources, instance):
     assert "Gràcia" in requested_areas(result)
     added = [key for request in result.dynamic_partitions_requests for key in request.partition_keys]
     assert "Gràcia" in added
+
+
+# Reconciliation ------------------------------------------------------------------------------
+def test_reconciliation_repairs_drift_the_progress_table_does_not_know(loaded, resources, instance):
+    from gfl_dagster.definitions import defs
+    from gfl_dagster.sync.reconcile import reconcile
+
+    sync_all(resources)
+    store = resources["vector_store"].open()
+    ids = sorted(i for i, _ in store_set(loaded))
+    with loaded.begin() as connection:
+        connection.execute(text("DELETE FROM listing_vectors WHERE listing_id = :id"), {"id": ids[0]})
+        connection.execute(text("UPDATE listing_vectors SET source_version = 0 WHERE listing_id = :id"), {"id": ids[1]})
+    store.upsert([item_for(loaded, ids[2], 10**9)])
+    with loaded.begin() as connection:
+        connection.execute(text("DELETE FROM listings WHERE id = :id"), {"id": ids[2]})
+        connection.execute(text("DELETE FROM listing_tombstones"))  # the store outlived a restore: no trace
+        connection.execute(text("DELETE FROM listing_sync WHERE listing_id = :id"), {"id": ids[2]})
+    result = defs.resolve_job_def("reconcile_job").execute_in_process(
+        instance=instance, resources={"database": resources["database"], "vector_store": resources["vector_store"]})
+    assert result.success
+    observation = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"][0]
+    metadata = observation.event_specific_data.asset_observation.metadata
+    assert (metadata["repaired_missing"].value, metadata["repaired_stale"].value,
+            metadata["repaired_extra"].value) == (1, 1, 1)
+    pending, _ = tick(instance, resources["database"])
+    for area in requested_areas(pending):
+        sync(resources, area)
+    assert store_set(loaded) == source_set(loaded) == progress_set(loaded)
+    assert reconcile(loaded, store).repaired_areas == []

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import platform
-import tempfile
 import time
-from pathlib import Path
 from typing import Optional
 
 import click
 
-from gfl_dagster import settings
+from gfl_dagster.cli.bench_freshness import bench_freshness
 from gfl_dagster.cli.common import print_json
+from gfl_dagster.cli.scratch import machine, throwaway_project
 
 
 @click.group()
 def bench() -> None:
     """Benchmarks: scripts that print measured figures (not tests)."""
-
-
-def _machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 @bench.command("sync")
@@ -35,16 +28,8 @@ def bench_sync(limit: Optional[int], csv_path: Optional[str], as_json: bool) -> 
     ignored), with the configured describer and embedder, through Dagster as
     `gfl sync` runs it.
     """
-    os.environ.pop(settings.DATABASE_URL, None)
-    with tempfile.TemporaryDirectory(prefix="gfl-bench-") as scratch:
-        os.environ[settings.GFL_HOME] = scratch
-        os.environ["DAGSTER_HOME"] = str(Path(scratch) / "dagster")
-        try:
-            figures = _measure_sync(limit, csv_path)
-        finally:
-            from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
-
-            stop_embedded_postgres(Path(scratch))
+    with throwaway_project():
+        figures = _measure_sync(limit, csv_path)
     if as_json:
         print_json(figures)
         return
@@ -88,9 +73,12 @@ def _measure_sync(limit: Optional[int], csv_path: Optional[str]) -> dict:
         embed_s = time.monotonic() - started
         names = (resources.describer.model_name, embedder.model_name, resources.vector_store.backend)
     return {
-        "csv": loaded.get("source_file"), "listings": len(rows), "machine": _machine(),
+        "csv": loaded.get("source_file"), "listings": len(rows), "machine": machine(),
         "load_s": load_s, "load_rows_per_s": loaded.get("rows_read", 0) / load_s,
         "sync_s": sync_s, "sync_listings_per_s": len(rows) / sync_s,
         "embedder_texts_per_s": len(texts) / embed_s,
         "describer": names[0], "embedder": names[1], "vector_store": names[2],
     }
+
+
+bench.add_command(bench_freshness)

@@ -8,6 +8,7 @@ from typing import Optional
 import click
 
 from gfl_dagster.cli.bench import bench
+from gfl_dagster.cli.operations import simulate, status
 from gfl_dagster.cli.common import ensure_loaded, fail, load_summary, print_json
 from gfl_dagster.cli.runs import project_instance, project_resources, run_load, sync_all
 from gfl_dagster.cli.up import up
@@ -66,7 +67,7 @@ def load(path: str, limit: Optional[int]) -> None:
     if metadata.get("rejected"):
         with project_resources() as resources, resources.database.engine().connect() as connection:
             rows = connection.execute(queries.REJECTS_FOR_FILE, {"source_file": metadata["source_file"]}).all()
-        click.echo(f"rejected rows (kept in listing_rejects):")
+        click.echo("rejected rows (kept in listing_rejects):")
         for row in rows[:20]:
             click.echo(f"  line {row.line_number} (id {row.listing_id}): {row.reason}")
         if len(rows) > 20:
@@ -157,6 +158,8 @@ def db_stop() -> None:
 
 
 cli.add_command(up)
+cli.add_command(status)
+cli.add_command(simulate)
 cli.add_command(bench)
 
 if __name__ == "__main__":

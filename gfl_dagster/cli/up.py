@@ -14,7 +14,8 @@ import click
 
 from gfl_dagster import settings
 from gfl_dagster.cli.common import ensure_loaded, load_summary
-from gfl_dagster.cli.runs import dagster_home, project_instance, project_resources, run_load, sync_all
+from gfl_dagster.cli.operations import area_status
+from gfl_dagster.cli.runs import dagster_home, project_instance, project_resources, run_load
 
 
 def _dagster_bin(name: str) -> str:
@@ -39,6 +40,27 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def _watch_initial_sync(engine, children: list[subprocess.Popen]) -> None:
+    """The daemon's change sensor does the sync; show its progress until nothing is pending."""
+    started = time.monotonic()
+    click.echo("initial sync: the change sensor requests one run per area (watch them in the UI)")
+    last = None
+    while all(child.poll() is None for child in children):
+        rows = area_status(engine)
+        source = sum(row["source_rows"] for row in rows)
+        synced = sum(row["synced_rows"] for row in rows)
+        pending = sum(row["pending"] for row in rows)
+        poison = sum(row["poison_rows"] for row in rows)
+        line = f"  synced {synced}/{source} listings, {pending} pending" + (f", {poison} failed" if poison else "")
+        if line != last:
+            click.echo(f"{line}  ({time.monotonic() - started:.0f}s)")
+            last = line
+        if pending == 0:
+            click.echo(f"initial sync done in {time.monotonic() - started:.1f}s")
+            return
+        time.sleep(2)
+
+
 @click.command()
 @click.option("--limit", type=click.IntRange(min=1), help="Load only the first N rows of the CSV.")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
@@ -49,6 +71,8 @@ def up(limit: Optional[int], port: int, host: str) -> None:
     Keeps running (the sensor syncs every change) until Ctrl-C, which stops the
     UI, the daemon and the embedded Postgres.
     """
+    # `kill` (SIGTERM) stops as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     home = dagster_home()
     logs = settings.gfl_home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -56,7 +80,8 @@ def up(limit: Optional[int], port: int, host: str) -> None:
     with project_resources() as resources:
         click.echo(f"database: {resources.database.redacted_url()}")
         click.echo(load_summary(run_load(instance, None, limit)))
-        areas = ensure_loaded(instance, resources, limit)
+        ensure_loaded(instance, resources, limit)
+        engine = resources.database.engine()
 
     target = ["-m", "gfl_dagster.definitions"]
     children = [
@@ -65,11 +90,8 @@ def up(limit: Optional[int], port: int, host: str) -> None:
     ]
     click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}, logs in {logs})")
     try:
-        click.echo(f"initial sync of {len(areas)} areas:")
-        started = time.monotonic()
-        sync_all(instance, areas, click.echo)
-        click.echo(f"initial sync done in {time.monotonic() - started:.1f}s. "
-                   "Try: gfl search \"apartment with a great view\". Ctrl-C stops.")
+        _watch_initial_sync(engine, children)
+        click.echo("Try: gfl search \"apartment with a great view\"  |  gfl simulate  |  gfl status. Ctrl-C stops.")
         while all(child.poll() is None for child in children):
             time.sleep(1)
         click.secho("a Dagster process exited; see the logs in " + str(logs), fg="red", err=True)

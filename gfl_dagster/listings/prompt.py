@@ -11,7 +11,7 @@ import re
 from typing import Any, Mapping
 
 PROMPT_VERSION = "listing-description-v1"
-TEMPLATE_MODEL = "template-v1"
+TEMPLATE_MODEL = "template-v2"
 
 SYSTEM_PROMPT = """You write short, factual descriptions of short-term rental listings for a search index.
 Rules:
@@ -68,7 +68,8 @@ def template_description(facts: Mapping[str, Any]) -> str:
     sentences = [f"{room} in {where}."]
     name = quoted_name(facts.get("name") or "")
     if name:
-        sentences[0] = f"{room} in {where}, listed as \u201c{name}\u201d."
+        # No second full stop after a name that ends a sentence itself.
+        sentences[0] = f"{room} in {where}, listed as \u201c{name}\u201d" + ("" if name[-1] in ".!?" else ".")
     terms = []
     if facts.get("price_per_night"):
         terms.append(f"{facts['price_per_night']} per night")

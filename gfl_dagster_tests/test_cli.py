@@ -1,0 +1,79 @@
+"""The command lines users and CI run: `dagster asset materialize`, `gfl sync/load/show/status`."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from gfl_dagster.cli.main import cli
+from gfl_dagster.simulation import apply_change, SimulationCounts
+from gfl_dagster_tests.conftest import BUNDLED_CSV, HEADER_18, write_csv
+
+
+def test_dagster_cli_materializes_one_partition(engine, tmp_path):
+    small = tmp_path / "small.csv"
+    small.write_text("".join(BUNDLED_CSV.read_text(encoding="utf-8").splitlines(keepends=True)[:81]), encoding="utf-8")
+    env = dict(os.environ, DAGSTER_HOME=str(tmp_path / "dagster"), GFL_CSV=str(small))
+    Path(env["DAGSTER_HOME"]).mkdir()
+    dagster = str(Path(sys.executable).parent / "dagster")
+    for selection, partition in (("raw_listings", None), ("listing_descriptions,listing_vectors", "Bronx")):
+        command = [dagster, "asset", "materialize", "-m", "gfl_dagster.definitions", "--select", selection]
+        command += ["--partition", partition] if partition else []
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+        assert finished.returncode == 0, finished.stderr[-3000:]
+    with engine.connect() as connection:
+        bronx = connection.execute(text("SELECT count(*) FROM listings WHERE area = 'Bronx'")).scalar()
+        stored = connection.execute(text("SELECT neighbourhood_group, count(*) FROM listing_vectors GROUP BY 1")).all()
+    assert bronx > 0 and stored == [("Bronx", bronx)]
+
+
+def test_gfl_sync_show_status_and_load(engine, tmp_path):
+    runner = CliRunner()
+    synced = runner.invoke(cli, ["sync", "--limit", "40", "--partition", "Queens"])
+    assert synced.exit_code == 0, synced.output
+    assert "Queens:" in synced.output and "embedded" in synced.output
+
+    with engine.connect() as connection:
+        listing_id = connection.execute(text("SELECT min(id) FROM listings WHERE area = 'Queens'")).scalar()
+    shown = json.loads(runner.invoke(cli, ["show", str(listing_id), "--json"]).output)
+    assert set(shown) == {"source", "description", "vector"}
+    assert shown["source"]["id"] == listing_id and shown["source"]["neighbourhood_group"] == "Queens"
+    assert shown["description"]["model"] == "template-v2"
+    assert shown["vector"]["properties"]["id"] == listing_id
+    assert shown["vector"]["properties"]["room_type"] == shown["source"]["room_type"]
+    assert shown["vector"]["synced_version"] == shown["source"]["version"]
+    absent = json.loads(runner.invoke(cli, ["show", "1", "--json"]).output)
+    assert absent == {"source": None, "description": None, "vector": None}
+
+    status = {row["area"]: row for row in json.loads(runner.invoke(cli, ["status", "--json"]).output)}
+    assert status["Queens"]["pending"] == 0 and status["Queens"]["synced_rows"] == status["Queens"]["source_rows"]
+    assert status["Manhattan"]["pending"] == status["Manhattan"]["source_rows"] > 0
+
+    bad = write_csv(tmp_path / "bad.csv", HEADER_18, "x1,Bad,1,H,Queens,Astoria,40.7,-73.9,Private room,60,1,0,,,1,0,0,")
+    loaded = runner.invoke(cli, ["load", str(bad)])
+    assert loaded.exit_code == 0 and "1 rejected" in loaded.output and "line 2 (id x1)" in loaded.output
+    unknown = runner.invoke(cli, ["sync", "--partition", "Atlantis"])
+    assert unknown.exit_code == 2 and "unknown partition 'Atlantis'" in unknown.output
+
+
+def test_simulation_writes_a_seeded_mix_of_changes(engine):
+    from gfl_dagster.sync.load_listings import load_listings_csv
+
+    load_listings_csv(engine, BUNDLED_CSV, limit=50)
+    with engine.connect() as connection:
+        before = set(connection.execute(text("SELECT id, version FROM listings")).all())
+    counts = SimulationCounts()
+    rng = random.Random(3)
+    for _ in range(40):
+        apply_change(engine, rng, counts)
+    with engine.connect() as connection:
+        after = set(connection.execute(text("SELECT id, version FROM listings")).all())
+        tombstones = connection.execute(text("SELECT count(*) FROM listing_tombstones")).scalar()
+    assert sum(counts.counts.values()) == 40 and all(counts.counts.values())
+    assert tombstones == counts.counts["delete"]
+    assert len(after - before) >= counts.counts["insert"] + 1
