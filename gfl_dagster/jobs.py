@@ -45,7 +45,8 @@ def reconcile_vector_store(
     # Recorded on listing_vectors, so the repair shows in the asset's history.
     context.log_event(AssetObservation(asset_key="listing_vectors", metadata={
         "reconciled_areas": report.areas, "repaired_missing": report.missing, "repaired_stale": report.stale,
-        "repaired_extra": report.extra, "repaired_in": ", ".join(report.repaired_areas) or "none",
+        "repaired_extra": report.extra, "poison_rows_retried": report.poison_retried,
+        "repaired_in": ", ".join(report.repaired_areas) or "none",
     }))
 
 

@@ -330,3 +330,43 @@ def test_reconciliation_repairs_drift_the_progress_table_does_not_know(loaded, r
         sync(resources, area)
     assert store_set(loaded) == source_set(loaded) == progress_set(loaded)
     assert reconcile(loaded, store).repaired_areas == []
+
+
+# Poison rows ---------------------------------------------------------------------------------
+def test_a_poison_row_is_recorded_and_does_not_block_its_area(loaded, resources, monkeypatch):
+    from gfl_dagster.cli.operations import area_status
+
+    describe_area(loaded, resources["describer"], "Brooklyn")
+    with loaded.connect() as connection:
+        poison_id, poison_name = connection.execute(text(
+            "SELECT id, name FROM listings WHERE area = 'Brooklyn' ORDER BY id LIMIT 1")).one()
+    embedder_type = type(resources["embedder"])
+    real = embedder_type.embed_documents
+
+    def choke_on_poison(self, texts):
+        if any(poison_name in t for t in texts):
+            raise ValueError("input rejected by the embedding service")
+        return real(self, texts)
+
+    monkeypatch.setattr(embedder_type, "embed_documents", choke_on_poison)
+    report = embed_area(loaded, resources["embedder"], resources["vector_store"].open(), "Brooklyn")
+    assert report.failed == 1, "isolated from its batch, the others are written"
+    for _ in range(2):  # alone in its batch, it fails the run (the attempt is counted)
+        with pytest.raises(ValueError):
+            embed_area(loaded, resources["embedder"], resources["vector_store"].open(), "Brooklyn")
+    with loaded.connect() as connection:
+        reason, attempts = connection.execute(text(
+            "SELECT reason, attempts FROM sync_failures WHERE listing_id = :id AND stage = 'vector'"),
+            {"id": poison_id}).one()
+        brooklyn = set(connection.execute(text("SELECT id, version FROM listings WHERE area = 'Brooklyn'")).all())
+    assert "input rejected by the embedding service" in reason and attempts == 3
+    assert store_set(loaded) == {row for row in brooklyn if row[0] != poison_id}
+    after_poison = embed_area(loaded, resources["embedder"], resources["vector_store"].open(), "Brooklyn")
+    assert after_poison.failed == 0 and after_poison.embedded == 0, "a poison row is skipped, not retried forever"
+    brooklyn_status = next(row for row in area_status(loaded) if row["area"] == "Brooklyn")
+    assert (brooklyn_status["pending"], brooklyn_status["poison_rows"]) == (0, 1)
+    monkeypatch.setattr(embedder_type, "embed_documents", real)
+    with loaded.begin() as connection:  # a new change to the row gives it another chance
+        connection.execute(text("UPDATE listings SET name = name || ' (fixed)' WHERE id = :id"), {"id": poison_id})
+    describe_area(loaded, resources["describer"], "Brooklyn")
+    assert embed_area(loaded, resources["embedder"], resources["vector_store"].open(), "Brooklyn").embedded == 1

@@ -184,3 +184,7 @@ NEXT_UNANSWERED_PROBE = text("SELECT max(id) FROM freshness_probes WHERE answere
 ANSWER_PROBES = text(
     "UPDATE freshness_probes SET answered_at = clock_timestamp() WHERE answered_at IS NULL AND id <= :up_to"
 )
+# Poison rows get another chance at each reconciliation, in case the cause has gone.
+RETRY_OLD_POISON = text(
+    "DELETE FROM sync_failures WHERE attempts >= :poison_attempts AND last_failed_at < now() - interval '12 hours'"
+)

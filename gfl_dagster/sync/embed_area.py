@@ -146,18 +146,29 @@ def _embed_and_upsert(engine, embedder, store, area, batch: list[PlannedItem], r
     store is down): raise, so progress does not advance and the run is retried.
     """
     failures: list[tuple[VectorItem, Exception]] = []
-    embedded = _each_or_all(lambda part: embedder.embed_documents([p.text for p in part]), batch, failures)
-    items = [VectorItem(p.item.listing_id, p.item.version, p.item.embed_hash, p.item.properties, vector)
-             for p, vector in embedded]
-    written = [item for item, _ in _each_or_all(lambda part: _upsert(store, part), items, failures)]
+    try:
+        embedded = _each_or_all(lambda part: embedder.embed_documents([p.text for p in part]), batch, failures)
+        items = [VectorItem(p.item.listing_id, p.item.version, p.item.embed_hash, p.item.properties, vector)
+                 for p, vector in embedded]
+        written = [item for item, _ in _each_or_all(lambda part: _upsert(store, part), items, failures)]
+    except Exception as error:
+        if len(batch) == 1:
+            # Alone, a row cannot tell poison from outage: count the attempt (a poison row
+            # stops after a few) and fail the run (an outage is retried with backoff).
+            _record_failures(engine, area, [(batch[0], error)])
+        raise
     if failures:
-        with engine.begin() as connection:
-            connection.execute(queries.RECORD_FAILURE, [
-                {"listing_id": _item(element).listing_id, "stage": STAGE, "area": area,
-                 "input_hash": _item(element).embed_hash, "reason": f"{type(error).__name__}: {error}"}
-                for element, error in failures])
+        _record_failures(engine, area, failures)
         report.failed += len(failures)
     return written
+
+
+def _record_failures(engine: Engine, area: str, failures: list[tuple]) -> None:
+    with engine.begin() as connection:
+        connection.execute(queries.RECORD_FAILURE, [
+            {"listing_id": _item(element).listing_id, "stage": STAGE, "area": area,
+             "input_hash": _item(element).embed_hash, "reason": f"{type(error).__name__}: {error}"}
+            for element, error in failures])
 
 
 def _item(element: PlannedItem | VectorItem) -> VectorItem:

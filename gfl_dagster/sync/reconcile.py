@@ -24,16 +24,21 @@ class ReconcileReport:
     stale: int = 0
     extra: int = 0
     repaired_areas: list[str] = field(default_factory=list)
+    poison_retried: int = 0
 
     def summary(self) -> str:
+        retried = f"; {self.poison_retried} poison rows given another chance" if self.poison_retried else ""
         if not self.repaired_areas:
-            return f"{self.areas} areas checked: no drift"
+            return f"{self.areas} areas checked: no drift{retried}"
         return (f"{self.areas} areas checked; repaired {self.missing} missing, {self.stale} stale and "
-                f"{self.extra} extra vector objects in {', '.join(self.repaired_areas)}")
+                f"{self.extra} extra vector objects in {', '.join(self.repaired_areas)}{retried}")
 
 
-def reconcile(engine: Engine, store: VectorStore) -> ReconcileReport:
+def reconcile(engine: Engine, store: VectorStore, poison_attempts: int = 3) -> ReconcileReport:
     report = ReconcileReport()
+    with engine.begin() as connection:
+        report.poison_retried = connection.execute(queries.RETRY_OLD_POISON,
+                                                   {"poison_attempts": poison_attempts}).rowcount
     with engine.connect() as connection:
         areas = [row.area for row in connection.execute(queries.LIST_AREAS)]
         synced_areas = {row[0] for row in connection.exec_driver_sql("SELECT DISTINCT area FROM listing_sync")}
