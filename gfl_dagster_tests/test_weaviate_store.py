@@ -6,12 +6,15 @@ weaviate-client talks to it over REST (meta, readiness, schema) and gRPC (batch,
 search, delete), using the protobuf services shipped in `weaviate.proto.v1`. It
 serves objects from a dict and mimics the server behaviour the store relies on:
 typed properties per schema, filters, sort, the default limit of 10, the 10k
-result window and the fixed vector dimension of an index.
+result window, the fixed vector dimension of an index, and the rankings search
+uses: near_vector (cosine distance), bm25 and hybrid (relative score fusion).
 """
 
 import json
 import logging
+import math
 import os
+import re
 import struct
 import threading
 import time
@@ -116,7 +119,8 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
 
     def Search(self, request, context):
         searches = ("near_", "hybrid", "bm25", "group")
-        unsupported = [f.name for f, _ in request.ListFields() if f.name.startswith(searches)]
+        ranked_by = [f.name for f, _ in request.ListFields() if f.name.startswith(searches)]
+        unsupported = [name for name in ranked_by if name not in _RANKINGS]
         if request.after or unsupported:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, f"fake Weaviate does not do {unsupported or 'after'}")
         limit = request.limit or 10
@@ -125,14 +129,21 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
         with self.lock:
             types = self._types_or_abort(request.collection, context)
             hits = self._matching(request.collection, request.filters if request.HasField("filters") else None)
-        for sort in reversed(request.sort_by):
-            key = sort.path[0]
-            hits.sort(key=lambda hit: (hit[1]["props"].get(key) is None, hit[1]["props"].get(key) or 0),
-                      reverse=not sort.ascending)
+            corpus = [stored for _, stored in self._matching(request.collection, None)]
+            searchable = [p["name"] for p in self.schemas[request.collection]["properties"]
+                          if p["dataType"] == ["text"] and p.get("indexSearchable")]
+        if ranked_by:
+            ranked = _RANKINGS[ranked_by[0]](getattr(request, ranked_by[0]), hits, corpus, searchable)
+        else:
+            for sort in reversed(request.sort_by):
+                key = sort.path[0]
+                hits.sort(key=lambda hit: (hit[1]["props"].get(key) is None, hit[1]["props"].get(key) or 0),
+                          reverse=not sort.ascending)
+            ranked = [(uid, stored, {}) for uid, stored in hits]
         wanted = None if request.properties.return_all_nonref_properties or not request.HasField("properties") \
             else set(request.properties.non_ref_properties)
-        results = [self._result(uid, stored, types, wanted, request.metadata)
-                   for uid, stored in hits[request.offset:request.offset + limit]]
+        results = [self._result(uid, stored, types, wanted, request.metadata, scores)
+                   for uid, stored, scores in ranked[request.offset:request.offset + limit]]
         return search_get_pb2.SearchReply(took=0.0, results=results)
 
     def _types_or_abort(self, collection, context) -> dict[str, str]:
@@ -141,13 +152,16 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
         except ValueError as error:
             context.abort(grpc.StatusCode.NOT_FOUND, str(error))
 
-    def _result(self, uid: str, stored: dict, types: dict, wanted: Optional[set], metadata):
+    def _result(self, uid: str, stored: dict, types: dict, wanted: Optional[set], metadata, scores: dict):
         fields = {}
         for name, value in stored["props"].items():
             if wanted is None or name in wanted:
                 kind = _VALUE_KIND.get(types[name], "text_value")
                 fields[name] = properties_pb2.Value(**{kind: value})
         meta = search_get_pb2.MetadataResult(id=uid, id_as_bytes=uuid.UUID(uid).bytes)
+        for name, value in scores.items():  # distance (near_vector) or score (bm25, hybrid)
+            setattr(meta, name, value)
+            setattr(meta, f"{name}_present", True)
         if metadata.vector or metadata.vectors:
             meta.vectors.extend(base_pb2.Vectors(name=name, vector_bytes=struct.pack(f"<{len(v)}f", *v),
                                                  type=base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32)
@@ -191,11 +205,86 @@ def _test(where, uid: str, props: dict) -> bool:
         return actual == expected
     if where.operator == _Op.OPERATOR_GREATER_THAN:
         return actual > expected
+    if where.operator == _Op.OPERATOR_GREATER_THAN_EQUAL:
+        return actual >= expected
     if where.operator == _Op.OPERATOR_LESS_THAN:
         return actual < expected
+    if where.operator == _Op.OPERATOR_LESS_THAN_EQUAL:
+        return actual <= expected
     if where.operator == _Op.OPERATOR_CONTAINS_ANY:
         return actual in expected
     raise NotImplementedError(f"fake Weaviate has no filter operator {where.operator}")
+
+
+# --- ranking: near_vector, bm25 and hybrid (relative score fusion), as Weaviate defines them -------------
+
+_WORD = re.compile(r"[^\W_]+")  # Weaviate's "word" tokenization: alphanumeric runs, lower-cased
+
+
+def _query_vector(search) -> list[float]:
+    packed = search.vector_bytes or (search.vectors[0].vector_bytes if search.vectors else b"")
+    return list(struct.unpack(f"<{len(packed) // 4}f", packed))
+
+
+def _cosine_distance(a: list[float], b: list[float]) -> float:
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return 1.0 - (sum(x * y for x, y in zip(a, b)) / norm if norm else 0.0)
+
+
+def _near_vector(search, hits, corpus, searchable) -> list[tuple[str, dict, dict]]:
+    query = _query_vector(search)
+    scored = [(uid, stored, {"distance": _cosine_distance(query, next(iter(stored["vectors"].values())))})
+              for uid, stored in hits]
+    return sorted(scored, key=lambda hit: hit[2]["distance"])
+
+
+def _tokens(props: dict, names: list[str]) -> list[str]:
+    return [word for name in names for word in _WORD.findall(str(props.get(name) or "").lower())]
+
+
+def _bm25(search, hits, corpus, searchable, k1: float = 1.2, b: float = 0.75) -> list[tuple[str, dict, dict]]:
+    """BM25 over the searchable properties taken as one field; statistics over the whole collection."""
+    names = list(search.properties) or searchable
+    documents = [_tokens(stored["props"], names) for stored in corpus]
+    average = sum(map(len, documents)) / max(len(documents), 1) or 1.0
+    terms = set(_WORD.findall(search.query.lower()))
+    idf = {t: math.log(1 + (len(documents) - n + 0.5) / (n + 0.5))
+           for t in terms for n in [sum(t in document for document in documents)]}
+    scored = []
+    for uid, stored in hits:
+        words = _tokens(stored["props"], names)
+        score = sum(idf[t] * words.count(t) * (k1 + 1) / (words.count(t) + k1 * (1 - b + b * len(words) / average))
+                    for t in terms if t in words)
+        if score > 0:
+            scored.append((uid, stored, {"score": score}))
+    return sorted(scored, key=lambda hit: -hit[2]["score"])
+
+
+def _normalized(values: dict[str, float], higher_is_better: bool) -> dict[str, float]:
+    if not values:
+        return {}
+    low, high = min(values.values()), max(values.values())
+    if high == low:
+        return {uid: 1.0 for uid in values}
+    return {uid: (v - low if higher_is_better else high - v) / (high - low) for uid, v in values.items()}
+
+
+def _hybrid(search, hits, corpus, searchable) -> list[tuple[str, dict, dict]]:
+    """relativeScoreFusion: each side min-max normalised, alpha * vector + (1 - alpha) * keyword."""
+    if search.fusion_type not in (search.FUSION_TYPE_RELATIVE_SCORE, search.FUSION_TYPE_UNSPECIFIED):
+        raise NotImplementedError("fake Weaviate fuses hybrid results by relative score only")
+    vector_side = _normalized({uid: meta["distance"] for uid, _, meta in _near_vector(search, hits, corpus, searchable)},
+                              higher_is_better=False)
+    keyword_side = _normalized({uid: meta["score"] for uid, _, meta in _bm25(search, hits, corpus, searchable)},
+                               higher_is_better=True)
+    stored_by_uid = dict(hits)
+    fused = [(uid, stored_by_uid[uid], {"score": search.alpha * vector_side.get(uid, 0.0)
+                                        + (1 - search.alpha) * keyword_side.get(uid, 0.0)})
+             for uid in set(vector_side) | set(keyword_side)]
+    return sorted(fused, key=lambda hit: (-hit[2]["score"], hit[0]))
+
+
+_RANKINGS = {"near_vector": _near_vector, "bm25_search": _bm25, "hybrid_search": _hybrid}
 
 
 def _rest_handler(fake: FakeWeaviate) -> type:

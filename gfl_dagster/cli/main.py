@@ -11,6 +11,7 @@ from gfl_dagster.cli.bench import bench
 from gfl_dagster.cli.operations import simulate, status
 from gfl_dagster.cli.common import ensure_loaded, fail, load_summary, print_json
 from gfl_dagster.cli.runs import project_instance, project_resources, run_load, sync_all
+from gfl_dagster.cli.search_commands import recommend, search
 from gfl_dagster.cli.up import up
 from gfl_dagster.db import queries
 
@@ -76,29 +77,6 @@ def load(path: str, limit: Optional[int]) -> None:
 
 
 @cli.command()
-@click.argument("text")
-@click.option("--limit", "-n", default=10, show_default=True, type=int, help="Number of hits.")
-@click.option("--json", "as_json", is_flag=True, help="Print hits as JSON (keys as the CSV's columns).")
-def search(text: str, limit: int, as_json: bool) -> None:
-    """Search listings in plain language, e.g. gfl search "apartment with a great view"."""
-    from gfl_dagster.cli.tables import hits_table
-    from gfl_dagster.search import SearchError, semantic_search
-
-    with project_resources() as resources:
-        store = resources.vector_store.open()
-        try:
-            hits = semantic_search(resources.embedder, store, text, limit)
-        except SearchError as error:
-            fail(str(error))
-        finally:
-            store.close()
-    if as_json:
-        print_json(hits)
-    else:
-        click.echo(hits_table(hits))
-
-
-@cli.command()
 @click.argument("listing_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print {source, description, vector} as JSON.")
 def show(listing_id: int, as_json: bool) -> None:
@@ -160,6 +138,8 @@ def db_stop() -> None:
 cli.add_command(up)
 cli.add_command(status)
 cli.add_command(simulate)
+cli.add_command(search)
+cli.add_command(recommend)
 cli.add_command(bench)
 
 if __name__ == "__main__":

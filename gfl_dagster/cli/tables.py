@@ -13,15 +13,21 @@ def _cut(value: Any, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
-def hits_table(hits: list[dict[str, Any]]) -> str:
+_SHOWN = ("price", "number_of_reviews")
+
+
+def hits_table(hits: list[dict[str, Any]], sort_field: str | None = None) -> str:
+    """One entry per hit; `sort_field`, when the line does not show it already, is added to it."""
     if not hits:
         return "no listings found"
     lines = []
     for rank, hit in enumerate(hits, start=1):
+        score = "" if hit.get("score") is None else f"[{hit['score']:.3f}] "
+        extra = f" | {sort_field}: {hit.get(sort_field)}" if sort_field and sort_field not in _SHOWN else ""
         lines.append(
-            f"{rank:>2}. [{hit['score']:.3f}] {hit['id']}  {_cut(hit.get('name'), 60)}\n"
+            f"{rank:>2}. {score}{hit['id']}  {_cut(hit.get('name'), 60)}\n"
             f"    {hit.get('room_type')} | {hit.get('neighbourhood')}, {hit.get('neighbourhood_group')} | "
-            f"{format_price(hit.get('price')) or 'no price'}/night | {hit.get('number_of_reviews') or 0} reviews"
+            f"{format_price(hit.get('price')) or 'no price'}/night | {hit.get('number_of_reviews') or 0} reviews{extra}"
         )
         if hit.get("description"):
             lines.append(textwrap.indent(textwrap.fill(hit["description"], 96), "    "))

@@ -18,13 +18,13 @@ MAX_LENGTH = 800
 
 NYC_BOROUGHS = ("Manhattan", "Brooklyn", "Queens", "Bronx", "Staten Island")
 
-_URL = re.compile(r"(https?://|www\.|\b[\w-]+\.(com|net|org|io|ly|co)\b)", re.IGNORECASE)
-_MARKUP = re.compile(r"(<[a-zA-Z/!][^>]*>|```|\*\*|__|^\s*#|^\s*[-*]\s|\[[^\]]*\]\([^)]*\))", re.MULTILINE)
+URL_PATTERN = re.compile(r"(https?://|www\.|\b[\w-]+\.(com|net|org|io|ly|co)\b)", re.IGNORECASE)
+MARKUP_PATTERN = re.compile(r"(<[a-zA-Z/!][^>]*>|```|\*\*|__|^\s*#|^\s*[-*]\s|\[[^\]]*\]\([^)]*\))", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _AMOUNT = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?")
 
 # Phrases that assert a room type; a description may use only its own type's phrases.
-_ROOM_PHRASES = {
+ROOM_PHRASES = {
     "Entire home/apt": ("entire home", "entire apartment", "entire apt", "entire place", "whole apartment", "whole home"),
     "Private room": ("private room",),
     "Shared room": ("shared room",),
@@ -32,13 +32,13 @@ _ROOM_PHRASES = {
 }
 
 
-def _without(text: str, fragments: Iterable[str]) -> str:
+def without_fragments(text: str, fragments: Iterable[str]) -> str:
     for fragment in sorted({f for f in fragments if f}, key=len, reverse=True):
         text = re.sub(re.escape(fragment), " ", text, flags=re.IGNORECASE)
     return text
 
 
-def _amounts(text: str) -> list[float]:
+def dollar_amounts(text: str) -> list[float]:
     return [float(whole.replace(",", "") + ("." + cents if cents else "")) for whole, cents in _AMOUNT.findall(text)]
 
 
@@ -58,25 +58,25 @@ def check_description(
         problems.append(f"too short ({len(stripped)} characters, minimum {MIN_LENGTH})")
     if len(stripped) > MAX_LENGTH:
         problems.append(f"too long ({len(stripped)} characters, maximum {MAX_LENGTH})")
-    if _URL.search(stripped):
+    if URL_PATTERN.search(stripped):
         problems.append("contains a URL")
-    if _MARKUP.search(stripped):
+    if MARKUP_PATTERN.search(stripped):
         problems.append("contains markup")
     if _CONTROL.search(stripped):
         problems.append("contains control characters")
 
     name = (listing.get("name") or "").strip()
     own_places = [listing.get("neighbourhood") or "", listing.get("neighbourhood_group") or ""]
-    claims = _without(stripped, [name, " ".join(name.split()), quoted_name(name)])
+    claims = without_fragments(stripped, [name, " ".join(name.split()), quoted_name(name)])
 
     price = listing.get("price")
-    for amount in _amounts(claims):
+    for amount in dollar_amounts(claims):
         if price is None:
             problems.append(f"mentions ${amount:g} but the listing has no price")
         elif abs(amount - float(price)) > 0.005:
             problems.append(f"mentions ${amount:g} but the price is ${float(price):g}")
 
-    area_claims = _without(claims, own_places)
+    area_claims = without_fragments(claims, own_places)
     own = {p.lower() for p in own_places if p}
     for area in known_areas:
         if area.lower() in own:
@@ -86,7 +86,7 @@ def check_description(
 
     room_type = listing.get("room_type")
     lowered = claims.lower()
-    for other, phrases in _ROOM_PHRASES.items():
+    for other, phrases in ROOM_PHRASES.items():
         if other == room_type:
             continue
         for phrase in phrases:

@@ -6,13 +6,11 @@ from typing import Any, Optional, Sequence
 
 from sqlalchemy import Engine
 
+from gfl_dagster.db import search_sql
 from gfl_dagster.db import vector_queries as sql
 from gfl_dagster.listings.identity import vector_id
+from gfl_dagster.listings.search_query import SearchQuery
 from gfl_dagster.resources.vector_store import StoredVector, VectorItem
-
-
-def _vector_literal(vector: Sequence[float]) -> str:
-    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
 
 def _row_params(item: VectorItem) -> dict[str, Any]:
@@ -50,7 +48,7 @@ class PgVectorStore:
         for item in items:
             params = _row_params(item)
             params.update(id=vector_id(item.listing_id), embed_hash=item.embed_hash,
-                          embedding=_vector_literal(item.vector or ()))
+                          embedding=search_sql.vector_literal(item.vector or ()))
             rows.append(params)
         if rows:
             with self.engine.begin() as connection:
@@ -79,17 +77,22 @@ class PgVectorStore:
         del properties["score"]
         return StoredVector(row["listing_id"], row["source_version"], row["embed_hash"], properties, row["dimension"])
 
-    def nearest(self, vector: Sequence[float], limit: int) -> list[dict[str, Any]]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(sql.NEAREST, {"query": _vector_literal(vector), "limit": limit}).mappings()
-            return [_hit(row) for row in rows]
+    def search(self, query: SearchQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
+        """See VectorStore.search; why filtered queries skip the HNSW index: db/search_sql.py."""
+        built = search_sql.search_sql(query, vector)
+        with self.engine.begin() as connection:  # a transaction: ef_search is set for it only
+            if built.ef_search is not None:
+                connection.execute(search_sql.SET_EF_SEARCH, {"ef_search": str(built.ef_search)})
+            return [_hit(row) for row in connection.execute(built.statement, built.params).mappings()]
 
     def close(self) -> None:
         """The engine belongs to the database resource; nothing to release."""
 
 
 def _hit(row: Any) -> dict[str, Any]:
-    hit = {"id": row["listing_id"], **{name: row[name] for name in sql.PROPERTY_COLUMNS}, "score": float(row["score"])}
+    score = row["score"]
+    hit = {"id": row["listing_id"], **{name: row[name] for name in sql.PROPERTY_COLUMNS},
+           "score": None if score is None else float(score)}
     if hit["last_review"] is not None:
         hit["last_review"] = hit["last_review"].isoformat()
     return hit

@@ -8,6 +8,7 @@ from typing import Any, Literal, Optional, Protocol, Sequence
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from gfl_dagster.listings.search_query import SearchQuery
 from gfl_dagster.resources.database import PostgresResource
 
 
@@ -48,8 +49,15 @@ class VectorStore(Protocol):
 
     def get(self, listing_id: int) -> Optional[StoredVector]: ...
 
-    def nearest(self, vector: Sequence[float], limit: int) -> list[dict[str, Any]]:
-        """Hits keyed by CSV column names plus `score` (cosine similarity), best first."""
+    def search(self, query: SearchQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
+        """Hits of a validated query, keyed by CSV column names plus `score` and `description`.
+
+        `vector` is the embedded query text (None for a structured or keyword query).
+        Best first: semantic by cosine similarity (1 - distance), hybrid by the fused
+        score (alpha 1 = vector only, 0 = keyword only), keyword by the keyword score.
+        A structured query (no text) is ordered by its sort (default: listing id) and
+        scores None; with a text the sort is left to the caller, hits come by relevance.
+        """
 
     def close(self) -> None: ...
 

@@ -16,11 +16,13 @@ import weaviate
 from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import Auth
-from weaviate.classes.query import Filter, Sort
+from weaviate.classes.query import Filter, HybridFusion, MetadataQuery, Sort
 from weaviate.exceptions import WeaviateInsertManyAllFailedError, UnexpectedStatusCodeError
 
 from gfl_dagster.db.vector_queries import PROPERTY_COLUMNS
 from gfl_dagster.listings.identity import vector_id
+from gfl_dagster.listings.search_query import SearchQuery
+from gfl_dagster.resources import weaviate_query
 from gfl_dagster.resources.vector_store import StoredVector, VectorItem
 
 log = logging.getLogger(__name__)
@@ -283,5 +285,33 @@ class WeaviateStore:
         return StoredVector(int(obj.properties["listing_id"]), int(obj.properties["source_version"]),
                             str(obj.properties.get("embed_hash") or ""), _from_weaviate(obj.properties), len(vector))
 
+    def search(self, query: SearchQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
+        """See VectorStore.search: near_vector, native hybrid (relative score fusion), bm25, or filters + sort."""
+        search = self.collection.query
+        if query.is_structured:
+            filters, sort = weaviate_query.structured_filters_and_sort(query)
+            result = search.fetch_objects(filters=filters, sort=sort, limit=query.limit)
+            return [_hit(obj, None) for obj in result.objects]
+        filters = weaviate_query.search_filters(query)
+        if query.mode == "keyword":
+            result = search.bm25(query.text, filters=filters, limit=query.limit,
+                                 return_metadata=MetadataQuery(score=True))
+            return [_hit(obj, obj.metadata.score) for obj in result.objects]
+        if vector is None:
+            raise ValueError(f"{query.mode} search needs the query vector")
+        vector = [float(x) for x in vector]
+        if query.mode == "hybrid":
+            result = search.hybrid(query.text, vector=vector, alpha=query.alpha, target_vector=VECTOR_NAME,
+                                   fusion_type=HybridFusion.RELATIVE_SCORE, filters=filters, limit=query.limit,
+                                   return_metadata=MetadataQuery(score=True))
+            return [_hit(obj, obj.metadata.score) for obj in result.objects]
+        result = search.near_vector(vector, target_vector=VECTOR_NAME, filters=filters, limit=query.limit,
+                                    return_metadata=MetadataQuery(distance=True))
+        return [_hit(obj, 1.0 - obj.metadata.distance) for obj in result.objects]
+
     def close(self) -> None:
         self.client.close()
+
+
+def _hit(obj: Any, score: Optional[float]) -> dict[str, Any]:
+    return {**_from_weaviate(obj.properties), "score": None if score is None else float(score)}

@@ -1,0 +1,121 @@
+"""`gfl search` and `gfl recommend`: the same query flags, validated against the areas in the source database."""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+from typing import Any, Callable, Optional
+
+import click
+
+from gfl_dagster.cli.common import fail, known_areas, print_json
+from gfl_dagster.cli.runs import project_resources
+from gfl_dagster.listings.search_query import DEFAULT_ALPHA, MAX_LIMIT, MODES, ROOM_TYPES, SORT_FIELDS, SearchQuery
+
+_QUERY_OPTIONS = (
+    click.option("--borough", "-b", help="Area (neighbourhood_group), e.g. Brooklyn; case-insensitive."),
+    click.option("--neighbourhood", help="Neighbourhood, e.g. Williamsburg."),
+    click.option("--room-type", help=f"One of: {', '.join(ROOM_TYPES)}."),
+    click.option("--min-price", type=float, help="Price per night at least this."),
+    click.option("--max-price", type=float, help="Price per night at most this."),
+    click.option("--min-nights", type=int, help="Minimum stay (minimum_nights) at least this."),
+    click.option("--max-nights", type=int, help="Minimum stay (minimum_nights) at most this."),
+    click.option("--min-reviews", type=int, help="number_of_reviews at least this."),
+    click.option("--min-reviews-per-month", type=float, help="reviews_per_month at least this."),
+    click.option("--min-availability", type=int, help="availability_365 (days a year) at least this."),
+    click.option("--sort", help=f"FIELD[:asc|desc] (default desc); FIELD one of {', '.join(SORT_FIELDS)}. "
+                                "With a text: the hits found, reordered."),
+    click.option("--mode", default="semantic", show_default=True, help=f"One of: {', '.join(MODES)}."),
+    click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
+                 help="Hybrid mode: weight of the vector side (1 = pure vector, 0 = pure keyword)."),
+    click.option("--limit", "-n", type=int, default=10, show_default=True, help=f"Number of hits (1 to {MAX_LIMIT})."),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON (hits keyed by the CSV's column names)."),
+)
+
+
+def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The query flags of both commands; the command receives a SearchQuery as `query`."""
+    @functools.wraps(command)
+    def with_query(text: Optional[str], as_json: bool, **flags: Any) -> Any:
+        return command(query=SearchQuery(text=text or "", **flags), as_json=as_json)
+
+    for option in reversed(_QUERY_OPTIONS):
+        with_query = option(with_query)
+    return with_query
+
+
+def _known_names(resources, query: SearchQuery) -> tuple[list[str], Optional[list[str]]]:
+    """Areas, and neighbourhoods when the query names one, as the source database holds them."""
+    from gfl_dagster.db.search_sql import LIST_NEIGHBOURHOODS
+
+    engine = resources.database.engine()
+    if not query.neighbourhood:
+        return known_areas(engine), None
+    with engine.connect() as connection:
+        neighbourhoods = [row.neighbourhood for row in connection.execute(LIST_NEIGHBOURHOODS)]
+    return known_areas(engine), neighbourhoods
+
+
+@click.command()
+@click.argument("text", required=False)
+@query_options
+def search(query: SearchQuery, as_json: bool) -> None:
+    """Search listings in plain language, by filters, or both.
+
+    \b
+    gfl search "apartment with a great view" --limit 5
+    gfl search "quiet" --borough Brooklyn --max-price 100 --min-reviews 10
+    gfl search --borough Brooklyn --sort number_of_reviews --limit 5
+    gfl search "loft" --mode hybrid --alpha 0.5
+    """
+    from gfl_dagster.cli.tables import hits_table
+    from gfl_dagster.search import SearchError, search_listings
+
+    with project_resources() as resources:
+        areas, neighbourhoods = _known_names(resources, query)
+        store = resources.vector_store.open()
+        try:
+            hits = search_listings(query, resources.embedder, store, areas, neighbourhoods)
+        except SearchError as error:
+            fail(str(error))
+        finally:
+            store.close()
+    if as_json:
+        print_json(hits)
+    else:
+        sort = query.sort_order()
+        click.echo(hits_table(hits, sort_field=sort[0] if sort else None))
+
+
+@click.command()
+@click.argument("text", required=False)
+@query_options
+def recommend(query: SearchQuery, as_json: bool) -> None:
+    """Recommend listings for a request, citing them by id, e.g. gfl recommend "a quiet place for a family trip".
+
+    Retrieves candidates as `gfl search` does (same flags), then the describer
+    (template offline, the chat model with OPENAI_API_KEY) writes a short
+    recommendation; a model answer citing unknown ids or wrong facts is retried,
+    then replaced by the template.
+    """
+    from gfl_dagster.cli.tables import hits_table
+    from gfl_dagster.search import SearchError, recommend as recommend_listings
+
+    with project_resources() as resources:
+        areas, neighbourhoods = _known_names(resources, query)
+        store = resources.vector_store.open()
+        try:
+            result = recommend_listings(query, resources.embedder, store, resources.describer, areas, neighbourhoods)
+        except SearchError as error:
+            fail(str(error))
+        finally:
+            store.close()
+    by_id = {hit["id"]: hit for hit in result.hits}
+    cited = [by_id[listing_id] for listing_id in result.cited_ids if listing_id in by_id]
+    if as_json:
+        print_json({"recommendation": result.text, "model": result.model, "cited_ids": result.cited_ids,
+                    "cited": cited, "problems": result.problems, "hits": result.hits})
+        return
+    click.echo(textwrap.fill(result.text, 100))
+    click.echo(f"\n({result.model})\n\ncited listings:")
+    click.echo(hits_table(cited))
