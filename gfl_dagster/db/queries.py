@@ -45,6 +45,20 @@ COUNT_REJECTS = text("SELECT count(*) FROM listing_rejects WHERE source_file = :
 
 _LISTING_FIELDS = f"{_COLUMNS}, area, version, updated_at"
 LISTINGS_IN_AREA = text(f"SELECT {_LISTING_FIELDS} FROM listings WHERE area = :area ORDER BY id")
+# Only rows that may need work: a run after one change reads one row, not its whole area.
+LISTINGS_NEEDING_DESCRIPTION = text(
+    f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))} FROM listings l "
+    "LEFT JOIN listing_descriptions d ON d.listing_id = l.id WHERE l.area = :area AND (d.listing_id IS NULL "
+    "OR d.source_version < l.version OR d.model <> :model OR d.prompt_version <> :prompt_version) ORDER BY l.id"
+)
+# A description checked against a newer version (a filterable-only change) still fits it.
+CONFIRM_DESCRIPTIONS = text("UPDATE listing_descriptions SET source_version = :version WHERE listing_id = :listing_id")
+LISTINGS_NEEDING_VECTORS = text(
+    f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))} FROM listings l "
+    "LEFT JOIN listing_sync s ON s.listing_id = l.id LEFT JOIN listing_descriptions d ON d.listing_id = l.id "
+    "WHERE l.area = :area AND (s.listing_id IS NULL OR s.synced_version < l.version "
+    "OR s.embedding_model <> :model OR d.generated_at > s.synced_at) ORDER BY l.id"
+)
 LISTING_BY_ID = text(f"SELECT {_LISTING_FIELDS} FROM listings WHERE id = :id")
 COUNT_LISTINGS_IN_AREA = text("SELECT count(*) FROM listings WHERE area = :area")
 

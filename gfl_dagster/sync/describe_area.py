@@ -77,7 +77,8 @@ def _describe_area(engine: Engine, describer: DescriberResource, area: str, prog
     started = time.monotonic()
     report = DescribeReport(area)
     with engine.connect() as connection:
-        rows = [dict(r) for r in connection.execute(queries.LISTINGS_IN_AREA, {"area": area}).mappings()]
+        rows = [dict(r) for r in connection.execute(queries.LISTINGS_NEEDING_DESCRIPTION, {
+            "area": area, "model": describer.model_name, "prompt_version": PROMPT_VERSION}).mappings()]
         ids = [row["id"] for row in rows]
         stored = {r.listing_id: r for r in connection.execute(queries.DESCRIPTIONS_FOR, {"ids": ids})}
         failures = {r.listing_id: r for r in connection.execute(queries.FAILURES_FOR, {"stage": STAGE, "ids": ids})}
@@ -85,6 +86,12 @@ def _describe_area(engine: Engine, describer: DescriberResource, area: str, prog
     report.rows_seen = len(rows)
     todo, report.skipped_poison = rows_needing_description(rows, stored, failures, describer.model_name)
     report.changed = len(todo)
+    regenerating = {row["id"] for row, _, _ in todo}
+    still_fitting = [{"listing_id": row["id"], "version": row["version"]} for row in rows
+                     if row["id"] not in regenerating and row["id"] in stored]
+    if still_fitting:
+        with engine.begin() as connection:
+            connection.execute(queries.CONFIRM_DESCRIPTIONS, still_fitting)
 
     client = describer._client() if describer.backend == "openai" else None
     workers = describer.concurrency if client is not None else 1

@@ -98,7 +98,8 @@ def _embed_area(engine: Engine, embedder: EmbedderResource, store: VectorStore, 
     model = embedder.model_name
     store.ensure(embedder.dimension(), model)
     with engine.connect() as connection:
-        rows = [dict(r) for r in connection.execute(queries.LISTINGS_IN_AREA, {"area": area}).mappings()]
+        rows = [dict(r) for r in connection.execute(queries.LISTINGS_NEEDING_VECTORS,
+                                                     {"area": area, "model": model}).mappings()]
         ids = [row["id"] for row in rows]
         descriptions = {r.listing_id: r for r in connection.execute(queries.DESCRIPTIONS_FOR, {"ids": ids})}
         sync_state = {r.listing_id: r for r in connection.execute(queries.SYNC_STATE_FOR, {"ids": ids})}
