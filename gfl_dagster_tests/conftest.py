@@ -22,7 +22,7 @@ BUNDLED_CSV = PROJECT_DIR / "data" / "AB_NYC_2023.csv"
 SHARED_DATA_SETTING = "GFL_SHARED_DATA"
 
 _TABLES = ("listings", "listing_tombstones", "listing_rejects", "listing_descriptions", "listing_sync",
-           "sync_failures")
+           "sync_failures", "vector_store_meta", "freshness_probes")
 
 
 def shared_csv(name: str) -> Path:
@@ -76,7 +76,6 @@ def engine(database):
     with engine.begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {', '.join(_TABLES)}")
         connection.exec_driver_sql("DROP TABLE IF EXISTS listing_vectors")
-        connection.exec_driver_sql("DROP TABLE IF EXISTS vector_store_meta")
     return engine
 
 

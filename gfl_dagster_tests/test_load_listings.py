@@ -75,3 +75,22 @@ def test_a_city_without_groups_falls_back_to_neighbourhoods(engine, tmp_path):
                      "5,Loft,1,H,,Mitte,52.5,13.4,Private room,60,1,0,,,1,0,0,",
                      "6,Flat,1,H,,Kreuzberg,52.5,13.4,Entire home/apt,90,1,0,,,1,0,0,")
     assert load_listings_csv(engine, path).areas == ["Kreuzberg", "Mitte"]
+
+
+def test_starting_a_process_takes_no_lock_behind_a_long_application_transaction(engine):
+    """Every run worker applies the schema; with it already applied, that must not queue behind the app."""
+    import threading
+
+    from gfl_dagster.resources.database import apply_schema
+
+    application = engine.connect()
+    application.execute(text("SELECT count(*) FROM listings"))  # holds a lock on listings until it ends
+    finished = threading.Event()
+    worker = threading.Thread(target=lambda: (apply_schema(engine), finished.set()), daemon=True)
+    worker.start()
+    try:
+        assert finished.wait(timeout=10), "schema application blocked behind an open transaction"
+    finally:
+        application.rollback()
+        application.close()
+        worker.join(timeout=10)

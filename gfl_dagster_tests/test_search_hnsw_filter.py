@@ -34,7 +34,7 @@ def loaded(database):
     with engine.begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {', '.join(_TABLES)}")
         connection.exec_driver_sql("DROP TABLE IF EXISTS listing_vectors")
-        connection.exec_driver_sql("DROP TABLE IF EXISTS vector_store_meta")
+        connection.exec_driver_sql("DELETE FROM vector_store_meta")
     load_listings_csv(engine, BUNDLED_CSV)
     with engine.connect() as connection:
         rows = [dict(row) for row in connection.execute(text("SELECT * FROM listings ORDER BY id")).mappings()]

@@ -36,7 +36,7 @@ def synced(database):
     with engine.begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {', '.join(_TABLES)}")
         connection.exec_driver_sql("DROP TABLE IF EXISTS listing_vectors")
-        connection.exec_driver_sql("DROP TABLE IF EXISTS vector_store_meta")
+        connection.exec_driver_sql("DELETE FROM vector_store_meta")
     load_listings_csv(engine, BUNDLED_CSV, limit=ROWS)
     embedder, store = EmbedderResource(), PgVectorStore(engine)
     areas = known_areas(engine)

@@ -39,6 +39,11 @@ UPSERT_REJECT = text(
     "reason = EXCLUDED.reason, raw = EXCLUDED.raw, rejected_at = now()"
 )
 
+SCHEMA_VERSION_TABLE_EXISTS = text("SELECT to_regclass('gfl_schema_version') IS NOT NULL")
+APPLIED_SCHEMA_VERSION = text("SELECT version FROM gfl_schema_version")
+RECORD_SCHEMA_VERSION = text(
+    "DELETE FROM gfl_schema_version; INSERT INTO gfl_schema_version (version) VALUES (:version)"
+)
 COUNT_LISTINGS = text("SELECT count(*) FROM listings")
 LIST_AREAS = text("SELECT area, count(*) AS listings FROM listings GROUP BY area ORDER BY area")
 COUNT_REJECTS = text("SELECT count(*) FROM listing_rejects WHERE source_file = :source_file")

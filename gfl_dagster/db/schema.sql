@@ -4,6 +4,9 @@
 -- run workers) from racing each other.
 SELECT pg_advisory_xact_lock(7419001);
 
+-- Which version of this file the database has (its sha256): it is applied only when it changed.
+CREATE TABLE IF NOT EXISTS gfl_schema_version (version text NOT NULL);
+
 CREATE SEQUENCE IF NOT EXISTS listing_version_seq;
 
 -- The operational table: one row per listing, the union of the 16- and 18-column
@@ -130,6 +133,13 @@ CREATE TABLE IF NOT EXISTS listing_sync (
     synced_at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS listing_sync_area_idx ON listing_sync (area);
+
+-- What the pgvector store was built for; a model switch rebuilds it.
+CREATE TABLE IF NOT EXISTS vector_store_meta (
+    store      text PRIMARY KEY,
+    model      text NOT NULL,
+    dimension  integer NOT NULL
+);
 
 -- Rows that failed a stage (description or vector) with the reason; a poison row
 -- is recorded here and skipped, so it never blocks its partition.

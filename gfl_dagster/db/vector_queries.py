@@ -13,9 +13,9 @@ PROPERTY_COLUMNS = {
 }
 _PROPS = list(PROPERTY_COLUMNS)
 
-CREATE_META = text(
-    "CREATE TABLE IF NOT EXISTS vector_store_meta (store text PRIMARY KEY, model text NOT NULL, "
-    "dimension integer NOT NULL)"
+STORE_READY = text(
+    "SELECT m.model, m.dimension FROM vector_store_meta m WHERE m.store = 'pgvector' "
+    "AND to_regclass('listing_vectors') IS NOT NULL"
 )
 READ_META = text("SELECT model, dimension FROM vector_store_meta WHERE store = 'pgvector'")
 WRITE_META = text(

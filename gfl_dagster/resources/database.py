@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from importlib import resources as package_files
 from typing import Optional
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from gfl_dagster import settings
+from gfl_dagster.db import queries
 from gfl_dagster.db.embedded_postgres import start_embedded_postgres
 
 _ENGINES: dict[str, Engine] = {}
@@ -32,9 +34,20 @@ def libpq_url(url: str) -> str:
 
 
 def apply_schema(engine: Engine) -> None:
+    """Apply schema.sql once per version of it.
+
+    Re-running its DDL on every process start would take exclusive locks on
+    `listings` and queue behind any long application transaction.
+    """
     schema = package_files.files("gfl_dagster.db").joinpath("schema.sql").read_text()
+    version = hashlib.sha256(schema.encode()).hexdigest()
     with engine.begin() as connection:
+        applied = (connection.execute(queries.APPLIED_SCHEMA_VERSION).scalar()
+                   if connection.execute(queries.SCHEMA_VERSION_TABLE_EXISTS).scalar() else None)
+        if applied == version:
+            return
         connection.exec_driver_sql(schema)
+        connection.execute(queries.RECORD_SCHEMA_VERSION, {"version": version})
 
 
 class PostgresResource(ConfigurableResource):

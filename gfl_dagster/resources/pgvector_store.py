@@ -31,10 +31,13 @@ class PgVectorStore:
         Vectors are derived data: after a model switch the next sync re-embeds
         every listing from the source, which is untouched.
         """
+        with self.engine.connect() as connection:
+            ready = connection.execute(sql.STORE_READY).first()
+        if ready is not None and (ready.model, ready.dimension) == (model, dimension):
+            return  # no DDL, no table lock: runs of other areas keep writing
         with self.engine.begin() as connection:
             connection.execute(sql.LOCK_STORE)
             connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
-            connection.execute(sql.CREATE_META)
             current = connection.execute(sql.READ_META).first()
             if current is not None and (current.model, current.dimension) != (model, dimension):
                 connection.execute(sql.DROP_VECTORS)
