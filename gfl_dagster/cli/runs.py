@@ -32,8 +32,16 @@ def dagster_home() -> Path:
 
 
 def project_instance() -> DagsterInstance:
+    """The project's Dagster instance, its storages created before any daemon starts.
+
+    The daemon's threads otherwise create the sqlite schedule storage concurrently
+    and can leave it with two migration heads.
+    """
     dagster_home()
-    return DagsterInstance.get()
+    instance = DagsterInstance.get()
+    instance.all_instigator_state()
+    instance.get_runs(limit=1)
+    return instance
 
 
 def _definitions():
