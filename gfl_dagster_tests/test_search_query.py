@@ -5,7 +5,7 @@ from weaviate.collections.classes.filters import _FilterAnd, _FilterValue
 
 from gfl_dagster.db import search_sql
 from gfl_dagster.resources import weaviate_query
-from gfl_dagster.search import DEFAULT_ALPHA, SearchError, SearchQuery, normalized_query, sorted_hits, validate_query
+from gfl_dagster.search import SearchError, SearchQuery, normalized_query, sorted_hits, validate_query
 
 AREAS = ["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"]
 NEIGHBOURHOODS = ["Bedford-Stuyvesant", "Harlem", "Williamsburg"]
@@ -73,7 +73,6 @@ def test_sort_defaults_to_descending():
     assert SearchQuery(sort="price:asc").sort_order() == ("price", False)
     assert SearchQuery(sort="price:DESC").sort_order() == ("price", True)
     assert SearchQuery().sort_order() is None
-    assert DEFAULT_ALPHA == 0.7
 
 
 def test_sorted_hits_keep_relevance_order_for_ties_and_put_missing_values_last():

@@ -8,6 +8,7 @@ from typing import Optional
 import click
 
 from gfl_dagster.cli.bench_freshness import bench_freshness
+from gfl_dagster.cli.bench_search import bench_search
 from gfl_dagster.cli.common import print_json
 from gfl_dagster.cli.scratch import machine, throwaway_project
 
@@ -81,4 +82,5 @@ def _measure_sync(limit: Optional[int], csv_path: Optional[str]) -> dict:
     }
 
 
+bench.add_command(bench_search)
 bench.add_command(bench_freshness)

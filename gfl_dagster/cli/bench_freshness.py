@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from gfl_dagster.cli.common import print_json
 from gfl_dagster.cli.scratch import machine, throwaway_project
+from gfl_dagster.sensors.listing_changes_sensor import SENSOR_INTERVAL_S
 
 _BUMP_PRICE = text("UPDATE listings SET price = price + 1 WHERE id = :id RETURNING version")
 _SYNCED = text("SELECT source_version FROM listing_vectors WHERE listing_id = :id")
@@ -69,7 +70,7 @@ def _measure(changes: int, limit: int, echo: Callable[[str], None]) -> dict:
 
     instance = project_instance()
     with project_resources() as resources:
-        areas = ensure_loaded(instance, resources, limit)
+        areas = ensure_loaded(instance, resources, limit, echo)
         engine = resources.database.engine()
     echo(f"initial sync of {limit} listings")
     sync_all(instance, areas, echo)
@@ -103,7 +104,7 @@ def _measure(changes: int, limit: int, echo: Callable[[str], None]) -> dict:
         "changes": changes, "listings": limit, "machine": machine(), "timeouts": timeouts,
         "p50_s": statistics.median(latencies), "p95_s": percentile(latencies, 0.95),
         "floor_p50_s": statistics.median(floor), "floor_p95_s": percentile(floor, 0.95),
-        "sensor_interval_s": int(os.environ.get("GFL_SENSOR_INTERVAL", "5")),
+        "sensor_interval_s": SENSOR_INTERVAL_S,
     }
 
 

@@ -32,7 +32,7 @@ def known_areas(engine) -> list[str]:
         return [row.area for row in connection.execute(queries.LIST_AREAS)]
 
 
-def ensure_loaded(instance, resources, limit: Optional[int]) -> list[str]:
+def ensure_loaded(instance, resources, limit: Optional[int], echo=click.echo) -> list[str]:
     """Load the default CSV if `listings` is empty; register areas as partitions; return them."""
     from gfl_dagster.partitions import register_areas
 
@@ -40,8 +40,8 @@ def ensure_loaded(instance, resources, limit: Optional[int]) -> list[str]:
     with engine.connect() as connection:
         empty = connection.execute(queries.COUNT_LISTINGS).scalar_one() == 0
     if empty:
-        click.echo("listings table is empty: loading the default CSV" + (f" (first {limit} rows)" if limit else ""))
-        click.echo(load_summary(run_load(instance, None, limit)))
+        echo("listings table is empty: loading the default CSV" + (f" (first {limit} rows)" if limit else ""))
+        echo(load_summary(run_load(instance, None, limit)))
     areas = known_areas(engine)
     register_areas(instance, areas)
     return areas

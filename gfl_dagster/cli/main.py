@@ -13,6 +13,7 @@ from gfl_dagster.cli.common import ensure_loaded, fail, load_summary, print_json
 from gfl_dagster.cli.runs import project_instance, project_resources, run_load, sync_all
 from gfl_dagster.cli.search_commands import recommend, search
 from gfl_dagster.cli.up import up
+from gfl_dagster.cli.web import web
 from gfl_dagster.db import queries
 
 
@@ -141,6 +142,7 @@ cli.add_command(simulate)
 cli.add_command(search)
 cli.add_command(recommend)
 cli.add_command(bench)
+cli.add_command(web)
 
 if __name__ == "__main__":
     cli()

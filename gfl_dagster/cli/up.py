@@ -65,7 +65,8 @@ def _watch_initial_sync(engine, children: list[subprocess.Popen]) -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Load only the first N rows of the CSV.")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the Dagster UI listens on.")
-def up(limit: Optional[int], port: int, host: str) -> None:
+@click.option("--web-port", default=8000, show_default=True, help="Port of the search page (gfl web).")
+def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
     """Run the whole loop: load the CSV, start the Dagster UI and daemon, sync everything.
 
     Keeps running (the sensor syncs every change) until Ctrl-C, which stops the
@@ -87,8 +88,10 @@ def up(limit: Optional[int], port: int, host: str) -> None:
     children = [
         _start([_dagster_bin("dagster-webserver"), *target, "-h", host, "-p", str(port)], logs / "webserver.log"),
         _start([_dagster_bin("dagster-daemon"), "run", *target], logs / "daemon.log"),
+        _start([_dagster_bin("gfl"), "web", "--host", host, "--port", str(web_port)], logs / "web.log"),
     ]
     click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}, logs in {logs})")
+    click.echo(f"search page: http://{host}:{web_port}")
     try:
         _watch_initial_sync(engine, children)
         click.echo("Try: gfl search \"apartment with a great view\"  |  gfl simulate  |  gfl status. Ctrl-C stops.")

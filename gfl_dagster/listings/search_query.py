@@ -18,7 +18,7 @@ MODES = ("semantic", "hybrid", "keyword")
 MAX_LIMIT = 100
 # Weight of the vector side in hybrid mode: 1.0 = pure vector, 0 = pure keyword (Weaviate's
 # convention, and the weaviate-client's default value).
-DEFAULT_ALPHA = 0.7
+DEFAULT_ALPHA = 0.75  # best nDCG@10 on the labelled query set (BENCHMARKS.md); flat from 0.6 to 0.8
 
 # Filter fields of SearchQuery -> (listing column, comparison). The stores translate these.
 RANGE_FILTERS = {

@@ -21,7 +21,9 @@ from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.sync.change_feed import FeedCursor, lag_message, plan_tick, should_sweep
 from gfl_dagster.sync.embed_area import POISON_AFTER_ATTEMPTS
 
-SENSOR_INTERVAL_S = int(os.environ.get("GFL_SENSOR_INTERVAL", "5"))
+# The daemon evaluates sensors every 5 s at most; a smaller minimum means "every loop",
+# while 5 would alias with the loop and tick every 10 s.
+SENSOR_INTERVAL_S = int(os.environ.get("GFL_SENSOR_INTERVAL", "1"))
 _ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
            DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 

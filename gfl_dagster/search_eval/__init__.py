@@ -1,0 +1,1 @@
+"""Offline evaluation of search quality: a labelled query set and ranking metrics."""

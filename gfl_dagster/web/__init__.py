@@ -1,0 +1,1 @@
+"""The search page: a small Starlette app over search.py (see app.py)."""

@@ -1,0 +1,180 @@
+"""The search page end to end: real Postgres, a real sync, the real app, headless Chromium.
+
+Needs the Debian packages chromium and chromium-driver; without them the browser
+tests skip (and fail under CI, which must never skip them: .ci/run installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from gfl_dagster.search import SearchError, SearchQuery, validate_query
+from gfl_dagster.sync.describe_area import describe_area
+from gfl_dagster.sync.embed_area import embed_area
+from gfl_dagster.sync.load_listings import load_listings_csv
+from gfl_dagster.web.app import create_app
+from gfl_dagster_tests.conftest import BUNDLED_CSV
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+INSTALL_HINT = "apt-get update && apt-get install -y chromium chromium-driver; pip install -e '.[test]'"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--no-first-run")
+WAIT_S = 20
+BOROUGH = "Brooklyn"
+
+
+def synced_slice(engine, resources, rows: int = 150) -> list[str]:
+    """The first rows of the bundled CSV, described and embedded; returns their areas."""
+    report = load_listings_csv(engine, BUNDLED_CSV, limit=rows)
+    store = resources["vector_store"].open()
+    try:
+        for area in report.areas:
+            describe_area(engine, resources["describer"], area)
+            embed_area(engine, resources["embedder"], store, area)
+    finally:
+        store.close()
+    return report.areas
+
+
+def app_for(resources):
+    return create_app(database=resources["database"], embedder=resources["embedder"],
+                      vector_store=resources["vector_store"], describer=resources["describer"])
+
+
+@contextmanager
+def serving(app):
+    """The app on 127.0.0.1 on a free port, in a background thread; yields its base URL."""
+    import uvicorn
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))  # bound before the server starts: no race for the port
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the search app did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(WAIT_S)
+        listener.close()
+
+
+def missing_browser_parts() -> list[str]:
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package")
+    return missing
+
+
+@pytest.fixture()
+def browser(tmp_path):
+    missing = missing_browser_parts()
+    if missing:
+        message = f"the browser test needs {', '.join(missing)}; install with: {INSTALL_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1200,1600"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def open_page(driver, base_url: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(base_url)
+    WebDriverWait(driver, WAIT_S).until(lambda d: d.find_element("css selector", "body").get_attribute("data-ready"))
+
+
+def wait_for(driver, css: str):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT_S).until(
+        lambda d: [e for e in d.find_elements("css selector", css) if e.is_displayed()] or False)
+
+
+def test_search_with_a_borough_filter_then_recommend(engine, resources, browser, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    assert BOROUGH in synced_slice(engine, resources)
+    with serving(app_for(resources)) as base_url:
+        open_page(browser, base_url)
+        browser.find_element("id", "query").send_keys("quiet private room with good reviews")
+        Select(browser.find_element("id", "borough")).select_by_visible_text(BOROUGH)
+        browser.find_element("id", "search-button").click()
+        hits = wait_for(browser, "#results .hit")
+
+        areas = [hit.find_element("css selector", ".hit-area").text for hit in hits]
+        assert all(area.split(" · ")[0] == BOROUGH for area in areas), areas
+        descriptions = [hit.find_element("css selector", ".hit-description").text for hit in hits]
+        assert all(BOROUGH in text for text in descriptions), descriptions  # generated, and about this listing
+        shown_ids = {hit.get_attribute("data-id") for hit in hits}
+
+        browser.find_element("id", "recommend-button").click()
+        wait_for(browser, "#recommendation")
+        assert browser.find_element("id", "recommendation-text").text.strip()
+        cited = {link.get_attribute("data-id") for link in browser.find_elements("css selector", ".cited-listing")}
+        assert cited and cited <= shown_ids, (cited, shown_ids)
+        browser.save_screenshot(str(tmp_path / "search-page.png"))
+
+
+def test_a_refused_query_shows_the_search_error(engine, resources, browser):
+    # No data needed: contradictory bounds are refused before any search runs.
+    expected = refusal(SearchQuery(min_price=300, max_price=100), known_areas=[])
+    with serving(app_for(resources)) as base_url:
+        open_page(browser, base_url)
+        browser.find_element("id", "min-price").send_keys("300")
+        browser.find_element("id", "max-price").send_keys("100")
+        browser.find_element("id", "search-button").click()
+        error = wait_for(browser, "#error")[0]
+        assert error.text == expected
+        assert not browser.find_elements("css selector", "#results .hit")
+
+
+def refusal(query: SearchQuery, known_areas: list[str]) -> str:
+    with pytest.raises(SearchError) as refused:
+        validate_query(query, known_areas)
+    return str(refused.value)
+
+
+def test_api_answers_hits_and_refuses_bad_input_with_400(engine, resources):
+    synced_slice(engine, resources, rows=40)
+    with TestClient(app_for(resources)) as client:
+        options = client.get("/api/options").json()
+        assert options["areas"] and set(options["modes"]) == {"semantic", "hybrid", "keyword"}
+        area = options["areas"][0]["name"]
+        hits = client.get("/api/search", params={"text": "apartment", "borough": area, "limit": "3"}).json()["hits"]
+        assert 0 < len(hits) <= 3 and {hit["neighbourhood_group"] for hit in hits} == {area}
+
+        for params in ({"text": "x", "min_price": "cheap"}, {"text": "x", "min_price": "nan"},
+                       {"text": "x", "colour": "red"}, {"text": "x", "min_price": "300", "max_price": "100"}):
+            response = client.get("/api/search", params=params)
+            assert response.status_code == 400 and response.json()["error"], params
+        assert "min_price" in client.get("/api/search", params={"min_price": "cheap"}).json()["error"]
+        assert client.get("/").status_code == 200 and client.get("/static/app.js").status_code == 200
