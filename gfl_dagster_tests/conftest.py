@@ -69,14 +69,17 @@ def database():
     return PostgresResource()
 
 
-@pytest.fixture()
-def engine(database):
-    """The real embedded Postgres, emptied for this test."""
-    engine = database.engine()
+def empty_database(engine):
     with engine.begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {', '.join(_TABLES)}")
         connection.exec_driver_sql("DROP TABLE IF EXISTS listing_vectors")
     return engine
+
+
+@pytest.fixture()
+def engine(database):
+    """The real embedded Postgres, emptied for this test."""
+    return empty_database(database.engine())
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ from dagster._core.test_utils import create_run_for_test
 from sqlalchemy import text
 
 from gfl_dagster.db import queries
-from gfl_dagster.listings.facts import description_input, vector_properties
+from gfl_dagster.listings.facts import vector_properties
 from gfl_dagster.listings.identity import content_hash
 from gfl_dagster.resources.vector_store import VectorItem
 from gfl_dagster.sensors.listing_changes_sensor import listing_changes_sensor

@@ -22,7 +22,7 @@ from gfl_dagster.resources.pgvector_store import PgVectorStore
 from gfl_dagster.resources.vector_store import VectorItem
 from gfl_dagster.search import SearchQuery, search_listings
 from gfl_dagster.sync.load_listings import load_listings_csv
-from gfl_dagster_tests.conftest import _TABLES, BUNDLED_CSV
+from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
 
 FILTER = dict(borough="Brooklyn", max_price=80, min_reviews=100)
 QUERY_TEXT = "sunny quiet room"
@@ -31,10 +31,7 @@ QUERY_TEXT = "sunny quiet room"
 @pytest.fixture(scope="module")
 def loaded(database):
     engine = database.engine()
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f"TRUNCATE {', '.join(_TABLES)}")
-        connection.exec_driver_sql("DROP TABLE IF EXISTS listing_vectors")
-        connection.exec_driver_sql("DELETE FROM vector_store_meta")
+    empty_database(engine)
     load_listings_csv(engine, BUNDLED_CSV)
     with engine.connect() as connection:
         rows = [dict(row) for row in connection.execute(text("SELECT * FROM listings ORDER BY id")).mappings()]

@@ -20,7 +20,7 @@ from gfl_dagster.search import SearchError, SearchQuery, recommend, search_listi
 from gfl_dagster.sync.describe_area import describe_area
 from gfl_dagster.sync.embed_area import embed_area
 from gfl_dagster.sync.load_listings import load_listings_csv
-from gfl_dagster_tests.conftest import _TABLES, BUNDLED_CSV
+from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
 from gfl_dagster_tests.openai_fake_server import FakeOpenAIServer
 
 ROWS = 300
@@ -33,10 +33,7 @@ HIT_KEYS = {"id", "name", "neighbourhood_group", "neighbourhood", "room_type", "
 def synced(database):
     """The first ROWS listings of the bundled CSV, described and embedded, every area."""
     engine = database.engine()
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f"TRUNCATE {', '.join(_TABLES)}")
-        connection.exec_driver_sql("DROP TABLE IF EXISTS listing_vectors")
-        connection.exec_driver_sql("DELETE FROM vector_store_meta")
+    empty_database(engine)
     load_listings_csv(engine, BUNDLED_CSV, limit=ROWS)
     embedder, store = EmbedderResource(), PgVectorStore(engine)
     areas = known_areas(engine)

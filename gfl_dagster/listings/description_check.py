@@ -42,6 +42,22 @@ def dollar_amounts(text: str) -> list[float]:
     return [float(whole.replace(",", "") + ("." + cents if cents else "")) for whole, cents in _AMOUNT.findall(text)]
 
 
+def plain_text_problems(text: str, max_length: int, min_length: int = 0) -> list[str]:
+    """What keeps generated text from being plain text of a sensible length."""
+    problems = []
+    if len(text) < min_length:
+        problems.append(f"too short ({len(text)} characters, minimum {min_length})")
+    if len(text) > max_length:
+        problems.append(f"too long ({len(text)} characters, maximum {max_length})")
+    if URL_PATTERN.search(text):
+        problems.append("contains a URL")
+    if MARKUP_PATTERN.search(text):
+        problems.append("contains markup")
+    if _CONTROL.search(text):
+        problems.append("contains control characters")
+    return problems
+
+
 def check_description(
     text: str,
     listing: Mapping[str, Any],
@@ -52,18 +68,8 @@ def check_description(
     `listing` carries the CSV column names; `known_areas` are the other
     boroughs/areas a description must not place the listing in.
     """
-    problems: list[str] = []
     stripped = text.strip()
-    if len(stripped) < MIN_LENGTH:
-        problems.append(f"too short ({len(stripped)} characters, minimum {MIN_LENGTH})")
-    if len(stripped) > MAX_LENGTH:
-        problems.append(f"too long ({len(stripped)} characters, maximum {MAX_LENGTH})")
-    if URL_PATTERN.search(stripped):
-        problems.append("contains a URL")
-    if MARKUP_PATTERN.search(stripped):
-        problems.append("contains markup")
-    if _CONTROL.search(stripped):
-        problems.append("contains control characters")
+    problems = plain_text_problems(stripped, MAX_LENGTH, MIN_LENGTH)
 
     name = (listing.get("name") or "").strip()
     own_places = [listing.get("neighbourhood") or "", listing.get("neighbourhood_group") or ""]

@@ -14,11 +14,11 @@ import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from gfl_dagster.listings.description_check import (
-    MARKUP_PATTERN,
     NYC_BOROUGHS,
     ROOM_PHRASES,
     URL_PATTERN,
     dollar_amounts,
+    plain_text_problems,
     without_fragments,
 )
 from gfl_dagster.listings.facts import format_price, review_band
@@ -130,15 +130,9 @@ def check_recommendation(
     `allowed_amounts`: amounts the request itself named (e.g. its price bounds).
     """
     stripped = text.strip()
-    problems: list[str] = []
     if not stripped:
         return ["the answer is empty"]
-    if len(stripped) > MAX_LENGTH:
-        problems.append(f"too long ({len(stripped)} characters, maximum {MAX_LENGTH})")
-    if URL_PATTERN.search(stripped):
-        problems.append("contains a URL")
-    if MARKUP_PATTERN.search(stripped):
-        problems.append("contains markup")
+    problems = plain_text_problems(stripped, MAX_LENGTH)
     by_id = {int(hit["id"]): hit for hit in hits}
     cited = cited_ids(stripped)
     unknown = [listing_id for listing_id in cited if listing_id not in by_id]
