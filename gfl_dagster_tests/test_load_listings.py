@@ -94,3 +94,29 @@ def test_starting_a_process_takes_no_lock_behind_a_long_application_transaction(
         application.rollback()
         application.close()
         worker.join(timeout=10)
+
+
+def test_threads_of_one_process_start_the_embedded_postgres_once(tmp_path):
+    """Sensors are evaluated in threads: a fresh project folder must not be initialised twice."""
+    import threading
+
+    from gfl_dagster.db.embedded_postgres import start_embedded_postgres, stop_embedded_postgres
+
+    home = tmp_path / "fresh"
+    urls, errors = [], []
+
+    def start():
+        try:
+            urls.append(start_embedded_postgres(home))
+        except Exception as error:  # collected: a thread's exception would otherwise vanish
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == [] and len(set(urls)) == 1
+    finally:
+        stop_embedded_postgres(home)

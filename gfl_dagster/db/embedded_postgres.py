@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import warnings
 from pathlib import Path
 
@@ -33,13 +34,19 @@ def _prepare(home: Path) -> Path:
     return home / "pgdata"
 
 
+_STARTING = threading.Lock()
+
+
 def start_embedded_postgres(home: Path) -> str:
     """Start (or join) the embedded server under `home`; return its SQLAlchemy URL."""
-    pgdata = _prepare(home)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = _pgserver().get_server(pgdata, cleanup_mode=None)
-    return server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
+    # pgserver's lock is a file lock, which threads of one process share: without this,
+    # two sensors evaluated in threads both run initdb on a fresh folder.
+    with _STARTING:
+        pgdata = _prepare(home)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = _pgserver().get_server(pgdata, cleanup_mode=None)
+        return server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
 def embedded_postgres_running(home: Path) -> bool:
