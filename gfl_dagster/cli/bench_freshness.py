@@ -87,7 +87,11 @@ def _measure(changes: int, limit: int, echo: Callable[[str], None]) -> dict:
         rng = random.Random(7)
         latencies, floor, timeouts = [], [], 0
         for number in range(1, changes + 1):
+            # Commits land at random moments of the daemon's 5 s loop, as real writes do; back to
+            # back, each would start in the same phase of the loop as the last one ended.
+            time.sleep(rng.uniform(0, 5))
             change = _change(engine, rng.choice(ids))
+            time.sleep(rng.uniform(0, 5))
             probe = _probe(engine)
             timeouts += (change is None) + (probe is None)
             latencies += [change] if change is not None else []
