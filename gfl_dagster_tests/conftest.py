@@ -107,3 +107,14 @@ def write_csv(path: Path, header: str, *lines: str) -> Path:
 HEADER_18 = ("id,name,host_id,host_name,neighbourhood_group,neighbourhood,latitude,longitude,room_type,price,"
              "minimum_nights,number_of_reviews,last_review,reviews_per_month,calculated_host_listings_count,"
              "availability_365,number_of_reviews_ltm,license")
+
+
+@pytest.fixture(scope="module")
+def fake_weaviate():
+    """A local stand-in for a Weaviate server (REST + gRPC), shared by the Weaviate test modules."""
+    from gfl_dagster_tests.test_weaviate_store import FakeWeaviate
+
+    fake = FakeWeaviate()
+    fake.start()
+    yield fake
+    fake.stop()

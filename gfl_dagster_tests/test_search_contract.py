@@ -11,7 +11,7 @@ import pytest
 from gfl_dagster.resources.pgvector_store import PgVectorStore
 from gfl_dagster.resources.weaviate_store import WeaviateStore
 from gfl_dagster.search import SearchQuery
-from gfl_dagster_tests.test_weaviate_store import FakeWeaviate, item
+from gfl_dagster_tests.test_weaviate_store import item
 
 # Exact in float32, pairwise distinct directions.
 LISTINGS = [
@@ -34,14 +34,6 @@ LISTINGS = [
          last_review="2021-12-31"),
 ]
 PROPERTIES = {listing.listing_id: listing.properties for listing in LISTINGS}
-
-
-@pytest.fixture(scope="module")
-def fake_weaviate():
-    fake = FakeWeaviate()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture(params=["pgvector", "weaviate-fake", "weaviate-real"])

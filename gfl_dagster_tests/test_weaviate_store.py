@@ -333,14 +333,6 @@ def _rest_handler(fake: FakeWeaviate) -> type:
 
 # --- fixtures ------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def fake_weaviate():
-    fake = FakeWeaviate()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture(params=["fake", "real"])
 def server(request) -> tuple[str, Optional[str]]:
     if request.param == "fake":

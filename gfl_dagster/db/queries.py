@@ -179,6 +179,9 @@ PENDING_BY_AREA = text(
     f"SELECT area, count(*) AS pending, extract(epoch FROM now() - min(changed_at)) AS oldest_s "
     f"FROM ({_PENDING}) pending GROUP BY area"
 )
+PENDING_IN_AREA = text(
+    f"SELECT extract(epoch FROM now() - min(changed_at)) AS oldest_s FROM ({_PENDING}) pending WHERE area = :area"
+)
 STATUS_BY_AREA = text(
     "WITH source AS (SELECT area, count(*) AS n FROM listings GROUP BY area), "
     "synced AS (SELECT l.area, count(*) AS n FROM listings l JOIN listing_sync s ON s.listing_id = l.id "

@@ -86,9 +86,9 @@ def embed_area(
     with area_lock(engine, STAGE, area):
         report = _embed_area(engine, embedder, store, area, progress)
     with engine.connect() as connection:
-        for row in connection.execute(queries.PENDING_BY_AREA, {"poison_attempts": POISON_AFTER_ATTEMPTS}):
-            if row.area == area:
-                report.oldest_pending_s = float(row.oldest_s or 0.0)
+        oldest = connection.execute(queries.PENDING_IN_AREA,
+                                    {"area": area, "poison_attempts": POISON_AFTER_ATTEMPTS}).scalar()
+    report.oldest_pending_s = float(oldest or 0.0)
     return report
 
 
