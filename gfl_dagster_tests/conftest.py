@@ -66,7 +66,9 @@ def gfl_home():
 def database():
     from gfl_dagster.resources.database import PostgresResource
 
-    return PostgresResource()
+    database = PostgresResource()
+    database.start()
+    return database
 
 
 def empty_database(engine):
@@ -85,7 +87,7 @@ def engine(database):
 @pytest.fixture()
 def resources(engine):
     """Offline resources as the embedded default configures them."""
-    from gfl_dagster.resources.describer import DescriberResource
+    from gfl_dagster.resources.model_client import ModelClientResource
     from gfl_dagster.resources.embedder import EmbedderResource
     from gfl_dagster.resources.database import PostgresResource
     from gfl_dagster.resources.vector_store import VectorStoreResource
@@ -93,7 +95,7 @@ def resources(engine):
     database = PostgresResource()
     return {
         "database": database,
-        "describer": DescriberResource(),
+        "model_client": ModelClientResource(),
         "embedder": EmbedderResource(),
         "vector_store": VectorStoreResource(database=database),
     }

@@ -39,8 +39,18 @@ def test_the_code_location_loads_as_dagster_loads_it():
     Definitions.validate_loadable(defs)
     repository = defs.get_repository_def()
     repository.load_all_definitions()
-    assert {"sync_area", "reconcile_job", "freshness_probe_job"} <= set(repository.job_names)
+    assert {"sync_area", "reconcile_job"} <= set(repository.job_names)
+    assert {s.name for s in repository.sensor_defs} == {"listing_changes_sensor"}
+
+
+def test_the_floor_probe_loads_only_in_the_benchmark_code_location():
+    from gfl_dagster.bench.definitions import defs as bench_defs
+
+    repository = bench_defs.get_repository_def()
+    repository.load_all_definitions()
     assert {s.name for s in repository.sensor_defs} == {"listing_changes_sensor", "freshness_probe_sensor"}
+    assert "freshness_probe_job" in repository.job_names
+    assert "freshness_probe_job" not in defs.get_repository_def().job_names
 
 
 def test_load_registers_areas_as_partitions(instance, resources):
@@ -124,7 +134,7 @@ def test_checks_fail_on_a_tampered_store(instance, resources, engine):
         connection.execute(text("UPDATE listing_descriptions SET description = 'Shared room located in Queens, "
                                 "$1 per night.' WHERE listing_id = (SELECT listing_id FROM listing_descriptions "
                                 "ORDER BY listing_id OFFSET 1 LIMIT 1)"))
-    from gfl_dagster.checks.listing_checks import area_drift
+    from gfl_dagster.listings.checks import area_drift
 
     drift = area_drift(resources["database"], resources["vector_store"], "Brooklyn")
     assert len(drift.missing) == 1 and len(drift.stale) == 1

@@ -13,13 +13,14 @@ from sqlalchemy import text
 from gfl_dagster.db import queries
 from gfl_dagster.listings.facts import vector_properties
 from gfl_dagster.listings.identity import content_hash
-from gfl_dagster.resources.vector_store import VectorItem
-from gfl_dagster.sensors.listing_changes_sensor import listing_changes_sensor
-from gfl_dagster.sync import embed_area as embed_module
-from gfl_dagster.sync.change_feed import FeedCursor
-from gfl_dagster.sync.describe_area import describe_area
-from gfl_dagster.sync.embed_area import embed_area
-from gfl_dagster.sync.load_listings import load_listings_csv
+from gfl_dagster.stores.contract import VectorItem
+from gfl_dagster.listings.sensors import listing_changes_sensor
+from gfl_dagster.listings import describe as describe_module
+from gfl_dagster.listings import embed as embed_module
+from gfl_dagster.change_capture.change_feed import FeedCursor
+from gfl_dagster.listings.describe import describe_area
+from gfl_dagster.listings.embed import embed_area
+from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 
 
@@ -36,7 +37,7 @@ def areas(engine):
 
 def sync(resources, area, store=None):
     engine = resources["database"].engine()
-    describe_area(engine, resources["describer"], area)
+    describe_area(engine, resources["model_client"], area)
     store = store or resources["vector_store"].open()
     return embed_area(engine, resources["embedder"], store, area)
 
@@ -111,7 +112,7 @@ def test_a_long_transaction_committing_after_a_later_one_is_not_skipped(loaded, 
 # 2. Crash between the vector write and the progress write ---------------------------------
 def test_a_crash_after_the_vector_write_replays_harmlessly(loaded, resources, monkeypatch):
     area = "Manhattan"
-    describe_area(loaded, resources["describer"], area)
+    describe_area(loaded, resources["model_client"], area)
     real = embed_module._record_progress
     monkeypatch.setattr(embed_module, "_record_progress", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
     with pytest.raises(RuntimeError, match="killed"):
@@ -197,7 +198,7 @@ class BrokenStore:
 
 
 def test_a_store_outage_does_not_advance_progress_and_changes_arrive_after_recovery(loaded, resources):
-    describe_area(loaded, resources["describer"], "Brooklyn")
+    describe_area(loaded, resources["model_client"], "Brooklyn")
     with pytest.raises(ConnectionError):
         embed_area(loaded, resources["embedder"], BrokenStore(resources["vector_store"].open()), "Brooklyn")
     assert progress_set(loaded) == set()
@@ -282,7 +283,7 @@ def test_a_no_op_update_costs_no_model_call(loaded, resources, instance, monkeyp
     assert source_set(loaded) == before, "a write that changes nothing keeps its version"
     calls = []
     monkeypatch.setattr(type(resources["embedder"]), "embed_documents", lambda self, texts: calls.append(texts))
-    monkeypatch.setattr(type(resources["describer"]), "describe", lambda self, *a, **k: calls.append(a))
+    monkeypatch.setattr(describe_module, "describe_listing", lambda *a, **k: calls.append(a))
     result, _ = tick(instance, resources["database"], first.cursor)
     assert requested_areas(result) == []
     for area in areas(loaded):
@@ -305,7 +306,7 @@ def test_new_areas_from_inserts_become_partitions(loaded, resources, instance):
 # Reconciliation ------------------------------------------------------------------------------
 def test_reconciliation_repairs_drift_the_progress_table_does_not_know(loaded, resources, instance):
     from gfl_dagster.definitions import defs
-    from gfl_dagster.sync.reconcile import reconcile
+    from gfl_dagster.listings.reconcile import reconcile
 
     sync_all(resources)
     store = resources["vector_store"].open()
@@ -332,11 +333,31 @@ def test_reconciliation_repairs_drift_the_progress_table_does_not_know(loaded, r
     assert reconcile(loaded, store).repaired_areas == []
 
 
+def test_a_blank_borough_falls_back_to_one_area_everywhere_and_reconciliation_converges(loaded, resources, instance):
+    """A tab in neighbourhood_group: Postgres derives the area once (gfl_area); the store files the object
+    under that same area, keeps neighbourhood_group as written, and reconciliation finds nothing to repair."""
+    from gfl_dagster.listings.reconcile import reconcile
+
+    with loaded.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO listings (id, name, neighbourhood_group, neighbourhood, latitude, longitude, room_type, price) "
+            "VALUES (77, 'Tabbed', E'\\t', 'Astoria', 40.77, -73.92, 'Private room', 70)"))
+        area = connection.execute(text("SELECT area FROM listings WHERE id = 77")).scalar_one()
+    assert area == "Astoria"
+    sync_all(resources)
+    store = resources["vector_store"].open()
+    stored = store.get(77)
+    assert stored.properties["area"] == "Astoria" and stored.properties["neighbourhood_group"] == "\t"
+    assert 77 in store.versions("Astoria")
+    assert reconcile(loaded, store).repaired_areas == []
+    assert reconcile(loaded, store).repaired_areas == [], "a second pass finds the same: it converged"
+
+
 # Poison rows ---------------------------------------------------------------------------------
 def test_a_poison_row_is_recorded_and_does_not_block_its_area(loaded, resources, monkeypatch):
     from gfl_dagster.cli.operations import area_status
 
-    describe_area(loaded, resources["describer"], "Brooklyn")
+    describe_area(loaded, resources["model_client"], "Brooklyn")
     with loaded.connect() as connection:
         poison_id, poison_name = connection.execute(text(
             "SELECT id, name FROM listings WHERE area = 'Brooklyn' ORDER BY id LIMIT 1")).one()
@@ -368,5 +389,5 @@ def test_a_poison_row_is_recorded_and_does_not_block_its_area(loaded, resources,
     monkeypatch.setattr(embedder_type, "embed_documents", real)
     with loaded.begin() as connection:  # a new change to the row gives it another chance
         connection.execute(text("UPDATE listings SET name = name || ' (fixed)' WHERE id = :id"), {"id": poison_id})
-    describe_area(loaded, resources["describer"], "Brooklyn")
+    describe_area(loaded, resources["model_client"], "Brooklyn")
     assert embed_area(loaded, resources["embedder"], resources["vector_store"].open(), "Brooklyn").embedded == 1

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from gfl_dagster.cli.main import cli
-from gfl_dagster.simulation import apply_change, SimulationCounts
+from gfl_dagster.listings.simulation import apply_change, SimulationCounts
 from gfl_dagster_tests.conftest import BUNDLED_CSV, HEADER_18, write_csv
 
 
@@ -62,7 +62,7 @@ def test_gfl_sync_show_status_and_load(engine, tmp_path):
 
 
 def test_simulation_writes_a_seeded_mix_of_changes(engine):
-    from gfl_dagster.sync.load_listings import load_listings_csv
+    from gfl_dagster.listings.load import load_listings_csv
 
     load_listings_csv(engine, BUNDLED_CSV, limit=50)
     with engine.connect() as connection:

@@ -9,11 +9,12 @@ from gfl_dagster.listings.csv_rows import parse_csv
 from gfl_dagster.listings.description_check import check_description
 from gfl_dagster.listings.facts import description_input, review_band
 from gfl_dagster.listings.identity import content_hash, vector_id
-from gfl_dagster.listings.prompt import SYSTEM_PROMPT, chat_messages, template_description
+from gfl_dagster.listings.description_prompt import SYSTEM_PROMPT, chat_messages, template_description
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 
-ROWS = parse_csv(BUNDLED_CSV).rows
-BROOKLYN = {"id": 1, "name": "Sunny loft near Manhattan", "neighbourhood_group": "Brooklyn",
+# As Postgres returns them: with the area it derives (every bundled row has a borough).
+ROWS = [{**row, "area": row["neighbourhood_group"]} for row in parse_csv(BUNDLED_CSV).rows]
+BROOKLYN = {"id": 1, "name": "Sunny loft near Manhattan", "neighbourhood_group": "Brooklyn", "area": "Brooklyn",
             "neighbourhood": "Williamsburg", "room_type": "Private room", "price": 85.0, "minimum_nights": 2,
             "number_of_reviews": 12}
 

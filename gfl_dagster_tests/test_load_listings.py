@@ -4,7 +4,7 @@ import time
 
 from sqlalchemy import text
 
-from gfl_dagster.sync.load_listings import load_listings_csv
+from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster_tests.conftest import BUNDLED_CSV, HEADER_18, shared_csv, write_csv
 
 

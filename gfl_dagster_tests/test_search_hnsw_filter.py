@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from gfl_dagster.listings.facts import area_of, vector_properties
+from gfl_dagster.listings.facts import vector_properties
 from gfl_dagster.resources.embedder import EmbedderResource
-from gfl_dagster.resources.pgvector_store import PgVectorStore
-from gfl_dagster.resources.vector_store import VectorItem
-from gfl_dagster.search import SearchQuery, search_listings
-from gfl_dagster.sync.load_listings import load_listings_csv
+from gfl_dagster.stores.pgvector import PgVectorStore
+from gfl_dagster.stores.contract import VectorItem
+from gfl_dagster.search.retrieval import SearchQuery, search_listings
+from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
 
 FILTER = dict(borough="Brooklyn", max_price=80, min_reviews=100)
@@ -47,7 +47,7 @@ def loaded(database):
 
 
 def _matches(row):
-    return (area_of(row) == FILTER["borough"] and row["price"] is not None and row["price"] <= FILTER["max_price"]
+    return (row["area"] == FILTER["borough"] and row["price"] is not None and row["price"] <= FILTER["max_price"]
             and row["number_of_reviews"] >= FILTER["min_reviews"])
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from gfl_dagster.search import SearchError, SearchQuery, validate_query
-from gfl_dagster.sync.describe_area import describe_area
-from gfl_dagster.sync.embed_area import embed_area
-from gfl_dagster.sync.load_listings import load_listings_csv
+from gfl_dagster.search.retrieval import SearchError, SearchQuery, validate_query
+from gfl_dagster.listings.describe import describe_area
+from gfl_dagster.listings.embed import embed_area
+from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.web.app import create_app
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 
@@ -39,7 +39,7 @@ def synced_slice(engine, resources, rows: int = 150) -> list[str]:
     store = resources["vector_store"].open()
     try:
         for area in report.areas:
-            describe_area(engine, resources["describer"], area)
+            describe_area(engine, resources["model_client"], area)
             embed_area(engine, resources["embedder"], store, area)
     finally:
         store.close()
@@ -48,7 +48,7 @@ def synced_slice(engine, resources, rows: int = 150) -> list[str]:
 
 def app_for(resources):
     return create_app(database=resources["database"], embedder=resources["embedder"],
-                      vector_store=resources["vector_store"], describer=resources["describer"])
+                      vector_store=resources["vector_store"], model_client=resources["model_client"])
 
 
 @contextmanager

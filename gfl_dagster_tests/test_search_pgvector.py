@@ -12,19 +12,19 @@ from sqlalchemy import text
 from gfl_dagster.cli.main import cli
 from gfl_dagster.cli.common import known_areas
 from gfl_dagster.listings.facts import format_price
-from gfl_dagster.listings.recommendation import TEMPLATE_MODEL, check_recommendation
-from gfl_dagster.resources.describer import DescriberResource
+from gfl_dagster.search.recommendation import TEMPLATE_MODEL, check_recommendation
+from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.resources.embedder import EmbedderResource
-from gfl_dagster.resources.pgvector_store import PgVectorStore
-from gfl_dagster.search import SearchError, SearchQuery, recommend, search_listings
-from gfl_dagster.sync.describe_area import describe_area
-from gfl_dagster.sync.embed_area import embed_area
-from gfl_dagster.sync.load_listings import load_listings_csv
+from gfl_dagster.stores.pgvector import PgVectorStore
+from gfl_dagster.search.retrieval import SearchError, SearchQuery, recommend, search_listings
+from gfl_dagster.listings.describe import describe_area
+from gfl_dagster.listings.embed import embed_area
+from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
 from gfl_dagster_tests.openai_fake_server import FakeOpenAIServer
 
 ROWS = 300
-HIT_KEYS = {"id", "name", "neighbourhood_group", "neighbourhood", "room_type", "price", "minimum_nights",
+HIT_KEYS = {"id", "name", "area", "neighbourhood_group", "neighbourhood", "room_type", "price", "minimum_nights",
             "number_of_reviews", "reviews_per_month", "availability_365", "last_review", "latitude", "longitude",
             "score", "description"}
 
@@ -38,7 +38,7 @@ def synced(database):
     embedder, store = EmbedderResource(), PgVectorStore(engine)
     areas = known_areas(engine)
     for area in areas:
-        describe_area(engine, DescriberResource(), area)
+        describe_area(engine, ModelClientResource(), area)
         embed_area(engine, embedder, store, area)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM listing_vectors")).scalar_one() == ROWS
@@ -134,7 +134,7 @@ def test_invalid_query_is_refused_before_searching(synced):
 
 def test_template_recommendation_cites_only_retrieved_listings_and_their_facts(synced):
     query = SearchQuery(text="a quiet place for a family trip", borough="Brooklyn", limit=5)
-    result = recommend(query, synced.embedder, synced.store, DescriberResource(), synced.areas)
+    result = recommend(query, synced.embedder, synced.store, ModelClientResource(), synced.areas)
     hit_ids = [hit["id"] for hit in result.hits]
     assert result.model == TEMPLATE_MODEL and len(result.hits) == 5
     assert result.cited_ids == hit_ids[:3] and all(f"[{i}]" in result.text for i in result.cited_ids)
@@ -150,8 +150,7 @@ def faithful(hit):
 
 
 def llm_describer(server):
-    return DescriberResource(backend="openai", base_url=server.base_url, api_key="sk-test", model="test-chat",
-                             max_attempts=3)
+    return ModelClientResource(base_url=server.base_url, api_key="sk-test", chat_model="test-chat", attempts=3)
 
 
 def test_llm_answers_citing_unknown_ids_or_wrong_prices_are_retried(synced):

@@ -4,8 +4,8 @@ import pytest
 from weaviate.collections.classes.filters import _FilterAnd, _FilterValue
 
 from gfl_dagster.db import search_sql
-from gfl_dagster.resources import weaviate_query
-from gfl_dagster.search import SearchError, SearchQuery, normalized_query, sorted_hits, validate_query
+from gfl_dagster.stores import weaviate_filters as weaviate_query
+from gfl_dagster.search.retrieval import SearchError, SearchQuery, normalized_query, sorted_hits, validate_query
 
 AREAS = ["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"]
 NEIGHBOURHOODS = ["Bedford-Stuyvesant", "Harlem", "Williamsburg"]
@@ -89,7 +89,7 @@ def test_filters_are_bound_parameters_never_inlined():
                                               sort="price:asc"), None)
     sql = str(built.statement)
     assert "DROP TABLE" not in sql and hostile in built.params.values()
-    assert "v.neighbourhood_group = :eq_neighbourhood_group" in sql and "v.room_type = :eq_room_type" in sql
+    assert "v.area = :eq_area" in sql and "v.room_type = :eq_room_type" in sql
     assert "v.price >= :range_0" in sql and "v.price <= :range_1" in sql
     assert (built.params["range_0"], built.params["range_1"]) == (10, 90)
     assert "v.price IS NOT NULL ORDER BY v.price ASC, v.listing_id" in sql and "score" in sql
@@ -100,7 +100,7 @@ def test_every_filter_maps_to_its_column():
                         max_price=2, min_nights=3, max_nights=4, min_reviews=5, min_reviews_per_month=0.5,
                         min_availability=7)
     where, params = search_sql.filter_sql(query)
-    for clause in ("v.neighbourhood_group =", "v.neighbourhood =", "v.room_type =", "v.price >=", "v.price <=",
+    for clause in ("v.area =", "v.neighbourhood =", "v.room_type =", "v.price >=", "v.price <=",
                    "v.minimum_nights >=", "v.minimum_nights <=", "v.number_of_reviews >=",
                    "v.reviews_per_month >=", "v.availability_365 >="):
         assert clause in where
@@ -119,7 +119,7 @@ def test_only_unfiltered_semantic_queries_use_the_hnsw_index():
     filtered = search_sql.search_sql(SearchQuery(text="x", borough="Bronx", limit=70), vector)
     assert filtered.ef_search is None and "matching AS MATERIALIZED" in str(filtered.statement)
     assert "ORDER BY v.embedding" not in str(filtered.statement)
-    assert filtered.params["query_vector"] == "[0.1,0.2]"
+    assert filtered.params["query_vector"] == [0.1, 0.2]
     hybrid = search_sql.search_sql(SearchQuery(text="quiet loft", mode="hybrid", alpha=0.25), vector)
     assert hybrid.params["alpha"] == 0.25 and hybrid.params["keywords"] == "quiet | loft"
     assert hybrid.ef_search == 800 and hybrid.params["pool"] == 100  # the vector side's pool of candidates
@@ -153,14 +153,14 @@ def test_weaviate_filters_mirror_the_sql_filters():
     query = SearchQuery(text="x", borough="Brooklyn", room_type="Private room", max_price=100, min_nights=2.5,
                         max_nights=7.5, min_reviews=10, min_reviews_per_month=0.5)
     assert sorted(_flat(weaviate_query.search_filters(query))) == sorted([
-        ("neighbourhood_group", "Equal", "Brooklyn"), ("room_type", "Equal", "Private room"),
+        ("area", "Equal", "Brooklyn"), ("room_type", "Equal", "Private room"),
         ("price", "LessThanEqual", 100.0),
         ("minimum_nights", "GreaterThanEqual", 3), ("minimum_nights", "LessThanEqual", 7),  # integers, rounded inward
         ("number_of_reviews", "GreaterThanEqual", 10), ("reviews_per_month", "GreaterThanEqual", 0.5),
     ])
     assert weaviate_query.search_filters(SearchQuery(text="x")) is None
     single = weaviate_query.search_filters(SearchQuery(text="x", borough="Bronx"))
-    assert _flat(single) == [("neighbourhood_group", "Equal", "Bronx")]
+    assert _flat(single) == [("area", "Equal", "Bronx")]
 
 
 def test_weaviate_structured_query_sorts_with_a_tie_breaker_and_needs_the_sort_value():
@@ -168,7 +168,7 @@ def test_weaviate_structured_query_sorts_with_a_tie_breaker_and_needs_the_sort_v
                                                                            sort="reviews_per_month"))
     assert [(s.prop, s.ascending) for s in sort.sorts] == [("reviews_per_month", False), ("listing_id", True)]
     flat = _flat(filters)
-    assert ("neighbourhood_group", "Equal", "Brooklyn") in flat
+    assert ("area", "Equal", "Brooklyn") in flat
     assert any(target == "reviews_per_month" and op == "GreaterThanEqual" for target, op, _ in flat)
     filters, sort = weaviate_query.structured_filters_and_sort(SearchQuery(room_type="Hotel room"))
     assert [(s.prop, s.ascending) for s in sort.sorts] == [("listing_id", True)]

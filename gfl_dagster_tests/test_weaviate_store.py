@@ -31,11 +31,11 @@ from weaviate.classes.config import Tokenization, VectorDistances
 from weaviate.proto.v1 import base_pb2, batch_delete_pb2, batch_pb2, properties_pb2, search_get_pb2
 from weaviate.proto.v1 import weaviate_pb2_grpc
 
-from gfl_dagster.db.vector_queries import PROPERTY_COLUMNS
+from gfl_dagster.stores.contract import FIELD_NAMES
 from gfl_dagster.listings.identity import vector_id
-from gfl_dagster.resources import weaviate_store
-from gfl_dagster.resources.vector_store import VectorItem
-from gfl_dagster.resources.weaviate_store import WeaviateStore, WeaviateStoreError
+from gfl_dagster.stores import weaviate as weaviate_store
+from gfl_dagster.stores.contract import VectorItem
+from gfl_dagster.stores.weaviate import WeaviateStore, WeaviateStoreError
 
 # What a real Weaviate fills in for an HNSW index; the client's config parser requires these keys.
 _HNSW_DEFAULTS = {
@@ -360,7 +360,7 @@ def item(listing_id: int, version: int, area: str = "Manhattan", vector: Optiona
          **overrides: Any) -> VectorItem:
     properties = {
         "id": listing_id, "name": f"Loft {listing_id}", "description": "Sunny loft near the park.",
-        "neighbourhood_group": area, "neighbourhood": "Harlem", "room_type": "Entire home/apt", "price": 150.0,
+        "area": area, "neighbourhood_group": area, "neighbourhood": "Harlem", "room_type": "Entire home/apt", "price": 150.0,
         "minimum_nights": 2, "number_of_reviews": 12, "reviews_per_month": 0.5, "availability_365": 200,
         "last_review": "2019-05-21", "latitude": 40.81, "longitude": -73.95,
     }
@@ -382,7 +382,7 @@ def test_contract(store, monkeypatch):
         assert words in str(refused.value)
 
     config = store.collection.config.get(simple=True)
-    assert set(PROPERTY_COLUMNS) | {"listing_id", "source_version", "embed_hash"} == {p.name for p in config.properties}
+    assert set(FIELD_NAMES) | {"listing_id", "source_version", "embed_hash"} == {p.name for p in config.properties}
     props = {p.name: p for p in config.properties}
     assert props["name"].index_searchable and props["description"].index_searchable
     assert props["neighbourhood_group"].tokenization == Tokenization.FIELD and props["listing_id"].index_filterable

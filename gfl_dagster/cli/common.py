@@ -34,7 +34,7 @@ def known_areas(engine) -> list[str]:
 
 def ensure_loaded(instance, resources, limit: Optional[int], echo=click.echo) -> list[str]:
     """Load the default CSV if `listings` is empty; register areas as partitions; return them."""
-    from gfl_dagster.partitions import register_areas
+    from gfl_dagster.listings.partitions import register_areas
 
     engine = resources.database.engine()
     with engine.connect() as connection:

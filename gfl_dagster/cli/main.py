@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from gfl_dagster.cli.bench import bench
+from gfl_dagster.bench.cli import bench
 from gfl_dagster.cli.operations import simulate, status
 from gfl_dagster.cli.common import ensure_loaded, fail, load_summary, print_json
 from gfl_dagster.cli.runs import project_instance, project_resources, run_load, sync_all
@@ -90,18 +90,15 @@ def show(listing_id: int, as_json: bool) -> None:
             source = connection.execute(queries.LISTING_BY_ID, {"id": listing_id}).mappings().first()
             description = connection.execute(queries.DESCRIPTION_BY_ID, {"id": listing_id}).mappings().first()
             sync_state = connection.execute(queries.SYNC_STATE_BY_ID, {"id": listing_id}).mappings().first()
-        store = resources.vector_store.open()
-        try:
+        with resources.vector_store.session() as store:
             stored = store.get(listing_id)
-        finally:
-            store.close()
     document = {
         "source": None if source is None else {
             **{c: source[c] for c in LISTING_COLUMNS}, "area": source["area"], "version": source["version"],
             "updated_at": source["updated_at"]},
         "description": None if description is None else dict(description),
         "vector": None if stored is None else {
-            "store": store.name, "properties": stored.properties, "synced_version": stored.version,
+            "store": resources.vector_store.backend, "properties": stored.properties, "synced_version": stored.version,
             "embed_hash": stored.embed_hash, "dimension": stored.dimension,
             "embedding_model": sync_state["embedding_model"] if sync_state else None,
             "synced_at": sync_state["synced_at"] if sync_state else None},

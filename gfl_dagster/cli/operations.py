@@ -11,7 +11,7 @@ import click
 from gfl_dagster.cli.common import print_json
 from gfl_dagster.cli.runs import project_resources
 from gfl_dagster.db import queries
-from gfl_dagster.sync.embed_area import POISON_AFTER_ATTEMPTS
+from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
 
 
 def area_status(engine) -> list[dict]:
@@ -52,7 +52,7 @@ def simulate(rate: float, duration: float, seed: Optional[int]) -> None:
     """Write a stream of changes to the configured database: price and availability
     updates, new listings and deletes, each its own transaction. Watch them arrive
     with `gfl status` or in the Dagster UI."""
-    from gfl_dagster.simulation import SimulationCounts, apply_change
+    from gfl_dagster.listings.simulation import SimulationCounts, apply_change
 
     rng = random.Random(seed)
     counts = SimulationCounts()

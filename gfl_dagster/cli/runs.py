@@ -17,17 +17,16 @@ from dagster import DagsterInstance, build_resources, materialize
 from gfl_dagster import settings
 
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-_PROJECT_DAGSTER_YAML = settings.PACKAGE_DIR.parent / "dagster.yaml"
+_INSTANCE_YAML = settings.PACKAGE_DIR / "dagster.yaml"  # package data: there in every kind of install
 
 
 def dagster_home() -> Path:
-    """$DAGSTER_HOME, else $GFL_HOME/dagster seeded with the project's dagster.yaml."""
-    configured = os.environ.get("DAGSTER_HOME")
-    home = Path(configured) if configured else settings.gfl_home() / "dagster"
+    """$DAGSTER_HOME, else $GFL_HOME/dagster, seeded with the instance configuration the package ships."""
+    home = settings.dagster_home()
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists() and _PROJECT_DAGSTER_YAML.exists():
-        shutil.copy(_PROJECT_DAGSTER_YAML, home / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(home)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(_INSTANCE_YAML, home / "dagster.yaml")
+    os.environ[settings.DAGSTER_HOME] = str(home)
     return home
 
 
@@ -53,7 +52,7 @@ def _definitions():
 
 @contextmanager
 def project_resources() -> Iterator[Any]:
-    """The same resources the code location uses (env-configured), for direct use."""
+    """The same resources the code location uses (env-configured), initialized: the database is started."""
     with build_resources(_definitions().resources) as resources:
         yield resources
 

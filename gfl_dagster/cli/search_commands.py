@@ -10,7 +10,7 @@ import click
 
 from gfl_dagster.cli.common import fail, known_areas, print_json
 from gfl_dagster.cli.runs import project_resources
-from gfl_dagster.listings.search_query import DEFAULT_ALPHA, MAX_LIMIT, MODES, ROOM_TYPES, SORT_FIELDS, SearchQuery
+from gfl_dagster.search.query import DEFAULT_ALPHA, MAX_LIMIT, MODES, ROOM_TYPES, SORT_FIELDS, SearchQuery
 
 _QUERY_OPTIONS = (
     click.option("--borough", "-b", help="Area (neighbourhood_group), e.g. Brooklyn; case-insensitive."),
@@ -69,17 +69,15 @@ def search(query: SearchQuery, as_json: bool) -> None:
     gfl search "loft" --mode hybrid --alpha 0.5
     """
     from gfl_dagster.cli.tables import hits_table
-    from gfl_dagster.search import SearchError, search_listings
+    from gfl_dagster.search.retrieval import SearchError, search_listings
 
     with project_resources() as resources:
         areas, neighbourhoods = _known_names(resources, query)
-        store = resources.vector_store.open()
-        try:
-            hits = search_listings(query, resources.embedder, store, areas, neighbourhoods)
-        except SearchError as error:
-            fail(str(error))
-        finally:
-            store.close()
+        with resources.vector_store.session() as store:
+            try:
+                hits = search_listings(query, resources.embedder, store, areas, neighbourhoods)
+            except SearchError as error:
+                fail(str(error))
     if as_json:
         print_json(hits)
     else:
@@ -93,23 +91,22 @@ def search(query: SearchQuery, as_json: bool) -> None:
 def recommend(query: SearchQuery, as_json: bool) -> None:
     """Recommend listings for a request, citing them by id, e.g. gfl recommend "a quiet place for a family trip".
 
-    Retrieves candidates as `gfl search` does (same flags), then the describer
-    (template offline, the chat model with OPENAI_API_KEY) writes a short
+    Retrieves candidates as `gfl search` does (same flags), then the template
+    (offline) or the chat model (with OPENAI_API_KEY or OPENAI_BASE_URL) writes a short
     recommendation; a model answer citing unknown ids or wrong facts is retried,
     then replaced by the template.
     """
     from gfl_dagster.cli.tables import hits_table
-    from gfl_dagster.search import SearchError, recommend as recommend_listings
+    from gfl_dagster.search.retrieval import SearchError, recommend as recommend_listings
 
     with project_resources() as resources:
         areas, neighbourhoods = _known_names(resources, query)
-        store = resources.vector_store.open()
-        try:
-            result = recommend_listings(query, resources.embedder, store, resources.describer, areas, neighbourhoods)
-        except SearchError as error:
-            fail(str(error))
-        finally:
-            store.close()
+        with resources.vector_store.session() as store:
+            try:
+                result = recommend_listings(query, resources.embedder, store, resources.model_client, areas,
+                                            neighbourhoods)
+            except SearchError as error:
+                fail(str(error))
     by_id = {hit["id"]: hit for hit in result.hits}
     cited = [by_id[listing_id] for listing_id in result.cited_ids if listing_id in by_id]
     if as_json:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Optional
 
 import click
@@ -15,32 +11,11 @@ import click
 from gfl_dagster import settings
 from gfl_dagster.cli.common import ensure_loaded, load_summary
 from gfl_dagster.cli.operations import area_status
+from gfl_dagster.cli.processes import dagster_command, start_process, stop_process
 from gfl_dagster.cli.runs import dagster_home, project_instance, project_resources, run_load
 
 
-def _dagster_bin(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
-
-
-def _start(command: list[str], log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "ab")
-    # A process group of its own, so Ctrl-C reaches us first and we stop children in order.
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def _watch_initial_sync(engine, children: list[subprocess.Popen]) -> None:
+def _watch_initial_sync(engine, children: list) -> None:
     """The daemon's change sensor does the sync; show its progress until nothing is pending."""
     started = time.monotonic()
     click.echo("initial sync: the change sensor requests one run per area (watch them in the UI)")
@@ -86,9 +61,9 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
 
     target = ["-m", "gfl_dagster.definitions"]
     children = [
-        _start([_dagster_bin("dagster-webserver"), *target, "-h", host, "-p", str(port)], logs / "webserver.log"),
-        _start([_dagster_bin("dagster-daemon"), "run", *target], logs / "daemon.log"),
-        _start([_dagster_bin("gfl"), "web", "--host", host, "--port", str(web_port)], logs / "web.log"),
+        start_process([dagster_command("dagster-webserver"), *target, "-h", host, "-p", str(port)], logs / "webserver.log"),
+        start_process([dagster_command("dagster-daemon"), "run", *target], logs / "daemon.log"),
+        start_process([dagster_command("gfl"), "web", "--host", host, "--port", str(web_port)], logs / "web.log"),
     ]
     click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}, logs in {logs})")
     click.echo(f"search page: http://{host}:{web_port}")
@@ -102,7 +77,7 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
         click.echo("\nstopping")
     finally:
         for child in children:
-            _stop(child)
+            stop_process(child)
         if not settings.is_set(settings.DATABASE_URL):
             from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
 

@@ -24,6 +24,6 @@ def web(host: str, port: int) -> None:
 
     with project_resources() as resources:
         app = create_app(database=resources.database, embedder=resources.embedder,
-                         vector_store=resources.vector_store, describer=resources.describer)
+                         vector_store=resources.vector_store, model_client=resources.model_client)
         click.echo(f"search page: http://{host}:{port}  (Ctrl-C stops)")
         uvicorn.run(app, host=host, port=port, log_level="warning")

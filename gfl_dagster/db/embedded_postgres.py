@@ -53,6 +53,14 @@ def embedded_postgres_running(home: Path) -> bool:
     return (home / "pgdata" / "postmaster.pid").exists()
 
 
+def embedded_postgres_url(home: Path) -> str | None:
+    """The running server's SQLAlchemy URL, read from its pid file; None when it is not running. Starts nothing."""
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(home / "pgdata")
+    return None if info is None else info.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
 def stop_embedded_postgres(home: Path) -> bool:
     """Stop the embedded server if it runs; True if it was running."""
     pgdata = home / "pgdata"

@@ -1,7 +1,7 @@
 """Every SQL statement the project runs against the source database, in one place.
 
-The pgvector store's statements live with it in `resources/pgvector_store.py`'s
-companion `pgvector_sql.py`; the schema is `schema.sql`.
+The pgvector store's statements are in `pgvector_sql.py` and `search_sql.py`
+beside this file; the schema is `schema.sql`.
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ DELETE_DESCRIPTIONS = text(
     "DELETE FROM listing_descriptions d WHERE d.listing_id = ANY(:ids) "
     "AND NOT EXISTS (SELECT 1 FROM listings l WHERE l.id = d.listing_id)"
 )
+SYNCED_AREAS = text("SELECT DISTINCT area FROM listing_sync")
 SYNCED_VERSIONS_IN_AREA = text("SELECT listing_id, synced_version FROM listing_sync WHERE area = :area")
 STALE_SYNC_IN_AREA = text(
     "SELECT count(*) FROM listing_sync s JOIN listings l ON l.id = s.listing_id "
@@ -188,8 +189,8 @@ STATUS_BY_AREA = text(
     " AND s.synced_version >= l.version GROUP BY l.area), "
     f"pending AS (SELECT area, count(*) AS n, extract(epoch FROM now() - min(changed_at)) AS oldest_s "
     f" FROM ({_PENDING}) p GROUP BY area), "
-    "rejects AS (SELECT coalesce(nullif(btrim(raw->>'neighbourhood_group'), ''), "
-    " nullif(btrim(raw->>'neighbourhood'), ''), 'Unknown') AS area, count(*) AS n FROM listing_rejects GROUP BY 1), "
+    "rejects AS (SELECT gfl_area(raw->>'neighbourhood_group', raw->>'neighbourhood') AS area, count(*) AS n "
+    " FROM listing_rejects GROUP BY 1), "
     "poison AS (SELECT area, count(*) AS n FROM sync_failures WHERE attempts >= :poison_attempts GROUP BY area), "
     "areas AS (SELECT area FROM source UNION SELECT area FROM pending UNION SELECT area FROM rejects "
     " UNION SELECT area FROM poison) "
@@ -202,6 +203,12 @@ STATUS_BY_AREA = text(
 FORGET_SYNC_STATE = text("DELETE FROM listing_sync WHERE listing_id = ANY(:ids)")
 AREA_LOCK = text("SELECT pg_advisory_lock(hashtext(:key))")
 AREA_UNLOCK = text("SELECT pg_advisory_unlock(hashtext(:key))")
+# Benchmarks: `gfl bench freshness` changes one row and waits until the store holds its version.
+ALL_LISTING_IDS = text("SELECT id FROM listings ORDER BY id")
+BUMP_PRICE = text("UPDATE listings SET price = price + 1 WHERE id = :id RETURNING version")
+SYNCED_VERSION_BY_ID = text("SELECT synced_version FROM listing_sync WHERE listing_id = :id")
+NEW_PROBE = text("INSERT INTO freshness_probes DEFAULT VALUES RETURNING id")
+PROBE_ANSWERED = text("SELECT answered_at IS NOT NULL FROM freshness_probes WHERE id = :id")
 NEXT_UNANSWERED_PROBE = text("SELECT max(id) FROM freshness_probes WHERE answered_at IS NULL AND id > :after")
 ANSWER_PROBES = text(
     "UPDATE freshness_probes SET answered_at = clock_timestamp() WHERE answered_at IS NULL AND id <= :up_to"
@@ -210,3 +217,16 @@ ANSWER_PROBES = text(
 RETRY_OLD_POISON = text(
     "DELETE FROM sync_failures WHERE attempts >= :poison_attempts AND last_failed_at < now() - interval '12 hours'"
 )
+
+# --- `gfl simulate`: a stream of changes as an application would write them -------------------
+SIMULATE_PICK = text("SELECT id FROM listings ORDER BY random() LIMIT 1")
+SIMULATE_UPDATE_PRICE = text(
+    "UPDATE listings SET price = greatest(10, round(coalesce(price, 100) * :factor)) WHERE id = :id")
+SIMULATE_UPDATE_AVAILABILITY = text("UPDATE listings SET availability_365 = :days WHERE id = :id")
+SIMULATE_INSERT = text(
+    "INSERT INTO listings (id, name, host_id, host_name, neighbourhood_group, neighbourhood, latitude, longitude, "
+    "room_type, price, minimum_nights, number_of_reviews, availability_365) "
+    "SELECT (SELECT max(id) FROM listings) + 1, 'New: ' || coalesce(name, 'listing'), host_id, host_name, "
+    "neighbourhood_group, neighbourhood, latitude + :jitter, longitude - :jitter, room_type, price, minimum_nights, "
+    "0, 365 FROM listings WHERE id = :id")
+SIMULATE_DELETE = text("DELETE FROM listings WHERE id = :id")

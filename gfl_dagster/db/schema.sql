@@ -9,6 +9,15 @@ CREATE TABLE IF NOT EXISTS gfl_schema_version (version text NOT NULL);
 
 CREATE SEQUENCE IF NOT EXISTS listing_version_seq;
 
+-- The partition of a listing, decided here and nowhere else: the borough
+-- (neighbourhood_group) in New York; cities that leave it empty fall back to the neighbourhood.
+-- Whitespace of any kind counts as empty, so a tab in neighbourhood_group cannot make an area of its own.
+CREATE OR REPLACE FUNCTION gfl_area(neighbourhood_group text, neighbourhood text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT COALESCE(NULLIF(btrim(neighbourhood_group, E' \t\r\n\f\v'), ''),
+                    NULLIF(btrim(neighbourhood, E' \t\r\n\f\v'), ''), 'Unknown')
+$$;
+
 -- The operational table: one row per listing, the union of the 16- and 18-column
 -- Inside Airbnb summary formats. Generated content never lives here, so writing it
 -- back cannot retrigger the loop.
@@ -31,11 +40,8 @@ CREATE TABLE IF NOT EXISTS listings (
     availability_365                integer,
     number_of_reviews_ltm           integer,
     license                         text,
-    -- The Dagster partition: the borough in New York; cities that leave
-    -- neighbourhood_group empty fall back to the neighbourhood.
-    area text GENERATED ALWAYS AS (
-        COALESCE(NULLIF(btrim(neighbourhood_group), ''), NULLIF(btrim(neighbourhood), ''), 'Unknown')
-    ) STORED,
+    -- The Dagster partition (gfl_area above).
+    area text GENERATED ALWAYS AS (gfl_area(neighbourhood_group, neighbourhood)) STORED,
     -- version: a global sequence, bumped only when content changes, so a later
     -- write to a row always carries a higher version (even across delete and re-insert).
     version     bigint NOT NULL DEFAULT nextval('listing_version_seq'),
@@ -44,6 +50,16 @@ CREATE TABLE IF NOT EXISTS listings (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+-- A database made before gfl_area derived the area inline: derive it through gfl_area.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                   WHERE d.adrelid = 'listings'::regclass AND a.attname = 'area'
+                   AND position('gfl_area' in pg_get_expr(d.adbin, d.adrelid)) > 0) THEN
+        ALTER TABLE listings DROP COLUMN area;
+        ALTER TABLE listings ADD COLUMN area text GENERATED ALWAYS AS (gfl_area(neighbourhood_group, neighbourhood)) STORED;
+    END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS listings_area_idx ON listings (area);
 CREATE INDEX IF NOT EXISTS listings_change_xid_idx ON listings (change_xid, id);
 
@@ -140,6 +156,8 @@ CREATE TABLE IF NOT EXISTS vector_store_meta (
     model      text NOT NULL,
     dimension  integer NOT NULL
 );
+-- Which field layout (stores/contract.py LAYOUT_VERSION) the store was built for.
+ALTER TABLE vector_store_meta ADD COLUMN IF NOT EXISTS layout text NOT NULL DEFAULT '';
 
 -- Rows that failed a stage (description or vector) with the reason; a poison row
 -- is recorded here and skipped, so it never blocks its partition.

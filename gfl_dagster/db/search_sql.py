@@ -34,16 +34,17 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from sqlalchemy import TextClause, text
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import TextClause, bindparam, text
 
-from gfl_dagster.db.vector_queries import PROPERTY_COLUMNS
-from gfl_dagster.listings.search_query import SORT_FIELDS, SearchQuery
+from gfl_dagster.stores.contract import FIELD_NAMES
+from gfl_dagster.search.query import SORT_FIELDS, SearchQuery
 
 # Candidates per side of a hybrid query before fusion.
 HYBRID_POOL = 100
 MIN_EF_SEARCH, MAX_EF_SEARCH = 200, 1000  # pgvector accepts ef_search up to 1000
 
-_PROPS = ", ".join(f"v.{name}" for name in PROPERTY_COLUMNS)
+_PROPS = ", ".join(f"v.{name}" for name in FIELD_NAMES)
 _KEYWORD = re.compile(r"[^\W_]+")
 
 LIST_NEIGHBOURHOODS = text(
@@ -58,10 +59,6 @@ class SearchSql:
     params: dict[str, Any]
     # Set (per transaction) before the statement; None: the statement does not use HNSW.
     ef_search: Optional[int] = None
-
-
-def vector_literal(vector: Sequence[float]) -> str:
-    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
 
 def keyword_tsquery(search_text: str) -> str:
@@ -103,7 +100,10 @@ def _nearest_ctes(query: SearchQuery, where: str, limit_param: str) -> str:
 
 
 def _build(sql: str, params: dict[str, Any], ef_search: Optional[int] = None) -> SearchSql:
-    return SearchSql(text(sql), params, ef_search)
+    statement = text(sql)
+    if "query_vector" in params:  # pgvector's own type: full float precision
+        statement = statement.bindparams(bindparam("query_vector", type_=Vector()))
+    return SearchSql(statement, params, ef_search)
 
 
 def structured_search(query: SearchQuery) -> SearchSql:
@@ -120,7 +120,7 @@ def structured_search(query: SearchQuery) -> SearchSql:
 
 def semantic_search(query: SearchQuery, vector: Sequence[float]) -> SearchSql:
     where, params = filter_sql(query)
-    params.update(query_vector=vector_literal(vector), limit=query.limit)
+    params.update(query_vector=[float(x) for x in vector], limit=query.limit)
     return _build(
         f"WITH {_nearest_ctes(query, where, 'limit')} "
         f"SELECT v.listing_id, {_PROPS}, 1 - n.distance AS score "
@@ -145,7 +145,7 @@ def hybrid_search(query: SearchQuery, vector: Sequence[float]) -> SearchSql:
     """Relative score fusion of the vector and keyword sides; see the module docstring."""
     where, params = filter_sql(query)
     pool = max(HYBRID_POOL, query.limit)
-    params.update(query_vector=vector_literal(vector), keywords=keyword_tsquery(query.text), alpha=query.alpha,
+    params.update(query_vector=[float(x) for x in vector], keywords=keyword_tsquery(query.text), alpha=query.alpha,
                   pool=pool, limit=query.limit)
     return _build(
         f"WITH {_nearest_ctes(query, where, 'pool')}, "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping
 
-from gfl_dagster.listings.prompt import quoted_name
+from gfl_dagster.listings.description_prompt import quoted_name
 
 MIN_LENGTH = 20
 MAX_LENGTH = 800

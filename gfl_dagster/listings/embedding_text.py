@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from gfl_dagster.listings.facts import area_of, description_input
-from gfl_dagster.listings.prompt import template_description
+from gfl_dagster.listings.facts import description_input
+from gfl_dagster.listings.description_prompt import template_description
 
 
 def embedding_text(row: Mapping[str, Any], description: str | None) -> str:
@@ -16,6 +16,6 @@ def embedding_text(row: Mapping[str, Any], description: str | None) -> str:
     description speaks for it.
     """
     facts = description_input(row)
-    head = f"{facts['name']}. {facts['room_type']} in {facts['neighbourhood']}, {area_of(row)}."
+    head = f"{facts['name']}. {facts['room_type']} in {facts['neighbourhood']}, {facts['area']}."
     body = description if description else template_description(facts)
     return f"{head} {body}".strip()

@@ -15,21 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-# Columns of the vector object, named as in the CSV. `description` is added by the sync.
-FILTERABLE_FIELDS = (
-    "id", "name", "neighbourhood_group", "neighbourhood", "room_type", "price",
-    "minimum_nights", "number_of_reviews", "reviews_per_month", "availability_365",
-    "last_review", "latitude", "longitude",
-)
-
-
-def area_of(row: Mapping[str, Any]) -> str:
-    """The partition key: borough (neighbourhood_group), else neighbourhood."""
-    for column in ("neighbourhood_group", "neighbourhood"):
-        value = (row.get(column) or "").strip()
-        if value:
-            return value
-    return "Unknown"
+from gfl_dagster.stores.contract import FIELD_NAMES
 
 
 def review_band(number_of_reviews: int | None) -> str:
@@ -51,11 +37,15 @@ def format_price(price: Any) -> str | None:
 
 
 def description_input(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The facts a description is written from; its hash decides regeneration."""
+    """The facts a description is written from; its hash decides regeneration.
+
+    `row` is a `listings` row as Postgres returns it: its `area` is derived there
+    (gfl_area in schema.sql), the one place the partition is decided.
+    """
     price = row.get("price")
     return {
         "name": row.get("name") or "",
-        "area": area_of(row),
+        "area": row["area"],
         "neighbourhood": row.get("neighbourhood") or "",
         "room_type": row["room_type"],
         "price_per_night": format_price(price),
@@ -66,11 +56,10 @@ def description_input(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def vector_properties(row: Mapping[str, Any], description: str | None) -> dict[str, Any]:
     """Filterable properties of the vector object, keyed by CSV column names."""
-    properties = {field: row.get(field) for field in FILTERABLE_FIELDS}
+    properties = {field: row.get(field) for field in FIELD_NAMES}
     properties["id"] = int(row["id"])
     properties["price"] = None if row.get("price") is None else float(row["price"])
     last_review = row.get("last_review")
     properties["last_review"] = last_review.isoformat() if hasattr(last_review, "isoformat") else last_review
-    properties["neighbourhood_group"] = area_of(row)
     properties["description"] = description
     return properties

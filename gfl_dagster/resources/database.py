@@ -7,16 +7,16 @@ import threading
 from importlib import resources as package_files
 from typing import Optional
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from gfl_dagster import settings
 from gfl_dagster.db import queries
-from gfl_dagster.db.embedded_postgres import start_embedded_postgres
+from gfl_dagster.db.embedded_postgres import embedded_postgres_url, start_embedded_postgres
 
-_ENGINES: dict[str, Engine] = {}
+_ENGINES: dict[str, Engine] = {}  # one pooled engine per database and process
 _LOCK = threading.Lock()
 
 
@@ -53,8 +53,10 @@ def apply_schema(engine: Engine) -> None:
 class PostgresResource(ConfigurableResource):
     """Source database holding `listings`, generated descriptions and sync progress.
 
-    With no `database_url`, a real PostgreSQL 16 with pgvector starts from the
-    pgserver wheel under GFL_HOME (default `.gfl/` in the project).
+    With no `database_url`, a real PostgreSQL 16 with pgvector runs from the
+    pgserver wheel under GFL_HOME (default `.gfl/` in the project). Start-up is
+    explicit: Dagster starts it when it initializes the resource (runs, sensors,
+    `build_resources`), the CLI and tests through `start()`; `url()` starts nothing.
     """
 
     database_url: Optional[str] = Field(
@@ -62,21 +64,35 @@ class PostgresResource(ConfigurableResource):
         description="Postgres URL (Supabase or any Postgres 13+). Unset: the embedded Postgres.",
     )
 
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.start()
+
+    def start(self) -> Engine:
+        """Start (or join) the database, apply the schema once per process, return its pooled engine."""
+        key = self.database_url or f"embedded:{settings.gfl_home()}"
+        with _LOCK:
+            engine = _ENGINES.get(key)
+            if engine is None:
+                url = (sqlalchemy_url(self.database_url) if self.database_url
+                       else start_embedded_postgres(settings.gfl_home()))
+                engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+                apply_schema(engine)
+                _ENGINES[key] = engine
+        return engine
+
+    def engine(self) -> Engine:
+        """The engine of the started database (`start()` if this process has not yet)."""
+        return self.start()
+
     def url(self) -> str:
+        """The connection URL in use, without starting anything."""
         if self.database_url:
             return sqlalchemy_url(self.database_url)
-        return start_embedded_postgres(settings.gfl_home())
+        url = embedded_postgres_url(settings.gfl_home())
+        if url is None:
+            raise RuntimeError(f"the embedded Postgres in {settings.gfl_home()} is not running "
+                               "(`gfl up` or `gfl db start` starts it)")
+        return url
 
     def redacted_url(self) -> str:
         return make_url(self.url()).render_as_string(hide_password=True)
-
-    def engine(self) -> Engine:
-        """A pooled engine with the schema applied (once per process)."""
-        url = self.url()
-        with _LOCK:
-            engine = _ENGINES.get(url)
-            if engine is None:
-                engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-                apply_schema(engine)
-                _ENGINES[url] = engine
-        return engine

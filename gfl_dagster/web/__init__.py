@@ -1,1 +1,1 @@
-"""The search page: a small Starlette app over search.py (see app.py)."""
+"""The search page: a small Starlette app over search/retrieval.py (see app.py)."""

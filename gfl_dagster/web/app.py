@@ -1,4 +1,4 @@
-"""The search page and its JSON API: a small Starlette app over search.py.
+"""The search page and its JSON API: a small Starlette app over search/retrieval.py.
 
     GET /                 the page (static HTML + JS + CSS, no external assets: works offline)
     GET /api/options      areas (from the database), room types, modes and defaults for the form
@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gfl_dagster import search
+from gfl_dagster.search import retrieval as search
 from gfl_dagster.db import queries
 from gfl_dagster.db.search_sql import LIST_NEIGHBOURHOODS
 from gfl_dagster.web.params import query_from_params
@@ -47,7 +47,7 @@ def _plain(value: Any) -> Any:
     return float(value) if hasattr(value, "as_tuple") else str(value)
 
 
-def create_app(*, database: Any, embedder: Any, vector_store: Any, describer: Any) -> Starlette:
+def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client: Any) -> Starlette:
     """The app over the project's resources (as project_resources() or the tests build them).
 
     The vector store is opened once for the app's lifetime (a Weaviate client
@@ -56,11 +56,8 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, describer: An
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
-        app.state.store = vector_store.open()
-        try:
+        with vector_store.session() as app.state.store:
             yield
-        finally:
-            app.state.store.close()
 
     def areas() -> list[dict[str, Any]]:
         with database.engine().connect() as connection:
@@ -91,7 +88,7 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, describer: An
 
     def recommend_endpoint(request: Request) -> Json:
         query = query_from_params(request.query_params)
-        advice = search.recommend(query, embedder, request.app.state.store, describer, **known_names(query))
+        advice = search.recommend(query, embedder, request.app.state.store, model_client, **known_names(query))
         return Json({"text": advice.text, "cited_ids": list(advice.cited_ids), "hits": advice.hits,
                      "model": advice.model, "problems": list(advice.problems)})
 

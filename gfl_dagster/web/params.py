@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping
 
-from gfl_dagster.search import SearchError, SearchQuery
+from gfl_dagster.search.retrieval import SearchError, SearchQuery
 
 _TEXT = ("text", "borough", "neighbourhood", "room_type", "sort", "mode")
 _WHOLE_NUMBERS = ("min_nights", "max_nights", "min_reviews", "min_availability", "limit")

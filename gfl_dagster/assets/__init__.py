@@ -1,1 +1,0 @@
-"""The asset graph: raw_listings -> listing_descriptions -> listing_vectors."""

@@ -1,0 +1,87 @@
+"""`gfl bench`: measured figures, printed (and recorded in BENCHMARKS.md by hand)."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import click
+
+from gfl_dagster.bench.freshness import bench_freshness
+from gfl_dagster.bench.search import bench_search
+from gfl_dagster.cli.common import print_json
+from gfl_dagster.bench.common import machine, throwaway_project
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks: scripts that print measured figures (not tests)."""
+
+
+@bench.command("sync")
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N rows of the CSV.")
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False), help="Listings CSV (default: bundled).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench_sync(limit: Optional[int], csv_path: Optional[str], as_json: bool) -> None:
+    """Initial sync throughput (listings/s) next to the embedder's raw throughput.
+
+    Runs on a throwaway embedded Postgres in a temporary folder (DATABASE_URL is
+    ignored), with the configured describer and embedder, through Dagster as
+    `gfl sync` runs it.
+    """
+    with throwaway_project():
+        figures = _measure_sync(limit, csv_path)
+    if as_json:
+        print_json(figures)
+        return
+    click.echo(
+        f"{figures['listings']} listings ({figures['csv']}) on {figures['machine']}\n"
+        f"  load:            {figures['load_s']:.2f}s ({figures['load_rows_per_s']:.0f} rows/s)\n"
+        f"  initial sync:    {figures['sync_s']:.2f}s = {figures['sync_listings_per_s']:.1f} listings/s "
+        f"(describer {figures['describer']}, embedder {figures['embedder']}, store {figures['vector_store']})\n"
+        f"  embedder alone:  {figures['embedder_texts_per_s']:.1f} texts/s on the same texts\n"
+        f"  sync / embedder: {figures['sync_listings_per_s'] / figures['embedder_texts_per_s']:.2f}"
+    )
+
+
+def _measure_sync(limit: Optional[int], csv_path: Optional[str]) -> dict:
+    from gfl_dagster.cli.runs import project_instance, project_resources, run_load, sync_all
+    from gfl_dagster.db import queries
+    from gfl_dagster.listings.embedding_text import embedding_text
+    from gfl_dagster.listings.describe import describer_name
+    from gfl_dagster.listings.partitions import register_areas
+
+    instance = project_instance()
+    started = time.monotonic()
+    loaded = run_load(instance, csv_path, limit)
+    load_s = time.monotonic() - started
+    with project_resources() as resources:
+        engine = resources.database.engine()
+        with engine.connect() as connection:
+            areas = [row.area for row in connection.execute(queries.LIST_AREAS)]
+            rows = [dict(r) for area in areas
+                    for r in connection.execute(queries.LISTINGS_IN_AREA, {"area": area}).mappings()]
+        register_areas(instance, areas)
+        started = time.monotonic()
+        sync_all(instance, areas, lambda line: click.echo(line, err=True))
+        sync_s = time.monotonic() - started
+
+        texts = [embedding_text(row, None) for row in rows]
+        embedder = resources.embedder
+        embedder.embed_documents(texts[:8])  # warm-up: model load is not throughput
+        started = time.monotonic()
+        for start in range(0, len(texts), 64):
+            embedder.embed_documents(texts[start:start + 64])
+        embed_s = time.monotonic() - started
+        names = (describer_name(resources.model_client), embedder.model_name, resources.vector_store.backend)
+    return {
+        "csv": loaded.get("source_file"), "listings": len(rows), "machine": machine(),
+        "load_s": load_s, "load_rows_per_s": loaded.get("rows_read", 0) / load_s,
+        "sync_s": sync_s, "sync_listings_per_s": len(rows) / sync_s,
+        "embedder_texts_per_s": len(texts) / embed_s,
+        "describer": names[0], "embedder": names[1], "vector_store": names[2],
+    }
+
+
+bench.add_command(bench_search)
+bench.add_command(bench_freshness)

@@ -1,0 +1,69 @@
+"""What every benchmark shares: a throwaway project, the machine's description, one percentile."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from gfl_dagster import settings
+
+BENCH_COLLECTION = "GflBench"
+
+
+@contextmanager
+def throwaway_project(prefix: str = "gfl-bench-") -> Iterator[Path]:
+    """The block runs on a project of its own in a temporary folder: its own embedded Postgres and
+    Dagster instance (DATABASE_URL is ignored) and, when Weaviate is configured, a collection of its
+    own. The instance is the one `gfl up` runs (the package's dagster.yaml).
+
+    Whatever the block started must be stopped inside it; on the way out the embedded Postgres is
+    stopped, then the folder deleted (a leftover file never turns the figures into a crash).
+    """
+    names = (settings.DATABASE_URL, settings.GFL_HOME, settings.DAGSTER_HOME, settings.GFL_WEAVIATE_COLLECTION,
+             "XDG_RUNTIME_DIR")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.pop(settings.DATABASE_URL, None)
+    # pgserver keeps its lock file in XDG_RUNTIME_DIR and touches it again at exit: outside the scratch folder.
+    runtime = Path(tempfile.gettempdir()) / f"gfl-runtime-{os.getuid()}"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as scratch:
+        os.environ[settings.GFL_HOME] = scratch
+        os.environ[settings.DAGSTER_HOME] = str(Path(scratch) / "dagster")
+        os.environ[settings.GFL_WEAVIATE_COLLECTION] = BENCH_COLLECTION
+        try:
+            yield Path(scratch)
+        finally:
+            from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
+
+            stop_embedded_postgres(Path(scratch))
+            for name, value in saved.items():
+                os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> str:
+    return (f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
+            f"Python {platform.python_version()}")
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile (share in 0..1): the smallest value with at least `share` of values at or below it."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(share * len(ordered))) - 1]

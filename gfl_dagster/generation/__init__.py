@@ -1,0 +1,1 @@
+"""The one generation path every generator shares, and the checks generated text must pass."""

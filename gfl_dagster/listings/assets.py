@@ -1,0 +1,104 @@
+"""The listings asset graph: CSV -> raw_listings -> listing_descriptions -> listing_vectors."""
+
+from typing import Optional
+
+from dagster import (
+    AssetExecutionContext,
+    Backoff,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    asset,
+)
+from pydantic import Field
+
+from gfl_dagster import settings
+from gfl_dagster.listings.describe import describe_area, describer_name
+from gfl_dagster.listings.embed import embed_area
+from gfl_dagster.listings.load import load_listings_csv
+from gfl_dagster.listings.partitions import area_partitions, register_areas
+from gfl_dagster.resources.database import PostgresResource
+from gfl_dagster.resources.embedder import EmbedderResource
+from gfl_dagster.resources.from_env import asset_kinds
+from gfl_dagster.resources.model_client import ModelClientResource
+from gfl_dagster.resources.vector_store import VectorStoreResource
+
+_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
+_KINDS = asset_kinds()
+
+
+class LoadConfig(Config):
+    csv_path: Optional[str] = Field(default=None, description="Listings CSV; default: GFL_CSV or data/AB_NYC_2023.csv.")
+    limit: Optional[int] = Field(default=None, description="Load only the first N records.")
+
+
+@asset(group_name="listings", kinds=_KINDS["raw_listings"])
+def raw_listings(context: AssetExecutionContext, config: LoadConfig, database: PostgresResource) -> MaterializeResult:
+    """Upserts a listings CSV by id; bad rows go to `listing_rejects` with their line and reason.
+
+    Registers every area found as a partition of the downstream assets.
+    """
+    path = config.csv_path or str(settings.default_csv_path())
+    report = load_listings_csv(database.engine(), path, config.limit, progress=context.log.info)
+    new_areas = register_areas(context.instance, report.areas)
+    context.log.info(report.summary())
+    return MaterializeResult(metadata={
+        "source_file": MetadataValue.path(report.source_file),
+        "rows_read": report.rows_read,
+        "inserted": report.inserted,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "rejected": report.rejected,
+        "areas": ", ".join(report.areas),
+        "new_partitions": ", ".join(new_areas) or "none",
+        "ignored_columns": ", ".join(report.ignored_columns) or "none",
+        "duration_s": round(report.seconds, 2),
+    })
+
+
+@asset(group_name="listings", partitions_def=area_partitions, deps=[raw_listings], retry_policy=_RETRY,
+       kinds=_KINDS["listing_descriptions"])
+def listing_descriptions(
+    context: AssetExecutionContext, database: PostgresResource, model_client: ModelClientResource
+) -> MaterializeResult:
+    """Generates descriptions only for listings whose facts, model or prompt version changed."""
+    report = describe_area(database.engine(), model_client, context.partition_key, progress=context.log.info)
+    return MaterializeResult(metadata={
+        "model": describer_name(model_client),
+        "rows_seen": report.rows_seen,
+        "changed": report.changed,
+        "generated": report.generated,
+        "failed": report.failed,
+        "skipped_poison_rows": report.skipped_poison,
+        "llm_prompt_tokens": report.prompt_tokens,
+        "llm_completion_tokens": report.completion_tokens,
+        "duration_s": round(report.seconds, 2),
+    })
+
+
+@asset(group_name="listings", partitions_def=area_partitions, deps=[listing_descriptions], retry_policy=_RETRY,
+       kinds=_KINDS["listing_vectors"])
+def listing_vectors(
+    context: AssetExecutionContext,
+    database: PostgresResource,
+    embedder: EmbedderResource,
+    vector_store: VectorStoreResource,
+) -> MaterializeResult:
+    """Embeds changed listings, updates properties of filterable-only changes, deletes removed ones."""
+    with vector_store.session() as store:
+        report = embed_area(database.engine(), embedder, store, context.partition_key, progress=context.log.info)
+    return MaterializeResult(metadata={
+        "vector_store": vector_store.backend,
+        "embedding_model": embedder.model_name,
+        "rows_seen": report.rows_seen,
+        "embedded": report.embedded,
+        "properties_updated": report.properties_updated,
+        "deleted": report.deleted,
+        "unchanged": report.unchanged,
+        "failed": report.failed,
+        "max_change_age_s": round(report.max_change_age_s, 2),
+        "oldest_pending_s": round(report.oldest_pending_s, 2),
+        "embed_duration_s": round(report.embed_seconds, 2),
+        "duration_s": round(report.seconds, 2),
+    })

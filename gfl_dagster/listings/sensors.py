@@ -1,0 +1,71 @@
+"""Change capture: every few seconds, request one sync run per area with pending changes."""
+
+import time
+
+from dagster import (
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from gfl_dagster import settings
+from gfl_dagster.db import queries
+from gfl_dagster.listings.jobs import sync_area_job
+from gfl_dagster.listings.partitions import area_partitions
+from gfl_dagster.resources.database import PostgresResource
+from gfl_dagster.change_capture.change_feed import FeedCursor, lag_message, plan_tick, should_sweep
+from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
+
+SENSOR_INTERVAL_S = settings.sensor_interval_s()
+_ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+           DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+
+
+def busy_areas(instance) -> set[str]:
+    runs = instance.get_runs(filters=RunsFilter(job_name=sync_area_job.name, statuses=_ACTIVE))
+    return {run.tags.get("dagster/partition") for run in runs} - {None}
+
+
+@sensor(
+    job=sync_area_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Polls the transaction-id watermark and the pending view; one run per changed area.",
+)
+def listing_changes_sensor(context: SensorEvaluationContext, database: PostgresResource) -> SensorResult:
+    cursor = FeedCursor.parse(context.cursor)
+    now = time.time()
+    sweep = should_sweep(cursor, now)
+    with database.engine().connect() as connection:
+        horizon = connection.execute(queries.WATERMARK_HORIZON).scalar_one()
+        changed = {row.area: row.changes for row in connection.execute(
+            queries.CHANGED_AREAS, {"since": cursor.horizon, "horizon": horizon})}
+        pending = {row.area: (row.pending, float(row.oldest_s or 0.0)) for row in connection.execute(
+            queries.PENDING_BY_AREA, {"poison_attempts": POISON_AFTER_ATTEMPTS})} if sweep else {}
+        open_transaction_s = connection.execute(queries.OLDEST_OPEN_TRANSACTION_S).scalar()
+    plan = plan_tick(changed, pending, cursor.deferred, busy_areas(context.instance))
+    next_cursor = FeedCursor(horizon=horizon, deferred=plan.deferred, swept_at=now if sweep else cursor.swept_at,
+                             tick=cursor.tick + 1)
+
+    message = (f"watermark xid {horizon}; new changes: "
+               + (", ".join(f"{area} {count}" for area, count in sorted(changed.items())) or "none") + "; "
+               + (lag_message(pending, open_transaction_s) if sweep else
+                  lag_message({}, open_transaction_s).replace("nothing pending", "no sweep this tick"))
+               + (f"; waiting for running syncs: {', '.join(plan.deferred)}" if plan.deferred else ""))
+    if not plan.run_areas:
+        return SensorResult(skip_reason=SkipReason(message), cursor=next_cursor.dump())
+    context.log.info(message)
+    known = set(context.instance.get_dynamic_partitions(area_partitions.name))
+    new_areas = [area for area in plan.run_areas if area not in known]
+    return SensorResult(
+        run_requests=[RunRequest(partition_key=area, run_key=f"{area}@{horizon}#{next_cursor.tick}",
+                                 tags={"gfl/trigger": "changes" if area in changed else "pending"})
+                      for area in plan.run_areas],
+        dynamic_partitions_requests=[area_partitions.build_add_request(new_areas)] if new_areas else [],
+        cursor=next_cursor.dump(),
+    )

@@ -1,1 +1,0 @@
-"""Sensors: change capture and the freshness probe."""

@@ -1,0 +1,320 @@
+"""Weaviate backend: listing vectors and their properties in one Weaviate collection.
+
+Weaviate has no conditional writes, so the version guard of the pgvector store
+(never overwrite a higher `source_version`) is a read-then-write per batch here:
+safe while one run at a time writes a given area, which is how the sync runs.
+"""
+
+import json
+import logging
+import re
+from datetime import date, datetime, time, timezone
+from typing import Any, Iterator, Optional, Sequence, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import weaviate
+from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
+from weaviate.classes.data import DataObject
+from weaviate.classes.init import Auth
+from weaviate.classes.query import Filter, HybridFusion, MetadataQuery, Sort
+from weaviate.exceptions import WeaviateInsertManyAllFailedError, UnexpectedStatusCodeError
+
+from gfl_dagster.listings.identity import vector_id
+from gfl_dagster.search.query import SearchQuery
+from gfl_dagster.stores import weaviate_filters as weaviate_query
+from gfl_dagster.stores.contract import FIELD_NAMES, LAYOUT_VERSION, VECTOR_FIELDS, StoredVector, VectorItem
+
+log = logging.getLogger(__name__)
+
+VECTOR_NAME = "default"
+# Small enough for one gRPC message (10 MB default) even with 3072-dim vectors and long descriptions.
+WRITE_CHUNK = 200
+# Keyset pages stay far below Weaviate's QUERY_MAXIMUM_RESULTS (10k) however large an area grows.
+PAGE_SIZE = 1000
+_MARKER = "gfl_dagster listing vectors "
+_CLOUD_HOST = re.compile(r"\.weaviate\.(cloud|network)$", re.IGNORECASE)
+
+# The store-neutral field kinds (stores/contract.py) as Weaviate data types.
+_DATA_TYPES = {"text": DataType.TEXT, "category": DataType.TEXT, "integer": DataType.INT,
+               "number": DataType.NUMBER, "date": DataType.DATE}
+T = TypeVar("T")
+
+
+class WeaviateStoreError(RuntimeError):
+    """A write Weaviate refused; names the listings so the run can be retried or debugged."""
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _property(field) -> Property:
+    """Categories are FIELD-tokenized: an area filter on "Bedford" must not match "Bedford-Stuyvesant"."""
+    if field.kind == "category":
+        return Property(name=field.name, data_type=DataType.TEXT, tokenization=Tokenization.FIELD,
+                        index_filterable=True, index_searchable=False)
+    if field.kind == "text":
+        return Property(name=field.name, data_type=DataType.TEXT, index_filterable=field.name != "description",
+                        index_searchable=True)
+    return Property(name=field.name, data_type=_DATA_TYPES[field.kind], index_filterable=True,
+                    index_range_filters=True)
+
+
+def _schema() -> list[Property]:
+    return [
+        Property(name="listing_id", data_type=DataType.INT, index_filterable=True, index_range_filters=True),
+        Property(name="source_version", data_type=DataType.INT, index_filterable=False),
+        Property(name="embed_hash", data_type=DataType.TEXT, index_filterable=False, index_searchable=False),
+    ] + [_property(field) for field in VECTOR_FIELDS]
+
+
+def _to_weaviate(item: VectorItem, embed_hash: str) -> dict[str, Any]:
+    """Coerce to the schema's types (rows may carry Decimal or numpy values); None means absent."""
+    properties: dict[str, Any] = {}
+    for field in VECTOR_FIELDS:
+        name, kind = field.name, field.kind
+        value = item.properties.get(name)
+        if value is None:
+            continue
+        if kind == "integer":
+            value = int(value)
+        elif kind == "number":
+            value = float(value)
+        elif kind in ("text", "category"):
+            value = str(value)
+        elif kind == "date":
+            day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+            value = datetime.combine(day, time(), tzinfo=timezone.utc)
+        properties[name] = value
+    properties.update(listing_id=int(item.listing_id), source_version=int(item.version), embed_hash=embed_hash)
+    return properties
+
+
+def _from_weaviate(stored: dict[str, Any]) -> dict[str, Any]:
+    properties = {name: stored.get(name) for name in FIELD_NAMES}
+    if isinstance(properties["last_review"], datetime):
+        properties["last_review"] = properties["last_review"].date().isoformat()
+    properties["id"] = stored["listing_id"]
+    return properties
+
+
+def _latest_per_listing(items: Sequence[VectorItem]) -> list[VectorItem]:
+    """Two writes of one uuid in one Weaviate batch land in no defined order: keep the newest."""
+    latest: dict[int, VectorItem] = {}
+    for item in items:
+        if item.listing_id not in latest or item.version >= latest[item.listing_id].version:
+            latest[item.listing_id] = item
+    return list(latest.values())
+
+
+def _description(model: str, dimension: int) -> str:
+    return _MARKER + json.dumps({"model": model, "dimension": int(dimension), "layout": LAYOUT_VERSION},
+                                sort_keys=True)
+
+
+def _parse_description(description: Optional[str]) -> Optional[tuple[str, int, str]]:
+    if not description or not description.startswith(_MARKER):
+        return None
+    try:
+        recorded = json.loads(description[len(_MARKER):])
+        return str(recorded["model"]), int(recorded["dimension"]), str(recorded.get("layout", "1"))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _connect(url: str, api_key: Optional[str]) -> weaviate.WeaviateClient:
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    host = parts.hostname or "localhost"
+    secure = parts.scheme == "https"
+    auth = Auth.api_key(api_key) if api_key else None
+    if secure and _CLOUD_HOST.search(host):
+        if auth is None:
+            raise ValueError(f"Weaviate Cloud at {host} needs WEAVIATE_API_KEY")
+        log.info("connecting to Weaviate Cloud at %s", host)
+        return weaviate.connect_to_weaviate_cloud(cluster_url=f"https://{host}", auth_credentials=auth)
+    query = parse_qs(parts.query)
+    http_port = parts.port or (443 if secure else 80)
+    grpc_port = int(query.get("grpc_port", ["50051"])[0])
+    grpc_host = query.get("grpc_host", [host])[0]
+    log.info("connecting to Weaviate at %s:%s (gRPC %s:%s)", host, http_port, grpc_host, grpc_port)
+    return weaviate.connect_to_custom(
+        http_host=host, http_port=http_port, http_secure=secure,
+        grpc_host=grpc_host, grpc_port=grpc_port, grpc_secure=secure, auth_credentials=auth,
+    )
+
+
+class WeaviateStore:
+    """URL forms: https://<cluster>.weaviate.cloud (API key auth) or
+    http(s)://host:port[?grpc_port=50051&grpc_host=...] for a self-hosted Weaviate."""
+
+    name = "weaviate"
+
+    def __init__(self, url: str, api_key: Optional[str], collection: str):
+        collection = collection[:1].upper() + collection[1:]
+        if not re.fullmatch(r"[A-Z][_0-9A-Za-z]*", collection):
+            raise ValueError(f"invalid Weaviate collection name {collection!r}")
+        self.collection_name = collection
+        self.client = _connect(url, api_key)
+        self.collection = self.client.collections.use(collection)
+
+    def ensure(self, dimension: int, model: str) -> None:
+        """Create the collection for this model, or refuse one made for another model or dimension.
+
+        Unlike pgvector it is never dropped here: a Weaviate collection may be
+        shared or expensive to rebuild, so deleting it is left to a person.
+        """
+        wanted = (model, int(dimension), LAYOUT_VERSION)
+        if not self.client.collections.exists(self.collection_name):
+            try:
+                self.client.collections.create(
+                    self.collection_name,
+                    description=_description(model, dimension),
+                    vector_config=Configure.Vectors.self_provided(
+                        name=VECTOR_NAME,
+                        vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE),
+                    ),
+                    properties=_schema(),
+                )
+                return
+            except UnexpectedStatusCodeError:
+                # Another run may have created it in between; the check below decides.
+                if not self.client.collections.exists(self.collection_name):
+                    raise
+        recorded = _parse_description(self.collection.config.get(simple=True).description)
+        if recorded != wanted:
+            was = ("an unknown model/dimension" if recorded is None
+                   else f"model {recorded[0]!r}, dimension {recorded[1]}, field layout {recorded[2]}")
+            raise ValueError(
+                f"Weaviate collection {self.collection_name!r} holds vectors of {was}, but the embedder is "
+                f"model {model!r}, dimension {dimension}, field layout {LAYOUT_VERSION}. Delete the collection (e.g. "
+                f"client.collections.delete({self.collection_name!r})) or configure another collection name; "
+                "the next sync re-embeds every listing from Postgres."
+            )
+
+    def _stored(self, listing_ids: Sequence[int], with_vectors: bool = False) -> dict[int, Any]:
+        uuids = [vector_id(listing_id) for listing_id in listing_ids]
+        result = self.collection.query.fetch_objects(
+            filters=Filter.by_id().contains_any(uuids), limit=len(uuids), include_vector=with_vectors,
+            return_properties=None if with_vectors else ["listing_id", "source_version"],
+        )
+        return {int(obj.properties["listing_id"]): obj for obj in result.objects}
+
+    def _write(self, objects: list[DataObject], listing_ids: list[int], action: str) -> None:
+        try:
+            result = self.collection.data.insert_many(objects)
+        except WeaviateInsertManyAllFailedError as error:
+            raise WeaviateStoreError(
+                f"Weaviate {action} failed for all {len(listing_ids)} listings in {self.collection_name!r}: "
+                f"{error.message}; listing ids {listing_ids}"
+            ) from error
+        if result.errors:
+            failed = {listing_ids[index]: error.message for index, error in result.errors.items()}
+            reasons = "; ".join(sorted(set(failed.values()))[:5])
+            raise WeaviateStoreError(
+                f"Weaviate {action} failed for {len(failed)} of {len(listing_ids)} listings in "
+                f"{self.collection_name!r}: {reasons}; failing listing ids {sorted(failed)}"
+            )
+
+    def upsert(self, items: Sequence[VectorItem]) -> None:
+        for chunk in _chunks(_latest_per_listing(items), WRITE_CHUNK):
+            stored = {listing_id: obj.properties["source_version"]
+                      for listing_id, obj in self._stored([item.listing_id for item in chunk]).items()}
+            fresh = [item for item in chunk if stored.get(item.listing_id, item.version) <= item.version]
+            for item in fresh:
+                if not item.vector:
+                    raise ValueError(f"upsert of listing {item.listing_id} has no vector")
+            objects = [
+                DataObject(properties=_to_weaviate(item, item.embed_hash), uuid=vector_id(item.listing_id),
+                           vector={VECTOR_NAME: [float(x) for x in item.vector or ()]})
+                for item in fresh
+            ]
+            if objects:
+                self._write(objects, [item.listing_id for item in fresh], "upsert")
+
+    def update_properties(self, items: Sequence[VectorItem]) -> None:
+        """Rewrites each object with its stored vector and embed hash: one batch instead of a PATCH per listing."""
+        for chunk in _chunks(_latest_per_listing(items), WRITE_CHUNK):
+            stored = self._stored([item.listing_id for item in chunk], with_vectors=True)
+            objects, listing_ids = [], []
+            for item in chunk:
+                current = stored.get(item.listing_id)
+                if current is None or current.properties["source_version"] > item.version:
+                    continue
+                embed_hash = current.properties.get("embed_hash") or item.embed_hash
+                objects.append(DataObject(properties=_to_weaviate(item, embed_hash), uuid=vector_id(item.listing_id),
+                                          vector={VECTOR_NAME: current.vector[VECTOR_NAME]}))
+                listing_ids.append(item.listing_id)
+            if objects:
+                self._write(objects, listing_ids, "property update")
+
+    def delete(self, listing_ids: Sequence[int]) -> None:
+        for chunk in _chunks(list(listing_ids), WRITE_CHUNK):
+            by_uuid = {vector_id(listing_id): listing_id for listing_id in chunk}
+            result = self.collection.data.delete_many(where=Filter.by_id().contains_any(list(by_uuid)), verbose=True)
+            if result.failed:
+                failed = sorted(by_uuid[str(obj.uuid)] for obj in result.objects or () if not obj.successful)
+                raise WeaviateStoreError(
+                    f"Weaviate delete failed for {result.failed} listings in {self.collection_name!r}: "
+                    f"failing listing ids {failed}"
+                )
+
+    def versions(self, area: str) -> dict[int, int]:
+        """Keyset pages over listing_id: Weaviate's cursor API cannot be combined with a filter."""
+        versions: dict[int, int] = {}
+        last = None
+        while True:
+            where = Filter.by_property("area").equal(area)
+            if last is not None:
+                where = where & Filter.by_property("listing_id").greater_than(last)
+            page = self.collection.query.fetch_objects(
+                filters=where, sort=Sort.by_property("listing_id", ascending=True), limit=PAGE_SIZE,
+                return_properties=["listing_id", "source_version"],
+            ).objects
+            for obj in page:
+                versions[int(obj.properties["listing_id"])] = int(obj.properties["source_version"])
+            if len(page) < PAGE_SIZE:
+                return versions
+            last = int(page[-1].properties["listing_id"])
+
+    def get(self, listing_id: int) -> Optional[StoredVector]:
+        obj = self.collection.query.fetch_object_by_id(vector_id(listing_id), include_vector=True)
+        if obj is None:
+            return None
+        vector = obj.vector.get(VECTOR_NAME) or []
+        return StoredVector(int(obj.properties["listing_id"]), int(obj.properties["source_version"]),
+                            str(obj.properties.get("embed_hash") or ""), _from_weaviate(obj.properties), len(vector))
+
+    def search(self, query: SearchQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
+        """See VectorStore.search: near_vector, native hybrid (relative score fusion), bm25, or filters + sort."""
+        search = self.collection.query
+        if query.is_structured:
+            filters, sort = weaviate_query.structured_filters_and_sort(query)
+            result = search.fetch_objects(filters=filters, sort=sort, limit=query.limit)
+            return [_hit(obj, None) for obj in result.objects]
+        filters = weaviate_query.search_filters(query)
+        if query.mode == "keyword":
+            result = search.bm25(query.text, filters=filters, limit=query.limit,
+                                 return_metadata=MetadataQuery(score=True))
+            return [_hit(obj, obj.metadata.score) for obj in result.objects]
+        if vector is None:
+            raise ValueError(f"{query.mode} search needs the query vector")
+        vector = [float(x) for x in vector]
+        if query.mode == "hybrid":
+            result = search.hybrid(query.text, vector=vector, alpha=query.alpha, target_vector=VECTOR_NAME,
+                                   fusion_type=HybridFusion.RELATIVE_SCORE, filters=filters, limit=query.limit,
+                                   return_metadata=MetadataQuery(score=True))
+            return [_hit(obj, obj.metadata.score) for obj in result.objects]
+        result = search.near_vector(vector, target_vector=VECTOR_NAME, filters=filters, limit=query.limit,
+                                    return_metadata=MetadataQuery(distance=True))
+        return [_hit(obj, 1.0 - obj.metadata.distance) for obj in result.objects]
+
+    def drop(self) -> None:
+        self.client.collections.delete(self.collection_name)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _hit(obj: Any, score: Optional[float]) -> dict[str, Any]:
+    return {**_from_weaviate(obj.properties), "score": None if score is None else float(score)}
