@@ -10,7 +10,7 @@ from dagster import DagsterRunStatus, build_sensor_context, instance_for_test
 from dagster._core.test_utils import create_run_for_test
 from sqlalchemy import text
 
-from gfl_dagster.db import queries
+from gfl_dagster.db import queries, tables
 from gfl_dagster.listings.facts import vector_properties
 from gfl_dagster.listings.identity import content_hash
 from gfl_dagster.stores.contract import VectorItem
@@ -141,7 +141,7 @@ def test_duplicate_reordered_and_stale_writes_keep_the_newest_version(loaded, re
     assert store.get(listing_id).version == version + 10
     with loaded.begin() as connection:
         for v in (version + 10, version, version + 10):
-            connection.execute(queries.UPSERT_SYNC_STATE, {"listing_id": listing_id, "area": "x", "synced_version": v,
+            connection.execute(tables.UPSERT_SYNC_STATE, {"listing_id": listing_id, "area": "x", "synced_version": v,
                                                            "embed_hash": "h", "embedding_model": "m"})
     assert progress_set(loaded) == {(listing_id, version + 10)}
     with loaded.connect() as connection:

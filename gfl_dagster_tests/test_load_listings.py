@@ -120,3 +120,19 @@ def test_threads_of_one_process_start_the_embedded_postgres_once(tmp_path):
         assert errors == [] and len(set(urls)) == 1
     finally:
         stop_embedded_postgres(home)
+
+
+def test_table_definitions_agree_with_the_live_schema(engine):
+    """db/tables.py is the one column list the code writes with; schema.sql must create exactly those columns."""
+    from gfl_dagster.db.tables import DERIVED_LISTING_COLUMNS, metadata
+    from gfl_dagster.listings.csv_rows import _PARSERS
+
+    with engine.connect() as connection:
+        for table in metadata.sorted_tables:
+            live = {row.column_name for row in connection.execute(text(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = :t"), {"t": table.name})}
+            defined = {column.name for column in table.columns}
+            if table.name == "listings":
+                defined |= set(DERIVED_LISTING_COLUMNS)
+            assert live == defined, f"{table.name}: schema.sql {sorted(live - defined)} vs tables.py {sorted(defined - live)}"
+    assert set(_PARSERS) == {column.name for column in metadata.tables["listings"].columns}

@@ -83,7 +83,7 @@ def load(path: str, limit: Optional[int]) -> None:
 def show(listing_id: int, as_json: bool) -> None:
     """One listing: the source row, its stored description and what the vector store holds."""
     from gfl_dagster.cli.tables import show_text
-    from gfl_dagster.listings.csv_rows import LISTING_COLUMNS
+    from gfl_dagster.db.tables import LISTING_COLUMNS
 
     with project_resources() as resources:
         with resources.database.engine().connect() as connection:

@@ -1,6 +1,7 @@
 """Every SQL statement the project runs against the source database, in one place.
 
-The pgvector store's statements are in `pgvector_sql.py` and `search_sql.py`
+Writes to the project's tables are built from their definitions in `tables.py`;
+the pgvector store's statements are in `pgvector_sql.py` and `search_sql.py`
 beside this file; the schema is `schema.sql`.
 """
 
@@ -8,36 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from gfl_dagster.listings.csv_rows import LISTING_COLUMNS
+from gfl_dagster.db.tables import LISTING_COLUMNS
 
 _COLUMNS = ", ".join(LISTING_COLUMNS)
-_VALUES = ", ".join(f":{c}" for c in LISTING_COLUMNS)
-_CONTENT = [c for c in LISTING_COLUMNS if c != "id"]
-
-
-
-def _upsert_listings(values: str) -> str:
-    """Idempotent upsert: an unchanged row is not written at all (no version bump)."""
-    return (
-        f"INSERT INTO listings ({_COLUMNS}) VALUES {values} "
-        "ON CONFLICT (id) DO UPDATE SET "
-        + ", ".join(f"{c} = EXCLUDED.{c}" for c in _CONTENT)
-        + f" WHERE ({', '.join('listings.' + c for c in _CONTENT)}) "
-        f"IS DISTINCT FROM ({', '.join('EXCLUDED.' + c for c in _CONTENT)}) "
-        "RETURNING (xmax = 0) AS inserted"
-    )
-
-
-UPSERT_LISTING = text(_upsert_listings(f"({_VALUES})"))
-# For psycopg2's execute_values (bulk CSV loads): one VALUES list per page.
-UPSERT_LISTINGS_VALUES = _upsert_listings("%s")
-
-UPSERT_REJECT = text(
-    "INSERT INTO listing_rejects (source_file, line_number, listing_id, reason, raw) "
-    "VALUES (:source_file, :line_number, :listing_id, :reason, CAST(:raw AS jsonb)) "
-    "ON CONFLICT (source_file, line_number) DO UPDATE SET listing_id = EXCLUDED.listing_id, "
-    "reason = EXCLUDED.reason, raw = EXCLUDED.raw, rejected_at = now()"
-)
 
 SCHEMA_VERSION_TABLE_EXISTS = text("SELECT to_regclass('gfl_schema_version') IS NOT NULL")
 APPLIED_SCHEMA_VERSION = text("SELECT version FROM gfl_schema_version")
@@ -75,16 +49,6 @@ DESCRIPTION_BY_ID = text(
     "SELECT listing_id, description, input_hash, model, prompt_version, source_version, "
     "prompt_tokens, completion_tokens, generated_at FROM listing_descriptions WHERE listing_id = :id"
 )
-UPSERT_DESCRIPTION = text(
-    "INSERT INTO listing_descriptions (listing_id, area, description, input_hash, model, prompt_version, "
-    "source_version, prompt_tokens, completion_tokens, generated_at) "
-    "VALUES (:listing_id, :area, :description, :input_hash, :model, :prompt_version, :source_version, "
-    ":prompt_tokens, :completion_tokens, now()) "
-    "ON CONFLICT (listing_id) DO UPDATE SET area = EXCLUDED.area, description = EXCLUDED.description, "
-    "input_hash = EXCLUDED.input_hash, model = EXCLUDED.model, prompt_version = EXCLUDED.prompt_version, "
-    "source_version = EXCLUDED.source_version, prompt_tokens = EXCLUDED.prompt_tokens, "
-    "completion_tokens = EXCLUDED.completion_tokens, generated_at = now()"
-)
 DESCRIPTIONS_IN_AREA = text(
     "SELECT d.listing_id, d.description, l.name, l.neighbourhood_group, l.neighbourhood, l.room_type, l.price "
     "FROM listing_descriptions d JOIN listings l ON l.id = d.listing_id WHERE l.area = :area"
@@ -92,14 +56,6 @@ DESCRIPTIONS_IN_AREA = text(
 AREA_NAMES = text("SELECT DISTINCT area FROM listings UNION SELECT DISTINCT neighbourhood_group FROM listings "
                   "WHERE neighbourhood_group IS NOT NULL")
 
-RECORD_FAILURE = text(
-    "INSERT INTO sync_failures (listing_id, stage, area, input_hash, reason) "
-    "VALUES (:listing_id, :stage, :area, :input_hash, :reason) "
-    "ON CONFLICT (listing_id, stage) DO UPDATE SET area = EXCLUDED.area, reason = EXCLUDED.reason, "
-    "attempts = CASE WHEN sync_failures.input_hash = EXCLUDED.input_hash "
-    "THEN sync_failures.attempts + 1 ELSE 1 END, "
-    "input_hash = EXCLUDED.input_hash, last_failed_at = now()"
-)
 CLEAR_FAILURES = text("DELETE FROM sync_failures WHERE stage = :stage AND listing_id = ANY(:ids)")
 FAILURES_FOR = text(
     "SELECT listing_id, input_hash, attempts, reason FROM sync_failures "
@@ -113,13 +69,6 @@ SYNC_STATE_FOR = text(
 SYNC_STATE_BY_ID = text(
     "SELECT listing_id, area, synced_version, embed_hash, embedding_model, synced_at FROM listing_sync "
     "WHERE listing_id = :id"
-)
-UPSERT_SYNC_STATE = text(
-    "INSERT INTO listing_sync (listing_id, area, synced_version, embed_hash, embedding_model, synced_at) "
-    "VALUES (:listing_id, :area, :synced_version, :embed_hash, :embedding_model, now()) "
-    "ON CONFLICT (listing_id) DO UPDATE SET area = EXCLUDED.area, synced_version = EXCLUDED.synced_version, "
-    "embed_hash = EXCLUDED.embed_hash, embedding_model = EXCLUDED.embedding_model, synced_at = now() "
-    "WHERE listing_sync.synced_version <= EXCLUDED.synced_version"
 )
 # Synced listings of an area that no longer exist in the source: to delete from the store.
 DELETED_IN_AREA = text(

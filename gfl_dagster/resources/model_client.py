@@ -9,6 +9,7 @@ timeouts itself, with backoff.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -25,12 +26,32 @@ class ChatReply:
     completion_tokens: int = 0
 
 
+class ModelSettingError(ValueError):
+    """The model service refused the request as configured: no retry helps, a setting must change."""
+
+
+# OpenAI's reasoning models take `max_completion_tokens` and only their default temperature.
+_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)", re.IGNORECASE)
+_REFUSED_PARAMETER = re.compile(r"(unsupported|not supported|unrecognized|unknown|extra)[^.]*?"
+                                r"'?(max_tokens|max_completion_tokens|temperature)'?", re.IGNORECASE)
+
+
+def chat_parameters(model: str, max_tokens: int, reasoning: bool = False) -> dict[str, Any]:
+    """What to send a chat model: classic models take max_tokens and a low temperature."""
+    if reasoning or _REASONING_MODEL.match(model):
+        return {"max_completion_tokens": max_tokens}
+    return {"max_tokens": max_tokens, "temperature": 0.3}
+
+
 @functools.lru_cache(maxsize=8)
 def _openai_client(base_url: Optional[str], api_key: Optional[str], timeout_s: float, max_retries: int) -> Any:
     from openai import OpenAI
 
     return OpenAI(api_key=api_key or "not-needed", base_url=base_url or None, timeout=timeout_s,
                   max_retries=max_retries)
+
+
+_REASONING_SEEN: set[str] = set()  # models that refused the classic parameters once, in this process
 
 
 class ModelClientResource(ConfigurableResource):
@@ -55,10 +76,27 @@ class ModelClientResource(ConfigurableResource):
         return bool(self.chat_model)
 
     def chat(self, messages: Sequence[dict[str, str]], max_tokens: int = 300) -> ChatReply:
+        """One completion. A model that refuses max_tokens or temperature is asked again the way
+        reasoning models are; if it refuses that too, ModelSettingError says which setting to change."""
+        from openai import BadRequestError
+
         if not self.chat_model:
             raise ValueError("no chat model is configured (set GFL_CHAT_MODEL and OPENAI_API_KEY or OPENAI_BASE_URL)")
-        response = self.client().chat.completions.create(model=self.chat_model, messages=list(messages),
-                                                         temperature=0.3, max_tokens=max_tokens)
+        create = functools.partial(self.client().chat.completions.create, model=self.chat_model,
+                                   messages=list(messages))
+        reasoning = self.chat_model in _REASONING_SEEN
+        try:
+            response = create(**chat_parameters(self.chat_model, max_tokens, reasoning))
+        except BadRequestError as error:
+            refused = _REFUSED_PARAMETER.search(str(error))
+            if refused is None:
+                raise
+            if not reasoning:
+                _REASONING_SEEN.add(self.chat_model)
+                return self.chat(messages, max_tokens)
+            raise ModelSettingError(
+                f"the chat model {self.chat_model!r} refuses the parameter {refused.group(2)!r} in every form "
+                f"gfl_dagster sends; set GFL_CHAT_MODEL to a chat-completions model (e.g. gpt-4o-mini)") from None
         text = (response.choices[0].message.content or "").strip() if response.choices else ""
         usage = response.usage
         return ChatReply(text, (usage.prompt_tokens or 0) if usage else 0, (usage.completion_tokens or 0) if usage else 0)

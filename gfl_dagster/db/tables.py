@@ -1,0 +1,152 @@
+"""The project's tables as SQLAlchemy Core `Table`s: the one list of their columns.
+
+schema.sql creates them (with the triggers, sequences and generated columns SQL
+does best); every write the project makes is built from these definitions, and a
+test checks that both agree with the live database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    case,
+    func,
+    literal_column,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+
+metadata = MetaData()
+
+# The operational table, as an Inside Airbnb summary file has it (the 18-column header; the older
+# 16-column format lacks the last two). `area`, `version`, `change_xid` and the timestamps are set by Postgres.
+listings = Table(
+    "listings", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("name", Text),
+    Column("host_id", BigInteger),
+    Column("host_name", Text),
+    Column("neighbourhood_group", Text),
+    Column("neighbourhood", Text),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
+    Column("room_type", Text, nullable=False),
+    Column("price", Numeric(12, 2)),
+    Column("minimum_nights", Integer),
+    Column("number_of_reviews", Integer),
+    Column("last_review", Date),
+    Column("reviews_per_month", Float),
+    Column("calculated_host_listings_count", Integer),
+    Column("availability_365", Integer),
+    Column("number_of_reviews_ltm", Integer),
+    Column("license", Text),
+)
+LISTING_COLUMNS = tuple(column.name for column in listings.columns)
+# Set by Postgres (gfl_area, the version sequence, triggers), never written by the project.
+DERIVED_LISTING_COLUMNS = ("area", "version", "change_xid", "created_at", "updated_at")
+
+listing_rejects = Table(
+    "listing_rejects", metadata,
+    Column("source_file", Text, primary_key=True),
+    Column("line_number", Integer, primary_key=True),
+    Column("listing_id", Text),
+    Column("reason", Text, nullable=False),
+    Column("raw", JSONB, nullable=False),
+    Column("rejected_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+listing_descriptions = Table(
+    "listing_descriptions", metadata,
+    Column("listing_id", BigInteger, primary_key=True),
+    Column("area", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("input_hash", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("prompt_version", Text, nullable=False),
+    Column("source_version", BigInteger, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("generated_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+listing_sync = Table(
+    "listing_sync", metadata,
+    Column("listing_id", BigInteger, primary_key=True),
+    Column("area", Text, nullable=False),
+    Column("synced_version", BigInteger, nullable=False),
+    Column("embed_hash", Text, nullable=False),
+    Column("embedding_model", Text, nullable=False),
+    Column("synced_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+sync_failures = Table(
+    "sync_failures", metadata,
+    Column("listing_id", BigInteger, primary_key=True),
+    Column("stage", Text, primary_key=True),
+    Column("area", Text, nullable=False),
+    Column("input_hash", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("last_failed_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+
+def _upsert_listings():
+    """Idempotent upsert by id: an unchanged row is not written at all (no version bump).
+
+    Returns `inserted` per written row (False: an update); unchanged rows return nothing.
+    """
+    statement = insert(listings)
+    content = [column for column in listings.columns if column.name != "id"]
+    return statement.on_conflict_do_update(
+        index_elements=[listings.c.id],
+        set_={column.name: statement.excluded[column.name] for column in content},
+        where=tuple_(*content).is_distinct_from(tuple_(*(statement.excluded[c.name] for c in content))),
+    ).returning(literal_column("xmax = 0").label("inserted"))
+
+
+def _upsert(table: Table, key: list[str], refresh: tuple[str, ...] = ()):
+    """INSERT ... ON CONFLICT (key) DO UPDATE every other column (and reset the `refresh` timestamps)."""
+    statement = insert(table)
+    values = {column.name: statement.excluded[column.name] for column in table.columns
+              if column.name not in key and column.name not in refresh}
+    values.update({name: func.now() for name in refresh})
+    return statement, values
+
+
+UPSERT_LISTINGS = _upsert_listings()
+
+_reject, _reject_values = _upsert(listing_rejects, ["source_file", "line_number"], refresh=("rejected_at",))
+UPSERT_REJECT = _reject.on_conflict_do_update(index_elements=["source_file", "line_number"], set_=_reject_values)
+
+_description, _description_values = _upsert(listing_descriptions, ["listing_id"], refresh=("generated_at",))
+UPSERT_DESCRIPTION = _description.on_conflict_do_update(index_elements=["listing_id"], set_=_description_values)
+
+# Progress never moves backwards: a late write of an older version is a no-op.
+_sync, _sync_values = _upsert(listing_sync, ["listing_id"], refresh=("synced_at",))
+UPSERT_SYNC_STATE = _sync.on_conflict_do_update(
+    index_elements=["listing_id"], set_=_sync_values,
+    where=listing_sync.c.synced_version <= _sync.excluded.synced_version)
+
+# The attempt count grows while a row keeps failing at the same content; new content starts again at 1.
+_failure = insert(sync_failures)
+RECORD_FAILURE = _failure.on_conflict_do_update(
+    index_elements=["listing_id", "stage"],
+    set_={
+        "area": _failure.excluded.area,
+        "reason": _failure.excluded.reason,
+        "attempts": case((sync_failures.c.input_hash == _failure.excluded.input_hash, sync_failures.c.attempts + 1),
+                         else_=1),
+        "input_hash": _failure.excluded.input_hash,
+        "last_failed_at": func.now(),
+    },
+)
