@@ -77,3 +77,13 @@ def test_simulation_writes_a_seeded_mix_of_changes(engine):
     assert sum(counts.counts.values()) == 40 and all(counts.counts.values())
     assert tombstones == counts.counts["delete"]
     assert len(after - before) >= counts.counts["insert"] + 1
+
+
+def test_help_answers_without_importing_dagster():
+    """`gfl --help` (and the import of the command line) must not pay for Dagster's import."""
+    probe = ("import sys; from click.testing import CliRunner; from gfl_dagster.cli.main import cli; "
+             "result = CliRunner().invoke(cli, ['--help']); assert result.exit_code == 0, result.output; "
+             "print(sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"imported: {done.stdout[:300]}"

@@ -11,8 +11,6 @@ import click
 
 from gfl_dagster.bench.common import machine, percentile, throwaway_project
 from gfl_dagster.cli.common import print_json
-from gfl_dagster.db import queries
-from gfl_dagster.listings.sensors import SENSOR_INTERVAL_S
 
 
 def _wait(check: Callable[[], bool], timeout_s: float) -> Optional[float]:
@@ -53,6 +51,8 @@ def bench_freshness(changes: int, limit: int, as_json: bool) -> None:
 def _measure(changes: int, limit: int, echo: Callable[[str], None]) -> dict:
     from gfl_dagster.cli.common import ensure_loaded
     from gfl_dagster.cli.processes import dagster_command, start_process, stop_process
+    from gfl_dagster.db import queries
+    from gfl_dagster.listings.sensors import SENSOR_INTERVAL_S
     from gfl_dagster.cli.runs import project_instance, project_resources, sync_all
 
     instance = project_instance()
@@ -96,6 +96,8 @@ def _measure(changes: int, limit: int, echo: Callable[[str], None]) -> dict:
 
 
 def _change(engine, listing_id: int, timeout_s: float = 60) -> Optional[float]:
+    from gfl_dagster.db import queries
+
     with engine.begin() as connection:
         version = connection.execute(queries.BUMP_PRICE, {"id": listing_id}).scalar_one()
 
@@ -108,6 +110,8 @@ def _change(engine, listing_id: int, timeout_s: float = 60) -> Optional[float]:
 
 
 def _probe(engine, timeout_s: float = 60) -> Optional[float]:
+    from gfl_dagster.db import queries
+
     with engine.begin() as connection:
         probe = connection.execute(queries.NEW_PROBE).scalar_one()
 

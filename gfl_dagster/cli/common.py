@@ -8,8 +8,6 @@ from typing import Any, Optional
 
 import click
 
-from gfl_dagster.cli.runs import run_load
-from gfl_dagster.db import queries
 
 
 def _json_default(value: Any) -> Any:
@@ -28,12 +26,16 @@ def fail(message: str) -> None:
 
 
 def known_areas(engine) -> list[str]:
+    from gfl_dagster.db import queries
+
     with engine.connect() as connection:
         return [row.area for row in connection.execute(queries.LIST_AREAS)]
 
 
 def ensure_loaded(instance, resources, limit: Optional[int], echo=click.echo) -> list[str]:
     """Load the default CSV if `listings` is empty; register areas as partitions; return them."""
+    from gfl_dagster.cli.runs import run_load
+    from gfl_dagster.db import queries
     from gfl_dagster.listings.partitions import register_areas
 
     engine = resources.database.engine()

@@ -9,12 +9,13 @@ import click
 
 from gfl_dagster.bench.cli import bench
 from gfl_dagster.cli.operations import simulate, status
-from gfl_dagster.cli.common import ensure_loaded, fail, load_summary, print_json
-from gfl_dagster.cli.runs import project_instance, project_resources, run_load, sync_all
+from gfl_dagster.cli.common import fail, load_summary, print_json
 from gfl_dagster.cli.search_commands import recommend, search
 from gfl_dagster.cli.up import up
 from gfl_dagster.cli.web import web
-from gfl_dagster.db import queries
+
+# Heavy modules (Dagster, SQLAlchemy, the embedding model) are imported inside the commands that
+# need them, so `gfl --help` and the commands that do not answer at once.
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -37,6 +38,9 @@ def sync(partition: Optional[str], limit: Optional[int]) -> None:
     Loads the default CSV first if the listings table is empty. Exits 1 if an
     asset check fails.
     """
+    from gfl_dagster.cli.common import ensure_loaded
+    from gfl_dagster.cli.runs import project_instance, project_resources, sync_all
+
     instance = project_instance()
     with project_resources() as resources:
         areas = ensure_loaded(instance, resources, limit)
@@ -58,6 +62,8 @@ def load(path: str, limit: Optional[int]) -> None:
     Upserts by id (loading twice changes nothing); rows that fail validation go
     to the listing_rejects table with their line number and reason.
     """
+    from gfl_dagster.cli.runs import project_instance, project_resources, run_load
+    from gfl_dagster.db import queries
     from gfl_dagster.listings.csv_rows import CsvFormatError
 
     instance = project_instance()
@@ -82,7 +88,9 @@ def load(path: str, limit: Optional[int]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print {source, description, vector} as JSON.")
 def show(listing_id: int, as_json: bool) -> None:
     """One listing: the source row, its stored description and what the vector store holds."""
+    from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.cli.tables import show_text
+    from gfl_dagster.db import queries
     from gfl_dagster.db.tables import LISTING_COLUMNS
 
     with project_resources() as resources:
@@ -117,6 +125,7 @@ def db() -> None:
 @db.command("url")
 def db_url() -> None:
     """Print the connection URL in use, for psql and other tools (starts the embedded server if needed)."""
+    from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.resources.database import libpq_url
 
     with project_resources() as resources:

@@ -9,12 +9,12 @@ from typing import Optional
 import click
 
 from gfl_dagster.cli.common import print_json
-from gfl_dagster.cli.runs import project_resources
-from gfl_dagster.db import queries
-from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
 
 
 def area_status(engine) -> list[dict]:
+    from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
+    from gfl_dagster.db import queries
+
     with engine.connect() as connection:
         rows = connection.execute(queries.STATUS_BY_AREA, {"poison_attempts": POISON_AFTER_ATTEMPTS}).mappings()
         return [{**row, "oldest_pending_s": None if row["oldest_pending_s"] is None
@@ -35,6 +35,8 @@ def status_table(rows: list[dict]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one object per area.")
 def status(as_json: bool) -> None:
     """Per area: source rows, synced rows, pending changes and the oldest one's age, rejects, poison rows."""
+    from gfl_dagster.cli.runs import project_resources
+
     with project_resources() as resources:
         rows = area_status(resources.database.engine())
     if as_json:
@@ -52,6 +54,7 @@ def simulate(rate: float, duration: float, seed: Optional[int]) -> None:
     """Write a stream of changes to the configured database: price and availability
     updates, new listings and deletes, each its own transaction. Watch them arrive
     with `gfl status` or in the Dagster UI."""
+    from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.listings.simulation import SimulationCounts, apply_change
 
     rng = random.Random(seed)

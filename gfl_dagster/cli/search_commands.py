@@ -9,7 +9,6 @@ from typing import Any, Callable, Optional
 import click
 
 from gfl_dagster.cli.common import fail, known_areas, print_json
-from gfl_dagster.cli.runs import project_resources
 from gfl_dagster.search.query import DEFAULT_ALPHA, MAX_LIMIT, MODES, ROOM_TYPES, SORT_FIELDS, SearchQuery
 
 _QUERY_OPTIONS = (
@@ -68,6 +67,7 @@ def search(query: SearchQuery, as_json: bool) -> None:
     gfl search --borough Brooklyn --sort number_of_reviews --limit 5
     gfl search "loft" --mode hybrid --alpha 0.5
     """
+    from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.cli.tables import hits_table
     from gfl_dagster.search.retrieval import SearchError, search_listings
 
@@ -96,6 +96,7 @@ def recommend(query: SearchQuery, as_json: bool) -> None:
     recommendation; a model answer citing unknown ids or wrong facts is retried,
     then replaced by the template.
     """
+    from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.cli.tables import hits_table
     from gfl_dagster.search.retrieval import SearchError, recommend as recommend_listings
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from gfl_dagster.listings.description_prompt import TEMPLATE_MODEL
 from gfl_dagster.listings.facts import format_price
 
 
@@ -46,7 +47,11 @@ def show_text(listing_id: int, document: dict[str, Any]) -> str:
     if description is None:
         parts.append("description: none stored")
     else:
-        parts.append(f"description ({description['model']}, {description['prompt_version']}, "
+        writer = description["model"]
+        if description.get("fallback_reason"):
+            writer = f"{TEMPLATE_MODEL} standing in for {writer}, whose answers were rejected: " \
+                     f"{description['fallback_reason']}"
+        parts.append(f"description ({writer}, {description['prompt_version']}, "
                      f"generated {description['generated_at']}):")
         parts.append(textwrap.indent(textwrap.fill(description["description"], 96), "  "))
     vector = document["vector"]

@@ -12,7 +12,6 @@ from gfl_dagster import settings
 from gfl_dagster.cli.common import ensure_loaded, load_summary
 from gfl_dagster.cli.operations import area_status
 from gfl_dagster.cli.processes import dagster_command, start_process, stop_process
-from gfl_dagster.cli.runs import dagster_home, project_instance, project_resources, run_load
 
 
 def _watch_initial_sync(engine, children: list) -> None:
@@ -47,6 +46,8 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
     Keeps running (the sensor syncs every change) until Ctrl-C, which stops the
     UI, the daemon and the embedded Postgres.
     """
+    from gfl_dagster.cli.runs import dagster_home, project_instance, project_resources, run_load
+
     # `kill` (SIGTERM) stops as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     home = dagster_home()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from gfl_dagster.cli.runs import project_resources
 
 DEFAULT_PORT = 8000
 
@@ -19,6 +18,8 @@ def web(host: str, port: int) -> None:
     (so it searches what `gfl up` / `gfl sync` synced). Ctrl-C stops it.
     """
     import uvicorn
+
+    from gfl_dagster.cli.runs import project_resources
 
     from gfl_dagster.web.app import create_app
 
