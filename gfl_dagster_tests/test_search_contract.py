@@ -1,9 +1,9 @@
-"""One search contract, three stores: pgvector (real embedded Postgres), the fake Weaviate, and a real
-Weaviate when WEAVIATE_URL is set. Same data, same queries, same answers: filters, sort, near-vector,
-keyword and hybrid ranking, and the hit shape (CSV column names + score)."""
+"""One search contract on real stores: pgvector (embedded Postgres, always) and Weaviate (when WEAVIATE_URL
+is set). Same data, same queries, same answers: filters, sort, near-vector, keyword and hybrid ranking, and
+the hit shape (CSV column names + score). Ranking is the server's, so it is not run on the fake Weaviate:
+test_weaviate_store.py checks there what the store sends."""
 
 import math
-import os
 import uuid
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from gfl_dagster.stores.pgvector import PgVectorStore
 from gfl_dagster.stores.weaviate import WeaviateStore
 from gfl_dagster.search.retrieval import SearchQuery
-from gfl_dagster_tests.test_weaviate_store import item
+from gfl_dagster_tests.test_weaviate_store import item, real_weaviate
 
 # Exact in float32, pairwise distinct directions.
 LISTINGS = [
@@ -36,16 +36,12 @@ LISTINGS = [
 PROPERTIES = {listing.listing_id: listing.properties for listing in LISTINGS}
 
 
-@pytest.fixture(params=["pgvector", "weaviate-fake", "weaviate-real"])
+@pytest.fixture(params=["pgvector", "weaviate"])
 def store(request):
     if request.param == "pgvector":
         store = PgVectorStore(request.getfixturevalue("engine"))
     else:
-        url, api_key = request.getfixturevalue("fake_weaviate").url, None
-        if request.param == "weaviate-real":
-            url, api_key = os.environ.get("WEAVIATE_URL"), os.environ.get("WEAVIATE_API_KEY")
-            if not url:
-                pytest.skip("real Weaviate not configured: set WEAVIATE_URL (and WEAVIATE_API_KEY if needed)")
+        url, api_key = real_weaviate("the search contract (ranking is the server's, so not faked)")
         store = WeaviateStore(url, api_key, f"GflSearch{uuid.uuid4().hex[:12]}")
     store.ensure(4, "test-model")
     store.upsert(LISTINGS)

@@ -1,25 +1,25 @@
-"""Contract of the Weaviate vector store, run against a fake Weaviate and, when WEAVIATE_URL is set, a real one.
+"""The Weaviate vector store: what it sends, on a fake Weaviate; its writes, also on a real one (WEAVIATE_URL).
 
-No Weaviate server is packaged on PyPI or Debian, and embedded Weaviate downloads its
-binary at run time, so the fake below stands in at the network boundary: the real
-weaviate-client talks to it over REST (meta, readiness, schema) and gRPC (batch,
-search, delete), using the protobuf services shipped in `weaviate.proto.v1`. It
-serves objects from a dict and mimics the server behaviour the store relies on:
-typed properties per schema, filters, sort, the default limit of 10, the 10k
-result window, the fixed vector dimension of an index, and the rankings search
-uses: near_vector (cosine distance), bm25 and hybrid (relative score fusion).
+No Weaviate server is packaged on PyPI or Debian, and embedded Weaviate downloads its binary at
+run time, so the fake below stands in at the network boundary: the real weaviate-client talks to
+it over REST (meta, readiness, schema) and gRPC (batch, search, delete). It keeps the protocol-level
+behaviour the store relies on (typed properties per schema, filters, sort, the default limit of 10,
+the 10k result window, the fixed vector dimension of an index, batch errors) and records every
+request. It does not rank: near_vector, hybrid and bm25 answer with the objects passing the filters,
+in uuid order, with placeholder distances and scores. So the search tests here assert on what the
+store sends; ranking is checked on pgvector and a real Weaviate by test_search_contract.py.
 """
 
 import json
 import logging
-import math
+import operator
 import os
-import re
 import struct
 import threading
 import time
 import uuid
 from concurrent import futures
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
@@ -31,10 +31,10 @@ from weaviate.classes.config import Tokenization, VectorDistances
 from weaviate.proto.v1 import base_pb2, batch_delete_pb2, batch_pb2, properties_pb2, search_get_pb2
 from weaviate.proto.v1 import weaviate_pb2_grpc
 
-from gfl_dagster.stores.contract import FIELD_NAMES
 from gfl_dagster.listings.identity import vector_id
+from gfl_dagster.search.query import DEFAULT_ALPHA, SearchQuery
 from gfl_dagster.stores import weaviate as weaviate_store
-from gfl_dagster.stores.contract import VectorItem
+from gfl_dagster.stores.contract import FIELD_NAMES, LAYOUT_VERSION, VectorItem
 from gfl_dagster.stores.weaviate import WeaviateStore, WeaviateStoreError
 
 # What a real Weaviate fills in for an HNSW index; the client's config parser requires these keys.
@@ -45,6 +45,12 @@ _HNSW_DEFAULTS = {
 }
 _Op = base_pb2.Filters
 _VALUE_KIND = {"int": "int_value", "number": "number_value", "date": "date_value"}
+_OPERATORS = {_Op.OPERATOR_EQUAL: ("==", operator.eq), _Op.OPERATOR_GREATER_THAN: (">", operator.gt),
+              _Op.OPERATOR_GREATER_THAN_EQUAL: (">=", operator.ge), _Op.OPERATOR_LESS_THAN: ("<", operator.lt),
+              _Op.OPERATOR_LESS_THAN_EQUAL: ("<=", operator.le),
+              _Op.OPERATOR_CONTAINS_ANY: ("contains_any", lambda actual, values: actual in values)}
+# Not a ranking: what the fake answers for every object a near_vector / hybrid / bm25 search matches.
+_PLACEHOLDER = {"near_vector": {"distance": 0.25}, "hybrid_search": {"score": 0.5}, "bm25_search": {"score": 0.5}}
 
 
 class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
@@ -53,6 +59,7 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
         self.schemas: dict[str, dict] = {}
         self.objects: dict[str, dict[str, dict]] = {}  # collection -> uuid -> {"props", "vectors", "time"}
         self.dimensions: dict[tuple[str, str], int] = {}
+        self.received: list[Any] = []  # every gRPC request (Search, BatchObjects, BatchDelete), in order
         self.rest = ThreadingHTTPServer(("127.0.0.1", 0), _rest_handler(self))
         self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         weaviate_pb2_grpc.add_WeaviateServicer_to_server(self, self.grpc)
@@ -67,6 +74,21 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
     def stop(self) -> None:
         self.rest.shutdown()
         self.grpc.stop(grace=None)
+
+    # --- what the store sent, as plain values a test compares ---------------
+    def searches(self, collection: str) -> list[dict]:
+        return [_search_sent(r) for r in self.received
+                if isinstance(r, search_get_pb2.SearchRequest) and r.collection == collection]
+
+    def batches(self, collection: str) -> list[list[tuple[int, int]]]:
+        """(listing_id, source_version) of the objects of each batch write."""
+        return [[(int(_props(o)["listing_id"]), int(_props(o)["source_version"])) for o in r.objects]
+                for r in self.received if isinstance(r, batch_pb2.BatchObjectsRequest)
+                and r.objects[0].collection == collection]
+
+    def deletes(self, collection: str) -> list[list[str]]:
+        return [_conditions(r.filters) for r in self.received
+                if isinstance(r, batch_delete_pb2.BatchDeleteRequest) and r.collection == collection]
 
     # --- REST -------------------------------------------------------------
     def create_collection(self, config: dict) -> tuple[int, dict]:
@@ -87,6 +109,7 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
     def BatchObjects(self, request, context):
         errors = []
         with self.lock:
+            self.received.append(request)
             for index, obj in enumerate(request.objects):
                 try:
                     self._put(obj)
@@ -96,7 +119,7 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
 
     def _put(self, obj) -> None:
         types = self._types(obj.collection)
-        props = json_format.MessageToDict(obj.properties.non_ref_properties)
+        props = _props(obj)
         for name, value in props.items():
             if name not in types:
                 raise ValueError(f"no such prop with name '{name}' found in class '{obj.collection}'")
@@ -104,7 +127,7 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
                 if float(value) != int(value):
                     raise ValueError(f"invalid integer property '{name}': {value}")
                 props[name] = int(value)
-        vectors = {v.name: list(struct.unpack(f"<{len(v.vector_bytes) // 4}f", v.vector_bytes)) for v in obj.vectors}
+        vectors = {v.name: _floats(v.vector_bytes) for v in obj.vectors}
         for name, vector in vectors.items():
             known = self.dimensions.setdefault((obj.collection, name), len(vector))
             if known != len(vector):
@@ -112,54 +135,41 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
                                  f"Existing nodes have vectors with length {known}")
         self.objects[obj.collection][obj.uuid] = {"props": props, "vectors": vectors, "time": int(time.time() * 1000)}
 
-    def _types(self, collection: str) -> dict[str, str]:
+    def _types(self, collection: str, context=None) -> dict[str, str]:
         if collection not in self.schemas:
+            if context:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"class {collection!r} not found")
             raise ValueError(f"class {collection!r} not found")
         return {p["name"]: p["dataType"][0] for p in self.schemas[collection]["properties"]}
 
     def Search(self, request, context):
-        searches = ("near_", "hybrid", "bm25", "group")
-        ranked_by = [f.name for f, _ in request.ListFields() if f.name.startswith(searches)]
-        unsupported = [name for name in ranked_by if name not in _RANKINGS]
-        if request.after or unsupported:
-            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"fake Weaviate does not do {unsupported or 'after'}")
+        searched_by = [f.name for f, _ in request.ListFields() if f.name.startswith(("near_", "hybrid", "bm25"))]
+        unsupported = [name for name in searched_by if name not in _PLACEHOLDER]
+        if request.after or request.HasField("group_by") or unsupported:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"fake Weaviate does not do {unsupported or 'after/group_by'}")
         limit = request.limit or 10
         if request.offset + limit > 10000:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "query maximum results exceeded")
         with self.lock:
-            types = self._types_or_abort(request.collection, context)
+            self.received.append(request)
+            types = self._types(request.collection, context)
             hits = self._matching(request.collection, request.filters if request.HasField("filters") else None)
-            corpus = [stored for _, stored in self._matching(request.collection, None)]
-            searchable = [p["name"] for p in self.schemas[request.collection]["properties"]
-                          if p["dataType"] == ["text"] and p.get("indexSearchable")]
-        if ranked_by:
-            ranked = _RANKINGS[ranked_by[0]](getattr(request, ranked_by[0]), hits, corpus, searchable)
-        else:
-            for sort in reversed(request.sort_by):
-                key = sort.path[0]
-                hits.sort(key=lambda hit: (hit[1]["props"].get(key) is None, hit[1]["props"].get(key) or 0),
-                          reverse=not sort.ascending)
-            ranked = [(uid, stored, {}) for uid, stored in hits]
+        for sort in reversed(request.sort_by):
+            key = sort.path[0]
+            hits.sort(key=lambda hit: (hit[1]["props"].get(key) is None, hit[1]["props"].get(key) or 0),
+                      reverse=not sort.ascending)
+        scores = _PLACEHOLDER[searched_by[0]] if searched_by else {}
         wanted = None if request.properties.return_all_nonref_properties or not request.HasField("properties") \
             else set(request.properties.non_ref_properties)
         results = [self._result(uid, stored, types, wanted, request.metadata, scores)
-                   for uid, stored, scores in ranked[request.offset:request.offset + limit]]
+                   for uid, stored in hits[request.offset:request.offset + limit]]
         return search_get_pb2.SearchReply(took=0.0, results=results)
 
-    def _types_or_abort(self, collection, context) -> dict[str, str]:
-        try:
-            return self._types(collection)
-        except ValueError as error:
-            context.abort(grpc.StatusCode.NOT_FOUND, str(error))
-
     def _result(self, uid: str, stored: dict, types: dict, wanted: Optional[set], metadata, scores: dict):
-        fields = {}
-        for name, value in stored["props"].items():
-            if wanted is None or name in wanted:
-                kind = _VALUE_KIND.get(types[name], "text_value")
-                fields[name] = properties_pb2.Value(**{kind: value})
+        fields = {name: properties_pb2.Value(**{_VALUE_KIND.get(types[name], "text_value"): value})
+                  for name, value in stored["props"].items() if wanted is None or name in wanted}
         meta = search_get_pb2.MetadataResult(id=uid, id_as_bytes=uuid.UUID(uid).bytes)
-        for name, value in scores.items():  # distance (near_vector) or score (bm25, hybrid)
+        for name, value in scores.items():
             setattr(meta, name, value)
             setattr(meta, f"{name}_present", True)
         if metadata.vector or metadata.vectors:
@@ -174,7 +184,8 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
 
     def BatchDelete(self, request, context):
         with self.lock:
-            self._types_or_abort(request.collection, context)
+            self.received.append(request)
+            self._types(request.collection, context)
             hits = self._matching(request.collection, request.filters)
             if not request.dry_run:
                 for uid, _ in hits:
@@ -185,106 +196,65 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
                                                  objects=objects)
 
     def _matching(self, collection: str, where) -> list[tuple[str, dict]]:
+        tests = [] if where is None else _tests(where)
         return [(uid, stored) for uid, stored in sorted(self.objects[collection].items())
-                if where is None or _test(where, uid, stored["props"])]
+                if all(_passes(uid, stored["props"], *test) for test in tests)]
 
 
-def _test(where, uid: str, props: dict) -> bool:
-    if where.operator in (_Op.OPERATOR_AND, _Op.OPERATOR_OR):
-        combine = all if where.operator == _Op.OPERATOR_AND else any
-        return combine(_test(inner, uid, props) for inner in where.filters)
-    target = where.target.property or where.on[0]
-    actual = uid if target == "_id" else props.get(target)
-    kind = where.WhichOneof("test_value")
-    expected = getattr(where, kind)
-    if kind.endswith("_array"):
-        expected = list(expected.values)
-    if actual is None:
-        return False
-    if where.operator == _Op.OPERATOR_EQUAL:
-        return actual == expected
-    if where.operator == _Op.OPERATOR_GREATER_THAN:
-        return actual > expected
-    if where.operator == _Op.OPERATOR_GREATER_THAN_EQUAL:
-        return actual >= expected
-    if where.operator == _Op.OPERATOR_LESS_THAN:
-        return actual < expected
-    if where.operator == _Op.OPERATOR_LESS_THAN_EQUAL:
-        return actual <= expected
-    if where.operator == _Op.OPERATOR_CONTAINS_ANY:
-        return actual in expected
-    raise NotImplementedError(f"fake Weaviate has no filter operator {where.operator}")
+def _props(obj) -> dict:
+    return json_format.MessageToDict(obj.properties.non_ref_properties)
 
 
-# --- ranking: near_vector, bm25 and hybrid (relative score fusion), as Weaviate defines them -------------
-
-_WORD = re.compile(r"[^\W_]+")  # Weaviate's "word" tokenization: alphanumeric runs, lower-cased
-
-
-def _query_vector(search) -> list[float]:
-    packed = search.vector_bytes or (search.vectors[0].vector_bytes if search.vectors else b"")
+def _floats(packed: bytes) -> list[float]:
     return list(struct.unpack(f"<{len(packed) // 4}f", packed))
 
 
-def _cosine_distance(a: list[float], b: list[float]) -> float:
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return 1.0 - (sum(x * y for x, y in zip(a, b)) / norm if norm else 0.0)
+def _tests(where) -> list[tuple[str, int, Any]]:
+    """A filter as (property, operator, value) tests that must all hold: our store only ever ANDs them."""
+    if where.operator == _Op.OPERATOR_AND:
+        return [test for inner in where.filters for test in _tests(inner)]
+    if where.operator not in _OPERATORS:
+        raise NotImplementedError(f"fake Weaviate has no filter operator {_Op.Operator.Name(where.operator)}")
+    kind = where.WhichOneof("test_value")
+    value = getattr(where, kind)
+    return [(where.target.property or where.on[0], where.operator,
+             list(value.values) if kind.endswith("_array") else value)]
 
 
-def _near_vector(search, hits, corpus, searchable) -> list[tuple[str, dict, dict]]:
-    query = _query_vector(search)
-    scored = [(uid, stored, {"distance": _cosine_distance(query, next(iter(stored["vectors"].values())))})
-              for uid, stored in hits]
-    return sorted(scored, key=lambda hit: hit[2]["distance"])
+def _passes(uid: str, props: dict, target: str, op: int, expected: Any) -> bool:
+    actual = uid if target == "_id" else props.get(target)
+    return actual is not None and _OPERATORS[op][1](actual, expected)
 
 
-def _tokens(props: dict, names: list[str]) -> list[str]:
-    return [word for name in names for word in _WORD.findall(str(props.get(name) or "").lower())]
+def _conditions(where) -> list[str]:
+    """A filter as readable strings; repr tells an integer bound (2) from a number (2.0)."""
+    return [f"{target} {_OPERATORS[op][0]} {value!r}" for target, op, value in _tests(where)]
 
 
-def _bm25(search, hits, corpus, searchable, k1: float = 1.2, b: float = 0.75) -> list[tuple[str, dict, dict]]:
-    """BM25 over the searchable properties taken as one field; statistics over the whole collection."""
-    names = list(search.properties) or searchable
-    documents = [_tokens(stored["props"], names) for stored in corpus]
-    average = sum(map(len, documents)) / max(len(documents), 1) or 1.0
-    terms = set(_WORD.findall(search.query.lower()))
-    idf = {t: math.log(1 + (len(documents) - n + 0.5) / (n + 0.5))
-           for t in terms for n in [sum(t in document for document in documents)]}
-    scored = []
-    for uid, stored in hits:
-        words = _tokens(stored["props"], names)
-        score = sum(idf[t] * words.count(t) * (k1 + 1) / (words.count(t) + k1 * (1 - b + b * len(words) / average))
-                    for t in terms if t in words)
-        if score > 0:
-            scored.append((uid, stored, {"score": score}))
-    return sorted(scored, key=lambda hit: -hit[2]["score"])
+def _search_sent(request) -> dict[str, Any]:
+    """The parts of a SearchRequest the store decides, as plain values."""
+    sent: dict[str, Any] = {"limit": request.limit, "metadata": [
+        field.name for field, value in request.metadata.ListFields() if value is True and field.name != "uuid"]}
+    if request.HasField("filters"):
+        sent["filters"] = _conditions(request.filters)
+    if request.sort_by:
+        sent["sort"] = [f"{s.path[0]} {'asc' if s.ascending else 'desc'}" for s in request.sort_by]
+    if request.HasField("properties"):
+        sent["properties"] = sorted(request.properties.non_ref_properties)  # the client sends a set
+    if request.HasField("near_vector"):
+        sent["near_vector"] = _vector_sent(request.near_vector)
+    if request.HasField("hybrid_search"):
+        hybrid = request.hybrid_search
+        sent["hybrid"] = {"query": hybrid.query, "alpha": hybrid.alpha, "properties": list(hybrid.properties),
+                          "fusion": hybrid.FusionType.Name(hybrid.fusion_type), **_vector_sent(hybrid)}
+    if request.HasField("bm25_search"):
+        sent["bm25"] = {"query": request.bm25_search.query, "properties": list(request.bm25_search.properties)}
+    return sent
 
 
-def _normalized(values: dict[str, float], higher_is_better: bool) -> dict[str, float]:
-    if not values:
-        return {}
-    low, high = min(values.values()), max(values.values())
-    if high == low:
-        return {uid: 1.0 for uid in values}
-    return {uid: (v - low if higher_is_better else high - v) / (high - low) for uid, v in values.items()}
-
-
-def _hybrid(search, hits, corpus, searchable) -> list[tuple[str, dict, dict]]:
-    """relativeScoreFusion: each side min-max normalised, alpha * vector + (1 - alpha) * keyword."""
-    if search.fusion_type not in (search.FUSION_TYPE_RELATIVE_SCORE, search.FUSION_TYPE_UNSPECIFIED):
-        raise NotImplementedError("fake Weaviate fuses hybrid results by relative score only")
-    vector_side = _normalized({uid: meta["distance"] for uid, _, meta in _near_vector(search, hits, corpus, searchable)},
-                              higher_is_better=False)
-    keyword_side = _normalized({uid: meta["score"] for uid, _, meta in _bm25(search, hits, corpus, searchable)},
-                               higher_is_better=True)
-    stored_by_uid = dict(hits)
-    fused = [(uid, stored_by_uid[uid], {"score": search.alpha * vector_side.get(uid, 0.0)
-                                        + (1 - search.alpha) * keyword_side.get(uid, 0.0)})
-             for uid in set(vector_side) | set(keyword_side)]
-    return sorted(fused, key=lambda hit: (-hit[2]["score"], hit[0]))
-
-
-_RANKINGS = {"near_vector": _near_vector, "bm25_search": _bm25, "hybrid_search": _hybrid}
+def _vector_sent(search) -> dict[str, Any]:
+    packed = search.vector_bytes or b"".join(v.vector_bytes for v in search.vectors)
+    return {"targets": list(search.targets.target_vectors), "vector": _floats(packed)}
 
 
 def _rest_handler(fake: FakeWeaviate) -> type:
@@ -303,10 +273,8 @@ def _rest_handler(fake: FakeWeaviate) -> type:
                 return self._reply(200, {"version": "1.32.0", "hostname": "http://fake", "modules": {}})
             if path in ("/v1/.well-known/ready", "/v1/.well-known/live"):
                 return self._reply(200)
-            if path.startswith("/v1/schema/"):
-                schema = fake.schemas.get(path.rsplit("/", 1)[1])
-                return self._reply(200, schema) if schema else self._reply(404)
-            self._reply(404)
+            schema = fake.schemas.get(path.rsplit("/", 1)[1]) if path.startswith("/v1/schema/") else None
+            self._reply(200, schema) if schema else self._reply(404)
 
         def do_POST(self) -> None:
             if self.path != "/v1/schema":
@@ -333,27 +301,37 @@ def _rest_handler(fake: FakeWeaviate) -> type:
 
 # --- fixtures ------------------------------------------------------------------------------------------
 
-@pytest.fixture(params=["fake", "real"])
-def server(request) -> tuple[str, Optional[str]]:
-    if request.param == "fake":
-        return request.getfixturevalue("fake_weaviate").url, None
-    url = os.environ.get("WEAVIATE_URL")
-    if not url:
-        pytest.skip("real Weaviate not configured: set WEAVIATE_URL (e.g. http://localhost:8080, "
-                    "http://host:8080?grpc_port=50051 or https://<cluster>.weaviate.cloud) and, for a cluster "
-                    "with auth, WEAVIATE_API_KEY, then rerun this file")
-    return url, os.environ.get("WEAVIATE_API_KEY")
-
-
-@pytest.fixture
-def store(server):
-    url, api_key = server
+@contextmanager
+def opened(url: str, api_key: Optional[str]):
     store = WeaviateStore(url, api_key, f"GflTest{uuid.uuid4().hex[:12]}")
     try:
         yield store
     finally:
         store.client.collections.delete(store.collection_name)
         store.close()
+
+
+# Read at import: the session fixture gfl_home (conftest.py) takes WEAVIATE_URL out of the environment
+# so that nothing else under test reaches a developer's Weaviate.
+_REAL_WEAVIATE = os.environ.get("WEAVIATE_URL"), os.environ.get("WEAVIATE_API_KEY")
+
+
+def real_weaviate(what: str) -> tuple[str, Optional[str]]:
+    """URL and API key of the real Weaviate given when pytest started, or a skip that says how to give one."""
+    if not _REAL_WEAVIATE[0]:
+        pytest.skip(f"{what} needs a real Weaviate: set WEAVIATE_URL (e.g. http://localhost:8080, "
+                    "http://host:8080?grpc_port=50051 or https://<cluster>.weaviate.cloud) and, for a cluster "
+                    "with auth, WEAVIATE_API_KEY, then rerun")
+    return _REAL_WEAVIATE
+
+
+@pytest.fixture(params=["fake", "real"])
+def store(request):
+    """The write side runs on the fake and, when WEAVIATE_URL is set, on a real Weaviate."""
+    fake = request.param == "fake"
+    url, api_key = (request.getfixturevalue("fake_weaviate").url, None) if fake else real_weaviate("this test")
+    with opened(url, api_key) as store:
+        yield store
 
 
 def item(listing_id: int, version: int, area: str = "Manhattan", vector: Optional[list] = None,
@@ -369,9 +347,30 @@ def item(listing_id: int, version: int, area: str = "Manhattan", vector: Optiona
 
 
 VEC = [0.5, -0.25, 0.125, 1.0]  # exact in float32, so round trips compare equal
+LISTINGS = [item(1, 1, vector=VEC), item(3, 1, "Brooklyn", VEC, price=120.0),
+            item(2, 1, "Brooklyn", VEC, price=80.0, minimum_nights=3, last_review=None, reviews_per_month=None)]
 
 
-# --- tests ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def fake_store(fake_weaviate):
+    """A store on the fake holding LISTINGS."""
+    with opened(fake_weaviate.url, None) as store:
+        store.ensure(4, "test-model")
+        store.upsert(LISTINGS)
+        yield store
+
+
+@pytest.fixture
+def sent(fake_weaviate, fake_store):
+    """sent(): the last search `fake_store` sent, as plain values."""
+    return lambda: fake_weaviate.searches(fake_store.collection_name)[-1]
+
+
+def by_id(*listing_ids: int) -> str:
+    return f"_id contains_any {[vector_id(listing_id) for listing_id in listing_ids]!r}"
+
+
+# --- the write side, on the fake and a real Weaviate -----------------------------------------------------
 
 def test_contract(store, monkeypatch):
     store.ensure(4, "test-model")
@@ -380,6 +379,9 @@ def test_contract(store, monkeypatch):
         store.ensure(8, "other-model")
     for words in (store.collection_name, "test-model", "4", "other-model", "8", "Delete"):
         assert words in str(refused.value)
+    with monkeypatch.context() as patched, pytest.raises(ValueError, match=f"layout {LAYOUT_VERSION}, but .* layout 0"):
+        patched.setattr(weaviate_store, "LAYOUT_VERSION", "0")
+        store.ensure(4, "test-model")
 
     config = store.collection.config.get(simple=True)
     assert set(FIELD_NAMES) | {"listing_id", "source_version", "embed_hash"} == {p.name for p in config.properties}
@@ -439,15 +441,95 @@ def test_collection_of_unknown_origin_is_refused(store):
 
 def test_api_key_is_never_logged(fake_weaviate, caplog):
     caplog.set_level(logging.DEBUG)
-    store = WeaviateStore(fake_weaviate.url, "secret-key-do-not-log", "GflKeyCheck")
-    try:
+    with opened(fake_weaviate.url, "secret-key-do-not-log") as store:
         store.ensure(4, "test-model")
-    finally:
-        store.client.collections.delete(store.collection_name)
-        store.close()
     assert "secret-key-do-not-log" not in caplog.text
 
 
 def test_cloud_url_needs_an_api_key():
     with pytest.raises(ValueError, match="WEAVIATE_API_KEY"):
         WeaviateStore("https://abc123.c0.europe-west3.gcp.weaviate.cloud", None, "Listing")
+
+
+# --- what the store sends, on the fake ------------------------------------------------------------------
+
+def test_writes_go_in_chunks_and_versions_in_keyset_pages(fake_weaviate, monkeypatch):
+    monkeypatch.setattr(weaviate_store, "WRITE_CHUNK", 2)
+    monkeypatch.setattr(weaviate_store, "PAGE_SIZE", 2)
+    with opened(fake_weaviate.url, None) as store:
+        name = store.collection_name
+        store.ensure(4, "test-model")
+        store.upsert([item(i, 2, vector=VEC) for i in range(1, 6)] + [item(1, 1, vector=VEC)])  # newest of 1 kept
+        assert fake_weaviate.batches(name) == [[(1, 2), (2, 2)], [(3, 2), (4, 2)], [(5, 2)]]
+        read = {"metadata": [], "properties": ["listing_id", "source_version"]}  # each chunk reads its versions first
+        assert fake_weaviate.searches(name) == [{**read, "limit": 2, "filters": [by_id(1, 2)]},
+                                                {**read, "limit": 2, "filters": [by_id(3, 4)]},
+                                                {**read, "limit": 1, "filters": [by_id(5)]}]
+        store.upsert([item(1, 1, vector=VEC), item(2, 3, vector=VEC), item(3, 2, vector=VEC),  # 1 stale
+                      item(4, 1, vector=VEC), item(5, 1, vector=VEC)])  # a chunk of stale ones writes nothing
+        assert fake_weaviate.batches(name)[3:] == [[(2, 3)], [(3, 2)]]
+        store.delete([1, 2, 404])
+        assert fake_weaviate.deletes(name) == [[by_id(1, 2)], [by_id(404)]]
+
+        sent_before = len(fake_weaviate.searches(name))
+        assert store.versions("Manhattan") == {3: 2, 4: 2, 5: 2}
+        page = {**read, "limit": 2, "sort": ["listing_id asc"]}
+        assert fake_weaviate.searches(name)[sent_before:] == [{**page, "filters": ["area == 'Manhattan'"]},
+                                                              {**page, "filters": ["area == 'Manhattan'",
+                                                                                   "listing_id > 4"]}]
+
+
+def test_semantic_search_sends_the_vector_the_filters_and_the_limit(fake_store, sent):
+    query = SearchQuery(text="x", borough="Brooklyn", max_price=100, min_nights=1.5, max_nights=4.5, limit=3)
+    hits = fake_store.search(query, VEC)
+    assert sent() == {
+        "limit": 3, "metadata": ["distance"], "near_vector": {"targets": ["default"], "vector": VEC},
+        # area equality (FIELD-tokenized), inclusive ranges, integer bounds rounded inward
+        "filters": ["area == 'Brooklyn'", "price <= 100.0", "minimum_nights >= 2", "minimum_nights <= 4"],
+    }
+    # Hits under CSV names plus area, id and score; the score is 1 - the distance Weaviate returned.
+    assert hits == [{**LISTINGS[2].properties, "score": 0.75}]
+    for mode in ("semantic", "hybrid"):
+        with pytest.raises(ValueError, match=f"{mode} search needs the query vector"):
+            fake_store.search(SearchQuery(text="x", mode=mode), None)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.25, DEFAULT_ALPHA, 1.0])
+def test_hybrid_search_sends_text_alpha_relative_score_fusion_and_the_vector(fake_store, sent, alpha):
+    hits = fake_store.search(SearchQuery(text="zeppelin", mode="hybrid", alpha=alpha, borough="Brooklyn"), VEC)
+    assert sent() == {
+        "limit": 10, "metadata": ["score"], "filters": ["area == 'Brooklyn'"],
+        "hybrid": {"query": "zeppelin", "alpha": pytest.approx(alpha), "properties": [],  # float32 on the wire
+                   "fusion": "FUSION_TYPE_RELATIVE_SCORE", "targets": ["default"], "vector": VEC},
+    }
+    assert {hit["id"]: hit["score"] for hit in hits} == {2: 0.5, 3: 0.5}
+
+
+def test_keyword_search_sends_bm25_with_the_text(fake_store, sent):
+    hits = fake_store.search(SearchQuery(text="zeppelin", mode="keyword"), None)
+    # No properties named: bm25 runs over every searchable text property (name, description).
+    assert sent() == {"limit": 10, "metadata": ["score"], "bm25": {"query": "zeppelin", "properties": []}}
+    # Hits keep the server's order (the fake's: by uuid) and its score.
+    assert [(hit["id"], hit["score"]) for hit in hits] == [(i, 0.5) for i in sorted([1, 2, 3], key=vector_id)]
+    assert fake_store.search(SearchQuery(text="zeppelin", mode="keyword", borough="Queens"), None) == []
+    assert sent()["filters"] == ["area == 'Queens'"]
+
+
+@pytest.mark.parametrize("query, filters, sort", [
+    (SearchQuery(borough="Brooklyn", sort="number_of_reviews", limit=3),
+     ["area == 'Brooklyn'", "number_of_reviews >= -1000000000000000"], ["number_of_reviews desc", "listing_id asc"]),
+    (SearchQuery(min_price=60, max_price=120, sort="price:asc"),
+     ["price >= 60.0", "price <= 120.0", "price >= -1000000000000000.0"], ["price asc", "listing_id asc"]),
+    (SearchQuery(sort="reviews_per_month:asc"),
+     ["reviews_per_month >= -1000000000000000.0"], ["reviews_per_month asc", "listing_id asc"]),
+    (SearchQuery(sort="last_review"),
+     ["last_review >= '1900-01-01T00:00:00.000000+00:00'"], ["last_review desc", "listing_id asc"]),
+    (SearchQuery(room_type="Entire home/apt", min_reviews=11.5, min_reviews_per_month=0.5, min_availability=199.5),
+     ["room_type == 'Entire home/apt'", "number_of_reviews >= 12", "reviews_per_month >= 0.5",
+      "availability_365 >= 200"], ["listing_id asc"]),
+])
+def test_structured_search_sends_filters_and_sort_but_no_vector(fake_store, sent, query, filters, sort):
+    """A sort field also filters on "has a value" (a bound below any value): objects without one are left out."""
+    hits = fake_store.search(query, None)
+    assert sent() == {"limit": query.limit, "metadata": [], "filters": filters, "sort": sort}
+    assert hits and all(set(hit) == {*FIELD_NAMES, "id", "score"} and hit["score"] is None for hit in hits)
