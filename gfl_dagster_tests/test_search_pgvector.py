@@ -21,7 +21,12 @@ from gfl_dagster.listings.describe import describe_area
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
-from gfl_dagster_tests.openai_fake_server import FakeOpenAIServer
+
+pytest.register_assert_rewrite("gfl_dagster_tests.model_servers")  # a plugin (below), imported first here
+from gfl_dagster_tests.fault_proxy import CHAT, Fault
+from gfl_dagster_tests.model_servers import CHAT_MODEL, chat_client
+
+pytest_plugins = ["gfl_dagster_tests.model_servers"]  # the real chat server and its fault proxy
 
 ROWS = 300
 HIT_KEYS = {"id", "name", "area", "neighbourhood_group", "neighbourhood", "room_type", "price", "minimum_nights",
@@ -149,39 +154,53 @@ def faithful(hit):
             f"at {format_price(hit['price'])} per night, a calm choice for a family.")
 
 
-def llm_describer(server):
-    return ModelClientResource(base_url=server.base_url, api_key="sk-test", chat_model="test-chat", attempts=3)
-
-
-def test_llm_answers_citing_unknown_ids_or_wrong_prices_are_retried(synced):
+def test_llm_answers_citing_unknown_ids_or_wrong_prices_are_retried(synced, chat_proxy):
+    """The real chat server answers; the proxy replaces its text to make each answer invalid, then valid."""
     query = SearchQuery(text="a quiet place for a family trip", borough="Brooklyn", limit=5)
     hits = search_listings(query, synced.embedder, synced.store, synced.areas)
     top, wrong_price = hits[0], float(hits[0]["price"]) + 7
-    with FakeOpenAIServer() as server:
-        server.reply("[999999999] is the quietest place in Brooklyn.",
-                     f"[{top['id']}] is a calm family pick at {format_price(wrong_price)} per night.",
-                     faithful(top))
-        result = recommend(query, synced.embedder, synced.store, llm_describer(server), synced.areas)
-        requests = server.chat_requests
-    assert result.text == faithful(top) and result.cited_ids == [top["id"]] and result.model == "test-chat"
-    assert len(requests) == 3
-    system, user = requests[0].messages
+    chat_proxy.chat("[999999999] is the quietest place in Brooklyn.",
+                    f"[{top['id']}] is a calm family pick at {format_price(wrong_price)} per night.",
+                    faithful(top))
+    result = recommend(query, synced.embedder, synced.store, chat_client(chat_proxy), synced.areas)
+    requests = chat_proxy.to(CHAT)
+    assert result.text == faithful(top) and result.cited_ids == [top["id"]] and result.model == CHAT_MODEL
+    assert len(requests) == 3 and all(r.status == 200 for r in requests)
+    assert requests[0].body["max_tokens"] == 400
+    system, user = requests[0].body["messages"]
     assert "[12345]" in system["content"] and query.text not in system["content"]
     data = json.loads(user["content"].split("<<<DATA\n", 1)[1].rsplit("\nDATA>>>", 1)[0])
     assert [c["id"] for c in data["candidates"]] == [hit["id"] for hit in hits]
-    assert "cites [999999999], not among the retrieved listings" in requests[1].messages[-1]["content"]
-    assert f"mentions ${wrong_price:g} but the price of [{top['id']}]" in requests[2].messages[-1]["content"]
+    assert "cites [999999999], not among the retrieved listings" in requests[1].body["messages"][-1]["content"]
+    assert f"mentions ${wrong_price:g} but the price of [{top['id']}]" in requests[2].body["messages"][-1]["content"]
 
 
-def test_llm_that_never_answers_validly_falls_back_to_the_template(synced):
+def test_llm_that_never_answers_validly_falls_back_to_the_template(synced, chat_proxy):
     query = SearchQuery(text="a quiet place for a family trip", borough="Brooklyn", limit=5)
-    with FakeOpenAIServer() as server:
-        server.reply("Visit https://example.com [1]", "No citation at all.", "**[2]** in Queens")
-        result = recommend(query, synced.embedder, synced.store, llm_describer(server), synced.areas)
-    assert result.model.startswith(TEMPLATE_MODEL) and "fallback" in result.model and "test-chat" in result.model
+    chat_proxy.chat("Visit https://example.com [1]", "No citation at all.", "**[2]** in Queens")
+    result = recommend(query, synced.embedder, synced.store, chat_client(chat_proxy), synced.areas)
+    assert result.model.startswith(TEMPLATE_MODEL) and "fallback" in result.model and CHAT_MODEL in result.model
     assert result.cited_ids == [hit["id"] for hit in result.hits[:3]]
     assert any("contains markup" in p for p in result.problems)
     assert check_recommendation(result.text, result.hits, synced.areas) == []
+    assert len(chat_proxy.to(CHAT)) == 3
+
+
+def test_chat_service_down_falls_back_to_the_template_naming_the_error(synced, chat_proxy):
+    query = SearchQuery(text="a quiet place for a family trip", borough="Brooklyn", limit=5)
+    chat_proxy.chat(503, 503, 503, 503)
+    result = recommend(query, synced.embedder, synced.store, chat_client(chat_proxy), synced.areas)
+    assert result.model.startswith(TEMPLATE_MODEL) and CHAT_MODEL in result.model
+    assert result.cited_ids == [hit["id"] for hit in result.hits[:3]]
+    assert any("InternalServerError" in p or "503" in p for p in result.problems), result.problems
+    assert [r.status for r in chat_proxy.to(CHAT)] == [503] * 4  # the first try and the client's 3 retries
+
+
+def test_malformed_answer_falls_back_to_the_template(synced, chat_proxy):
+    query = SearchQuery(text="a quiet place for a family trip", borough="Brooklyn", limit=5)
+    chat_proxy.chat(Fault(malformed=True, cap_tokens=1))
+    result = recommend(query, synced.embedder, synced.store, chat_client(chat_proxy), synced.areas)
+    assert result.model.startswith(TEMPLATE_MODEL) and result.cited_ids == [hit["id"] for hit in result.hits[:3]]
 
 
 # --- CLI ---------------------------------------------------------------------------------------------
@@ -194,16 +213,16 @@ def test_cli_search_json_with_filters(synced):
     result = gfl("search", "cozy room", "--borough", "brooklyn", "--max-price", "100", "--min-reviews", "10",
                  "--limit", "4", "--json")
     assert result.exit_code == 0, result.output
-    hits = json.loads(result.stdout)
+    hits = json.loads(result.stdout)["hits"]
     assert len(hits) == 4 and all(set(hit) == HIT_KEYS for hit in hits)
     assert all(h["neighbourhood_group"] == "Brooklyn" and h["price"] <= 100 and h["number_of_reviews"] >= 10
                for h in hits)
     structured = json.loads(gfl("search", "--borough", "Brooklyn", "--sort", "number_of_reviews", "--limit", "5",
-                                "--json").stdout)
+                                "--json").stdout)["hits"]
     assert [hit["id"] for hit in structured] == [hit["id"] for hit in search(
         synced, borough="Brooklyn", sort="number_of_reviews", limit=5)]
     by_neighbourhood = json.loads(gfl("search", "--neighbourhood", "williamsburg", "--room-type", "private room",
-                                      "--sort", "price:asc", "--limit", "3", "--json").stdout)
+                                      "--sort", "price:asc", "--limit", "3", "--json").stdout)["hits"]
     assert len(by_neighbourhood) == 3 and [h["price"] for h in by_neighbourhood] == sorted(
         h["price"] for h in by_neighbourhood)
     assert all(h["neighbourhood"] == "Williamsburg" and h["room_type"] == "Private room" for h in by_neighbourhood)

@@ -85,3 +85,30 @@ def _measure_sync(limit: Optional[int], csv_path: Optional[str]) -> dict:
 
 bench.add_command(bench_search)
 bench.add_command(bench_freshness)
+
+
+@bench.command("grounding")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--details", is_flag=True, help="Also list the claims missed and the faithful texts rejected.")
+def bench_grounding(as_json: bool, details: bool) -> None:
+    """The description check on the hand-labelled set of generated texts: recall on invented claims,
+    false rejections of faithful texts, debris caught, check latency (no database, no model)."""
+    from gfl_dagster.listings.eval.grounding import LABELLED, evaluate, known_places_from_csv, load_entries
+    from gfl_dagster import settings
+
+    result = evaluate(load_entries(LABELLED), known_places_from_csv(settings.default_csv_path()))
+    listed = {key: result.pop(key) for key in ("missed", "false_rejections")}
+    result["machine"] = machine()
+    if as_json:
+        print_json({**result, **(listed if details else {})})
+        return
+    click.echo(
+        f"{result['texts']} labelled texts ({LABELLED.name}) on {result['machine']}\n"
+        f"  invented claims caught: {result['caught']}/{result['invented_claims']} = recall {result['recall']:.3f}\n"
+        f"  faithful texts rejected: {result['falsely_rejected']}/{result['faithful_texts']} = "
+        f"{result['false_rejection_rate']:.3f}\n"
+        f"  debris caught: {result['debris_caught']}/{result['debris_texts']}\n"
+        f"  check latency p95: {result['p95_latency_ms']:.2f} ms ({result['p95_latency_ms_600_chars']:.2f} ms "
+        "for texts up to 600 characters)")
+    if details:
+        print_json(listed)

@@ -10,6 +10,8 @@ import click
 from gfl_dagster.bench.cli import bench
 from gfl_dagster.cli.operations import simulate, status
 from gfl_dagster.cli.common import fail, load_summary, print_json
+from gfl_dagster.cli.feedback import feedback
+from gfl_dagster.cli.model import model
 from gfl_dagster.cli.search_commands import recommend, search
 from gfl_dagster.cli.up import up
 from gfl_dagster.cli.web import web
@@ -149,6 +151,8 @@ cli.add_command(search)
 cli.add_command(recommend)
 cli.add_command(bench)
 cli.add_command(web)
+cli.add_command(feedback)
+cli.add_command(model)
 
 if __name__ == "__main__":
     cli()

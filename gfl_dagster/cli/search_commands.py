@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional
 
 import click
 
-from gfl_dagster.cli.common import fail, known_areas, print_json
+from gfl_dagster.cli.common import fail, print_json
 from gfl_dagster.search.query import DEFAULT_ALPHA, MAX_LIMIT, MODES, ROOM_TYPES, SORT_FIELDS, SearchQuery
 
 _QUERY_OPTIONS = (
@@ -20,6 +20,7 @@ _QUERY_OPTIONS = (
     click.option("--min-nights", type=int, help="Minimum stay (minimum_nights) at least this."),
     click.option("--max-nights", type=int, help="Minimum stay (minimum_nights) at most this."),
     click.option("--min-reviews", type=int, help="number_of_reviews at least this."),
+    click.option("--max-reviews", type=int, help="number_of_reviews at most this (0: new listings)."),
     click.option("--min-reviews-per-month", type=float, help="reviews_per_month at least this."),
     click.option("--min-availability", type=int, help="availability_365 (days a year) at least this."),
     click.option("--sort", help=f"FIELD[:asc|desc] (default desc); FIELD one of {', '.join(SORT_FIELDS)}. "
@@ -28,70 +29,79 @@ _QUERY_OPTIONS = (
     click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
                  help="Hybrid mode: weight of the vector side (1 = pure vector, 0 = pure keyword)."),
     click.option("--limit", "-n", type=int, default=10, show_default=True, help=f"Number of hits (1 to {MAX_LIMIT})."),
-    click.option("--json", "as_json", is_flag=True, help="Print JSON (hits keyed by the CSV's column names)."),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON: how the text was understood, and the hits "
+                                                          "keyed by the CSV's column names."),
+    click.option("--literal", is_flag=True, help="Take the text as it is: no places, prices, reviews or rankings "
+                                                 "read from it."),
 )
 
 
 def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The query flags of both commands; the command receives a SearchQuery as `query`."""
     @functools.wraps(command)
-    def with_query(text: Optional[str], as_json: bool, **flags: Any) -> Any:
-        return command(query=SearchQuery(text=text or "", **flags), as_json=as_json)
+    def with_query(text: Optional[str], as_json: bool, literal: bool, **flags: Any) -> Any:
+        return command(query=SearchQuery(text=text or "", **flags), as_json=as_json, literal=literal)
 
     for option in reversed(_QUERY_OPTIONS):
         with_query = option(with_query)
     return with_query
 
 
-def _known_names(resources, query: SearchQuery) -> tuple[list[str], Optional[list[str]]]:
-    """Areas, and neighbourhoods when the query names one, as the source database holds them."""
-    from gfl_dagster.db.search_sql import LIST_NEIGHBOURHOODS
+def _search_context(resources):
+    from gfl_dagster.search.interpret import load_search_context
 
-    engine = resources.database.engine()
-    if not query.neighbourhood:
-        return known_areas(engine), None
-    with engine.connect() as connection:
-        neighbourhoods = [row.neighbourhood for row in connection.execute(LIST_NEIGHBOURHOODS)]
-    return known_areas(engine), neighbourhoods
+    return load_search_context(resources.database.engine())
+
+
+def _echo_understanding(interpretation, message: str) -> None:
+    for line in (interpretation.summary(), message):
+        if line:
+            click.secho(line, fg="cyan", err=True)
 
 
 @click.command()
 @click.argument("text", required=False)
 @query_options
-def search(query: SearchQuery, as_json: bool) -> None:
+def search(query: SearchQuery, as_json: bool, literal: bool) -> None:
     """Search listings in plain language, by filters, or both.
 
+    Places, prices, reviews, room types, stays and rankings in the sentence become
+    exact filters ("understood: ..." says how it was read; --literal turns that off);
+    flags given explicitly win over the sentence.
+
     \b
+    gfl search "listings in Brooklyn under $100 with good reviews"
+    gfl search "top 5 most reviewed listings in Brooklyn"
     gfl search "apartment with a great view" --limit 5
     gfl search "quiet" --borough Brooklyn --max-price 100 --min-reviews 10
-    gfl search --borough Brooklyn --sort number_of_reviews --limit 5
     gfl search "loft" --mode hybrid --alpha 0.5
     """
     from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.cli.tables import hits_table
-    from gfl_dagster.search.retrieval import SearchError, search_listings
+    from gfl_dagster.search.retrieval import SearchError, understood_search
 
-    with project_resources() as resources:
-        areas, neighbourhoods = _known_names(resources, query)
-        with resources.vector_store.session() as store:
-            try:
-                hits = search_listings(query, resources.embedder, store, areas, neighbourhoods)
-            except SearchError as error:
-                fail(str(error))
+    with project_resources() as resources, resources.vector_store.session() as store:
+        try:
+            found = understood_search(query, resources.embedder, store, _search_context(resources), literal,
+                                      resources.model_client)
+        except SearchError as error:
+            fail(str(error))
     if as_json:
-        print_json(hits)
-    else:
-        sort = query.sort_order()
-        click.echo(hits_table(hits, sort_field=sort[0] if sort else None))
+        print_json({"understood": found.interpretation.as_json(), "message": found.message, "hits": found.hits})
+        return
+    _echo_understanding(found.interpretation, found.message)
+    sort = found.interpretation.query.sort_order()
+    click.echo(hits_table(found.hits, sort_field=sort[0] if sort else None))
 
 
 @click.command()
 @click.argument("text", required=False)
 @query_options
-def recommend(query: SearchQuery, as_json: bool) -> None:
+def recommend(query: SearchQuery, as_json: bool, literal: bool) -> None:
     """Recommend listings for a request, citing them by id, e.g. gfl recommend "a quiet place for a family trip".
 
-    Retrieves candidates as `gfl search` does (same flags), then the template
+    Retrieves candidates as `gfl search` does (the same understanding, the same
+    flags), so every recommended listing satisfies what was asked; then the template
     (offline) or the chat model (with OPENAI_API_KEY or OPENAI_BASE_URL) writes a short
     recommendation; a model answer citing unknown ids or wrong facts is retried,
     then replaced by the template.
@@ -100,20 +110,22 @@ def recommend(query: SearchQuery, as_json: bool) -> None:
     from gfl_dagster.cli.tables import hits_table
     from gfl_dagster.search.retrieval import SearchError, recommend as recommend_listings
 
-    with project_resources() as resources:
-        areas, neighbourhoods = _known_names(resources, query)
-        with resources.vector_store.session() as store:
-            try:
-                result = recommend_listings(query, resources.embedder, store, resources.model_client, areas,
-                                            neighbourhoods)
-            except SearchError as error:
-                fail(str(error))
+    with project_resources() as resources, resources.vector_store.session() as store:
+        try:
+            result = recommend_listings(query, resources.embedder, store, resources.model_client,
+                                        context=_search_context(resources), literal=literal)
+        except SearchError as error:
+            fail(str(error))
     by_id = {hit["id"]: hit for hit in result.hits}
     cited = [by_id[listing_id] for listing_id in result.cited_ids if listing_id in by_id]
     if as_json:
         print_json({"recommendation": result.text, "model": result.model, "cited_ids": result.cited_ids,
-                    "cited": cited, "problems": result.problems, "hits": result.hits})
+                    "cited": cited, "problems": result.problems, "message": result.message,
+                    "understood": result.interpretation.as_json() if result.interpretation else None,
+                    "hits": result.hits})
         return
+    if result.interpretation:
+        _echo_understanding(result.interpretation, "")
     click.echo(textwrap.fill(result.text, 100))
     click.echo(f"\n({result.model})\n\ncited listings:")
     click.echo(hits_table(cited))

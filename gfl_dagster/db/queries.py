@@ -38,6 +38,7 @@ LISTINGS_NEEDING_VECTORS = text(
     "WHERE l.area = :area AND (s.listing_id IS NULL OR s.synced_version < l.version "
     "OR s.embedding_model <> :model OR d.generated_at > s.synced_at) ORDER BY l.id"
 )
+EXISTING_LISTINGS = text("SELECT id FROM listings WHERE id = ANY(:ids)")
 LISTING_BY_ID = text(f"SELECT {_LISTING_FIELDS} FROM listings WHERE id = :id")
 COUNT_LISTINGS_IN_AREA = text("SELECT count(*) FROM listings WHERE area = :area")
 
@@ -47,11 +48,22 @@ DESCRIPTIONS_FOR = text(
 )
 DESCRIPTION_BY_ID = text(
     "SELECT listing_id, description, input_hash, model, prompt_version, source_version, "
-    "prompt_tokens, completion_tokens, generated_at FROM listing_descriptions WHERE listing_id = :id"
+    "prompt_tokens, completion_tokens, generated_at, fallback_reason FROM listing_descriptions WHERE listing_id = :id"
 )
 DESCRIPTIONS_IN_AREA = text(
-    "SELECT d.listing_id, d.description, l.name, l.neighbourhood_group, l.neighbourhood, l.room_type, l.price "
+    f"SELECT d.listing_id, d.description, {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))} "
     "FROM listing_descriptions d JOIN listings l ON l.id = d.listing_id WHERE l.area = :area"
+)
+PLACE_NAMES = text("SELECT area FROM listings UNION SELECT neighbourhood_group FROM listings "
+                   "WHERE neighbourhood_group IS NOT NULL UNION SELECT neighbourhood FROM listings "
+                   "WHERE neighbourhood IS NOT NULL")
+# Query understanding: the places people may name, and what "cheap" means in each of them.
+AREA_NEIGHBOURHOODS = text("SELECT area, neighbourhood, count(*) AS listings FROM listings "
+                           "GROUP BY area, neighbourhood ORDER BY listings DESC, area, neighbourhood")
+PRICE_QUARTILES = text(
+    "SELECT CASE WHEN GROUPING(area) = 0 THEN area WHEN GROUPING(neighbourhood) = 0 THEN neighbourhood END AS place, "
+    "percentile_cont(0.25) WITHIN GROUP (ORDER BY price) AS q1, percentile_cont(0.75) WITHIN GROUP (ORDER BY price) AS q3 "
+    "FROM listings WHERE price > 0 GROUP BY GROUPING SETS ((area), (neighbourhood), ()) HAVING count(*) >= 4"
 )
 AREA_NAMES = text("SELECT DISTINCT area FROM listings UNION SELECT DISTINCT neighbourhood_group FROM listings "
                   "WHERE neighbourhood_group IS NOT NULL")

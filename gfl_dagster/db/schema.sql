@@ -137,6 +137,8 @@ CREATE TABLE IF NOT EXISTS listing_descriptions (
     generated_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS listing_descriptions_area_idx ON listing_descriptions (area);
+-- Set when the template stood in because every answer of `model` was rejected: why they were.
+ALTER TABLE listing_descriptions ADD COLUMN IF NOT EXISTS fallback_reason text;
 
 -- Which version of each listing the vector store holds: progress lives here, not
 -- in a sensor cursor, so a failed run loses nothing and the next run resumes.
@@ -171,6 +173,21 @@ CREATE TABLE IF NOT EXISTS sync_failures (
     last_failed_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (listing_id, stage)
 );
+
+-- What people do with what was generated: append-only, validated before it is written
+-- (feedback/events.py). The id orders events for the feedback sensor's watermark.
+CREATE TABLE IF NOT EXISTS feedback_events (
+    id           bigserial PRIMARY KEY,
+    kind         text NOT NULL CHECK (kind IN ('search', 'impression', 'view', 'click', 'save', 'book')),
+    user_id      text NOT NULL CHECK (user_id <> ''),
+    listing_id   bigint,
+    ad_id        bigint,
+    query        text,
+    occurred_at  timestamptz NOT NULL,
+    received_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS feedback_events_user_idx ON feedback_events (user_id, occurred_at);
+CREATE INDEX IF NOT EXISTS feedback_events_ad_idx ON feedback_events (ad_id) WHERE ad_id IS NOT NULL;
 
 -- Freshness probes: `gfl bench freshness` measures Dagster's own trigger-to-run floor
 -- by asking an empty asset to answer, triggered the same way as the sync.

@@ -47,9 +47,6 @@ MIN_EF_SEARCH, MAX_EF_SEARCH = 200, 1000  # pgvector accepts ef_search up to 100
 _PROPS = ", ".join(f"v.{name}" for name in FIELD_NAMES)
 _KEYWORD = re.compile(r"[^\W_]+")
 
-LIST_NEIGHBOURHOODS = text(
-    "SELECT DISTINCT neighbourhood FROM listings WHERE neighbourhood IS NOT NULL ORDER BY neighbourhood"
-)
 SET_EF_SEARCH = text("SELECT set_config('hnsw.ef_search', :ef_search, true)")
 
 

@@ -76,6 +76,7 @@ listing_descriptions = Table(
     Column("prompt_tokens", Integer, nullable=False),
     Column("completion_tokens", Integer, nullable=False),
     Column("generated_at", DateTime(timezone=True), server_default=func.now()),
+    Column("fallback_reason", Text),
 )
 
 listing_sync = Table(
@@ -97,6 +98,19 @@ sync_failures = Table(
     Column("reason", Text, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="1"),
     Column("last_failed_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+
+feedback_events = Table(
+    "feedback_events", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("listing_id", BigInteger),
+    Column("ad_id", BigInteger),
+    Column("query", Text),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), server_default=func.now()),
 )
 
 

@@ -70,6 +70,7 @@ def listing_descriptions(
         "changed": report.changed,
         "generated": report.generated,
         "failed": report.failed,
+        "template_fallbacks": report.fallbacks,
         "skipped_poison_rows": report.skipped_poison,
         "llm_prompt_tokens": report.prompt_tokens,
         "llm_completion_tokens": report.completion_tokens,

@@ -61,9 +61,10 @@ def vectors_match_source(
 def descriptions_pass_validation(context: AssetCheckExecutionContext, database: PostgresResource) -> AssetCheckResult:
     with database.engine().connect() as connection:
         known_areas = [r[0] for r in connection.execute(queries.AREA_NAMES)]
+        known_places = [r[0] for r in connection.execute(queries.PLACE_NAMES)]
         rows = connection.execute(queries.DESCRIPTIONS_IN_AREA, {"area": context.partition_key}).mappings().all()
     invalid = {row["listing_id"]: "; ".join(problems) for row in rows
-               if (problems := check_description(row["description"], row, known_areas))}
+               if (problems := check_description(row["description"], row, known_areas, known_places))}
     return AssetCheckResult(
         passed=not invalid,
         severity=AssetCheckSeverity.ERROR,

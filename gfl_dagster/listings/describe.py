@@ -2,8 +2,11 @@
 
 A description generator is a prompt (description_prompt.py), a check
 (description_check.py) and a template; `generate_validated` runs them. Only rows
-whose description input, model or prompt version changed are sent to the model. A row that keeps failing is recorded in `sync_failures` and
-skipped (a poison row never blocks its area); it is retried when its input changes.
+whose description input, model or prompt version changed are sent to the model.
+When every answer is rejected the template's text is stored with the reasons
+(`fallback_reason`). A row whose generation fails (the service keeps erroring) is
+recorded in `sync_failures` and retried; after a few failures at the same content
+it is skipped as a poison row (it never blocks its area) until its input changes.
 """
 
 from __future__ import annotations
@@ -40,13 +43,16 @@ def describer_name(model: ModelClientResource) -> str:
 
 
 def describe_listing(model: ModelClientResource, facts: dict[str, Any], listing: dict[str, Any],
-                     known_areas: Iterable[str]) -> Generated:
-    """One listing's description, checked against its facts; the template writes when no chat model is set."""
-    areas = list(known_areas)
-    return generate_validated(
-        model, chat_messages(facts), lambda text: check_description(text, listing, areas),
-        template=None if model.has_chat else Template(TEMPLATE_MODEL, lambda: template_description(facts)),
-    )
+                     known_areas: Iterable[str], known_places: Iterable[str] = ()) -> Generated:
+    """One listing's description, checked against its facts.
+
+    The template writes when no chat model is set, and stands in (fell_back, with the
+    reasons) when every answer of the model is rejected: search never loses a listing.
+    """
+    areas, places = list(known_areas), list(known_places)
+    return generate_validated(model, chat_messages(facts),
+                              lambda text: check_description(text, listing, areas, places),
+                              template=Template(TEMPLATE_MODEL, lambda: template_description(facts)))
 
 
 @dataclass
@@ -56,6 +62,7 @@ class DescribeReport:
     changed: int = 0
     generated: int = 0
     failed: int = 0
+    fallbacks: int = 0  # the template stood in for a model whose every answer was rejected
     skipped_poison: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -106,6 +113,7 @@ def _describe_area(engine: Engine, model: ModelClientResource, area: str, progre
         stored = {r.listing_id: r for r in connection.execute(queries.DESCRIPTIONS_FOR, {"ids": ids})}
         failures = {r.listing_id: r for r in connection.execute(queries.FAILURES_FOR, {"stage": STAGE, "ids": ids})}
         known_areas = [r[0] for r in connection.execute(queries.AREA_NAMES)]
+        known_places = [r[0] for r in connection.execute(queries.PLACE_NAMES)]
     report.rows_seen = len(rows)
     todo, report.skipped_poison = rows_needing_description(rows, stored, failures, describer_name(model))
     report.changed = len(todo)
@@ -121,7 +129,7 @@ def _describe_area(engine: Engine, model: ModelClientResource, area: str, progre
     def generate(item: tuple[dict[str, Any], dict[str, Any], str]) -> Generated:
         row, facts, _ = item
         try:
-            return describe_listing(model, facts, row, known_areas)
+            return describe_listing(model, facts, row, known_areas, known_places)
         except ModelSettingError:
             raise  # a setting is wrong: every row would fail alike, so the run stops and says which
         except Exception as error:  # one row's failure is recorded, never fails the area
@@ -143,11 +151,15 @@ def _save(engine: Engine, area: str, model: ModelClientResource, batch, outcomes
         report.prompt_tokens += outcome.prompt_tokens
         report.completion_tokens += outcome.completion_tokens
         if outcome.text is not None:
+            # Stored under the describer it answers for, so a stand-in template is not regenerated until the
+            # listing changes; the reasons say why the model's answers were not stored.
             saved.append({
                 "listing_id": row["id"], "area": area, "description": outcome.text, "input_hash": input_hash,
-                "model": outcome.model, "prompt_version": PROMPT_VERSION, "source_version": row["version"],
+                "model": describer_name(model), "prompt_version": PROMPT_VERSION, "source_version": row["version"],
                 "prompt_tokens": outcome.prompt_tokens, "completion_tokens": outcome.completion_tokens,
+                "fallback_reason": "; ".join(outcome.problems) if outcome.fell_back else None,
             })
+            report.fallbacks += outcome.fell_back
         else:
             failed.append({"listing_id": row["id"], "stage": STAGE, "area": area, "input_hash": input_hash,
                            "reason": _failure_reason(model, outcome)})

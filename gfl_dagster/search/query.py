@@ -17,6 +17,7 @@ SORT_FIELDS = ("price", "number_of_reviews", "reviews_per_month", "availability_
 SORT_DIRECTIONS = ("asc", "desc")
 MODES = ("semantic", "hybrid", "keyword")
 MAX_LIMIT = 100
+DEFAULT_LIMIT = 10
 # Weight of the vector side in hybrid mode: 1.0 = pure vector, 0 = pure keyword (Weaviate's
 # convention, and the weaviate-client's default value).
 DEFAULT_ALPHA = 0.75  # best nDCG@10 on the labelled query set (BENCHMARKS.md); flat from 0.6 to 0.8
@@ -28,6 +29,7 @@ RANGE_FILTERS = {
     "min_nights": ("minimum_nights", ">="),
     "max_nights": ("minimum_nights", "<="),
     "min_reviews": ("number_of_reviews", ">="),
+    "max_reviews": ("number_of_reviews", "<="),
     "min_reviews_per_month": ("reviews_per_month", ">="),
     "min_availability": ("availability_365", ">="),
 }
@@ -51,12 +53,13 @@ class SearchQuery:
     min_nights: Optional[int] = None  # on minimum_nights
     max_nights: Optional[int] = None
     min_reviews: Optional[int] = None  # on number_of_reviews
+    max_reviews: Optional[int] = None
     min_reviews_per_month: Optional[float] = None
     min_availability: Optional[int] = None  # on availability_365
     sort: Optional[str] = None  # "FIELD", "FIELD:asc" or "FIELD:desc"
     mode: str = "semantic"
     alpha: float = DEFAULT_ALPHA
-    limit: int = 10
+    limit: int = DEFAULT_LIMIT
 
     @property
     def is_structured(self) -> bool:
@@ -114,7 +117,8 @@ def _number_problems(query: SearchQuery) -> list[str]:
         elif value < 0:
             problems.append(f"{label} must not be negative, got {value:g}")
     if not problems:
-        for low, high, label in (("min_price", "max_price", "price"), ("min_nights", "max_nights", "nights")):
+        for low, high, label in (("min_price", "max_price", "price"), ("min_nights", "max_nights", "nights"),
+                                 ("min_reviews", "max_reviews", "reviews")):
             lo, hi = getattr(query, low), getattr(query, high)
             if lo is not None and hi is not None and lo > hi:
                 problems.append(f"min {label} ({lo:g}) is above max {label} ({hi:g})")

@@ -7,7 +7,7 @@ against an embedder, a vector store and the model service (generation/generate.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Optional, Sequence
 
 from gfl_dagster.search import recommendation as advice
@@ -24,6 +24,7 @@ from gfl_dagster.search.query import (
     validate_query,
 )
 from gfl_dagster.generation.generate import Generated, Template, generate_validated
+from gfl_dagster.search.interpret import Interpretation, SearchContext, empty_message, interpret, relaxations
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.stores.contract import VectorStore
@@ -63,12 +64,41 @@ def search_listings(
 
 
 @dataclass
+class SearchResult:
+    hits: list[dict[str, Any]]
+    interpretation: Interpretation
+    message: str = ""  # fewer hits than asked for: how many match, or which constraint emptied the result
+
+
+def understood_search(query: SearchQuery, embedder: EmbedderResource, store: VectorStore, context: SearchContext,
+                      literal: bool = False, model: Optional[ModelClientResource] = None) -> SearchResult:
+    """`search_listings` after the sentence's constraints became filters (interpret.py); every hit satisfies
+    them. When fewer listings than asked for match, the message says so, and for none, what would bring some."""
+    interpretation = interpret(query, context, literal, model)
+    run = interpretation.query
+    known = {"known_areas": context.areas, "known_neighbourhoods": context.neighbourhoods}
+    hits = search_listings(run, embedder, store, **known)
+    message = ""
+    if not hits and run.has_filters:
+        def count(relaxed: SearchQuery) -> int:
+            return len(search_listings(replace(relaxed, limit=MAX_LIMIT, sort=None), embedder, store, **known))
+
+        message = empty_message(run, relaxations(run, count))
+    elif len(hits) < run.limit and run.has_filters:
+        message = f"only {len(hits)} listing{'s' if len(hits) != 1 else ''} match{'es' if len(hits) == 1 else ''} " \
+                  "every constraint"
+    return SearchResult(hits, interpretation, message)
+
+
+@dataclass
 class Recommendation:
     text: str
     cited_ids: list[int]
     hits: list[dict[str, Any]]  # every retrieved candidate, best first
     model: str  # the chat model, or the template (saying why, when it stood in for a model)
     problems: list[str] = field(default_factory=list)  # why the model's answers were rejected, if they were
+    interpretation: Optional[Interpretation] = None
+    message: str = ""  # see SearchResult.message
 
 
 def _filters(query: SearchQuery) -> dict[str, Any]:
@@ -84,29 +114,48 @@ def recommend(
     model: ModelClientResource,
     known_areas: Optional[Sequence[str]] = None,
     known_neighbourhoods: Optional[Sequence[str]] = None,
+    *,
+    context: Optional[SearchContext] = None,
+    literal: bool = False,
 ) -> Recommendation:
-    """Retrieve candidates with `search_listings`, then a short recommendation citing them as [id].
+    """Retrieve candidates, then a short recommendation citing them as [id].
 
+    With a `context` the sentence is understood first (`understood_search`), so every
+    candidate satisfies what was asked and the answer says when fewer exist; without
+    one the query is taken as given (`search_listings`).
     Without a chat model: a deterministic template stating only the top hits' facts.
     With one: its answer is checked (`check_recommendation`), retried with the
     reasons, and replaced by the template if it never passes or the service fails.
     """
     from openai import OpenAIError
 
-    hits = search_listings(query, embedder, store, known_areas, known_neighbourhoods)
-    query = normalized_query(query, known_areas, known_neighbourhoods)
-    allowed_amounts = [a for a in (query.min_price, query.max_price) if a is not None] + dollar_amounts(query.text)
-    template = Template(advice.TEMPLATE_MODEL, lambda: advice.template_recommendation(hits))
+    if context is not None:
+        found = understood_search(query, embedder, store, context, literal, model)
+        known_areas = context.areas
+    else:
+        found = SearchResult(search_listings(query, embedder, store, known_areas, known_neighbourhoods),
+                             Interpretation(normalized_query(query, known_areas, known_neighbourhoods)))
+    hits, run = found.hits, found.interpretation.query
+    if not hits:  # nothing to recommend, and nothing a model could add: say what matched nothing
+        text = advice.template_recommendation(hits, found.message)
+        return Recommendation(text, [], hits, advice.TEMPLATE_MODEL, interpretation=found.interpretation,
+                              message=found.message)
+    allowed_amounts = [a for a in (run.min_price, run.max_price) if a is not None] + dollar_amounts(query.text)
+    template = Template(advice.TEMPLATE_MODEL, lambda: advice.template_recommendation(hits, found.message))
     try:
         generated = generate_validated(
-            model if hits else None, advice.recommendation_messages(query.text, _filters(query), hits),
+            model, advice.recommendation_messages(query.text, _filters(run), hits),
             lambda answer: advice.check_recommendation(answer, hits, known_areas, allowed_amounts),
             template, max_tokens=400)
-    except OpenAIError as error:  # the client already retried 429/5xx/timeouts
+    except (OpenAIError, ValueError) as error:  # retried by the client (429/5xx/timeouts), or not JSON at all
         generated = Generated(None, advice.TEMPLATE_MODEL, [f"{type(error).__name__}: {error}"], fell_back=True)
     if not generated.fell_back:
-        return Recommendation(generated.text or "", advice.cited_ids(generated.text or ""), hits, generated.model)
-    text = advice.template_recommendation(hits)
+        text = generated.text or ""
+        if found.message and generated.model != advice.TEMPLATE_MODEL:  # the count of matches is ours to state
+            text = f"{found.message[0].upper()}{found.message[1:]}. {text}"
+        return Recommendation(text, advice.cited_ids(text), hits, generated.model,
+                              interpretation=found.interpretation, message=found.message)
+    text = advice.template_recommendation(hits, found.message)
     return Recommendation(text, advice.cited_ids(text), hits,
                           f"{advice.TEMPLATE_MODEL} (fallback: no valid answer from {model.chat_model})",
-                          generated.problems)
+                          generated.problems, found.interpretation, found.message)

@@ -2,8 +2,13 @@
 
     GET /                 the page (static HTML + JS + CSS, no external assets: works offline)
     GET /api/options      areas (from the database), room types, modes and defaults for the form
-    GET /api/search       {"hits": [...]}; parameters named as SearchQuery's fields
+    GET /api/search       {"hits", "understood", "message"}; parameters named as SearchQuery's fields, plus
+                          `literal` (1: take the text as it is) and `user` (records the search as feedback)
     GET /api/recommend    {"text", "cited_ids", "hits", "model", "problems"}; same parameters
+    POST /api/events      feedback events (one object or a list; see feedback/events.py) -> {"recorded": n}
+
+With a `user` parameter, a search is recorded as feedback: the search and an
+impression of every hit, in one insert.
 
 A query that cannot run answers 400 {"error": message}, the message SearchError gives.
 Endpoints are plain functions: Starlette runs them in its thread pool, which is
@@ -14,11 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
@@ -26,12 +33,25 @@ from starlette.staticfiles import StaticFiles
 
 from gfl_dagster.search import retrieval as search
 from gfl_dagster.db import queries
-from gfl_dagster.db.search_sql import LIST_NEIGHBOURHOODS
+from gfl_dagster.feedback.events import EventError, search_events, validate_event
+from gfl_dagster.feedback.record import record_events
+from gfl_dagster.search.interpret import SearchContext, load_search_context
 from gfl_dagster.web.params import query_from_params
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 log = logging.getLogger(__name__)
+MAX_EVENTS_BODY = 64 * 1024  # a page sends a few events at a time; anything larger is refused
+
+
+CONTEXT_TTL_S = 30.0  # places and price bands change with the data, slowly
+
+
+def _page_state(params: Any) -> tuple[dict[str, str], str, bool]:
+    """The search parameters, and what the page sends beside them: the user id and `literal` (not filters)."""
+    values = dict(params)
+    literal = values.pop("literal", "").strip().lower() in ("1", "true", "yes", "on")
+    return values, values.pop("user", "").strip(), literal
 
 
 class Json(JSONResponse):
@@ -63,13 +83,13 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         with database.engine().connect() as connection:
             return [{"name": row.area, "listings": row.listings} for row in connection.execute(queries.LIST_AREAS)]
 
-    def known_names(query: search.SearchQuery) -> dict[str, Any]:
-        """Areas (and neighbourhoods, when filtered on) as the database holds them now, to check names against."""
-        known: dict[str, Any] = {"known_areas": [area["name"] for area in areas()]}
-        if query.neighbourhood:
-            with database.engine().connect() as connection:
-                known["known_neighbourhoods"] = [row[0] for row in connection.execute(LIST_NEIGHBOURHOODS)]
-        return known
+    cached: dict[str, Any] = {}
+
+    def context() -> SearchContext:
+        """The places and price bands the sentence is read against; reloaded when older than CONTEXT_TTL_S."""
+        if time.monotonic() - cached.get("at", -CONTEXT_TTL_S) >= CONTEXT_TTL_S:
+            cached.update(value=load_search_context(database.engine()), at=time.monotonic())
+        return cached["value"]
 
     def page(request: Request) -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
@@ -82,15 +102,33 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         })
 
     def search_endpoint(request: Request) -> Json:
-        query = query_from_params(request.query_params)
-        hits = search.search_listings(query, embedder, request.app.state.store, **known_names(query))
-        return Json({"hits": hits})
+        params, user_id, literal = _page_state(request.query_params)
+        query = query_from_params(params)
+        found = search.understood_search(query, embedder, request.app.state.store, context(), literal, model_client)
+        if user_id:
+            record_events(database.engine(), search_events(user_id, query.text or "(filters only)", found.hits))
+        return Json({"hits": found.hits, "understood": found.interpretation.as_json(), "message": found.message})
+
+    async def events_endpoint(request: Request) -> Json:
+        body = await request.body()
+        if len(body) > MAX_EVENTS_BODY:
+            return Json({"error": f"request body over {MAX_EVENTS_BODY} bytes"}, status_code=413)
+        try:
+            payload = json.loads(body or b"null")
+        except ValueError:
+            raise EventError("the body must be JSON: an event object or a list of them") from None
+        raws = payload if isinstance(payload, list) else [payload]
+        events = [validate_event(raw) for raw in raws]
+        recorded = await run_in_threadpool(record_events, database.engine(), events)
+        return Json({"recorded": recorded})
 
     def recommend_endpoint(request: Request) -> Json:
-        query = query_from_params(request.query_params)
-        advice = search.recommend(query, embedder, request.app.state.store, model_client, **known_names(query))
+        params, _, literal = _page_state(request.query_params)
+        advice = search.recommend(query_from_params(params), embedder, request.app.state.store, model_client,
+                                  context=context(), literal=literal)
         return Json({"text": advice.text, "cited_ids": list(advice.cited_ids), "hits": advice.hits,
-                     "model": advice.model, "problems": list(advice.problems)})
+                     "model": advice.model, "problems": list(advice.problems), "message": advice.message,
+                     "understood": advice.interpretation.as_json() if advice.interpretation else None})
 
     def refused(request: Request, error: Exception) -> Json:
         return Json({"error": str(error)}, status_code=400)
@@ -105,8 +143,9 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
             Route("/api/options", options),
             Route("/api/search", search_endpoint),
             Route("/api/recommend", recommend_endpoint),
+            Route("/api/events", events_endpoint, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
-        exception_handlers={search.SearchError: refused, Exception: failed},
+        exception_handlers={search.SearchError: refused, EventError: refused, Exception: failed},
         lifespan=lifespan,
     )

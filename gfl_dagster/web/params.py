@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 from gfl_dagster.search.retrieval import SearchError, SearchQuery
 
 _TEXT = ("text", "borough", "neighbourhood", "room_type", "sort", "mode")
-_WHOLE_NUMBERS = ("min_nights", "max_nights", "min_reviews", "min_availability", "limit")
+_WHOLE_NUMBERS = ("min_nights", "max_nights", "min_reviews", "max_reviews", "min_availability", "limit")
 _NUMBERS = ("min_price", "max_price", "min_reviews_per_month", "alpha")
 
 _CONVERTERS: dict[str, Callable[[str], Any]] = {

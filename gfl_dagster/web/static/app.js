@@ -1,5 +1,7 @@
 // The search page: fills the form from /api/options, calls /api/search and /api/recommend.
 // Listing text is untrusted: it is only ever set as textContent, never as HTML.
+// The whole state (text, filters, mode, user id) lives in the URL: a search can be bookmarked,
+// shared and reloaded, and the back button returns to the previous one.
 "use strict";
 
 const form = document.getElementById("search-form");
@@ -23,13 +25,77 @@ function addOptions(select, values, labelOf) {
   }
 }
 
-// Only filled fields travel: the server treats a missing parameter as "no filter".
+// Only filled fields travel: the server treats a missing parameter as "no filter". Fields the page
+// filled from what the sentence said do not travel as flags: the sentence says them again, and if it
+// no longer does (the text changed), they must not stick.
 function queryString() {
   const params = new URLSearchParams();
   for (const [name, value] of new FormData(form)) {
+    const field = form.elements[name];
+    if (field && field.dataset && field.dataset.understood) continue;
     if (String(value).trim() !== "") params.append(name, value);
   }
   return params.toString();
+}
+
+function fillForm(params) {
+  for (const field of form.elements) {
+    if (!field.name) continue;
+    delete field.dataset.understood;
+    if (field.type === "checkbox") field.checked = params.get(field.name) === field.value;
+    else if (params.has(field.name)) field.value = params.get(field.name);
+    else field.value = field.name === "mode" ? (form.dataset.defaultMode || "") : "";
+  }
+}
+
+// The filters the sentence set, shown in the form too (marked, so they do not travel as flags).
+const FORM_FIELDS = {borough: "borough", room_type: "room-type", min_price: "min-price", max_price: "max-price",
+                     min_reviews: "min-reviews"};
+
+function showUnderstood(understood, message) {
+  const box = document.getElementById("understood");
+  const chips = document.getElementById("chips");
+  chips.replaceChildren();
+  const spans = (understood && understood.spans) || [];
+  for (const span of spans) {
+    const chip = element("span", "chip", span.text);
+    chip.dataset.field = span.field;
+    const remove = element("button", "chip-remove", "\u00d7");
+    remove.type = "button";
+    remove.title = `Remove \u201c${span.text}\u201d from the search`;
+    remove.addEventListener("click", () => removeConstraint(span));
+    chip.appendChild(remove);
+    chips.appendChild(chip);
+  }
+  const filters = (understood && understood.filters) || {};
+  const fromSentence = (understood && understood.from_sentence) || {};
+  for (const [name, id] of Object.entries(FORM_FIELDS)) {
+    const field = document.getElementById(id);
+    if (name in fromSentence && field.value === "") {
+      field.value = filters[name];
+      field.dataset.understood = "true";
+    }
+  }
+  const searching = document.getElementById("searching-for");
+  searching.textContent = spans.length ? `searching for: ${understood.text ? `\u201c${understood.text}\u201d` : "the filters alone"}` : "";
+  if (message) searching.textContent += (searching.textContent ? " \u2014 " : "") + message;
+  box.hidden = !spans.length && !message;
+}
+
+// Removing a chip removes its words from the sentence (and its value from the form), then searches again.
+function removeConstraint(span) {
+  const query = document.getElementById("query");
+  const text = query.value;
+  if (text.slice(span.start, span.end) === span.text) {
+    query.value = (text.slice(0, span.start) + " " + text.slice(span.end)).replace(/\s+/g, " ").trim();
+  }
+  const id = FORM_FIELDS[span.field];
+  if (id) {
+    const field = document.getElementById(id);
+    field.value = "";
+    delete field.dataset.understood;
+  }
+  submit("search");
 }
 
 async function fetchJson(path) {
@@ -80,9 +146,9 @@ function hitCard(hit) {
   return card;
 }
 
-function showHits(hits) {
+function showHits(hits, message) {
   resultsList.replaceChildren(...hits.map(hitCard));
-  statusLine.textContent = hits.length ? plural(hits.length, "listing") : "No listings match. Loosen a filter?";
+  statusLine.textContent = hits.length ? plural(hits.length, "listing") : (message || "No listings match. Loosen a filter?");
 }
 
 function showRecommendation(recommendation) {
@@ -104,12 +170,14 @@ function showRecommendation(recommendation) {
   recommendationBox.hidden = false;
 }
 
-async function runSearch() {
+async function runSearch(params) {
   showError("");
   recommendationBox.hidden = true;
   statusLine.textContent = "Searching…";
   try {
-    showHits((await fetchJson(`/api/search?${queryString()}`)).hits);
+    const found = await fetchJson(`/api/search?${params}`);
+    showUnderstood(found.understood, found.message);
+    showHits(found.hits, found.message);
   } catch (error) {
     resultsList.replaceChildren();
     statusLine.textContent = "";
@@ -118,12 +186,13 @@ async function runSearch() {
 }
 
 // The recommendation is written from the same query's hits, so they are shown alongside it.
-async function runRecommend() {
+async function runRecommend(params) {
   showError("");
   statusLine.textContent = "Writing a recommendation…";
   try {
-    const recommendation = await fetchJson(`/api/recommend?${queryString()}`);
-    showHits(recommendation.hits);
+    const recommendation = await fetchJson(`/api/recommend?${params}`);
+    showUnderstood(recommendation.understood, recommendation.message);
+    showHits(recommendation.hits, recommendation.message);
     showRecommendation(recommendation);
   } catch (error) {
     recommendationBox.hidden = true;
@@ -139,13 +208,34 @@ async function loadOptions() {
   const mode = document.getElementById("mode");
   addOptions(mode, options.modes, (value) => value[0].toUpperCase() + value.slice(1));
   mode.value = options.defaults.mode;
+  form.dataset.defaultMode = options.defaults.mode;
   if (!options.areas.length) statusLine.textContent = "No listings yet: run `gfl up` or `gfl sync` first.";
   document.body.dataset.ready = "true";
 }
 
+// A search is a new URL (a history entry); the page runs whatever the URL says.
+function submit(action) {
+  const params = new URLSearchParams(queryString());
+  if (action === "recommend") params.set("action", "recommend");
+  history.pushState(null, "", `?${params}`);
+  runFromUrl();
+}
+
+function runFromUrl() {
+  const params = new URLSearchParams(location.search);
+  fillForm(params);
+  const action = params.get("action");
+  params.delete("action");
+  if (![...params.keys()].length) return;
+  if (action === "recommend") runRecommend(params.toString());
+  else runSearch(params.toString());
+}
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  runSearch();
+  submit("search");
 });
-document.getElementById("recommend-button").addEventListener("click", runRecommend);
-loadOptions().catch((error) => showError(`Could not load the form's options: ${error.message}`));
+document.getElementById("recommend-button").addEventListener("click", () => submit("recommend"));
+for (const field of form.elements) field.addEventListener("change", () => delete field.dataset.understood);
+window.addEventListener("popstate", runFromUrl);
+loadOptions().then(runFromUrl).catch((error) => showError(`Could not load the form's options: ${error.message}`));

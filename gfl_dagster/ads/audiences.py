@@ -1,0 +1,195 @@
+"""The ad audiences and the learning thresholds, read from audiences.toml, and who may be shown what.
+
+Configuration, validated on load: an unknown key, a missing name or a value of the
+wrong type is a ValueError naming the audience and the key, so a typo such as
+`max_prise` cannot silently switch a rule off.
+
+Eligibility has two halves. `ineligible_reason` is checked before anything is
+generated (room type, price, reviews). `max_minimum_nights` is a disclosure rule
+instead: a longer minimum stay does not exclude the listing, but then the ad must
+state it, which only the written ad can show (`must_state_minimum_stay`, checked
+by ad_check.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    try:
+        import tomli as tomllib
+    except ModuleNotFoundError:
+        raise ImportError("reading gfl_dagster/ads/audiences.toml needs Python >= 3.11 (tomllib) "
+                          "or, on Python 3.10, the tomli package: pip install tomli") from None
+
+from gfl_dagster.listings.csv_rows import ROOM_TYPES
+from gfl_dagster.listings.facts import format_price
+
+DEFAULT_PATH = Path(__file__).with_name("audiences.toml")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Audience:
+    slug: str
+    name: str
+    description: str  # what the ad writer is told about the audience
+    lead: str  # the template ad's opening words
+    room_types: Optional[tuple[str, ...]] = None  # None: any room type
+    max_price: Optional[float] = None
+    max_minimum_nights: Optional[int] = None
+    min_reviews: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Learning:
+    variants: int = 2  # active variants per listing and audience
+    min_impressions: int = 100  # per variant before it can be judged
+    prior_clicks: float = 2.0  # the smoothing prior: every ad starts with these clicks ...
+    prior_impressions: float = 100.0  # ... in these impressions
+    examples: int = 3  # best ads of the audience that feed a new variant
+    min_ctr_gap: float = 0.01  # best minus weakest smoothed click-through needed to retire the weakest
+
+
+def _positive(value: Any) -> bool:
+    return value > 0
+
+
+def _not_negative(value: Any) -> bool:
+    return value >= 0
+
+
+# Each key's spec: (accepted types, what the error message calls them[, a further test]).
+_INT = ((int,), "whole number")
+_NUMBER = ((int, float), "number")
+_TEXT = ((str,), "string")
+
+_AUDIENCE_KEYS = {"slug": _TEXT, "name": _TEXT, "description": _TEXT, "lead": _TEXT, "rules": ((dict,), "table")}
+_RULE_KEYS = {
+    "room_types": ((list,), f"list of room types ({', '.join(ROOM_TYPES)})"),
+    "max_price": _NUMBER + (_positive,),
+    "max_minimum_nights": _INT + (_positive,),
+    "min_reviews": _INT + (_not_negative,),
+}
+_LEARNING_KEYS = {
+    "variants": _INT + (_positive,),
+    "min_impressions": _INT + (_not_negative,),
+    "prior_clicks": _NUMBER + (_not_negative,),
+    "prior_impressions": _NUMBER + (_positive,),
+    "examples": _INT + (_not_negative,),
+    "min_ctr_gap": _NUMBER + (_not_negative,),
+}
+
+
+def _checked(table: Mapping[str, Any], spec: Mapping[str, tuple], where: str) -> dict[str, Any]:
+    """The table's values, each of the type `spec` names; any other key is an error."""
+    values = {}
+    for key, value in table.items():
+        if key not in spec:
+            raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(spec)})")
+        types, wanted, *test = spec[key]
+        # bool is an int in Python, but `max_price = true` is a typo, not a price.
+        if isinstance(value, bool) or not isinstance(value, types) or (test and not test[0](value)):
+            adjective = {_positive: "positive ", _not_negative: "non-negative "}.get(test[0], "") if test else ""
+            raise ValueError(f"{where}: {key} must be a {adjective}{wanted}, got {value!r}")
+        values[key] = value
+    return values
+
+
+def _audience(table: Any, number: int, seen: set[str]) -> Audience:
+    label = f"audience #{number}"
+    if isinstance(table, dict) and isinstance(table.get("slug"), str):
+        label = f"audience {table['slug']!r}"
+    if not isinstance(table, dict):
+        raise ValueError(f"{label}: must be a table ([[audience]]), got {table!r}")
+    values = _checked(table, _AUDIENCE_KEYS, label)
+    for key in ("slug", "name", "description"):
+        if not values.get(key, "").strip():
+            raise ValueError(f"{label}: {key} is missing or empty")
+    slug = values["slug"]
+    if not _SLUG.match(slug):
+        raise ValueError(f"{label}: slug must be lower-case letters, digits, '_' or '-', got {slug!r}")
+    if slug in seen:
+        raise ValueError(f"{label}: slug {slug!r} is used by another audience")
+    seen.add(slug)
+    rules = _checked(values.get("rules", {}), _RULE_KEYS, f"{label} rules")
+    room_types = rules.get("room_types")
+    if room_types is not None:
+        unknown = [r for r in room_types if r not in ROOM_TYPES]
+        if not room_types or unknown:
+            raise ValueError(f"{label} rules: room_types must be a non-empty list of {', '.join(ROOM_TYPES)}; "
+                             f"got {room_types!r}")
+        room_types = tuple(room_types)
+    return Audience(
+        slug=slug, name=values["name"].strip(), description=values["description"].strip(),
+        lead=(values.get("lead") or "").strip() or f"For {values['name'].strip()}",
+        room_types=room_types,
+        max_price=None if rules.get("max_price") is None else float(rules["max_price"]),
+        max_minimum_nights=rules.get("max_minimum_nights"), min_reviews=rules.get("min_reviews"),
+    )
+
+
+def load_audiences(path: Path | str | None = None) -> tuple[list[Audience], Learning]:
+    """The audiences (in file order) and the learning thresholds of `path` (default: the shipped audiences.toml)."""
+    path = Path(path) if path is not None else DEFAULT_PATH
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path}: not valid TOML: {error}") from None
+    try:
+        unknown = sorted(set(document) - {"audience", "learning"})
+        if unknown:
+            raise ValueError(f"unknown top-level key(s) {', '.join(unknown)} (known: audience, learning)")
+        tables = document.get("audience")
+        if not isinstance(tables, list) or not tables:
+            raise ValueError("no audiences: expected [[audience]] tables")
+        seen: set[str] = set()
+        audiences = [_audience(table, number, seen) for number, table in enumerate(tables, 1)]
+        learning_table = document.get("learning", {})
+        if not isinstance(learning_table, dict):
+            raise ValueError(f"learning must be a table, got {learning_table!r}")
+        learning = Learning(**_checked(learning_table, _LEARNING_KEYS, "learning"))
+        if learning.prior_clicks > learning.prior_impressions:
+            raise ValueError("learning: prior_clicks must not exceed prior_impressions")
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    return audiences, learning
+
+
+def ineligible_reason(audience: Audience, listing: Mapping[str, Any]) -> Optional[str]:
+    """Why `listing` (CSV column names) may not get an ad for `audience`; None: it may.
+
+    The minimum stay is not decided here: see `must_state_minimum_stay`.
+    """
+    room_type = listing.get("room_type")
+    if audience.room_types is not None and room_type not in audience.room_types:
+        return (f"{room_type or 'unknown room type'}: the {audience.name} audience takes "
+                f"{', '.join(audience.room_types)}")
+    price = listing.get("price")
+    if audience.max_price is not None:
+        limit = format_price(audience.max_price)
+        if price is None:
+            return f"the price is unknown: the {audience.name} audience needs a price of at most {limit}"
+        if float(price) > audience.max_price:
+            return f"the price {format_price(price)} is above the {audience.name} maximum of {limit}"
+    reviews = listing.get("number_of_reviews") or 0
+    if audience.min_reviews is not None and reviews < audience.min_reviews:
+        return f"{reviews} reviews: the {audience.name} audience needs at least {audience.min_reviews}"
+    return None
+
+
+def must_state_minimum_stay(audience: Audience, listing: Mapping[str, Any]) -> bool:
+    """Is the listing's minimum stay (`minimum_nights`: a listing row or its facts) longer than the audience
+    expects, so that an ad for it must say so?"""
+    nights = listing.get("minimum_nights")
+    return audience.max_minimum_nights is not None and nights is not None and nights > audience.max_minimum_nights
+
+
+def must_state_price(audience: Audience) -> bool:
+    """An audience chosen by price gets ads that show it: "budget" is then a checked promise, not a word."""
+    return audience.max_price is not None

@@ -1,0 +1,348 @@
+"""The grounding check: claims a generated text makes that its data does not back, and debris.
+
+Pure functions, no database. The last tests measure the check on the hand-labelled
+set in gfl_dagster/listings/eval/grounding_labelled.jsonl (SmolLM2-135M outputs, hand-written and
+template texts).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from gfl_dagster.generation.debris import debris_problems
+from gfl_dagster.generation.grounding import Support, unsupported_claims
+from gfl_dagster.listings.description_check import listing_source_values, listing_support
+from gfl_dagster.listings.eval.grounding import LABELLED, claim_caught, evaluate, known_places_from_csv, load_entries
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CSV = PROJECT_DIR / "data" / "AB_NYC_2023.csv"
+
+
+@pytest.fixture(scope="module")
+def known_places() -> tuple[str, ...]:
+    return known_places_from_csv(CSV)
+
+
+def listing(**overrides):
+    row = {"id": 1, "name": "Bright apartment", "neighbourhood_group": "Brooklyn", "neighbourhood": "Williamsburg",
+           "room_type": "Entire home/apt", "price": 150, "minimum_nights": 3, "number_of_reviews": 49}
+    row.update(overrides)
+    return row
+
+
+def claims(text: str, known: tuple[str, ...] = (), **overrides) -> list[str]:
+    return unsupported_claims(text, listing_support(listing(**overrides), known))
+
+
+def named(reasons: list[str], claim: str) -> bool:
+    return claim_caught(claim, reasons)
+
+
+# --- amenities and features -------------------------------------------------
+
+@pytest.mark.parametrize("text, claim", [
+    ("It has a private pool.", "pool"),
+    ("Relax on the balcony.", "balcony"),
+    ("A terrace and a patio.", "terrace"),
+    ("Residents share a roof deck.", "roof deck"),
+    ("There is a gym in the building.", "gym"),
+    ("Enjoy views of the skyline.", "views"),
+    ("Free parking on site.", "parking"),
+    ("In-unit washer and dryer.", "washer"),
+    ("W/D in the unit.", "w/d"),
+    ("A doorman building.", "doorman"),
+    ("Elevator access.", "elevator"),
+    ("A working fireplace.", "fireplace"),
+    ("Central air conditioning.", "air conditioning"),
+    ("A hot tub in the garden.", "hot tub"),
+    ("Fast wifi and a desk.", "wifi"),
+    ("A full kitchen.", "kitchen"),
+    ("A private bathroom.", "private bathroom"),
+    ("A penthouse with a backyard.", "penthouse"),
+])
+def test_an_amenity_the_listing_does_not_mention_is_a_claim(text, claim):
+    reasons = claims(text)
+    assert named(reasons, claim), reasons
+
+
+def test_an_amenity_named_by_the_listing_is_supported():
+    name = "Sunny loft with rooftop & gym"
+    assert claims("A sunny loft with a rooftop and a gym.", name=name) == []
+    # Synonyms and related words back a claim too.
+    assert claims("Guests can use the roof deck and the fitness room.", name=name) == []
+    assert claims("Washer and dryer in the unit.", name="Condo with Laundry") == []
+    assert claims("It has an outdoor space.", name="Garden apartment") == []
+
+
+def test_plurals_count_as_the_same_claim():
+    assert claims("Two balconies.", name="Loft with balcony") == []
+    assert claims("A balcony.", name="Loft w/ 2 balconies") == []
+    assert named(claims("Two balconies."), "balcony")
+    assert named(claims("Gardens all around."), "garden")
+
+
+def test_a_place_name_does_not_back_a_feature_word_inside_it(known_places):
+    reasons = claims("A studio in Hell's Kitchen with a full kitchen.", known_places, name="Hell's Kitchen studio",
+                     neighbourhood="Hell's Kitchen", neighbourhood_group="Manhattan")
+    assert [r for r in reasons if "kitchen" in r.lower()] == [
+        'claims "kitchen" (amenity) but the listing does not say so']
+
+
+def test_near_universal_words_are_not_claims():
+    assert claims("A bright bedroom with a bed, a bathroom and a shower, close to restaurants and shops.") == []
+
+
+def test_negations_are_still_claims():
+    assert named(claims("There is no pool."), "pool")
+
+
+# --- sizes and counts -------------------------------------------------------
+
+@pytest.mark.parametrize("text, claim", [
+    ("An 8-bedroom house.", "8 bedrooms"),
+    ("A 3BR apartment.", "3 bedrooms"),
+    ("A two-bedroom apartment.", "2 bedrooms"),
+    ("Two queen beds.", "2 beds"),
+    ("It has 2 baths.", "2 baths"),
+    ("27000 sq. ft. of space.", "27000 sq ft"),
+    ("1000 square feet.", "1000 sq ft"),
+    ("It sleeps 6.", "6 guests"),
+    ("Room for 4 guests.", "4 guests"),
+    ("A 2-story house.", "2 floors"),
+    ("On the third floor.", "floor 3"),
+    ("On the 4th floor.", "floor 4"),
+    ("14-foot ceilings.", "14-foot ceilings"),
+])
+def test_a_size_or_count_the_listing_does_not_state_is_a_claim(text, claim):
+    reasons = claims(text)
+    assert named(reasons, claim), reasons
+
+
+def test_a_size_is_supported_only_by_the_same_unit_and_number():
+    name = "Beautiful 4BR/4BA Home, 1200 sqft"
+    assert claims("A four-bedroom home with 4 baths and 1,200 square feet.", name=name) == []
+    assert named(claims("A 5-bedroom home.", name=name), "5 bedrooms")
+    # A number elsewhere in the data (a price of 3) does not back a bedroom count.
+    assert named(claims("A 3-bedroom home.", price=3), "3 bedrooms")
+
+
+# --- distances and landmarks ------------------------------------------------
+
+@pytest.mark.parametrize("text, claim", [
+    ("5 minutes from the park.", "5 minutes"),
+    ("Two blocks to the subway.", "2 blocks"),
+    ("A mile from the beach.", "beach"),
+    ("Steps from the subway.", "walking distance"),
+    ("Within walking distance of shops.", "walking distance"),
+    ("Near Central Park.", "central park"),
+    ("Next to Times Square.", "times square"),
+    ("A view of the Empire State Building.", "empire state"),
+    ("Walk across the Brooklyn Bridge.", "brooklyn bridge"),
+    ("Easy access to JFK.", "airport"),
+    ("Close to the train station.", "station"),
+])
+def test_a_distance_or_landmark_the_listing_does_not_state_is_a_claim(text, claim):
+    reasons = claims(text)
+    assert named(reasons, claim), reasons
+
+
+def test_a_distance_or_landmark_in_the_name_is_supported():
+    assert claims("Only 15 minutes to Central Park.", name="Cozy Room. Only 15 mins to Central Park!") == []
+    assert claims("A cozy apartment steps from the subway.", name="Cozy apartment steps to subway") == []
+    # Abbreviations count as the full name.
+    assert claims("Near Times Square.", name="Spacious 2 bedroom near Times Sq") == []
+    assert named(claims("20 minutes to Central Park.", name="Only 15 mins to Central Park!"), "20 minutes")
+
+
+# --- places -----------------------------------------------------------------
+
+def test_a_known_place_other_than_the_listings_own_is_a_claim(known_places):
+    reasons = claims("A loft in Midtown East, close to the Upper East Side.", known_places)
+    assert named(reasons, "midtown east") and named(reasons, "upper east side"), reasons
+    assert "Williamsburg" in reasons[0]  # names where the listing is
+
+
+def test_the_listings_own_places_and_the_city_are_allowed(known_places):
+    assert claims("An entire home in Williamsburg, Brooklyn, New York.", known_places) == []
+    assert claims("Entire home in WILLIAMSBURG, brooklyn, NYC.", known_places) == []
+
+
+def test_place_names_match_without_case_or_accents_and_on_word_boundaries(known_places):
+    assert named(claims("Close to CHELSEA.", known_places), "chelsea")
+    assert named(claims("A stay in Nolíta.", known_places), "nolita")
+    # "Harlem" is a known place; "Harlemite" is not a place name.
+    assert not named(claims("A Harlemite host.", known_places), "harlem")
+    assert claims("Sunnyside up eggs.", known_places, name="Sunnyside up eggs") == []
+
+
+def test_abbreviations_in_the_name_back_the_words_written_out(known_places):
+    name = "Sunny 1bd - Near SoHo Washington SQ and W. Village"
+    text = "A sunny one-bedroom near SoHo, Washington Square and the West Village."
+    assert claims(text, known_places, name=name, neighbourhood="Greenwich Village",
+                  neighbourhood_group="Manhattan") == []
+    assert claims("On the Upper West Side.", known_places, name="UWS gem", neighbourhood="Upper West Side",
+                  neighbourhood_group="Manhattan") == []
+    assert claims("Minutes from Bedford-Stuyvesant.", known_places, name="Minutes from Bed-Stuy") == []
+
+
+def test_a_named_park_is_quoted_whole():
+    reasons = claims("A 10-minute walk to Fort Tryon Park.")
+    assert named(reasons, "fort tryon park"), reasons
+
+
+def test_a_place_named_by_the_listing_name_is_supported(known_places):
+    name = "Amazing Williamsburg/Greenpoint Apt"
+    assert claims("An apartment on the Williamsburg/Greenpoint line.", known_places, name=name) == []
+    assert named(claims("Close to Bushwick.", known_places, name=name), "bushwick")
+
+
+def test_places_outside_the_city_are_claims(known_places):
+    reasons = claims("A 3-star hotel in the city of Riyadh, Saudi Arabia, like one in Bloomington, IN.", known_places)
+    for place in ("riyadh", "saudi arabia", "bloomington"):
+        assert named(reasons, place), reasons
+
+
+# --- ratings and superlatives -----------------------------------------------
+
+@pytest.mark.parametrize("text, claim", [
+    ("A 5-star stay.", "5-star"),
+    ("Top-rated by guests.", "top-rated"),
+    ("Highly rated.", "highly rated"),
+    ("Rated 4.9 by guests.", "4.9"),
+    ("The best apartment in town.", "best"),
+    ("An award-winning design.", "award-winning"),
+    ("A luxury apartment.", "luxury"),
+    ("A luxurious apartment.", "luxurious"),
+    ("Stunning design.", "stunning"),
+    ("A breathtaking view.", "breathtaking"),
+])
+def test_a_rating_or_superlative_is_a_claim(text, claim):
+    reasons = claims(text)
+    assert named(reasons, claim), reasons
+
+
+def test_a_superlative_in_the_name_is_supported():
+    assert claims("A luxury apartment in Williamsburg.", name="LUXURY apartment") == []
+
+
+def test_puffery_is_not_a_claim():
+    assert claims("A cozy, charming, lovely, beautiful, clean and quiet apartment.") == []
+
+
+# --- numbers ----------------------------------------------------------------
+
+def test_numbers_are_supported_by_the_listings_numbers():
+    assert claims("$150 per night, minimum stay 3 nights, 49 reviews.") == []
+    reasons = claims("$120 per night, minimum stay 5 nights, 80 reviews.")
+    for claim in ("$120", "5 nights", "80 reviews"):
+        assert named(reasons, claim), reasons
+
+
+def test_review_bands_and_bounds_are_supported_when_a_number_lies_in_them():
+    assert claims("It has 10 to 99 reviews.") == []  # 49 reviews
+    assert claims("It has more than 40 reviews.") == []
+    assert claims("It has fewer than 50 reviews.") == []
+    assert named(claims("It has 100 or more reviews.", number_of_reviews=49, price=80), "100 reviews")
+    assert claims("More than 40 guests have left reviews.") == []  # past guests, not a capacity
+
+
+def test_numbers_written_in_the_name_are_supported():
+    assert claims("A 50% discount.", name="50% Discount Beautiful Room") == []
+
+
+def test_the_template_text_is_clean(known_places):
+    text = ("Entire home/apt in Williamsburg, Brooklyn, listed as \u201cSunny loft with rooftop & gym\u201d. "
+            "$150 per night, minimum stay 3 nights. It has 10 to 99 reviews.")
+    assert claims(text, known_places, name="Sunny loft with rooftop & gym") == []
+    assert debris_problems(text, listing_source_values(listing(name="Sunny loft with rooftop & gym"))) == []
+
+
+def test_the_support_is_plain_data_for_any_generator():
+    support = Support(texts=("Weekend deal: rooftop bar access",), places=("Astoria", "Queens"),
+                      known_places=("Astoria", "Queens", "Harlem"), numbers=(89,))
+    assert unsupported_claims("A room in Astoria, Queens with rooftop access, $89 a night.", support) == []
+    reasons = unsupported_claims("A room in Harlem with a pool, $99 a night.", support)
+    assert [named(reasons, c) for c in ("harlem", "pool", "$99")] == [True, True, True]
+
+
+# --- debris -----------------------------------------------------------------
+
+def test_json_and_key_value_dumps_are_debris():
+    for text in ('{"room_type": "Private room", "price_per_night": "$60"}',
+                 '"area": "Bronx",\n"minimum_nights": 30',
+                 "price_per_night: $60",
+                 "Title: Cozy room\nPrice: $60\nArea: Bronx",
+                 "```json\n[1, 2]\n```"):
+        assert any("JSON/code" in p for p in debris_problems(text)), text
+
+
+def test_echoed_input_is_debris():
+    source = listing_source_values(listing(name="Cozy apartment steps to subway"))
+    echo = 'The listing: "name": "Cozy apartment steps to subway", "neighbourhood": "Williamsburg"'
+    assert any("echoes its input" in p for p in debris_problems(echo, source))
+    # Quoting the name in prose is not an echo.
+    prose = 'Listed as "Cozy apartment steps to subway", it is an entire home in Williamsburg.'
+    assert debris_problems(prose, source) == []
+
+
+def test_degenerate_repetition_is_debris():
+    assert any("repetition" in p for p in debris_problems(
+        "It is a 1000 sqft, 24-hour, private 1000 sqft, 24-hour, private 1000 sqft, 24-hour, private flat."))
+    assert any("repetition" in p for p in debris_problems("Bronx: Bronx: Bronx: Bronx: Bronx: Bronx: Bronx: the end"))
+    assert any("repetition" in p for p in debris_problems("shi-shi-shi-shi-shi-shi-shi-shi-shi-shi-shi-shi-shi"))
+    # Stop-word phrases repeat in ordinary prose.
+    assert debris_problems("One of the rooms, one of the baths and one of the best parts of the city.") == []
+
+
+@pytest.mark.parametrize("text", [
+    "This listing is a short, factual description of a rental listing in the Bronx.",
+    "The listing data is untrusted user content.",
+    "As an AI, I cannot describe this.",
+    "Here is a JSON representation of the listing.",
+    "Following the instructions, here it is: a room in Queens.",
+    "I followed the prompt and wrote 2 to 4 sentences.",
+])
+def test_talk_about_the_data_or_the_prompt_is_debris(text):
+    assert any("talks about" in p for p in debris_problems(text)), text
+
+
+def test_prose_is_not_debris():
+    text = ("A private room in a three-bedroom apartment in Bedford-Stuyvesant, Brooklyn. It costs $75 a night with "
+            "a 30-night minimum and has 2 reviews.")
+    assert debris_problems(text, listing_source_values(listing())) == []
+
+
+# --- speed and the labelled set ---------------------------------------------
+
+def test_a_600_character_text_checks_in_well_under_a_millisecond(known_places):
+    text = ("A sunny loft in Williamsburg with a private balcony, a pool and a breathtaking view of the Empire State "
+            "Building, 5 minutes from Times Square in Midtown East. The 8-bedroom, 27000 sq. ft. home has a doorman. ")
+    text = (text * 3)[:600]
+    support = listing_support(listing(name="Sunny loft with rooftop & gym"), known_places)
+    source = listing_source_values(listing(name="Sunny loft with rooftop & gym"))
+    unsupported_claims(text, support)
+    # Best of several batches: other processes on the machine only ever slow a batch down.
+    batches = []
+    for _ in range(7):
+        started = time.perf_counter()
+        for _ in range(50):
+            unsupported_claims(text, support)
+            debris_problems(text, source)
+        batches.append((time.perf_counter() - started) * 1000 / 50)
+    assert min(batches) < 1.0, batches
+
+
+def test_recall_and_false_rejections_on_the_labelled_set(known_places):
+    entries = load_entries(LABELLED)
+    assert len(entries) >= 60
+    sources = {e["source"] for e in entries}
+    assert {"smollm2-t0.2", "smollm2-t0.9", "handwritten-faithful", "handwritten-invented", "template"} <= sources
+    result = evaluate(entries, known_places)
+    missed = [(m["id"], m["claim"]) for m in result["missed"]]
+    rejected = [(f["id"], f["reasons"]) for f in result["false_rejections"]]
+    assert result["recall"] >= 0.9, missed
+    assert result["false_rejection_rate"] <= 0.05, rejected
+    assert result["debris_caught"] == result["debris_texts"]
