@@ -22,7 +22,8 @@ BUNDLED_CSV = PROJECT_DIR / "data" / "AB_NYC_2023.csv"
 SHARED_DATA_SETTING = "GFL_SHARED_DATA"
 
 _TABLES = ("listings", "listing_tombstones", "listing_rejects", "listing_descriptions", "listing_sync",
-           "sync_failures", "vector_store_meta", "freshness_probes", "feedback_events")
+           "sync_failures", "vector_store_meta", "freshness_probes", "feedback_events", "listing_ads",
+           "user_recommendations")
 
 
 def shared_csv(name: str) -> Path:

@@ -40,7 +40,7 @@ def test_the_code_location_loads_as_dagster_loads_it():
     repository = defs.get_repository_def()
     repository.load_all_definitions()
     assert {"sync_area", "reconcile_job"} <= set(repository.job_names)
-    assert {s.name for s in repository.sensor_defs} == {"listing_changes_sensor"}
+    assert {s.name for s in repository.sensor_defs} == {"listing_changes_sensor", "feedback_sensor"}
 
 
 def test_the_floor_probe_loads_only_in_the_benchmark_code_location():
@@ -48,7 +48,7 @@ def test_the_floor_probe_loads_only_in_the_benchmark_code_location():
 
     repository = bench_defs.get_repository_def()
     repository.load_all_definitions()
-    assert {s.name for s in repository.sensor_defs} == {"listing_changes_sensor", "freshness_probe_sensor"}
+    assert {s.name for s in repository.sensor_defs} == {"listing_changes_sensor", "feedback_sensor", "freshness_probe_sensor"}
     assert "freshness_probe_job" in repository.job_names
     assert "freshness_probe_job" not in defs.get_repository_def().job_names
 

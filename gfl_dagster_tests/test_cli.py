@@ -41,16 +41,16 @@ def test_gfl_sync_show_status_and_load(engine, tmp_path):
     with engine.connect() as connection:
         listing_id = connection.execute(text("SELECT min(id) FROM listings WHERE area = 'Queens'")).scalar()
     shown = json.loads(runner.invoke(cli, ["show", str(listing_id), "--json"]).output)
-    assert set(shown) == {"source", "description", "vector"}
+    assert set(shown) == {"source", "description", "ads", "vector"}
     assert shown["source"]["id"] == listing_id and shown["source"]["neighbourhood_group"] == "Queens"
     assert shown["description"]["model"] == "template-v2"
     assert shown["vector"]["properties"]["id"] == listing_id
     assert shown["vector"]["properties"]["room_type"] == shown["source"]["room_type"]
     assert shown["vector"]["synced_version"] == shown["source"]["version"]
     absent = json.loads(runner.invoke(cli, ["show", "1", "--json"]).output)
-    assert absent == {"source": None, "description": None, "vector": None}
+    assert absent == {"source": None, "description": None, "ads": [], "vector": None}
 
-    status = {row["area"]: row for row in json.loads(runner.invoke(cli, ["status", "--json"]).output)}
+    status = {row["area"]: row for row in json.loads(runner.invoke(cli, ["status", "--json"]).output)["areas"]}
     assert status["Queens"]["pending"] == 0 and status["Queens"]["synced_rows"] == status["Queens"]["source_rows"]
     assert status["Manhattan"]["pending"] == status["Manhattan"]["source_rows"] > 0
 

@@ -98,3 +98,18 @@ def test_evaluate_scores_a_perfect_search_at_the_ceiling():
     assert scores["ndcg_at_10"] == pytest.approx(1.0)
     assert scores["precision_at_10"] == pytest.approx(ceiling(grades)["precision_at_10"]) == pytest.approx(0.1)
     assert evaluate(lambda text: [], grades, queries)["ndcg_at_10"] == 0.0
+
+
+def test_constraint_grades_count_the_stated_filters_a_hit_fails():
+    from gfl_dagster.search.eval.constraints import evaluate_constraints, failed_constraints, grade
+    from gfl_dagster.search.eval.understanding_queries import LabelledParse
+
+    filters = {"borough": "Brooklyn", "max_price": 100, "min_reviews": 20}
+    good = {"id": 1, "area": "Brooklyn", "price": 90, "number_of_reviews": 25}
+    one_off = {**good, "id": 2, "price": 120}
+    far = {"id": 3, "area": "Queens", "price": 300, "number_of_reviews": None}
+    assert [failed_constraints(filters, hit) for hit in (good, one_off, far)] == [0, 1, 3]
+    assert [grade(filters, hit) for hit in (good, one_off, far)] == [2, 1, 0]
+    entries = [LabelledParse("brooklyn cheap", "nyc", filters), LabelledParse("a view", "nyc", {})]
+    scored = evaluate_constraints(entries, lambda text: [good, one_off], [good, one_off, far])
+    assert scored["queries"] == 1 and scored["share_satisfying_all"] == 0.5 and scored["queries_all_hits_satisfying"] == 0

@@ -64,11 +64,13 @@ def ad_messages(audience: Audience, facts: Mapping[str, Any], description: Optio
     ]
 
 
-def template_ad(audience: Audience, facts: Mapping[str, Any]) -> str:
+def template_ad(audience: Audience, facts: Mapping[str, Any], variant: int = 1) -> str:
     """A deterministic ad that restates the facts (`description_input`) for the audience and invents nothing.
 
     Price-led for an audience chosen by price; it always states the price and the
     minimum stay when known, and the review band for an audience with a review rule.
+    Even variants put the facts first and the audience last, so two variants of one
+    listing and audience differ and clicks can tell them apart.
     """
     room = _ROOM_WORDS.get(facts["room_type"], str(facts["room_type"]).lower())
     where = facts.get("neighbourhood") or facts["area"]
@@ -84,4 +86,7 @@ def template_ad(audience: Audience, facts: Mapping[str, Any]) -> str:
         terms.append(f"minimum {nights} night{'s' if nights != 1 else ''}")
     if audience.min_reviews is not None and facts.get("reviews") and facts["reviews"] != "no reviews yet":
         terms.append(f"with {facts['reviews']}")
+    if variant % 2 == 0:
+        facts_first = ", ".join(terms)
+        return f"{facts_first[0].upper()}{facts_first[1:]}. {audience.lead}."
     return f"{audience.lead}: " + ", ".join(terms) + "."

@@ -142,10 +142,38 @@ def _measure_bundled(csv_path: Optional[str], searches: int, alphas: list[float]
         figures["load_average_1m"] = os.getloadavg()[0]  # other work on the machine skews latency
         figures["latency"][backend] = {
             mode: latency_ms(_searcher(resources, store, synced["areas"], mode), texts, searches) for mode in MODES}
+        figures["understood"] = _measure_understanding(resources, store, synced, searches)
         store.drop()
     headline = figures["latency"][backend][figures["default_mode"]]
     figures.update(p50_ms=headline["p50_ms"], p95_ms=headline["p95_ms"])
     return figures
+
+
+def _measure_understanding(resources, store, synced: dict[str, Any], searches: int) -> dict[str, Any]:
+    """The labelled sentences with constraints (New York ones): understood search against the text-only
+    baseline, per mode, and the latency of parsing and of a whole understood search."""
+    from gfl_dagster.search.eval.constraints import evaluate_constraints
+    from gfl_dagster.search.eval.evaluate import latency_ms
+    from gfl_dagster.search.eval.understanding_queries import PARSES
+    from gfl_dagster.search.interpret import load_search_context
+    from gfl_dagster.search.retrieval import understood_search
+    from gfl_dagster.search.understanding import understand
+
+    entries = [entry for entry in PARSES if entry.city == "nyc"]
+    context = load_search_context(resources.database.engine())
+    _progress(f"understood search: {len(entries)} labelled sentences")
+
+    def searcher(mode: str, literal: bool) -> Callable[[str], list[dict[str, Any]]]:
+        return lambda text: understood_search(SearchQuery(text=text, mode=mode), resources.embedder, store,
+                                              context, literal).hits
+
+    per_mode = {mode: {"understood": evaluate_constraints(entries, searcher(mode, False), synced["corpus"]),
+                       "text_only": evaluate_constraints(entries, searcher(mode, True), synced["corpus"])}
+                for mode in MODES}
+    texts = [entry.text for entry in entries]
+    parse = latency_ms(lambda text: understand(text, context.places, context.price_bands), texts, searches)
+    whole = latency_ms(searcher("semantic", False), texts, searches)
+    return {"sentences": len(entries), "modes": per_mode, "parse_latency": parse, "search_latency": whole}
 
 
 def _measure_large(csv_path: str, limit: Optional[int], searches: int) -> dict[str, Any]:
@@ -204,5 +232,21 @@ def report_text(figures: dict[str, Any]) -> str:
         sweep.to_string(index=False, float_format="%.3f"),
         f"latency of a search incl. query embedding (load average {figures['load_average_1m']:.1f}):",
         pd.DataFrame(latency).to_string(index=False, float_format="%.1f"),
+        *_understanding_lines(figures.get("understood")),
         f"machine: {figures['machine']}",
     ])
+
+
+def _understanding_lines(understood: Optional[dict[str, Any]]) -> list[str]:
+    import pandas as pd
+
+    if not understood:
+        return []
+    rows = [{"mode": mode, "search": kind, "hits satisfying all": f"{scores['share_satisfying_all']:.1%}",
+             "P@10": scores["precision_at_10"], "nDCG@10": scores["ndcg_at_10"]}
+            for mode, kinds in understood["modes"].items() for kind, scores in kinds.items()]
+    return [f"plain-language constraints: {understood['sentences']} labelled sentences, graded by the constraints",
+            pd.DataFrame(rows).to_string(index=False, float_format="%.3f"),
+            f"parse p50/p95 {understood['parse_latency']['p50_ms']:.2f}/{understood['parse_latency']['p95_ms']:.2f} ms, "
+            f"understood semantic search p50/p95 {understood['search_latency']['p50_ms']:.1f}/"
+            f"{understood['search_latency']['p95_ms']:.1f} ms"]

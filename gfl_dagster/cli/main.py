@@ -89,7 +89,10 @@ def load(path: str, limit: Optional[int]) -> None:
 @click.argument("listing_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print {source, description, vector} as JSON.")
 def show(listing_id: int, as_json: bool) -> None:
-    """One listing: the source row, its stored description and what the vector store holds."""
+    """One listing: the source row, its stored description, its ads, and what the vector store holds.
+
+    For every generated text: who wrote it (the model, or the template standing in and why), from
+    which prompt version, and for an ad the example ads it learned from and why it was retired."""
     from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.cli.tables import show_text
     from gfl_dagster.db import queries
@@ -100,6 +103,7 @@ def show(listing_id: int, as_json: bool) -> None:
             source = connection.execute(queries.LISTING_BY_ID, {"id": listing_id}).mappings().first()
             description = connection.execute(queries.DESCRIPTION_BY_ID, {"id": listing_id}).mappings().first()
             sync_state = connection.execute(queries.SYNC_STATE_BY_ID, {"id": listing_id}).mappings().first()
+            ads = [dict(row) for row in connection.execute(queries.ADS_OF_LISTING, {"id": listing_id}).mappings()]
         with resources.vector_store.session() as store:
             stored = store.get(listing_id)
     document = {
@@ -107,6 +111,7 @@ def show(listing_id: int, as_json: bool) -> None:
             **{c: source[c] for c in LISTING_COLUMNS}, "area": source["area"], "version": source["version"],
             "updated_at": source["updated_at"]},
         "description": None if description is None else dict(description),
+        "ads": ads,
         "vector": None if stored is None else {
             "store": resources.vector_store.backend, "properties": stored.properties, "synced_version": stored.version,
             "embed_hash": stored.embed_hash, "dimension": stored.dimension,

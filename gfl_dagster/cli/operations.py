@@ -34,26 +34,48 @@ def status_table(rows: list[dict]) -> str:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one object per area.")
 def status(as_json: bool) -> None:
-    """Per area: source rows, synced rows, pending changes and the oldest one's age, rejects, poison rows."""
+    """Per area: source rows, synced rows, pending changes and the oldest one's age, rejects, poison rows;
+    then the loop: feedback events by kind, ads (active and retired), users with recommendations."""
     from gfl_dagster.cli.runs import project_resources
 
     with project_resources() as resources:
-        rows = area_status(resources.database.engine())
+        engine = resources.database.engine()
+        rows = area_status(engine)
+        loop = loop_status(engine)
     if as_json:
-        print_json(rows)
-    else:
-        click.echo(status_table(rows) if rows else "no listings yet: run `gfl up` or `gfl load PATH`")
+        print_json({"areas": rows, **loop})
+        return
+    click.echo(status_table(rows) if rows else "no listings yet: run `gfl up` or `gfl load PATH`")
+    events = ", ".join(f"{n} {kind}s" for kind, n in loop["feedback_events"].items()) or "none"
+    click.echo(f"feedback events: {events}\nads: {loop['ads']['active']} active, {loop['ads']['retired']} retired"
+               f"\nusers with recommendations: {loop['users_with_recommendations']}")
+
+
+def loop_status(engine) -> dict:
+    from gfl_dagster.db import queries
+
+    with engine.connect() as connection:
+        events = {row.kind: row.n for row in connection.execute(queries.EVENT_COUNTS)}
+        ads = connection.execute(queries.AD_COUNTS).one()
+        users = connection.execute(queries.RECOMMENDATION_COUNT).scalar_one()
+    return {"feedback_events": events, "ads": {"active": ads.active, "retired": ads.retired},
+            "users_with_recommendations": users}
 
 
 @click.command()
-@click.option("--rate", default=2.0, show_default=True, type=click.FloatRange(min=0.01),
-              help="Changes per second.")
+@click.option("--rate", type=click.FloatRange(min=0.01),
+              help="Changes per second [default: 2], or searches per second with --users [default: 10].")
 @click.option("--duration", default=60.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds to run.")
 @click.option("--seed", type=int, help="Random seed, for a repeatable stream.")
-def simulate(rate: float, duration: float, seed: Optional[int]) -> None:
+@click.option("--users", type=click.IntRange(min=1), help="Simulate this many people instead, who search, see "
+              "ads, view, click, save and book (--rate is then searches per second).")
+def simulate(rate: float, duration: float, seed: Optional[int], users: Optional[int]) -> None:
     """Write a stream of changes to the configured database: price and availability
     updates, new listings and deletes, each its own transaction. Watch them arrive
     with `gfl status` or in the Dagster UI."""
+    if users:
+        return _simulate_users(users, rate or 10.0, duration, seed)
+    rate = rate or 2.0
     from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.listings.simulation import SimulationCounts, apply_change
 
@@ -74,3 +96,34 @@ def simulate(rate: float, duration: float, seed: Optional[int]) -> None:
         except KeyboardInterrupt:
             pass
     click.echo(f"done: {made} changes ({counts.summary()})")
+
+
+def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int]) -> None:
+    from gfl_dagster.cli.runs import project_resources
+    from gfl_dagster.db import queries
+    from gfl_dagster.feedback.simulated_users import make_users, step
+
+    rng = random.Random(seed)
+    totals: dict[str, int] = {}
+    with project_resources() as resources:
+        engine = resources.database.engine()
+        with engine.connect() as connection:
+            areas = [row.area for row in sorted(connection.execute(queries.LIST_AREAS), key=lambda r: -r.listings)]
+        people = make_users(count, areas, rng)
+        if not people:
+            click.echo("no listings yet: run `gfl up` first")
+            return
+        started = time.monotonic()
+        made = 0
+        try:
+            while time.monotonic() - started < duration:
+                for kind, n in step(engine, rng.choice(people), rng).items():
+                    totals[kind] = totals.get(kind, 0) + n
+                made += 1
+                if made % max(1, int(rate * 10)) == 0:
+                    click.echo(f"{made} searches by {count} users in {time.monotonic() - started:.0f}s: "
+                               + ", ".join(f"{n} {kind}s" for kind, n in sorted(totals.items())))
+                time.sleep(max(0.0, started + made / rate - time.monotonic()))
+        except KeyboardInterrupt:
+            pass
+    click.echo(f"done: {made} searches ({', '.join(f'{n} {kind}s' for kind, n in sorted(totals.items()))})")

@@ -40,7 +40,8 @@ def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The query flags of both commands; the command receives a SearchQuery as `query`."""
     @functools.wraps(command)
     def with_query(text: Optional[str], as_json: bool, literal: bool, **flags: Any) -> Any:
-        return command(query=SearchQuery(text=text or "", **flags), as_json=as_json, literal=literal)
+        extra = {name: flags.pop(name) for name in ("user_id",) if name in flags}
+        return command(query=SearchQuery(text=text or "", **flags), as_json=as_json, literal=literal, **extra)
 
     for option in reversed(_QUERY_OPTIONS):
         with_query = option(with_query)
@@ -96,8 +97,10 @@ def search(query: SearchQuery, as_json: bool, literal: bool) -> None:
 
 @click.command()
 @click.argument("text", required=False)
+@click.option("--user", "user_id", help="Show what is recommended for this user (from their feedback events; "
+                                        "a cold start says so) instead of answering a request.")
 @query_options
-def recommend(query: SearchQuery, as_json: bool, literal: bool) -> None:
+def recommend(query: SearchQuery, as_json: bool, literal: bool, user_id: Optional[str] = None) -> None:
     """Recommend listings for a request, citing them by id, e.g. gfl recommend "a quiet place for a family trip".
 
     Retrieves candidates as `gfl search` does (the same understanding, the same
@@ -109,6 +112,9 @@ def recommend(query: SearchQuery, as_json: bool, literal: bool) -> None:
     from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.cli.tables import hits_table
     from gfl_dagster.search.retrieval import SearchError, recommend as recommend_listings
+
+    if user_id:
+        return _recommended_for(user_id, as_json)
 
     with project_resources() as resources, resources.vector_store.session() as store:
         try:
@@ -129,3 +135,23 @@ def recommend(query: SearchQuery, as_json: bool, literal: bool) -> None:
     click.echo(textwrap.fill(result.text, 100))
     click.echo(f"\n({result.model})\n\ncited listings:")
     click.echo(hits_table(cited))
+
+
+def _recommended_for(user_id: str, as_json: bool) -> None:
+    from gfl_dagster.cli.runs import project_resources
+    from gfl_dagster.recommendations.for_you import recommended_for
+
+    with project_resources() as resources:
+        found = recommended_for(resources.database.engine(), user_id)
+    if as_json:
+        print_json(found)
+        return
+    click.echo(textwrap.fill(found["blurb"], 100))
+    if found["cold_start"]:
+        click.echo(f"\n(cold start: {user_id} has no feedback events yet) listings: "
+                   + (", ".join(map(str, found["listing_ids"])) or "none"))
+        for ad in found["best_ads"]:
+            click.echo(f"  best ad for {ad['audience']} (listing {ad['listing_id']}): {ad['text']}")
+    else:
+        click.echo(f"\n({found['written_by']}, {found['generated_at']}) listings: "
+                   + ", ".join(map(str, found["listing_ids"])))

@@ -54,6 +54,14 @@ def show_text(listing_id: int, document: dict[str, Any]) -> str:
         parts.append(f"description ({writer}, {description['prompt_version']}, "
                      f"generated {description['generated_at']}):")
         parts.append(textwrap.indent(textwrap.fill(description["description"], 96), "  "))
+    for ad in document.get("ads") or []:
+        state = f"retired {ad['retired_at']}: {ad['retire_reason']}" if ad["retired_at"] else "active"
+        learned = f", examples {', '.join(map(str, ad['examples']))}" if ad["examples"] else ""
+        parts.append(f"ad {ad['id']} for {ad['audience']} (variant {ad['variant']}, written by {ad['written_by']} "
+                     f"for {ad['model']}, {ad['prompt_version']}{learned}; {state}):")
+        parts.append(textwrap.indent(textwrap.fill(ad["text"], 96), "  "))
+        if ad["notes"]:
+            parts.append(textwrap.indent(textwrap.fill(f"notes: {ad['notes']}", 96), "  "))
     vector = document["vector"]
     if vector is None:
         parts.append("vector store: absent")

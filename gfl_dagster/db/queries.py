@@ -104,6 +104,78 @@ REJECTS_FOR_FILE = text(
     "SELECT line_number, listing_id, reason FROM listing_rejects WHERE source_file = :source_file ORDER BY line_number"
 )
 
+# --- ads -------------------------------------------------------------------------------------------
+# Listings of an area with their stored description: what ads are written from.
+LISTINGS_WITH_DESCRIPTIONS_IN_AREA = text(
+    f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))}, d.description "
+    "FROM listings l LEFT JOIN listing_descriptions d ON d.listing_id = l.id WHERE l.area = :area ORDER BY l.id"
+)
+LISTINGS_WITH_DESCRIPTIONS_FOR = text(
+    f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))}, d.description "
+    "FROM listings l LEFT JOIN listing_descriptions d ON d.listing_id = l.id WHERE l.id = ANY(:ids)"
+)
+ACTIVE_ADS_IN_AREA = text(
+    "SELECT id, listing_id, audience, variant, input_hash, model, text FROM listing_ads "
+    "WHERE area = :area AND retired_at IS NULL ORDER BY listing_id, audience, variant"
+)
+NEXT_VARIANT = text("SELECT coalesce(max(variant), 0) + 1 FROM listing_ads WHERE listing_id = :listing_id "
+                    "AND audience = :audience")
+RETIRE_ADS = text("UPDATE listing_ads SET retired_at = now(), retire_reason = :reason "
+                  "WHERE id = ANY(:ids) AND retired_at IS NULL")
+# Active ads of listings that left the area or the source: retired with the reason.
+ORPHAN_ADS_IN_AREA = text(
+    "SELECT a.id FROM listing_ads a LEFT JOIN listings l ON l.id = a.listing_id "
+    "WHERE a.area = :area AND a.retired_at IS NULL AND (l.id IS NULL OR l.area <> a.area)"
+)
+# Impressions and clicks of every active ad of an audience (learning compares across listings).
+AD_STATS = text(
+    "SELECT a.id AS ad_id, a.listing_id, a.audience, a.variant, a.text, a.area, "
+    "count(*) FILTER (WHERE e.kind = 'impression') AS impressions, "
+    "count(*) FILTER (WHERE e.kind = 'click') AS clicks "
+    "FROM listing_ads a LEFT JOIN feedback_events e ON e.ad_id = a.id "
+    "WHERE a.retired_at IS NULL GROUP BY a.id"
+)
+ADS_FOR_LISTINGS = text(
+    "SELECT id, listing_id, audience, variant, text, written_by FROM listing_ads "
+    "WHERE listing_id = ANY(:ids) AND retired_at IS NULL ORDER BY listing_id, audience, variant"
+)
+ADS_OF_LISTING = text(
+    "SELECT id, audience, variant, text, model, written_by, prompt_version, examples, notes, created_at, "
+    "retired_at, retire_reason FROM listing_ads WHERE listing_id = :id ORDER BY audience, variant"
+)
+
+# --- recommended for you ------------------------------------------------------------------------------
+# Users of a bucket whose newest event is newer than their recommendation (or who have none).
+USERS_TO_REFRESH = text(
+    "SELECT e.user_id, max(e.id) AS newest FROM feedback_events e "
+    "LEFT JOIN user_recommendations r ON r.user_id = e.user_id "
+    "WHERE gfl_user_bucket(e.user_id) = :bucket AND e.kind IN ('view', 'click', 'save', 'book') "
+    "GROUP BY e.user_id HAVING max(e.id) > coalesce(max(r.source_event_id), 0)"
+)
+USER_SIGNALS = text(
+    "SELECT e.listing_id, e.kind, extract(epoch FROM now() - e.occurred_at) AS age_s FROM feedback_events e "
+    "JOIN listings l ON l.id = e.listing_id "
+    "WHERE e.user_id = :user_id AND e.kind IN ('view', 'click', 'save', 'book') ORDER BY e.id DESC LIMIT 200"
+)
+BOOKED_BY_USER = text("SELECT DISTINCT listing_id FROM feedback_events WHERE user_id = :user_id AND kind = 'book'")
+MOST_BOOKED = text(
+    "SELECT e.listing_id, count(*) AS bookings FROM feedback_events e JOIN listings l ON l.id = e.listing_id "
+    "WHERE e.kind = 'book' GROUP BY e.listing_id ORDER BY bookings DESC, e.listing_id LIMIT :limit"
+)
+MOST_REVIEWED = text("SELECT id FROM listings ORDER BY number_of_reviews DESC NULLS LAST, id LIMIT :limit")
+RECOMMENDATION_FOR = text("SELECT * FROM user_recommendations WHERE user_id = :user_id")
+# The feedback sensor: events past its cursor, as the buckets and ad areas they touch.
+NEW_EVENTS = text(
+    "SELECT max(e.id) AS newest, array_agg(DISTINCT gfl_user_bucket(e.user_id)) "
+    "FILTER (WHERE e.kind IN ('view', 'click', 'save', 'book')) AS buckets, "
+    "array_agg(DISTINCT a.area) FILTER (WHERE a.area IS NOT NULL) AS ad_areas "
+    "FROM feedback_events e LEFT JOIN listing_ads a ON a.id = e.ad_id WHERE e.id > :after"
+)
+EVENT_COUNTS = text("SELECT kind, count(*) AS n FROM feedback_events GROUP BY kind ORDER BY kind")
+AD_COUNTS = text("SELECT count(*) FILTER (WHERE retired_at IS NULL) AS active, "
+                 "count(*) FILTER (WHERE retired_at IS NOT NULL) AS retired FROM listing_ads")
+RECOMMENDATION_COUNT = text("SELECT count(*) FROM user_recommendations")
+
 # --- change capture -------------------------------------------------------------------
 # Every transaction id below the horizon has committed or aborted: the changes it made
 # are all visible now. A watermark that only advances to the horizon cannot skip a
@@ -191,3 +263,13 @@ SIMULATE_INSERT = text(
     "neighbourhood_group, neighbourhood, latitude + :jitter, longitude - :jitter, room_type, price, minimum_nights, "
     "0, 365 FROM listings WHERE id = :id")
 SIMULATE_DELETE = text("DELETE FROM listings WHERE id = :id")
+# What a simulated persona's search finds: its area and room types, under its price, most reviewed first,
+# with the active ads of its audience for each listing.
+SIMULATE_SEARCH = text(
+    "SELECT l.id, array_agg(a.id ORDER BY a.variant) FILTER (WHERE a.id IS NOT NULL) AS ad_ids, "
+    "array_agg(a.variant ORDER BY a.variant) FILTER (WHERE a.id IS NOT NULL) AS ad_variants "
+    "FROM listings l LEFT JOIN listing_ads a ON a.listing_id = l.id AND a.audience = :audience "
+    "AND a.retired_at IS NULL WHERE l.area = :area AND l.room_type = ANY(:room_types) "
+    "AND (CAST(:max_price AS numeric) IS NULL OR l.price <= :max_price) "
+    "GROUP BY l.id ORDER BY l.number_of_reviews DESC NULLS LAST, l.id LIMIT 10"
+)

@@ -189,6 +189,54 @@ CREATE TABLE IF NOT EXISTS feedback_events (
 CREATE INDEX IF NOT EXISTS feedback_events_user_idx ON feedback_events (user_id, occurred_at);
 CREATE INDEX IF NOT EXISTS feedback_events_ad_idx ON feedback_events (ad_id) WHERE ad_id IS NOT NULL;
 
+-- Ad copy per listing and audience (ads/), generated from the listing's facts and its stored
+-- description, checked, and retired (never deleted) when its listing changes or clicks show a
+-- better variant: the history of what was shown stays with the feedback that judged it.
+CREATE TABLE IF NOT EXISTS listing_ads (
+    id              bigserial PRIMARY KEY,
+    listing_id      bigint NOT NULL,
+    area            text NOT NULL,
+    audience        text NOT NULL,
+    variant         integer NOT NULL,
+    text            text NOT NULL,
+    model           text NOT NULL,   -- the generator it answers for (chat model or template)
+    written_by      text NOT NULL,   -- who wrote the text: the model, or the template standing in
+    prompt_version  text NOT NULL,
+    input_hash      text NOT NULL,   -- facts + description + audience: a change means a new ad
+    source_version  bigint NOT NULL,
+    examples        bigint[] NOT NULL DEFAULT '{}',  -- ads whose click-through taught this one
+    notes           text,            -- why the model's answers were rejected, why these examples
+    prompt_tokens   integer NOT NULL DEFAULT 0,
+    completion_tokens integer NOT NULL DEFAULT 0,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    retired_at      timestamptz,
+    retire_reason   text
+);
+CREATE INDEX IF NOT EXISTS listing_ads_active_idx ON listing_ads (listing_id, audience) WHERE retired_at IS NULL;
+CREATE INDEX IF NOT EXISTS listing_ads_area_idx ON listing_ads (area) WHERE retired_at IS NULL;
+
+-- Users are refreshed in buckets (Dagster partitions): a user's refresh reads that user's events only.
+-- Decided here, so the sensor and the refresh agree on the bucket of every user id.
+CREATE OR REPLACE FUNCTION gfl_user_bucket(user_id text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT 'users-' || lpad(mod(abs(hashtext(user_id)::bigint), 16)::text, 2, '0')
+$$;
+
+-- Recommended for you: listings retrieved from what a user viewed, saved and booked, with a
+-- checked blurb citing them, refreshed when that user's events change.
+CREATE TABLE IF NOT EXISTS user_recommendations (
+    user_id          text PRIMARY KEY,
+    bucket           text NOT NULL,
+    listing_ids      bigint[] NOT NULL,
+    blurb            text NOT NULL,
+    model            text NOT NULL,
+    written_by       text NOT NULL,
+    based_on         jsonb NOT NULL,   -- the events and weights the retrieval used
+    source_event_id  bigint NOT NULL,  -- the user's newest event it reflects
+    notes            text,
+    generated_at     timestamptz NOT NULL DEFAULT now()
+);
+
 -- Freshness probes: `gfl bench freshness` measures Dagster's own trigger-to-run floor
 -- by asking an empty asset to answer, triggered the same way as the sync.
 CREATE TABLE IF NOT EXISTS freshness_probes (

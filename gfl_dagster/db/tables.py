@@ -23,7 +23,7 @@ from sqlalchemy import (
     literal_column,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 
 metadata = MetaData()
 
@@ -114,6 +114,44 @@ feedback_events = Table(
 )
 
 
+listing_ads = Table(
+    "listing_ads", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("listing_id", BigInteger, nullable=False),
+    Column("area", Text, nullable=False),
+    Column("audience", Text, nullable=False),
+    Column("variant", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("written_by", Text, nullable=False),
+    Column("prompt_version", Text, nullable=False),
+    Column("input_hash", Text, nullable=False),
+    Column("source_version", BigInteger, nullable=False),
+    Column("examples", ARRAY(BigInteger), nullable=False, server_default="{}"),
+    Column("notes", Text),
+    Column("prompt_tokens", Integer, nullable=False, server_default="0"),
+    Column("completion_tokens", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    Column("retired_at", DateTime(timezone=True)),
+    Column("retire_reason", Text),
+)
+
+
+user_recommendations = Table(
+    "user_recommendations", metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("bucket", Text, nullable=False),
+    Column("listing_ids", ARRAY(BigInteger), nullable=False),
+    Column("blurb", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("written_by", Text, nullable=False),
+    Column("based_on", JSONB, nullable=False),
+    Column("source_event_id", BigInteger, nullable=False),
+    Column("notes", Text),
+    Column("generated_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+
 def _upsert_listings():
     """Idempotent upsert by id: an unchanged row is not written at all (no version bump).
 
@@ -146,6 +184,10 @@ _description, _description_values = _upsert(listing_descriptions, ["listing_id"]
 UPSERT_DESCRIPTION = _description.on_conflict_do_update(index_elements=["listing_id"], set_=_description_values)
 
 # Progress never moves backwards: a late write of an older version is a no-op.
+_recommendation, _recommendation_values = _upsert(user_recommendations, ["user_id"], refresh=("generated_at",))
+UPSERT_RECOMMENDATION = _recommendation.on_conflict_do_update(index_elements=["user_id"],
+                                                              set_=_recommendation_values)
+
 _sync, _sync_values = _upsert(listing_sync, ["listing_id"], refresh=("synced_at",))
 UPSERT_SYNC_STATE = _sync.on_conflict_do_update(
     index_elements=["listing_id"], set_=_sync_values,

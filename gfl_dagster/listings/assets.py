@@ -24,7 +24,7 @@ from gfl_dagster.resources.from_env import asset_kinds
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.resources.vector_store import VectorStoreResource
 
-_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
+RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
 _KINDS = asset_kinds()
 
 
@@ -57,7 +57,7 @@ def raw_listings(context: AssetExecutionContext, config: LoadConfig, database: P
     })
 
 
-@asset(group_name="listings", partitions_def=area_partitions, deps=[raw_listings], retry_policy=_RETRY,
+@asset(group_name="listings", partitions_def=area_partitions, deps=[raw_listings], retry_policy=RETRY,
        kinds=_KINDS["listing_descriptions"])
 def listing_descriptions(
     context: AssetExecutionContext, database: PostgresResource, model_client: ModelClientResource
@@ -78,7 +78,7 @@ def listing_descriptions(
     })
 
 
-@asset(group_name="listings", partitions_def=area_partitions, deps=[listing_descriptions], retry_policy=_RETRY,
+@asset(group_name="listings", partitions_def=area_partitions, deps=[listing_descriptions], retry_policy=RETRY,
        kinds=_KINDS["listing_vectors"])
 def listing_vectors(
     context: AssetExecutionContext,

@@ -20,9 +20,9 @@ sync_area_job = define_asset_job(
     "sync_area",
     # Without the area-wide checks: a one-row change should cost one row. The checks
     # run with `gfl sync`, UI materializations, and the nightly reconciliation repairs drift.
-    selection=AssetSelection.assets("listing_descriptions", "listing_vectors").without_checks(),
+    selection=AssetSelection.assets("listing_descriptions", "listing_vectors", "listing_ads").without_checks(),
     executor_def=in_process_executor,
-    description="Describe and embed what changed in one area.",
+    description="Describe, embed and advertise what changed in one area.",
 )
 
 

@@ -51,4 +51,6 @@ def asset_kinds() -> dict[str, set[str]]:
         "raw_listings": {"postgres"},
         "listing_descriptions": {"postgres"} | chat,
         "listing_vectors": {settings.vector_backend()} | embeddings,
+        "listing_ads": {"postgres"} | chat,
+        "user_recommendations": {"postgres"} | chat,
     }

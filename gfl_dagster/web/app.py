@@ -6,6 +6,7 @@
                           `literal` (1: take the text as it is) and `user` (records the search as feedback)
     GET /api/recommend    {"text", "cited_ids", "hits", "model", "problems"}; same parameters
     POST /api/events      feedback events (one object or a list; see feedback/events.py) -> {"recorded": n}
+    GET /api/for-you      ?user=ID: recommended for that user (or a cold start that says so)
 
 With a `user` parameter, a search is recorded as feedback: the search and an
 impression of every hit, in one insert.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,6 +37,7 @@ from gfl_dagster.search import retrieval as search
 from gfl_dagster.db import queries
 from gfl_dagster.feedback.events import EventError, search_events, validate_event
 from gfl_dagster.feedback.record import record_events
+from gfl_dagster.recommendations.for_you import recommended_for
 from gfl_dagster.search.interpret import SearchContext, load_search_context
 from gfl_dagster.web.params import query_from_params
 
@@ -105,6 +108,7 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         params, user_id, literal = _page_state(request.query_params)
         query = query_from_params(params)
         found = search.understood_search(query, embedder, request.app.state.store, context(), literal, model_client)
+        with_ads(found.hits)
         if user_id:
             record_events(database.engine(), search_events(user_id, query.text or "(filters only)", found.hits))
         return Json({"hits": found.hits, "understood": found.interpretation.as_json(), "message": found.message})
@@ -121,6 +125,29 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         events = [validate_event(raw) for raw in raws]
         recorded = await run_in_threadpool(record_events, database.engine(), events)
         return Json({"recorded": recorded})
+
+    def with_ads(hits: list[dict[str, Any]]) -> None:
+        """One active variant per audience beside each hit, variants taking turns (so clicks can compare them)."""
+        with database.engine().connect() as connection:
+            ads = connection.execute(queries.ADS_FOR_LISTINGS, {"ids": [hit["id"] for hit in hits]}).all()
+        variants: dict[tuple[int, str], list[Any]] = {}
+        for ad in ads:
+            variants.setdefault((ad.listing_id, ad.audience), []).append(ad)
+        for hit in hits:
+            hit["ads"] = [{"id": shown.id, "audience": audience, "text": shown.text, "written_by": shown.written_by}
+                          for (listing_id, audience), choices in sorted(variants.items()) if listing_id == hit["id"]
+                          for shown in [random.choice(choices)]]
+
+    def for_you(request: Request) -> Json:
+        user_id = request.query_params.get("user", "").strip()
+        if not user_id or len(user_id) > 128:
+            raise EventError("user must be a user id of at most 128 characters")
+        found = recommended_for(database.engine(), user_id)
+        with database.engine().connect() as connection:
+            rows = {row["id"]: dict(row) for row in connection.execute(
+                queries.LISTINGS_WITH_DESCRIPTIONS_FOR, {"ids": list(found["listing_ids"])}).mappings()}
+        listings = [rows[i] for i in found["listing_ids"] if i in rows]
+        return Json({**found, "listings": listings})
 
     def recommend_endpoint(request: Request) -> Json:
         params, _, literal = _page_state(request.query_params)
@@ -144,6 +171,7 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
             Route("/api/search", search_endpoint),
             Route("/api/recommend", recommend_endpoint),
             Route("/api/events", events_endpoint, methods=["POST"]),
+            Route("/api/for-you", for_you),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         exception_handlers={search.SearchError: refused, EventError: refused, Exception: failed},

@@ -143,6 +143,18 @@ function hitCard(hit) {
   facts.appendChild(element("span", "hit-id", `#${hit.id}`));
   card.appendChild(facts);
   card.appendChild(element("p", "hit-description", hit.description || "No description yet."));
+  for (const ad of hit.ads || []) {
+    const line = element("p", "ad");
+    line.appendChild(element("span", "ad-audience", `Ad · ${ad.audience.replace(/_/g, " ")}`));
+    const link = element("a", "ad-link", ad.text);
+    link.href = `#listing-${hit.id}`;
+    link.dataset.adId = ad.id;
+    link.addEventListener("click", () => recordEvent({kind: "click", listing_id: hit.id, ad_id: ad.id}));
+    line.appendChild(link);
+    card.appendChild(line);
+  }
+  // Opening a card (its name) is a view.
+  card.querySelector(".hit-name").addEventListener("click", () => recordEvent({kind: "view", listing_id: hit.id}));
   return card;
 }
 
@@ -170,6 +182,38 @@ function showRecommendation(recommendation) {
   recommendationBox.hidden = false;
 }
 
+function currentUser() {
+  return document.getElementById("user").value.trim();
+}
+
+// What people do is fed back (POST /api/events), only for a user id the person typed.
+function recordEvent(event) {
+  const user = currentUser();
+  if (!user) return;
+  fetch("/api/events", {method: "POST", headers: {"Content-Type": "application/json"},
+                        body: JSON.stringify({...event, user_id: user})}).catch(() => {});
+}
+
+async function showForYou() {
+  const box = document.getElementById("for-you");
+  const user = currentUser();
+  if (!user) { box.hidden = true; return; }
+  try {
+    const found = await fetchJson(`/api/for-you?user=${encodeURIComponent(user)}`);
+    document.getElementById("for-you-text").textContent = found.blurb;
+    const list = document.getElementById("for-you-list");
+    list.replaceChildren(...found.listings.map((listing) =>
+      element("li", "for-you-listing", `${listing.name || "(no name)"} · ${listing.neighbourhood || ""} · #${listing.id}`)));
+    for (const ad of found.best_ads || []) {
+      list.appendChild(element("li", "for-you-ad", `Ad for ${ad.audience.replace(/_/g, " ")}: ${ad.text}`));
+    }
+    box.dataset.coldStart = String(found.cold_start);
+    box.hidden = false;
+  } catch (error) {
+    box.hidden = true;
+  }
+}
+
 async function runSearch(params) {
   showError("");
   recommendationBox.hidden = true;
@@ -178,6 +222,7 @@ async function runSearch(params) {
     const found = await fetchJson(`/api/search?${params}`);
     showUnderstood(found.understood, found.message);
     showHits(found.hits, found.message);
+    showForYou();
   } catch (error) {
     resultsList.replaceChildren();
     statusLine.textContent = "";

@@ -1,0 +1,40 @@
+"""What people did, fed back: new events refresh their users' recommendations and let clicked ads learn."""
+
+from dagster import (
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    define_asset_job,
+    in_process_executor,
+    sensor,
+)
+
+from gfl_dagster.db import queries
+from gfl_dagster.listings.sensors import SENSOR_INTERVAL_S
+from gfl_dagster.resources.database import PostgresResource
+
+refresh_recommendations_job = define_asset_job(
+    "refresh_recommendations", selection=["user_recommendations"], executor_def=in_process_executor, description="Recommended for you, for the users of one bucket with new events.")
+refine_ads_job = define_asset_job(
+    "refine_ads", selection=["listing_ads"], executor_def=in_process_executor,
+    description="Ads of one area: replace the variants clicks have judged weakest.")
+
+
+@sensor(jobs=[refresh_recommendations_job, refine_ads_job], minimum_interval_seconds=SENSOR_INTERVAL_S,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Polls feedback_events past its cursor: one run per user bucket and per area of a shown ad.")
+def feedback_sensor(context: SensorEvaluationContext, database: PostgresResource) -> SensorResult:
+    after = int(context.cursor or 0)
+    with database.engine().connect() as connection:
+        row = connection.execute(queries.NEW_EVENTS, {"after": after}).one()
+    if row.newest is None:
+        return SensorResult(skip_reason=SkipReason(f"no events after #{after}"), cursor=str(after))
+    requests = [RunRequest(job_name=refresh_recommendations_job.name, partition_key=bucket,
+                           run_key=f"{bucket}@{row.newest}") for bucket in sorted(row.buckets or [])]
+    requests += [RunRequest(job_name=refine_ads_job.name, partition_key=area, run_key=f"ads:{area}@{row.newest}")
+                 for area in sorted(row.ad_areas or [])]
+    context.log.info(f"events up to #{row.newest}: {len(row.buckets or [])} user buckets, "
+                     f"{len(row.ad_areas or [])} ad areas")
+    return SensorResult(run_requests=requests, cursor=str(row.newest))

@@ -1,0 +1,83 @@
+"""Simulated people for `gfl simulate --users`: they search, see ads, view, click, save and book.
+
+Each user has a persona (an audience of ads/audiences.toml with the listings it likes) and a
+favourite area. A step is one search: the persona's sentence, the ten listings that fit it best,
+an impression of each with the audience's ad when the listing has one (variants shown in turn),
+then views, ad clicks, saves and the odd booking, with probabilities that make the loop
+observable: ads whose facts come first are clicked more, so the learning step has something to find.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import Engine
+
+from gfl_dagster.db import queries
+from gfl_dagster.feedback.events import Event
+from gfl_dagster.feedback.record import record_events
+
+
+@dataclass(frozen=True)
+class Persona:
+    audience: str
+    sentence: str  # {area} is filled in
+    room_types: tuple[str, ...]
+    max_price: Optional[float] = None
+
+
+PERSONAS = (
+    Persona("family_with_kids", "family friendly place in {area}", ("Entire home/apt",)),
+    Persona("budget_backpacker", "cheap private room in {area}", ("Private room", "Shared room"), 80),
+    Persona("young_couple", "romantic place for two in {area}", ("Entire home/apt", "Private room"), 250),
+    Persona("business_traveller", "quiet place near the subway in {area}", ("Entire home/apt", "Private room")),
+    Persona("older_couple", "comfortable well reviewed apartment in {area}", ("Entire home/apt",), 300),
+)
+CLICK = {0: 0.02, 1: 0.08}  # by ad variant parity: facts-first ads (even variants) are clicked more
+VIEW, SAVE, BOOK = 0.15, 0.2, 0.1
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    persona: Persona
+    area: str
+
+
+def make_users(count: int, areas: list[str], rng: random.Random) -> list[User]:
+    favourite = areas[:2] or areas  # the busiest areas: people crowd where the listings are
+    return [User(f"sim-{n:03d}", rng.choice(PERSONAS), rng.choice(favourite)) for n in range(count)]
+
+
+def step(engine: Engine, user: User, rng: random.Random) -> dict[str, int]:
+    """One search by `user` and what they do with it; returns the events recorded, by kind."""
+    with engine.connect() as connection:
+        hits = connection.execute(queries.SIMULATE_SEARCH, {
+            "area": user.area, "room_types": list(user.persona.room_types),
+            "max_price": user.persona.max_price, "audience": user.persona.audience}).all()
+    at = datetime.now(timezone.utc)
+    query = user.persona.sentence.format(area=user.area)
+    events = [Event("search", user.user_id, None, None, query, at)]
+    for hit in hits:
+        ads = list(hit.ad_ids or [])
+        ad_id, variant = (None, 0)
+        if ads:
+            index = rng.randrange(len(ads))
+            ad_id, variant = ads[index], (hit.ad_variants or [0])[index]
+        events.append(Event("impression", user.user_id, hit.id, ad_id, query, at))
+        if ad_id is not None and rng.random() < CLICK[variant % 2]:
+            events.append(Event("click", user.user_id, hit.id, ad_id, query, at))
+        if rng.random() < VIEW:
+            events.append(Event("view", user.user_id, hit.id, None, query, at))
+            if rng.random() < SAVE:
+                events.append(Event("save", user.user_id, hit.id, None, query, at))
+                if rng.random() < BOOK:
+                    events.append(Event("book", user.user_id, hit.id, None, query, at))
+    record_events(engine, events)
+    counts: dict[str, Any] = {}
+    for event in events:
+        counts[event.kind] = counts.get(event.kind, 0) + 1
+    return counts
