@@ -78,7 +78,8 @@ def run_area_sync(instance: DagsterInstance, area: str) -> tuple[dict[str, Any],
     """Describe and embed one area, with its checks; returns both assets' metadata and check outcomes."""
     defs = _definitions()
     graph = defs.resolve_asset_graph()
-    assets = [defs.get_assets_def(key) for key in graph.get_all_asset_keys()]
+    # Materializable assets only: feedback_events is written by the page and the CLI, not by Dagster.
+    assets = [defs.get_assets_def(key) for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
     checks = list(defs.asset_checks or [])
     result = materialize(
         assets + checks, selection=["listing_descriptions", "listing_vectors"], partition_key=area,
