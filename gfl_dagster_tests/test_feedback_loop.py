@@ -54,8 +54,8 @@ def test_ads_cover_every_eligible_audience_and_a_change_rewrites_only_its_listin
     report = write_ads(synced, resources["model_client"], "Brooklyn")
     ads = active_ads(synced)
     with synced.connect() as connection:
-        rows = [dict(r) for r in connection.execute(queries.LISTINGS_WITH_DESCRIPTIONS_IN_AREA,
-                                                     {"area": "Brooklyn"}).mappings()]
+        rows = [dict(r) for r in connection.execute(text(
+            "SELECT * FROM listings WHERE area = 'Brooklyn' ORDER BY id")).mappings()]
     from gfl_dagster.ads.audiences import ineligible_reason
 
     expected = sum(LEARNING.variants for row in rows for a in AUDIENCES if ineligible_reason(a, row) is None)

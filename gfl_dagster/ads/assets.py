@@ -10,7 +10,9 @@ from gfl_dagster.resources.from_env import asset_kinds
 from gfl_dagster.resources.model_client import ModelClientResource
 
 
-@asset(group_name="ads", partitions_def=area_partitions, deps=["listing_descriptions", "feedback_events"],
+# After listing_vectors too: a change is searchable before its ads are rewritten.
+@asset(group_name="ads", partitions_def=area_partitions,
+       deps=["listing_descriptions", "listing_vectors", "feedback_events"],
        retry_policy=RETRY, kinds=asset_kinds()["listing_ads"])
 def listing_ads(context: AssetExecutionContext, database: PostgresResource,
                 model_client: ModelClientResource) -> MaterializeResult:

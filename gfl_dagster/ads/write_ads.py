@@ -89,10 +89,9 @@ def _write_ads(engine: Engine, model: ModelClientResource, area: str, progress) 
     audiences, learning = load_audiences()
     generator = generator_name(model)
     with engine.connect() as connection:
-        rows = [dict(r) for r in connection.execute(queries.LISTINGS_WITH_DESCRIPTIONS_IN_AREA, {"area": area})
-                .mappings()]
+        rows = [dict(r) for r in connection.execute(queries.LISTINGS_NEEDING_ADS, {"area": area}).mappings()]
         active: dict[tuple[int, str], list[Any]] = defaultdict(list)
-        for ad in connection.execute(queries.ACTIVE_ADS_IN_AREA, {"area": area}):
+        for ad in connection.execute(queries.ACTIVE_ADS_FOR, {"ids": [row["id"] for row in rows]}):
             active[(ad.listing_id, ad.audience)].append(ad)
         orphans = [r.id for r in connection.execute(queries.ORPHAN_ADS_IN_AREA, {"area": area})]
         known_areas = [r[0] for r in connection.execute(queries.AREA_NAMES)]
@@ -120,8 +119,14 @@ def _write_ads(engine: Engine, model: ModelClientResource, area: str, progress) 
 
     # Learning: clicks judge the variants of this area's listings against the audience's best ads anywhere.
     rows_by_id = {row["id"]: row for row in rows}
+    plan = plan_refinement(stats, learning)
+    judged = {r.listing_id for r in plan} - set(rows_by_id)
+    if judged:  # a listing whose ads clicks have judged may not have changed: read it too
+        with engine.connect() as connection:
+            rows_by_id.update({r["id"]: dict(r) for r in connection.execute(
+                queries.LISTINGS_WITH_DESCRIPTIONS_FOR, {"ids": sorted(judged)}).mappings() if r["area"] == area})
     texts = {ad.ad_id: ad.text for ad in stats}
-    for retirement in plan_refinement(stats, learning):
+    for retirement in plan:
         row = rows_by_id.get(retirement.listing_id)
         if row is None or retirement.ad_id in retire or retirement.audience not in by_slug:
             continue

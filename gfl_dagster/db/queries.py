@@ -105,18 +105,21 @@ REJECTS_FOR_FILE = text(
 )
 
 # --- ads -------------------------------------------------------------------------------------------
-# Listings of an area with their stored description: what ads are written from.
-LISTINGS_WITH_DESCRIPTIONS_IN_AREA = text(
-    f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))}, d.description "
-    "FROM listings l LEFT JOIN listing_descriptions d ON d.listing_id = l.id WHERE l.area = :area ORDER BY l.id"
-)
 LISTINGS_WITH_DESCRIPTIONS_FOR = text(
     f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))}, d.description "
     "FROM listings l LEFT JOIN listing_descriptions d ON d.listing_id = l.id WHERE l.id = ANY(:ids)"
 )
-ACTIVE_ADS_IN_AREA = text(
+# Only listings whose ads may be out of date: changed since their newest active ad was written
+# (its version, or its description), or with no active ad at all. A run after one change reads one listing.
+LISTINGS_NEEDING_ADS = text(
+    f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))}, d.description "
+    "FROM listings l LEFT JOIN listing_descriptions d ON d.listing_id = l.id WHERE l.area = :area "
+    "AND NOT EXISTS (SELECT 1 FROM listing_ads a WHERE a.listing_id = l.id AND a.retired_at IS NULL "
+    "AND a.source_version >= l.version AND a.created_at >= coalesce(d.generated_at, a.created_at)) ORDER BY l.id"
+)
+ACTIVE_ADS_FOR = text(
     "SELECT id, listing_id, audience, variant, input_hash, model, text FROM listing_ads "
-    "WHERE area = :area AND retired_at IS NULL ORDER BY listing_id, audience, variant"
+    "WHERE listing_id = ANY(:ids) AND retired_at IS NULL ORDER BY listing_id, audience, variant"
 )
 NEXT_VARIANT = text("SELECT coalesce(max(variant), 0) + 1 FROM listing_ads WHERE listing_id = :listing_id "
                     "AND audience = :audience")
