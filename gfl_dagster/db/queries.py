@@ -105,15 +105,14 @@ REJECTS_FOR_FILE = text(
 )
 
 # --- ads -------------------------------------------------------------------------------------------
-LISTINGS_WITH_DESCRIPTIONS_FOR = text(
-    f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))}, d.description "
-    "FROM listings l LEFT JOIN listing_descriptions d ON d.listing_id = l.id WHERE l.id = ANY(:ids)"
-)
+# A listing with the description written for it: what ads and recommendations are written from.
+_WITH_DESCRIPTION = (f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))}, d.description "
+                     "FROM listings l LEFT JOIN listing_descriptions d ON d.listing_id = l.id")
+LISTINGS_WITH_DESCRIPTIONS_FOR = text(f"{_WITH_DESCRIPTION} WHERE l.id = ANY(:ids)")
 # Only listings whose ads may be out of date: changed since their newest active ad was written
 # (its version, or its description), or with no active ad at all. A run after one change reads one listing.
 LISTINGS_NEEDING_ADS = text(
-    f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))}, d.description "
-    "FROM listings l LEFT JOIN listing_descriptions d ON d.listing_id = l.id WHERE l.area = :area "
+    f"{_WITH_DESCRIPTION} WHERE l.area = :area "
     "AND NOT EXISTS (SELECT 1 FROM listing_ads a WHERE a.listing_id = l.id AND a.retired_at IS NULL "
     "AND a.source_version >= l.version AND a.created_at >= coalesce(d.generated_at, a.created_at)) ORDER BY l.id"
 )
