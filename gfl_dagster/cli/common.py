@@ -20,6 +20,11 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=_json_default, ensure_ascii=False))
 
 
+def counted(count: int, word: str) -> str:
+    """'1 search', '12 searches', '3 views'."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}{'es' if word.endswith(('s', 'sh', 'ch')) else 's'}"
+
+
 def fail(message: str) -> None:
     click.secho(f"error: {message}", fg="red", err=True)
     sys.exit(2)

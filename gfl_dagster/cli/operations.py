@@ -8,7 +8,7 @@ from typing import Optional
 
 import click
 
-from gfl_dagster.cli.common import print_json
+from gfl_dagster.cli.common import counted, print_json
 
 
 def area_status(engine) -> list[dict]:
@@ -46,7 +46,7 @@ def status(as_json: bool) -> None:
         print_json({"areas": rows, **loop})
         return
     click.echo(status_table(rows) if rows else "no listings yet: run `gfl up` or `gfl load PATH`")
-    events = ", ".join(f"{n} {kind}s" for kind, n in loop["feedback_events"].items()) or "none"
+    events = ", ".join(counted(n, kind) for kind, n in loop["feedback_events"].items()) or "none"
     click.echo(f"feedback events: {events}\nads: {loop['ads']['active']} active, {loop['ads']['retired']} retired"
                f"\nusers with recommendations: {loop['users_with_recommendations']}")
 
@@ -122,8 +122,8 @@ def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int
                 made += 1
                 if made % max(1, int(rate * 10)) == 0:
                     click.echo(f"{made} searches by {count} users in {time.monotonic() - started:.0f}s: "
-                               + ", ".join(f"{n} {kind}s" for kind, n in sorted(totals.items())))
+                               + ", ".join(counted(n, kind) for kind, n in sorted(totals.items())))
                 time.sleep(max(0.0, started + made / rate - time.monotonic()))
         except KeyboardInterrupt:
             pass
-    click.echo(f"done: {made} searches ({', '.join(f'{n} {kind}s' for kind, n in sorted(totals.items()))})")
+    click.echo(f"done: {made} searches ({', '.join(counted(n, kind) for kind, n in sorted(totals.items()))})")

@@ -86,7 +86,7 @@ def recommend_for_user(engine: Engine, embedder: EmbedderResource, store: Vector
         model, advice.recommendation_messages(REQUEST, {}, hits),
         lambda text: advice.check_recommendation(text, hits), Template(
             advice.TEMPLATE_MODEL, lambda: advice.template_recommendation(
-                hits, "recommended for you, from what you viewed, saved and booked")), max_tokens=300)
+                hits, "recommended for you, from what you viewed, saved and booked", subject="you")), max_tokens=300)
     writer = model.chat_model if model.has_chat else advice.TEMPLATE_MODEL
     return {"user_id": user_id, "bucket": bucket, "listing_ids": [hit["id"] for hit in hits],
             "blurb": generated.text or advice.template_recommendation(hits), "model": writer,

@@ -160,15 +160,17 @@ def _listing_sentence(hit: Mapping[str, Any]) -> str:
     return f"[{hit['id']}]{named}: {hit.get('room_type')} in {where}, " + ", ".join(terms) + "."
 
 
-def template_recommendation(hits: Sequence[Mapping[str, Any]], note: str = "", picks: int = TEMPLATE_PICKS) -> str:
+def template_recommendation(hits: Sequence[Mapping[str, Any]], note: str = "", picks: int = TEMPLATE_PICKS,
+                            subject: str = "this search") -> str:
     """Deterministic: the top `picks` hits, in search order, each with only its own facts.
 
-    `note`: what the search says about its matches ("only 2 listings match every constraint").
+    `note`: what the search says about its matches ("only 2 listings match every constraint");
+    `subject`: what they match ("this search", "you").
     """
     lead = f"{note[0].upper()}{note[1:]}." if note else ""
     if not hits:
         return lead or "No listing matches this search, so there is nothing to recommend."
     chosen = hits[:picks]
-    opening = "The best match for this search is" if len(chosen) == 1 else \
-        f"The {len(chosen)} best matches for this search, best first:"
+    opening = f"The best match for {subject} is" if len(chosen) == 1 else \
+        f"The {len(chosen)} best matches for {subject}, best first:"
     return " ".join(([lead] if lead else []) + [opening] + [_listing_sentence(hit) for hit in chosen])
