@@ -87,3 +87,50 @@ def test_help_answers_without_importing_dagster():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"imported: {done.stdout[:300]}"
+
+
+def test_gfl_up_started_in_the_background_by_a_script_stops_on_sigterm(tmp_path):
+    """A script's `gfl up &` has SIGINT ignored, and Dagster copies SIGINT's disposition onto SIGTERM:
+    `kill` used to be ignored and leave the UI, daemon and search page running. Now all of it stops."""
+    import signal
+    import socket
+    import time
+
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    home, log = tmp_path / "home", tmp_path / "up.log"
+    gfl = Path(sys.executable).parent / "gfl"
+    env = {**os.environ, "GFL_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    started = subprocess.run(["bash", "-c", f"'{gfl}' up --limit 10 --port {free_port()} --web-port {free_port()} "
+                                            f"> '{log}' 2>&1 & echo $!"], env=env, capture_output=True, text=True)
+    pid = int(started.stdout)
+    children: list[str] = []
+    try:
+        deadline = time.monotonic() + 180
+        while "initial sync done" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(1)
+        ignored = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                           if line.startswith("SigIgn")).split()[1], 16)
+        assert not ignored & (1 << (signal.SIGTERM - 1)), "SIGTERM is ignored"
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) >= 3, children  # webserver, daemon, search page
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not Path(f"/proc/{pid}").exists(), "gfl up did not stop on SIGTERM"
+        assert "stopped" in log.read_text()
+        assert not [c for c in children if Path(f"/proc/{c}").exists()], "a child outlived gfl up"
+        assert not (home / "pgdata" / "postmaster.pid").exists(), "the embedded Postgres is still running"
+    finally:  # whatever failed, nothing of it outlives the test
+        for leftover in [pid, *map(int, children)]:
+            if Path(f"/proc/{leftover}").exists():
+                os.killpg(leftover, signal.SIGKILL) if leftover != pid else os.kill(pid, signal.SIGKILL)
+        from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
+
+        stop_embedded_postgres(home)

@@ -48,7 +48,11 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
     """
     from gfl_dagster.cli.runs import dagster_home, project_instance, project_resources, run_load
 
-    # `kill` (SIGTERM) stops as cleanly as Ctrl-C.
+    # `kill` (SIGTERM) stops as cleanly as Ctrl-C, from any launch context. A shell script that starts
+    # us with `&` leaves SIGINT ignored, and Dagster's setup_interrupt_handlers() copies SIGINT's
+    # disposition onto SIGTERM: both would be ignored here and in every child, which inherit it.
+    # Handling both first makes the copy a handler, and the children start with the default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     home = dagster_home()
     logs = settings.gfl_home() / "logs"
