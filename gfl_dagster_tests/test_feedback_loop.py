@@ -185,3 +185,53 @@ def test_the_page_api_shows_ads_records_their_impressions_and_recommends_for_a_u
             "SELECT count(*) FROM feedback_events WHERE user_id = 'dave' AND kind = 'impression' "
             "AND ad_id IS NOT NULL")).scalar_one()
     assert ad_impressions == len(shown)
+
+
+def test_a_listing_change_refreshes_only_the_recommendations_that_hold_it(synced, resources, monkeypatch):
+    with synced.connect() as connection:
+        brooklyn = [r[0] for r in connection.execute(text(
+            "SELECT id FROM listings WHERE area = 'Brooklyn' ORDER BY id LIMIT 6"))]
+    record_events(synced, [Event("save", "erin", brooklyn[0]), Event("save", "frank", brooklyn[1])])
+    buckets = {user: _bucket(synced, user) for user in ("erin", "frank")}
+    with resources["vector_store"].session() as store:
+        for bucket in set(buckets.values()):
+            refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
+        with synced.connect() as connection:
+            held = {row.user_id: row.listing_ids for row in connection.execute(text(
+                "SELECT user_id, listing_ids FROM user_recommendations"))}
+        only_erin = next(i for i in held["erin"] if i not in held["frank"])
+        calls = []
+        real = refresh_module.recommend_for_user
+        monkeypatch.setattr(refresh_module, "recommend_for_user",
+                            lambda *a, **k: calls.append(a[4]) or real(*a, **k))
+        instance = DagsterInstance.ephemeral()
+        settled = feedback_sensor(build_sensor_context(instance=instance, resources={"database": resources["database"]}))
+        with synced.begin() as connection:
+            connection.execute(text("UPDATE listings SET price = price + 3 WHERE id = :id"), {"id": only_erin})
+        tick = feedback_sensor(build_sensor_context(instance=instance, cursor=settled.cursor,
+                                                    resources={"database": resources["database"]}))
+        assert {r.partition_key for r in tick.run_requests} == {buckets["erin"]}
+        for bucket in set(buckets.values()):
+            refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
+    assert calls == ["erin"], "only the recommendation holding the changed listing is written again"
+    after = feedback_sensor(build_sensor_context(instance=instance, cursor=tick.cursor,
+                                                 resources={"database": resources["database"]}))
+    assert not after.run_requests, "refreshed: the loop settles"
+
+
+def test_ads_are_found_through_the_search_for_their_listings(synced, resources):
+    from click.testing import CliRunner
+    from starlette.testclient import TestClient
+
+    from gfl_dagster.cli.main import cli
+    from gfl_dagster_tests.test_search_page import app_for
+
+    write_ads(synced, resources["model_client"], "Brooklyn")
+    with TestClient(app_for(resources)) as client:
+        found = client.get("/api/ads", params={"text": "entire home in Brooklyn", "audience": "family_with_kids"})
+    ads = found.json()["ads"]
+    assert ads and {ad["audience"] for ad in ads} == {"family_with_kids"}
+    assert found.json()["understood"]["filters"]["borough"] == "Brooklyn"
+    shown = CliRunner().invoke(cli, ["search", "private room in Brooklyn", "--ads", "--audience", "young_couple"])
+    assert shown.exit_code == 0, shown.output
+    assert "for young_couple" in shown.output and "for family_with_kids" not in shown.output

@@ -26,16 +26,19 @@ def _wait(check: Callable[[], bool], timeout_s: float) -> Optional[float]:
 @click.option("--changes", default=30, show_default=True, type=click.IntRange(min=1),
               help="Single-row updates to time (and as many floor probes).")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(min=10), help="Listings to load.")
+@click.option("--events", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Feedback events to time from insert to the user's refreshed recommendation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench_freshness(changes: int, limit: int, as_json: bool) -> None:
+def bench_freshness(changes: int, limit: int, events: int, as_json: bool) -> None:
     """Freshness from commit to searchable for single-row updates, p50 and p95, with the
     change sensor running under dagster-daemon as users run it; and, in the same run,
-    Dagster's own floor: an empty asset triggered the same way.
+    Dagster's own floor: an empty asset triggered the same way. Then, from a user's
+    feedback event to their refreshed "recommended for you" (the feedback sensor's path).
 
     Runs on a throwaway embedded Postgres and Dagster instance.
     """
     with throwaway_project():
-        figures = _measure(changes, limit, lambda line: click.echo(line, err=True))
+        figures = _measure(changes, limit, events, lambda line: click.echo(line, err=True))
     if as_json:
         print_json(figures)
         return
@@ -44,11 +47,13 @@ def bench_freshness(changes: int, limit: int, as_json: bool) -> None:
         f"  commit -> searchable: p50 {figures['p50_s']:.2f}s, p95 {figures['p95_s']:.2f}s\n"
         f"  Dagster floor:        p50 {figures['floor_p50_s']:.2f}s, p95 {figures['floor_p95_s']:.2f}s\n"
         f"  ratio (p50):          {figures['p50_s'] / figures['floor_p50_s']:.2f}x"
+        + (f"\n  event -> recommended: p50 {figures['event_p50_s']:.2f}s, p95 {figures['event_p95_s']:.2f}s"
+           if figures.get("event_p50_s") is not None else "")
         + (f"\n  timed out: {figures['timeouts']}" if figures["timeouts"] else "")
     )
 
 
-def _measure(changes: int, limit: int, echo: Callable[[str], None]) -> dict:
+def _measure(changes: int, limit: int, events: int, echo: Callable[[str], None]) -> dict:
     from gfl_dagster.cli.common import ensure_loaded
     from gfl_dagster.cli.processes import dagster_command, start_process, stop_process
     from gfl_dagster.db import queries
@@ -85,14 +90,41 @@ def _measure(changes: int, limit: int, echo: Callable[[str], None]) -> dict:
             floor += [probe] if probe is not None else []
             echo(f"[{number}/{changes}] change {change if change is None else round(change, 2)}s, "
                  f"floor {probe if probe is None else round(probe, 2)}s")
+        reflected = []
+        for number in range(1, events + 1):
+            time.sleep(rng.uniform(0, 5))
+            seconds = _event(engine, f"bench-user-{number}", rng.choice(ids))
+            timeouts += seconds is None
+            reflected += [seconds] if seconds is not None else []
+            echo(f"[{number}/{events}] event -> recommended {seconds if seconds is None else round(seconds, 2)}s")
     finally:
         stop_process(daemon)  # its run workers too, before the project folder is deleted
     return {
         "changes": changes, "listings": limit, "machine": machine(), "timeouts": timeouts,
         "p50_s": percentile(latencies, 0.5), "p95_s": percentile(latencies, 0.95),
         "floor_p50_s": percentile(floor, 0.5), "floor_p95_s": percentile(floor, 0.95),
+        "events": events, "event_p50_s": percentile(reflected, 0.5) if reflected else None,
+        "event_p95_s": percentile(reflected, 0.95) if reflected else None,
         "sensor_interval_s": SENSOR_INTERVAL_S,
     }
+
+
+def _event(engine, user_id: str, listing_id: int, timeout_s: float = 60) -> Optional[float]:
+    """A user's view, from its insert to a stored recommendation that reflects it."""
+    from gfl_dagster.db import queries
+    from gfl_dagster.feedback.events import Event
+    from gfl_dagster.feedback.record import record_events
+
+    record_events(engine, [Event("view", user_id, listing_id)])
+    with engine.connect() as connection:
+        newest = connection.execute(queries.NEWEST_EVENT_OF, {"user_id": user_id}).scalar_one()
+
+    def reflected() -> bool:
+        with engine.connect() as connection:
+            stored = connection.execute(queries.RECOMMENDATION_FOR, {"user_id": user_id}).mappings().first()
+        return stored is not None and stored["source_event_id"] >= newest
+
+    return _wait(reflected, timeout_s)
 
 
 def _change(engine, listing_id: int, timeout_s: float = 60) -> Optional[float]:

@@ -143,6 +143,7 @@ def _measure_bundled(csv_path: Optional[str], searches: int, alphas: list[float]
         figures["latency"][backend] = {
             mode: latency_ms(_searcher(resources, store, synced["areas"], mode), texts, searches) for mode in MODES}
         figures["understood"] = _measure_understanding(resources, store, synced, searches)
+        figures["latency_during_event_burst"] = _measure_under_burst(resources, store, synced, texts, searches)
         store.drop()
     headline = figures["latency"][backend][figures["default_mode"]]
     figures.update(p50_ms=headline["p50_ms"], p95_ms=headline["p95_ms"])
@@ -174,6 +175,35 @@ def _measure_understanding(resources, store, synced: dict[str, Any], searches: i
     parse = latency_ms(lambda text: understand(text, context.places, context.price_bands), texts, searches)
     whole = latency_ms(searcher("semantic", False), texts, searches)
     return {"sentences": len(entries), "modes": per_mode, "parse_latency": parse, "search_latency": whole}
+
+
+def _measure_under_burst(resources, store, synced: dict[str, Any], texts: list[str], searches: int) -> dict[str, Any]:
+    """Semantic search latency while 10,000 feedback events arrive (pages of 100, as busy search pages
+    would send them), next to the latency of the same searches without them."""
+    import threading
+
+    from gfl_dagster.feedback.events import Event
+    from gfl_dagster.feedback.record import record_events
+    from gfl_dagster.search.eval.evaluate import latency_ms
+
+    ids = [row["id"] for row in synced["corpus"]]
+    engine = resources.database.engine()
+    done = threading.Event()
+
+    def burst() -> None:
+        for page in range(100):
+            record_events(engine, [Event("impression", f"burst-{n % 50}", ids[(page * 100 + n) % len(ids)])
+                                   for n in range(100)])
+            time.sleep(0.02)  # spread over the searches being timed
+        done.set()
+
+    quiet = latency_ms(_searcher(resources, store, synced["areas"], "semantic"), texts, searches)
+    writer = threading.Thread(target=burst)
+    started = time.monotonic()
+    writer.start()
+    busy = latency_ms(_searcher(resources, store, synced["areas"], "semantic"), texts, searches)
+    writer.join()
+    return {"events": 10_000, "burst_s": round(time.monotonic() - started, 2), "quiet": quiet, "during_burst": busy}
 
 
 def _measure_large(csv_path: str, limit: Optional[int], searches: int) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The query flags of both commands; the command receives a SearchQuery as `query`."""
     @functools.wraps(command)
     def with_query(text: Optional[str], as_json: bool, literal: bool, **flags: Any) -> Any:
-        extra = {name: flags.pop(name) for name in ("user_id",) if name in flags}
+        extra = {name: flags.pop(name) for name in ("user_id", "ads", "audience") if name in flags}
         return command(query=SearchQuery(text=text or "", **flags), as_json=as_json, literal=literal, **extra)
 
     for option in reversed(_QUERY_OPTIONS):
@@ -62,8 +62,10 @@ def _echo_understanding(interpretation, message: str) -> None:
 
 @click.command()
 @click.argument("text", required=False)
+@click.option("--ads", is_flag=True, help="Show the ads of the listings found (one variant per audience).")
+@click.option("--audience", help="With --ads: only this audience's ads (a slug of ads/audiences.toml).")
 @query_options
-def search(query: SearchQuery, as_json: bool, literal: bool) -> None:
+def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, audience: Optional[str] = None) -> None:
     """Search listings in plain language, by filters, or both.
 
     Places, prices, reviews, room types, stays and rankings in the sentence become
@@ -87,12 +89,21 @@ def search(query: SearchQuery, as_json: bool, literal: bool) -> None:
                                       resources.model_client)
         except SearchError as error:
             fail(str(error))
+        if ads or audience:
+            from gfl_dagster.ads.for_hits import ads_for_hits
+
+            shown = ads_for_hits(resources.database.engine(), found.hits, audience)
+            for hit in found.hits:
+                hit["ads"] = shown[hit["id"]]
     if as_json:
         print_json({"understood": found.interpretation.as_json(), "message": found.message, "hits": found.hits})
         return
     _echo_understanding(found.interpretation, found.message)
     sort = found.interpretation.query.sort_order()
     click.echo(hits_table(found.hits, sort_field=sort[0] if sort else None))
+    for hit in found.hits if (ads or audience) else ():
+        for ad in hit["ads"]:
+            click.echo(f"ad {ad['id']} for {ad['audience']} (listing {hit['id']}, {ad['written_by']}): {ad['text']}")
 
 
 @click.command()

@@ -147,12 +147,22 @@ ADS_OF_LISTING = text(
 )
 
 # --- recommended for you ------------------------------------------------------------------------------
-# Users of a bucket whose newest event is newer than their recommendation (or who have none).
+# Users of a bucket whose recommendation is out of date: they have newer events than it reflects (or
+# none stored), or it holds a listing that changed or went away since it was written.
+_RECOMMENDATION_STALE = (
+    "EXISTS (SELECT 1 FROM unnest(r.listing_ids) AS held(id) LEFT JOIN listings l ON l.id = held.id "
+    "WHERE l.id IS NULL OR l.updated_at > r.generated_at)"
+)
 USERS_TO_REFRESH = text(
     "SELECT e.user_id, max(e.id) AS newest FROM feedback_events e "
     "LEFT JOIN user_recommendations r ON r.user_id = e.user_id "
     "WHERE gfl_user_bucket(e.user_id) = :bucket AND e.kind IN ('view', 'click', 'save', 'book') "
-    "GROUP BY e.user_id HAVING max(e.id) > coalesce(max(r.source_event_id), 0)"
+    f"GROUP BY e.user_id, r.user_id, r.listing_ids, r.generated_at "
+    f"HAVING max(e.id) > coalesce(max(r.source_event_id), 0) OR (r.user_id IS NOT NULL AND {_RECOMMENDATION_STALE})"
+)
+# The buckets holding a recommendation that a listing change made stale (the feedback sensor asks for them).
+STALE_RECOMMENDATION_BUCKETS = text(
+    f"SELECT DISTINCT r.bucket FROM user_recommendations r WHERE {_RECOMMENDATION_STALE}"
 )
 USER_SIGNALS = text(
     "SELECT e.listing_id, e.kind, extract(epoch FROM now() - e.occurred_at) AS age_s FROM feedback_events e "
@@ -165,6 +175,8 @@ MOST_BOOKED = text(
     "WHERE e.kind = 'book' GROUP BY e.listing_id ORDER BY bookings DESC, e.listing_id LIMIT :limit"
 )
 MOST_REVIEWED = text("SELECT id FROM listings ORDER BY number_of_reviews DESC NULLS LAST, id LIMIT :limit")
+NEWEST_EVENT_OF = text("SELECT max(id) FROM feedback_events WHERE user_id = :user_id")
+FORGET_RECOMMENDATION = text("DELETE FROM user_recommendations WHERE user_id = :user_id")
 RECOMMENDATION_FOR = text("SELECT * FROM user_recommendations WHERE user_id = :user_id")
 # The feedback sensor: events past its cursor, as the buckets and ad areas they touch.
 NEW_EVENTS = text(

@@ -1,7 +1,9 @@
 """What people did, fed back: new events refresh their users' recommendations and let clicked ads learn."""
 
 from dagster import (
+    DagsterRunStatus,
     DefaultSensorStatus,
+    RunsFilter,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
@@ -29,12 +31,26 @@ def feedback_sensor(context: SensorEvaluationContext, database: PostgresResource
     after = int(context.cursor or 0)
     with database.engine().connect() as connection:
         row = connection.execute(queries.NEW_EVENTS, {"after": after}).one()
-    if row.newest is None:
-        return SensorResult(skip_reason=SkipReason(f"no events after #{after}"), cursor=str(after))
+        # A listing that changed or went away: the recommendations holding it are refreshed too.
+        stale = {r.bucket for r in connection.execute(queries.STALE_RECOMMENDATION_BUCKETS)}
+    busy = busy_buckets(context.instance)
+    buckets = (set(row.buckets or []) | stale) - busy
+    if row.newest is None and not buckets:
+        return SensorResult(skip_reason=SkipReason(f"no events after #{after}, no stale recommendation"),
+                            cursor=str(after))
+    newest = row.newest or after
     requests = [RunRequest(job_name=refresh_recommendations_job.name, partition_key=bucket,
-                           run_key=f"{bucket}@{row.newest}") for bucket in sorted(row.buckets or [])]
+                           run_key=f"{bucket}@{newest}#{context.cursor}") for bucket in sorted(buckets)]
     requests += [RunRequest(job_name=refine_ads_job.name, partition_key=area, run_key=f"ads:{area}@{row.newest}")
                  for area in sorted(row.ad_areas or [])]
-    context.log.info(f"events up to #{row.newest}: {len(row.buckets or [])} user buckets, "
+    context.log.info(f"events up to #{newest}: {len(buckets)} user buckets ({len(stale)} for changed listings), "
                      f"{len(row.ad_areas or [])} ad areas")
-    return SensorResult(run_requests=requests, cursor=str(row.newest))
+    return SensorResult(run_requests=requests, cursor=str(newest))
+
+
+def busy_buckets(instance) -> set[str]:
+    """Buckets whose refresh is still queued or running: asked again once it ends, never twice at once."""
+    runs = instance.get_runs(filters=RunsFilter(job_name=refresh_recommendations_job.name,
+                                                statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED,
+                                                          DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]))
+    return {run.tags.get("dagster/partition") for run in runs} - {None}

@@ -1,7 +1,9 @@
 """Users of one bucket -> "recommended for you": retrieval from their events, a checked blurb, stored back.
 
-Only users whose newest event is newer than their stored recommendation are refreshed,
-so one user's new event costs that user's refresh and nothing else. The listings come
+Only users whose newest event is newer than their stored recommendation, or whose
+recommendation holds a listing that changed or went away, are refreshed: one user's new
+event costs that user's refresh, one listing's change the refreshes of those it is
+recommended to, and nothing else. The listings come
 from the vector store (those that still exist), nearest to the weighted centroid of
 what the user viewed, clicked, saved and booked, minus what they booked; the blurb cites
 only them (the recommendation check), written by the chat model or the template.
@@ -51,7 +53,9 @@ def refresh_bucket(engine: Engine, embedder: EmbedderResource, store: VectorStor
     report.users = len(users)
     for user in users:
         row = recommend_for_user(engine, embedder, store, model, user.user_id, user.newest, bucket)
-        if row is None:
+        if row is None:  # nothing left to be like: the user is a cold start again, not a stale row forever
+            with engine.begin() as connection:
+                connection.execute(queries.FORGET_RECOMMENDATION, {"user_id": user.user_id})
             continue
         with engine.begin() as connection:
             connection.execute(tables.UPSERT_RECOMMENDATION, row)

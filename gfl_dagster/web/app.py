@@ -7,6 +7,7 @@
     GET /api/recommend    {"text", "cited_ids", "hits", "model", "problems"}; same parameters
     POST /api/events      feedback events (one object or a list; see feedback/events.py) -> {"recorded": n}
     GET /api/for-you      ?user=ID: recommended for that user (or a cold start that says so)
+    GET /api/ads          the ads of the listings a search finds (`audience` narrows them)
 
 With a `user` parameter, a search is recorded as feedback: the search and an
 impression of every hit, in one insert.
@@ -20,11 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 
 from gfl_dagster.search import retrieval as search
 from gfl_dagster.db import queries
+from gfl_dagster.ads.for_hits import ads_for_hits
 from gfl_dagster.feedback.events import EventError, search_events, validate_event
 from gfl_dagster.feedback.record import record_events
 from gfl_dagster.recommendations.for_you import recommended_for
@@ -126,17 +127,22 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         recorded = await run_in_threadpool(record_events, database.engine(), events)
         return Json({"recorded": recorded})
 
-    def with_ads(hits: list[dict[str, Any]]) -> None:
+    def with_ads(hits: list[dict[str, Any]], audience: Optional[str] = None) -> None:
         """One active variant per audience beside each hit, variants taking turns (so clicks can compare them)."""
-        with database.engine().connect() as connection:
-            ads = connection.execute(queries.ADS_FOR_LISTINGS, {"ids": [hit["id"] for hit in hits]}).all()
-        variants: dict[tuple[int, str], list[Any]] = {}
-        for ad in ads:
-            variants.setdefault((ad.listing_id, ad.audience), []).append(ad)
+        shown = ads_for_hits(database.engine(), hits, audience)
         for hit in hits:
-            hit["ads"] = [{"id": shown.id, "audience": audience, "text": shown.text, "written_by": shown.written_by}
-                          for (listing_id, audience), choices in sorted(variants.items()) if listing_id == hit["id"]
-                          for shown in [random.choice(choices)]]
+            hit["ads"] = shown[hit["id"]]
+
+    def ads_endpoint(request: Request) -> Json:
+        """The ads of the listings a search finds: ?text=...&audience=... (and the search parameters)."""
+        params, _, literal = _page_state(request.query_params)
+        audience = params.pop("audience", "").strip() or None
+        found = search.understood_search(query_from_params(params), embedder, request.app.state.store, context(),
+                                         literal, model_client)
+        with_ads(found.hits, audience)
+        return Json({"ads": [{**ad, "listing_id": hit["id"], "listing": hit["name"]}
+                             for hit in found.hits for ad in hit["ads"]],
+                     "understood": found.interpretation.as_json(), "message": found.message})
 
     def for_you(request: Request) -> Json:
         user_id = request.query_params.get("user", "").strip()
@@ -172,6 +178,7 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
             Route("/api/recommend", recommend_endpoint),
             Route("/api/events", events_endpoint, methods=["POST"]),
             Route("/api/for-you", for_you),
+            Route("/api/ads", ads_endpoint),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         exception_handlers={search.SearchError: refused, EventError: refused, Exception: failed},
