@@ -21,7 +21,7 @@ from gfl_dagster.listings.describe import describe_area
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.web.app import create_app
-from gfl_dagster_tests.conftest import BUNDLED_CSV
+from gfl_dagster_tests.conftest import BUNDLED_CSV, HEADER_18
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -178,3 +178,34 @@ def test_api_answers_hits_and_refuses_bad_input_with_400(engine, resources):
             assert response.status_code == 400 and response.json()["error"], params
         assert "min_price" in client.get("/api/search", params={"min_price": "cheap"}).json()["error"]
         assert client.get("/").status_code == 200 and client.get("/static/app.js").status_code == 200
+
+
+HOSTILE_NAMES = ('<img src=x onerror=alert(1)>', '"><script>window.pwned = 1</script>',
+                 '<svg onload=alert(2)>Loft</svg>')
+
+
+def test_strangers_text_shows_as_text_and_no_script_runs(engine, resources, browser, tmp_path):
+    """Listing names are strangers' text: the page renders them as text, runs nothing, and its CSP forbids
+    inline script besides."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    lines = [f'{9000001 + n},"{name.replace(chr(34), chr(34) * 2)}",1,Host,Brooklyn,Bushwick,40.7,-73.9,'
+             f'Private room,55,2,3,,,1,100,0,' for n, name in enumerate(HOSTILE_NAMES)]
+    csv_path = tmp_path / "hostile.csv"
+    csv_path.write_text(HEADER_18 + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    load_listings_csv(engine, csv_path)
+    with resources["vector_store"].session() as store:
+        describe_area(engine, resources["model_client"], "Brooklyn")
+        embed_area(engine, resources["embedder"], store, "Brooklyn")
+    with serving(app_for(resources)) as base_url:
+        open_page(browser, f"{base_url}/?text=private+room+in+Bushwick&limit=10")
+        hits = wait_for(browser, "#results .hit")
+        names = [hit.find_element("css selector", ".hit-name").text for hit in hits]
+        assert set(HOSTILE_NAMES) <= set(names), names
+        with pytest.raises(NoAlertPresentException):
+            browser.switch_to.alert.text
+        assert browser.execute_script("return window.pwned === undefined")
+        assert not browser.find_elements("css selector", "#results img, #results svg, #results script")
+        with TestClient(app_for(resources)) as client:
+            policy = client.get("/").headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy

@@ -47,6 +47,11 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
     UI, the daemon and the embedded Postgres.
     """
     from gfl_dagster.cli.runs import dagster_home, project_instance, project_resources, run_load
+    from gfl_dagster.cli.web import loopback
+
+    if not loopback(host):
+        click.secho(f"warning: listening on {host}: the Dagster UI and the search page have no authentication; "
+                    "anyone who reaches this address can run jobs, search and record feedback", fg="yellow", err=True)
 
     # `kill` (SIGTERM) stops as cleanly as Ctrl-C, from any launch context. A shell script that starts
     # us with `&` leaves SIGINT ignored, and Dagster's setup_interrupt_handlers() copies SIGINT's

@@ -8,6 +8,17 @@ import click
 DEFAULT_PORT = 8000
 
 
+def loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535), help="Port.")
@@ -27,4 +38,7 @@ def web(host: str, port: int) -> None:
         app = create_app(database=resources.database, embedder=resources.embedder,
                          vector_store=resources.vector_store, model_client=resources.model_client)
         click.echo(f"search page: http://{host}:{port}  (Ctrl-C stops)")
+        if not loopback(host):
+            click.secho(f"warning: listening on {host}: the search page and its event API have no authentication; "
+                        "anyone who reaches this address can search and record feedback", fg="yellow", err=True)
         uvicorn.run(app, host=host, port=port, log_level="warning")

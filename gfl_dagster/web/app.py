@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
@@ -182,5 +184,20 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         exception_handlers={search.SearchError: refused, EventError: refused, Exception: failed},
+        middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,
     )
+
+
+# Listing names and queries are strangers' text: the page sets them as text only, and the browser is
+# told to run no script but the page's own file (no inline script, no other origin), as a second wall.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next):
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
