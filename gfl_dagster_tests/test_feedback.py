@@ -127,3 +127,34 @@ def test_api_records_events_and_searches_and_refuses_bad_ones(engine, resources)
     assert [row.kind for row in rows] == ["search"] + ["impression"] * len(hits)
     assert [row.listing_id for row in rows[1:]] == [hit["id"] for hit in hits]
     assert _count(engine) == 2 + 1 + len(hits)
+
+
+def test_a_clients_budget_refills_over_time_and_is_its_own():
+    from gfl_dagster.web.rate_limit import RateLimit
+
+    now = [0.0]
+    budget = RateLimit(per_second=2.0, burst=3, clock=lambda: now[0])
+    assert [budget.wait_s("a") for _ in range(3)] == [None, None, None]
+    wait = budget.wait_s("a")
+    assert wait == pytest.approx(0.5) and RateLimit.retry_after(wait) == "1"
+    assert budget.wait_s("b") is None, "another client has its own budget"
+    now[0] += 0.5
+    assert budget.wait_s("a") is None and budget.wait_s("a") is not None
+
+
+def test_the_event_api_answers_429_with_retry_after_past_the_budget(engine, resources):
+    from gfl_dagster.web.app import create_app
+    from gfl_dagster.web.rate_limit import RateLimit
+
+    load_listings_csv(engine, BUNDLED_CSV, limit=3)
+    with engine.connect() as connection:
+        listing_id = connection.execute(text("SELECT min(id) FROM listings")).scalar_one()
+    app = create_app(database=resources["database"], embedder=resources["embedder"],
+                     vector_store=resources["vector_store"], model_client=resources["model_client"],
+                     event_budget=RateLimit(per_second=0.01, burst=2))
+    event = {"kind": "view", "user_id": "u1", "listing_id": listing_id}
+    with TestClient(app) as client:
+        statuses = [client.post("/api/events", json=event) for _ in range(3)]
+    assert [r.status_code for r in statuses] == [200, 200, 429]
+    assert int(statuses[2].headers["retry-after"]) >= 1 and "too many" in statuses[2].json()["error"]
+    assert _count(engine) == 2, "a refused request stores nothing"

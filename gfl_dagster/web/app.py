@@ -43,6 +43,7 @@ from gfl_dagster.feedback.record import record_events
 from gfl_dagster.recommendations.for_you import recommended_for
 from gfl_dagster.search.interpret import SearchContext, load_search_context
 from gfl_dagster.web.params import query_from_params
+from gfl_dagster.web.rate_limit import RateLimit
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -73,12 +74,15 @@ def _plain(value: Any) -> Any:
     return float(value) if hasattr(value, "as_tuple") else str(value)
 
 
-def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client: Any) -> Starlette:
+def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client: Any,
+               event_budget: Optional[RateLimit] = None) -> Starlette:
     """The app over the project's resources (as project_resources() or the tests build them).
 
     The vector store is opened once for the app's lifetime (a Weaviate client
     is a connection worth keeping) and closed at shutdown.
     """
+
+    event_budget = event_budget or RateLimit()
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
@@ -117,6 +121,10 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         return Json({"hits": found.hits, "understood": found.interpretation.as_json(), "message": found.message})
 
     async def events_endpoint(request: Request) -> Json:
+        wait_s = event_budget.wait_s(request.client.host if request.client else "unknown")
+        if wait_s is not None:
+            return Json({"error": f"too many feedback requests from this client; retry in {wait_s:.1f}s"},
+                        status_code=429, headers={"Retry-After": RateLimit.retry_after(wait_s)})
         body = await request.body()
         if len(body) > MAX_EVENTS_BODY:
             return Json({"error": f"request body over {MAX_EVENTS_BODY} bytes"}, status_code=413)
