@@ -172,3 +172,73 @@ def test_canary_secrets_appear_in_no_file_event_or_output(tmp_path, database):
     with database.engine().connect() as connection:
         described = connection.execute(text("SELECT count(*) FROM listing_descriptions")).scalar_one()
     assert described == 3, "the run really went through the model server"
+
+
+def _up_in_background(home, log, port, web_port):
+    gfl = Path(sys.executable).parent / "gfl"
+    env = {**os.environ, "GFL_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    started = subprocess.run(["bash", "-c", f"'{gfl}' up --limit 10 --port {port} --web-port {web_port} "
+                                            f"> '{log}' 2>&1 & echo $!"], env=env, capture_output=True, text=True)
+    return int(started.stdout)
+
+
+def _wait_for(log, text_, seconds=180):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while text_ not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(1)
+
+
+def test_gfl_up_after_a_sigkill_stops_the_leftovers_and_names_a_port_holder(tmp_path):
+    """Killed with SIGKILL, gfl up leaves its UI, daemon and search page behind; the next gfl up stops them
+    (its pid file names them) and starts. A port something else holds is named, not fought over."""
+    import signal
+    import socket
+    import time
+
+    import psutil
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    home = tmp_path / "home"
+    first = _up_in_background(home, tmp_path / "first.log", *ports)
+    try:
+        _wait_for(tmp_path / "first.log", "initial sync done")
+        leftovers = [child.pid for child in psutil.Process(first).children()]
+        os.kill(first, signal.SIGKILL)
+        time.sleep(1)
+        assert any(psutil.pid_exists(pid) for pid in leftovers), "the children outlived their parent"
+        second = _up_in_background(home, tmp_path / "second.log", *ports)
+        _wait_for(tmp_path / "second.log", "initial sync done")
+        assert "stopped what a previous gfl up left running" in (tmp_path / "second.log").read_text()
+        assert not [pid for pid in leftovers if psutil.pid_exists(pid)
+                    and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        with socket.socket() as squatter:  # someone else's server on the port a third gfl up wants
+            squatter.bind(("127.0.0.1", 0))
+            squatter.listen()
+            taken = squatter.getsockname()[1]
+            refused = subprocess.run([str(Path(sys.executable).parent / "gfl"), "up", "--port", str(taken),
+                                      "--web-port", str(ports[1])], capture_output=True, text=True, timeout=120,
+                                     env={**os.environ, "GFL_HOME": str(tmp_path / "other")})
+        assert refused.returncode == 2 and f"port {taken} on 127.0.0.1 is taken (pid {os.getpid()}" in refused.stderr
+        second_children = [child.pid for child in psutil.Process(second).children()]
+        os.kill(second, signal.SIGTERM)
+        psutil.Process(second).wait(timeout=60)
+        assert not [pid for pid in second_children if psutil.pid_exists(pid)
+                    and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    finally:
+        for pid in [first, *locals().get("leftovers", [])]:
+            if psutil.pid_exists(pid):
+                os.kill(pid, signal.SIGKILL)
+        if "second" in locals() and psutil.pid_exists(second):
+            os.kill(second, signal.SIGTERM)
+        from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
+
+        time.sleep(2)
+        stop_embedded_postgres(home)

@@ -37,3 +37,55 @@ def stop_process(process: subprocess.Popen, timeout_s: float = 15) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def stop_leftovers(pid_file: Path) -> list[int]:
+    """Stop what a previous `gfl up` that died without cleaning up left running (its pid file names it);
+    returns the process ids stopped. Only processes whose command line is still gfl's or Dagster's."""
+    import json
+
+    import psutil
+
+    if not pid_file.exists():
+        return []
+    try:
+        recorded = json.loads(pid_file.read_text())
+    except ValueError:
+        recorded = {}
+    stopped, members = [], []
+    for pid in [recorded.get("up"), *recorded.get("children", [])]:
+        try:
+            process = psutil.Process(int(pid))
+            if not any(word in " ".join(process.cmdline()) for word in ("gfl", "dagster")):
+                continue  # the pid was reused by something else: not ours to stop
+            for member in [process, *process.children(recursive=True)]:
+                member.kill()
+                members.append(member)
+            stopped.append(int(pid))
+        except (psutil.Error, TypeError, ValueError):
+            continue
+    psutil.wait_procs(members, timeout=15)  # gone, and their ports free, before anything is started again
+    pid_file.unlink(missing_ok=True)
+    return stopped
+
+
+def port_holder(host: str, port: int) -> Optional[str]:
+    """None when `port` is free on `host`; otherwise who holds it ("pid 123: dagster-webserver ...")."""
+    import socket
+
+    import psutil
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            return None
+        except OSError:
+            pass
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_LISTEN:
+            try:
+                return f"pid {connection.pid}: {' '.join(psutil.Process(connection.pid).cmdline())[:120]}"
+            except (psutil.Error, TypeError):
+                return f"pid {connection.pid}"
+    return "another process"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import time
 from typing import Optional
@@ -11,7 +13,8 @@ import click
 from gfl_dagster import settings
 from gfl_dagster.cli.common import ensure_loaded, load_summary
 from gfl_dagster.cli.operations import area_status
-from gfl_dagster.cli.processes import dagster_command, start_process, stop_process
+from gfl_dagster.cli.common import fail
+from gfl_dagster.cli.processes import dagster_command, port_holder, start_process, stop_leftovers, stop_process
 
 
 def _watch_initial_sync(engine, children: list) -> None:
@@ -62,6 +65,14 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
     home = dagster_home()
     logs = settings.gfl_home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    pid_file = settings.gfl_home() / "up.pid"
+    stopped = stop_leftovers(pid_file)
+    if stopped:
+        click.echo(f"stopped what a previous gfl up left running (pids {', '.join(map(str, stopped))})")
+    for wanted, what in ((port, "--port"), (web_port, "--web-port")):
+        holder = port_holder(host, wanted)
+        if holder:
+            fail(f"port {wanted} on {host} is taken ({holder}); stop it or choose another {what}")
     instance = project_instance()
     with project_resources() as resources:
         click.echo(f"database: {resources.database.redacted_url()}")
@@ -75,6 +86,8 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
         start_process([dagster_command("dagster-daemon"), "run", *target], logs / "daemon.log"),
         start_process([dagster_command("gfl"), "web", "--host", host, "--port", str(web_port)], logs / "web.log"),
     ]
+    # If we die without cleaning up (SIGKILL), the next gfl up finds and stops what we started.
+    pid_file.write_text(json.dumps({"up": os.getpid(), "children": [child.pid for child in children]}))
     click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}, logs in {logs})")
     click.echo(f"search page: http://{host}:{web_port}")
     try:
@@ -92,4 +105,5 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
             from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
 
             stop_embedded_postgres(settings.gfl_home())
+        pid_file.unlink(missing_ok=True)
         click.echo("stopped")

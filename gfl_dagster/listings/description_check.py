@@ -19,7 +19,7 @@ import json
 
 from gfl_dagster.generation.debris import debris_problems
 from gfl_dagster.generation.grounding import Support, unsupported_claims
-from gfl_dagster.listings.description_prompt import quoted_name
+from gfl_dagster.listings.description_prompt import URL_PATTERN, quoted_name
 from gfl_dagster.listings.facts import description_input
 
 MIN_LENGTH = 20
@@ -27,7 +27,6 @@ MAX_LENGTH = 800
 
 NYC_BOROUGHS = ("Manhattan", "Brooklyn", "Queens", "Bronx", "Staten Island")
 
-URL_PATTERN = re.compile(r"(https?://|www\.|\b[\w-]+\.(com|net|org|io|ly|co)\b)", re.IGNORECASE)
 MARKUP_PATTERN = re.compile(r"(<[a-zA-Z/!][^>]*>|```|\*\*|__|^\s*#|^\s*[-*]\s|\[[^\]]*\]\([^)]*\))", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _AMOUNT = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?")

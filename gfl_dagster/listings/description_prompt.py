@@ -36,6 +36,7 @@ def chat_messages(facts: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 
+URL_PATTERN = re.compile(r"(https?://|www\.|\b[\w-]+\.(com|net|org|io|ly|co)\b)", re.IGNORECASE)
 _MARKUP_CHARACTERS = re.compile(r"[<>`*_#\[\]|~]+")
 
 
@@ -56,7 +57,7 @@ def template_description(facts: Mapping[str, Any]) -> str:
         where = f"{facts['neighbourhood']}, {facts['area']}"
     sentences = [f"{room} in {where}."]
     name = quoted_name(facts.get("name") or "")
-    if name:
+    if name and not URL_PATTERN.search(name):  # a name carrying a link is not repeated: no link is ever stored
         # No second full stop after a name that ends a sentence itself.
         sentences[0] = f"{room} in {where}, listed as \u201c{name}\u201d" + ("" if name[-1] in ".!?" else ".")
     terms = []
