@@ -192,9 +192,10 @@ def _wait_for(log, text_, seconds=180):
         time.sleep(1)
 
 
-def test_gfl_up_after_a_sigkill_stops_the_leftovers_and_names_a_port_holder(tmp_path):
-    """Killed with SIGKILL, gfl up leaves its UI, daemon and search page behind; the next gfl up stops them
-    (its pid file names them) and starts. A port something else holds is named, not fought over."""
+def test_gfl_up_killed_restarted_and_its_children_supervised(tmp_path):
+    """Killed with SIGKILL, gfl up's children die with it. A leftover its pid file names (say, from a machine
+    without PR_SET_PDEATHSIG) and that holds the search page's port is stopped by the next gfl up. A child that
+    dies (the search page, killed) is restarted. A port someone else holds is named, not fought over."""
     import signal
     import socket
     import time
@@ -210,15 +211,29 @@ def test_gfl_up_after_a_sigkill_stops_the_leftovers_and_names_a_port_holder(tmp_
     first = _up_in_background(home, tmp_path / "first.log", *ports)
     try:
         _wait_for(tmp_path / "first.log", "initial sync done")
-        leftovers = [child.pid for child in psutil.Process(first).children()]
+        children = [child.pid for child in psutil.Process(first).children()]
         os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]:
+            assert time.monotonic() < deadline, "gfl up's children outlived it"
+            time.sleep(0.5)
+
+        leftover = subprocess.Popen([sys.executable, "-c", "import socket, sys, time; s = socket.socket(); "
+                                     f"s.bind(('127.0.0.1', {ports[1]})); s.listen(); time.sleep(300)", "gfl-web"])
         time.sleep(1)
-        assert any(psutil.pid_exists(pid) for pid in leftovers), "the children outlived their parent"
+        (home / "up.pid").write_text(json.dumps({"up": leftover.pid, "children": []}))
         second = _up_in_background(home, tmp_path / "second.log", *ports)
         _wait_for(tmp_path / "second.log", "initial sync done")
-        assert "stopped what a previous gfl up left running" in (tmp_path / "second.log").read_text()
-        assert not [pid for pid in leftovers if psutil.pid_exists(pid)
-                    and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        assert f"stopped what a previous gfl up left running (pids {leftover.pid})" in (tmp_path / "second.log").read_text()
+        assert leftover.poll() is not None
+
+        page = next(child for child in psutil.Process(second).children() if "web" in child.cmdline())
+        os.killpg(page.pid, signal.SIGKILL)
+        _wait_for(tmp_path / "second.log", "search page restarted", seconds=60)
+        assert "search page exited (code -9); restarting it in 1s" in (tmp_path / "second.log").read_text()
+        _wait_for_answer(f"http://127.0.0.1:{ports[1]}/")
+        assert page.pid not in json.loads((home / "up.pid").read_text())["children"]
+
         with socket.socket() as squatter:  # someone else's server on the port a third gfl up wants
             squatter.bind(("127.0.0.1", 0))
             squatter.listen()
@@ -233,12 +248,29 @@ def test_gfl_up_after_a_sigkill_stops_the_leftovers_and_names_a_port_holder(tmp_
         assert not [pid for pid in second_children if psutil.pid_exists(pid)
                     and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     finally:
-        for pid in [first, *locals().get("leftovers", [])]:
+        for pid in [first, *locals().get("children", [])]:
             if psutil.pid_exists(pid):
                 os.kill(pid, signal.SIGKILL)
+        if "leftover" in locals() and leftover.poll() is None:
+            leftover.kill()
         if "second" in locals() and psutil.pid_exists(second):
             os.kill(second, signal.SIGTERM)
         from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
 
         time.sleep(2)
         stop_embedded_postgres(home)
+
+
+def _wait_for_answer(url, seconds=60):
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=5) as answer:
+                assert answer.status == 200
+                return
+        except OSError:
+            assert time.monotonic() < deadline, f"{url} never answered"
+            time.sleep(0.5)

@@ -133,15 +133,16 @@ def db() -> None:
 @click.option("--show-password", is_flag=True, help="Print the password too (it is masked by default, so the "
                                                      "URL can be pasted into logs and issues).")
 def db_url(show_password: bool) -> None:
-    """Print the connection URL in use, for psql and other tools (starts the embedded server if needed)."""
+    """Print the connection URL in use, for psql and other tools (starts the embedded server if needed);
+    it puts the project's schema, gfl, first on their search_path."""
     from sqlalchemy.engine import make_url
 
     from gfl_dagster.cli.runs import project_resources
-    from gfl_dagster.resources.database import libpq_url
+    from gfl_dagster.resources.database import psql_url
 
     with project_resources() as resources:
         url = make_url(resources.database.url()).render_as_string(hide_password=not show_password)
-    click.echo(libpq_url(url))
+    click.echo(psql_url(url))
 
 
 @db.command("stop")

@@ -16,10 +16,19 @@ def dagster_command(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
+def _die_with_parent() -> None:
+    """In the child before it runs: SIGTERM when its parent dies, however the parent ends (SIGKILL too)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_process(command: list[str], log_path: Optional[Path] = None, env: Optional[dict] = None) -> subprocess.Popen:
     # A process group of its own, so Ctrl-C reaches us first and we stop children in order.
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
 
 
 def stop_process(process: subprocess.Popen, timeout_s: float = 15) -> None:

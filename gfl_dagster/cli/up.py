@@ -6,7 +6,7 @@ import json
 import os
 import signal
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import click
 
@@ -14,15 +14,18 @@ from gfl_dagster import settings
 from gfl_dagster.cli.common import ensure_loaded, load_summary
 from gfl_dagster.cli.operations import area_status
 from gfl_dagster.cli.common import fail
-from gfl_dagster.cli.processes import dagster_command, port_holder, start_process, stop_leftovers, stop_process
+from gfl_dagster.cli.processes import dagster_command, port_holder, stop_leftovers, stop_process
+from gfl_dagster.cli.supervisor import Child, GaveUp, Supervisor
 
 
-def _watch_initial_sync(engine, children: list) -> None:
+def _watch_initial_sync(engine, supervisor: Supervisor, on_restart: Callable[[], None]) -> None:
     """The daemon's change sensor does the sync; show its progress until nothing is pending."""
     started = time.monotonic()
     click.echo("initial sync: the change sensor requests one run per area (watch them in the UI)")
     last = None
-    while all(child.poll() is None for child in children):
+    while True:
+        if supervisor.check():
+            on_restart()
         rows = area_status(engine)
         source = sum(row["source_rows"] for row in rows)
         synced = sum(row["synced_rows"] for row in rows)
@@ -46,8 +49,9 @@ def _watch_initial_sync(engine, children: list) -> None:
 def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
     """Run the whole loop: load the CSV, start the Dagster UI and daemon, sync everything.
 
-    Keeps running (the sensor syncs every change) until Ctrl-C, which stops the
-    UI, the daemon and the embedded Postgres.
+    Keeps running (the sensor syncs every change) until Ctrl-C or SIGTERM, which stop the
+    UI, the daemon and the embedded Postgres. A child that dies is restarted after a pause
+    that grows with each quick death; one that keeps dying stops everything.
     """
     from gfl_dagster.cli.runs import dagster_home, project_instance, project_resources, run_load
     from gfl_dagster.cli.web import loopback
@@ -81,29 +85,42 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
         engine = resources.database.engine()
 
     target = ["-m", "gfl_dagster.definitions"]
-    children = [
-        start_process([dagster_command("dagster-webserver"), *target, "-h", host, "-p", str(port)], logs / "webserver.log"),
-        start_process([dagster_command("dagster-daemon"), "run", *target], logs / "daemon.log"),
-        start_process([dagster_command("gfl"), "web", "--host", host, "--port", str(web_port)], logs / "web.log"),
-    ]
-    # If we die without cleaning up (SIGKILL), the next gfl up finds and stops what we started.
-    pid_file.write_text(json.dumps({"up": os.getpid(), "children": [child.pid for child in children]}))
+    supervisor = Supervisor([
+        Child("Dagster UI", [dagster_command("dagster-webserver"), *target, "-h", host, "-p", str(port)],
+              logs / "webserver.log").start(),
+        Child("Dagster daemon", [dagster_command("dagster-daemon"), "run", *target], logs / "daemon.log").start(),
+        Child("search page", [dagster_command("gfl"), "web", "--host", host, "--port", str(web_port)],
+              logs / "web.log").start(),
+    ], echo=lambda line: click.secho(line, fg="yellow", err=True))
+
+    def record_pids() -> None:
+        # Should we die without cleaning up, the next gfl up finds and stops what we started.
+        pid_file.write_text(json.dumps({"up": os.getpid(), "children": supervisor.pids()}))
+
+    record_pids()
+    failed = False
     click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}, logs in {logs})")
     click.echo(f"search page: http://{host}:{web_port}")
     try:
-        _watch_initial_sync(engine, children)
+        _watch_initial_sync(engine, supervisor, record_pids)
         click.echo("Try: gfl search \"apartment with a great view\"  |  gfl simulate  |  gfl status. Ctrl-C stops.")
-        while all(child.poll() is None for child in children):
+        while True:
+            if supervisor.check():
+                record_pids()
             time.sleep(1)
-        click.secho("a Dagster process exited; see the logs in " + str(logs), fg="red", err=True)
+    except GaveUp as gave_up:
+        click.secho(f"{gave_up}; stopping everything", fg="red", err=True)
+        failed = True
     except KeyboardInterrupt:
         click.echo("\nstopping")
     finally:
-        for child in children:
-            stop_process(child)
+        for child in supervisor.children:
+            stop_process(child.process)
         if not settings.is_set(settings.DATABASE_URL):
             from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
 
             stop_embedded_postgres(settings.gfl_home())
         pid_file.unlink(missing_ok=True)
         click.echo("stopped")
+    if failed:
+        raise SystemExit(1)

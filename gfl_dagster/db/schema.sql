@@ -4,6 +4,38 @@
 -- run workers) from racing each other.
 SELECT pg_advisory_xact_lock(7419001);
 
+-- Everything lives in the schema `gfl`, never in `public`: Supabase serves `public` through its
+-- REST API to anyone holding the anon key, and generated text, feedback and rejects are not for them.
+-- Connections name it first on their search_path (resources/database.py), so the SQL stays unqualified.
+CREATE SCHEMA IF NOT EXISTS gfl;
+SET LOCAL search_path TO gfl, public, extensions;
+-- A database made before the gfl schema kept these in public: move them, data, indexes and triggers along.
+DO $$
+DECLARE
+    relation record;
+    routine text;
+BEGIN
+    FOR relation IN
+        SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'S')
+          AND c.relname IN ('gfl_schema_version', 'listing_version_seq', 'listings', 'listing_tombstones',
+                            'listing_rejects', 'listing_descriptions', 'listing_sync', 'vector_store_meta',
+                            'sync_failures', 'feedback_events', 'listing_ads', 'user_recommendations',
+                            'freshness_probes', 'listing_vectors')
+          AND to_regclass('gfl.' || quote_ident(c.relname)) IS NULL
+    LOOP
+        EXECUTE CASE relation.relkind WHEN 'S' THEN 'ALTER SEQUENCE public.' ELSE 'ALTER TABLE public.' END
+            || quote_ident(relation.relname) || ' SET SCHEMA gfl';
+    END LOOP;
+    FOREACH routine IN ARRAY ARRAY['gfl_area(text, text)', 'gfl_user_bucket(text)',
+                                   'gfl_stamp_listing_change()', 'gfl_record_listing_delete()']
+    LOOP
+        IF to_regprocedure('public.' || routine) IS NOT NULL AND to_regprocedure('gfl.' || routine) IS NULL THEN
+            EXECUTE 'ALTER FUNCTION public.' || routine || ' SET SCHEMA gfl';
+        END IF;
+    END LOOP;
+END $$;
+
 -- Which version of this file the database has (its sha256): it is applied only when it changed.
 CREATE TABLE IF NOT EXISTS gfl_schema_version (version text NOT NULL);
 
@@ -63,6 +95,8 @@ END $$;
 CREATE INDEX IF NOT EXISTS listings_area_idx ON listings (area);
 CREATE INDEX IF NOT EXISTS listings_change_xid_idx ON listings (change_xid, id);
 
+-- Triggers run in the writer's session, whose search_path may not name gfl (an app on Supabase):
+-- their bodies qualify what they touch.
 CREATE OR REPLACE FUNCTION gfl_stamp_listing_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -74,7 +108,7 @@ BEGIN
         NEW.change_xid := OLD.change_xid;
         NEW.updated_at := OLD.updated_at;
     ELSE
-        NEW.version := nextval('listing_version_seq');
+        NEW.version := nextval('gfl.listing_version_seq');
         NEW.change_xid := pg_current_xact_id();
         NEW.updated_at := now();
     END IF;
@@ -100,8 +134,8 @@ CREATE INDEX IF NOT EXISTS listing_tombstones_change_xid_idx ON listing_tombston
 CREATE OR REPLACE FUNCTION gfl_record_listing_delete() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO listing_tombstones (listing_id, area, version, change_xid, deleted_at)
-    VALUES (OLD.id, OLD.area, nextval('listing_version_seq'), pg_current_xact_id(), now())
+    INSERT INTO gfl.listing_tombstones (listing_id, area, version, change_xid, deleted_at)
+    VALUES (OLD.id, OLD.area, nextval('gfl.listing_version_seq'), pg_current_xact_id(), now())
     ON CONFLICT (listing_id) DO UPDATE
         SET area = EXCLUDED.area, version = EXCLUDED.version,
             change_xid = EXCLUDED.change_xid, deleted_at = EXCLUDED.deleted_at;

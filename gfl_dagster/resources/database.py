@@ -9,7 +9,7 @@ from typing import Optional
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from gfl_dagster import settings
@@ -18,6 +18,8 @@ from gfl_dagster.db.embedded_postgres import embedded_postgres_url, start_embedd
 
 _ENGINES: dict[str, Engine] = {}  # one pooled engine per database and process
 _LOCK = threading.Lock()
+# The project's tables live in their own schema (schema.sql says why); `extensions` is where Supabase keeps pgvector.
+SEARCH_PATH = "gfl, public, extensions"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -31,6 +33,21 @@ def sqlalchemy_url(url: str) -> str:
 def libpq_url(url: str) -> str:
     """The same URL as psql and other libpq tools take it."""
     return url.replace("postgresql+psycopg2://", "postgresql://", 1)
+
+
+def psql_url(url: str) -> str:
+    """The URL for psql and other libpq tools, with the project's schema first on their search_path."""
+    separator = "&" if "?" in url else "?"
+    return libpq_url(url) + separator + "options=-csearch_path%3D" + SEARCH_PATH.replace(" ", "")
+
+
+def _use_project_schema(dbapi_connection, _record) -> None:
+    # A SET on connect, not a startup `options` parameter: poolers (Supabase's Supavisor, PgBouncer) drop those.
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET search_path TO {SEARCH_PATH}")
+    dbapi_connection.autocommit = autocommit
 
 
 def apply_schema(engine: Engine) -> None:
@@ -76,6 +93,7 @@ class PostgresResource(ConfigurableResource):
                 url = (sqlalchemy_url(self.database_url) if self.database_url
                        else start_embedded_postgres(settings.gfl_home()))
                 engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+                event.listen(engine, "connect", _use_project_schema)
                 apply_schema(engine)
                 _ENGINES[key] = engine
         return engine
