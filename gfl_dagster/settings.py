@@ -32,6 +32,11 @@ GFL_WEAVIATE_COLLECTION = "GFL_WEAVIATE_COLLECTION"
 GFL_SENSOR_INTERVAL = "GFL_SENSOR_INTERVAL"
 GFL_RECONCILE_CRON = "GFL_RECONCILE_CRON"
 GFL_SHARED_DATA = "GFL_SHARED_DATA"
+DAGSTER_PG_URL = "DAGSTER_PG_URL"
+GFL_MAX_CONCURRENT_RUNS = "GFL_MAX_CONCURRENT_RUNS"
+GFL_LLM_POOL_LIMIT = "GFL_LLM_POOL_LIMIT"
+GFL_MODEL_PRICES = "GFL_MODEL_PRICES"
+GFL_DAILY_BUDGET_USD = "GFL_DAILY_BUDGET_USD"
 
 DEFAULT_CHAT_MODEL = "gpt-4o-mini"
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
@@ -97,6 +102,37 @@ def sensor_interval_s() -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise SettingError(f"{GFL_SENSOR_INTERVAL}={raw!r} must be a whole number of seconds, at least 1")
     return int(raw)
+
+
+def _whole_number(name: str, default: int, minimum: int) -> int:
+    raw = value(name) or str(default)
+    if not raw.lstrip("-").isdigit() or int(raw) < minimum:
+        raise SettingError(f"{name}={raw!r} must be a whole number, at least {minimum}")
+    return int(raw)
+
+
+def max_concurrent_runs() -> int:
+    """With Dagster on Postgres: runs in progress at once across every daemon (one per area at most)."""
+    return _whole_number(GFL_MAX_CONCURRENT_RUNS, 8, 1)
+
+
+def llm_pool_limit() -> int:
+    """With Dagster on Postgres: steps calling a chat model at once (the `llm` pool), across every run."""
+    return _whole_number(GFL_LLM_POOL_LIMIT, 4, 1)
+
+
+def daily_budget_usd() -> Optional[float]:
+    """Estimated USD the chat model may cost per day (UTC date of the workers); unset: no budget."""
+    raw = value(GFL_DAILY_BUDGET_USD)
+    if raw is None:
+        return None
+    try:
+        budget = float(raw)
+    except ValueError:
+        budget = -1.0
+    if not budget >= 0 or budget == float("inf"):
+        raise SettingError(f"{GFL_DAILY_BUDGET_USD}={raw!r} must be an amount in USD, at least 0")
+    return budget
 
 
 def reconcile_cron() -> str:

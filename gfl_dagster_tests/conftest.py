@@ -23,7 +23,7 @@ SHARED_DATA_SETTING = "GFL_SHARED_DATA"
 
 _TABLES = ("listings", "listing_tombstones", "listing_rejects", "listing_descriptions", "listing_sync",
            "sync_failures", "vector_store_meta", "freshness_probes", "feedback_events", "listing_ads",
-           "user_recommendations")
+           "user_recommendations", "model_usage")
 
 
 def shared_csv(name: str) -> Path:
@@ -76,6 +76,7 @@ def empty_database(engine):
     with engine.begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {', '.join(_TABLES)}")
         connection.exec_driver_sql("DROP TABLE IF EXISTS listing_vectors")
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS gfl_next CASCADE")
     return engine
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from gfl_dagster.cli.main import cli
 from gfl_dagster.listings.simulation import apply_change, SimulationCounts
+from gfl_dagster_tests.background import free_port, up_in_background, wait_for
 from gfl_dagster_tests.conftest import BUNDLED_CSV, HEADER_18, write_csv
 
 
@@ -79,61 +80,43 @@ def test_simulation_writes_a_seeded_mix_of_changes(engine):
     assert len(after - before) >= counts.counts["insert"] + 1
 
 
+def _run_in_fresh_interpreter(*arguments: str) -> tuple[list[str], str]:
+    """`gfl ARGUMENTS` in a new Python process (on the session's project: GFL_HOME is inherited); returns the
+    Dagster modules it imported and the command's output."""
+    probe = ("import json, sys; from click.testing import CliRunner; from gfl_dagster.cli.main import cli; "
+             f"result = CliRunner().invoke(cli, {list(arguments)!r}); "
+             "assert result.exit_code == 0, result.output + repr(result.exception); "
+             "dagster = sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.')); "
+             "print(json.dumps({'dagster': dagster, 'output': result.stdout}))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reported = json.loads(done.stdout)
+    return reported["dagster"], reported["output"]
+
+
 def test_help_answers_without_importing_dagster():
     """`gfl --help` (and the import of the command line) must not pay for Dagster's import."""
-    probe = ("import sys; from click.testing import CliRunner; from gfl_dagster.cli.main import cli; "
-             "result = CliRunner().invoke(cli, ['--help']); assert result.exit_code == 0, result.output; "
-             "print(sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.')))")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]", f"imported: {done.stdout[:300]}"
+    imported, output = _run_in_fresh_interpreter("--help")
+    assert imported == [], f"imported: {imported[:5]}"
+    assert "search" in output and "bench" in output
 
 
-def test_gfl_up_started_in_the_background_by_a_script_stops_on_sigterm(tmp_path):
-    """A script's `gfl up &` has SIGINT ignored, and Dagster copies SIGINT's disposition onto SIGTERM:
-    `kill` used to be ignored and leave the UI, daemon and search page running. Now all of it stops."""
-    import signal
-    import socket
-    import time
+def test_search_and_show_answer_from_the_synced_listings_without_importing_dagster(engine):
+    """`gfl search` and `gfl show` build the database, the embedder and the vector store without Dagster
+    (clients/), configured as the resources are, and answer from the listings a Dagster run synced."""
+    synced = CliRunner().invoke(cli, ["sync", "--limit", "20", "--partition", "Manhattan"])
+    assert synced.exit_code == 0, synced.output
 
-    def free_port():
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+    imported, output = _run_in_fresh_interpreter("search", "apartment with a view", "--limit", "3", "--json")
+    assert imported == [], f"gfl search imported: {imported[:5]}"
+    hits = json.loads(output)["hits"]
+    assert len(hits) == 3 and all(hit["area"] == "Manhattan" and hit["score"] is not None for hit in hits)
 
-    home, log = tmp_path / "home", tmp_path / "up.log"
-    gfl = Path(sys.executable).parent / "gfl"
-    env = {**os.environ, "GFL_HOME": str(home)}
-    env.pop("DAGSTER_HOME", None)
-    started = subprocess.run(["bash", "-c", f"'{gfl}' up --limit 10 --port {free_port()} --web-port {free_port()} "
-                                            f"> '{log}' 2>&1 & echo $!"], env=env, capture_output=True, text=True)
-    pid = int(started.stdout)
-    children: list[str] = []
-    try:
-        deadline = time.monotonic() + 180
-        while "initial sync done" not in (log.read_text() if log.exists() else ""):
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(1)
-        ignored = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                           if line.startswith("SigIgn")).split()[1], 16)
-        assert not ignored & (1 << (signal.SIGTERM - 1)), "SIGTERM is ignored"
-        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-        assert len(children) >= 3, children  # webserver, daemon, search page
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 60
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not Path(f"/proc/{pid}").exists(), "gfl up did not stop on SIGTERM"
-        assert "stopped" in log.read_text()
-        assert not [c for c in children if Path(f"/proc/{c}").exists()], "a child outlived gfl up"
-        assert not (home / "pgdata" / "postmaster.pid").exists(), "the embedded Postgres is still running"
-    finally:  # whatever failed, nothing of it outlives the test
-        for leftover in [pid, *map(int, children)]:
-            if Path(f"/proc/{leftover}").exists():
-                os.killpg(leftover, signal.SIGKILL) if leftover != pid else os.kill(pid, signal.SIGKILL)
-        from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
-
-        stop_embedded_postgres(home)
+    imported, output = _run_in_fresh_interpreter("show", str(hits[0]["id"]), "--json")
+    assert imported == [], f"gfl show imported: {imported[:5]}"
+    shown = json.loads(output)
+    assert shown["source"]["id"] == hits[0]["id"] and shown["description"]["description"] == hits[0]["description"]
+    assert shown["vector"]["store"] == "pgvector" and shown["vector"]["synced_version"] == shown["source"]["version"]
 
 
 def test_canary_secrets_appear_in_no_file_event_or_output(tmp_path, database):
@@ -174,24 +157,6 @@ def test_canary_secrets_appear_in_no_file_event_or_output(tmp_path, database):
     assert described == 3, "the run really went through the model server"
 
 
-def _up_in_background(home, log, port, web_port):
-    gfl = Path(sys.executable).parent / "gfl"
-    env = {**os.environ, "GFL_HOME": str(home)}
-    env.pop("DAGSTER_HOME", None)
-    started = subprocess.run(["bash", "-c", f"'{gfl}' up --limit 10 --port {port} --web-port {web_port} "
-                                            f"> '{log}' 2>&1 & echo $!"], env=env, capture_output=True, text=True)
-    return int(started.stdout)
-
-
-def _wait_for(log, text_, seconds=180):
-    import time
-
-    deadline = time.monotonic() + seconds
-    while text_ not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline, log.read_text()[-2000:]
-        time.sleep(1)
-
-
 def test_gfl_up_killed_restarted_and_its_children_supervised(tmp_path):
     """Killed with SIGKILL, gfl up's children die with it. A leftover its pid file names (say, from a machine
     without PR_SET_PDEATHSIG) and that holds the search page's port is stopped by the next gfl up. A child that
@@ -202,15 +167,11 @@ def test_gfl_up_killed_restarted_and_its_children_supervised(tmp_path):
 
     import psutil
 
-    ports = []
-    for _ in range(2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+    ports = [free_port(), free_port()]
     home = tmp_path / "home"
-    first = _up_in_background(home, tmp_path / "first.log", *ports)
+    first = up_in_background(home, tmp_path / "first.log", *ports)
     try:
-        _wait_for(tmp_path / "first.log", "initial sync done")
+        wait_for(tmp_path / "first.log", "initial sync done")
         children = [child.pid for child in psutil.Process(first).children()]
         os.kill(first, signal.SIGKILL)
         deadline = time.monotonic() + 30
@@ -222,14 +183,14 @@ def test_gfl_up_killed_restarted_and_its_children_supervised(tmp_path):
                                      f"s.bind(('127.0.0.1', {ports[1]})); s.listen(); time.sleep(300)", "gfl-web"])
         time.sleep(1)
         (home / "up.pid").write_text(json.dumps({"up": leftover.pid, "children": []}))
-        second = _up_in_background(home, tmp_path / "second.log", *ports)
-        _wait_for(tmp_path / "second.log", "initial sync done")
+        second = up_in_background(home, tmp_path / "second.log", *ports)
+        wait_for(tmp_path / "second.log", "initial sync done")
         assert f"stopped what a previous gfl up left running (pids {leftover.pid})" in (tmp_path / "second.log").read_text()
         assert leftover.poll() is not None
 
         page = next(child for child in psutil.Process(second).children() if "web" in child.cmdline())
         os.killpg(page.pid, signal.SIGKILL)
-        _wait_for(tmp_path / "second.log", "search page restarted", seconds=60)
+        wait_for(tmp_path / "second.log", "search page restarted", seconds=60)
         assert "search page exited (code -9); restarting it in 1s" in (tmp_path / "second.log").read_text()
         _wait_for_answer(f"http://127.0.0.1:{ports[1]}/")
         assert page.pid not in json.loads((home / "up.pid").read_text())["children"]

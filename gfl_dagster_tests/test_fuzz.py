@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from gfl_dagster.db.tables import LISTING_COLUMNS
 from gfl_dagster.listings.csv_rows import CsvFormatError, parse_csv
 from gfl_dagster.search.query import SearchError, normalized_query
-from gfl_dagster.web.params import query_from_params
+from gfl_dagster.search.query import query_from_params
 
 FIELD = st.one_of(
     st.text(max_size=30),

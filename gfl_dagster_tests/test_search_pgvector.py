@@ -23,7 +23,7 @@ from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
 
 pytest.register_assert_rewrite("gfl_dagster_tests.model_servers")  # a plugin (below), imported first here
-from gfl_dagster_tests.fault_proxy import CHAT, Fault
+from gfl_dagster.bench.fault_proxy import CHAT, Fault
 from gfl_dagster_tests.model_servers import CHAT_MODEL, chat_client
 
 pytest_plugins = ["gfl_dagster_tests.model_servers"]  # the real chat server and its fault proxy

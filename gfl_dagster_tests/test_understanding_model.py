@@ -14,7 +14,7 @@ from gfl_dagster.search.eval.understanding_queries import PARSES
 from gfl_dagster.search.understanding import understand
 from gfl_dagster.search.understanding_model import check_parse, model_understand, parse_messages
 from gfl_dagster_tests.conftest import BUNDLED_CSV
-from gfl_dagster_tests.fault_proxy import CHAT
+from gfl_dagster.bench.fault_proxy import CHAT
 
 pytest.register_assert_rewrite("gfl_dagster_tests.model_servers")
 from gfl_dagster_tests.model_servers import chat_client  # noqa: E402

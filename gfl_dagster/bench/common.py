@@ -16,18 +16,22 @@ BENCH_COLLECTION = "GflBench"
 
 
 @contextmanager
-def throwaway_project(prefix: str = "gfl-bench-") -> Iterator[Path]:
+def throwaway_project(prefix: str = "gfl-bench-", dagster_on_postgres: bool = False) -> Iterator[Path]:
     """The block runs on a project of its own in a temporary folder: its own embedded Postgres and
     Dagster instance (DATABASE_URL is ignored) and, when Weaviate is configured, a collection of its
     own. The instance is the one `gfl up` runs (the package's dagster.yaml).
+
+    `dagster_on_postgres`: Dagster's own storage in a database `dagster` of that embedded Postgres
+    (DAGSTER_PG_URL), as a production deployment keeps it in a Postgres of its own.
 
     Whatever the block started must be stopped inside it; on the way out the embedded Postgres is
     stopped, then the folder deleted (a leftover file never turns the figures into a crash).
     """
     names = (settings.DATABASE_URL, settings.GFL_HOME, settings.DAGSTER_HOME, settings.GFL_WEAVIATE_COLLECTION,
-             "XDG_RUNTIME_DIR")
+             settings.DAGSTER_PG_URL, "XDG_RUNTIME_DIR")
     saved = {name: os.environ.get(name) for name in names}
     os.environ.pop(settings.DATABASE_URL, None)
+    os.environ.pop(settings.DAGSTER_PG_URL, None)
     # pgserver keeps its lock file in XDG_RUNTIME_DIR and touches it again at exit: outside the scratch folder.
     runtime = Path(tempfile.gettempdir()) / f"gfl-runtime-{os.getuid()}"
     runtime.mkdir(mode=0o700, exist_ok=True)
@@ -37,6 +41,8 @@ def throwaway_project(prefix: str = "gfl-bench-") -> Iterator[Path]:
         os.environ[settings.DAGSTER_HOME] = str(Path(scratch) / "dagster")
         os.environ[settings.GFL_WEAVIATE_COLLECTION] = BENCH_COLLECTION
         try:
+            if dagster_on_postgres:
+                os.environ[settings.DAGSTER_PG_URL] = _dagster_database(Path(scratch))
             yield Path(scratch)
         finally:
             from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
@@ -44,6 +50,21 @@ def throwaway_project(prefix: str = "gfl-bench-") -> Iterator[Path]:
             stop_embedded_postgres(Path(scratch))
             for name, value in saved.items():
                 os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+
+
+def _dagster_database(home: Path) -> str:
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    from gfl_dagster.db.embedded_postgres import start_embedded_postgres
+    from gfl_dagster.resources.database import libpq_url
+
+    url = make_url(start_embedded_postgres(home))
+    admin = psycopg2.connect(libpq_url(url.render_as_string(hide_password=False)))
+    admin.autocommit = True
+    admin.cursor().execute("CREATE DATABASE dagster")
+    admin.close()
+    return libpq_url(url.set(database="dagster").render_as_string(hide_password=False))
 
 
 def cpu_model() -> str:

@@ -1,10 +1,12 @@
-"""`gfl bench freshness`: commit-to-searchable latency under dagster-daemon, next to Dagster's floor."""
+"""`gfl bench freshness`: commit-to-searchable latency as `gfl up` runs (daemon + change listener, or the
+sensor alone), next to Dagster's floor."""
 
 from __future__ import annotations
 
 import os
 import random
 import time
+from pathlib import Path
 from typing import Callable, Optional
 
 import click
@@ -22,44 +24,83 @@ def _wait(check: Callable[[], bool], timeout_s: float) -> Optional[float]:
     return None
 
 
+KINDS = ("update", "insert", "delete")  # taken in turn, so each has a third of the changes
+
+
 @click.command("freshness")
 @click.option("--changes", default=30, show_default=True, type=click.IntRange(min=1),
-              help="Single-row updates to time (and as many floor probes).")
+              help="Single-row changes to time, updates, inserts and deletes in turn (and as many floor probes).")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(min=10), help="Listings to load.")
 @click.option("--events", default=10, show_default=True, type=click.IntRange(min=0),
               help="Feedback events to time from insert to the user's refreshed recommendation.")
+@click.option("--fast-path/--sensor-only", default=True, show_default=True,
+              help="Run the change listener (`gfl listen`) beside the daemon, as `gfl up` does, or the sensor alone.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench_freshness(changes: int, limit: int, events: int, as_json: bool) -> None:
-    """Freshness from commit to searchable for single-row updates, p50 and p95, with the
-    change sensor running under dagster-daemon as users run it; and, in the same run,
-    Dagster's own floor: an empty asset triggered the same way. Then, from a user's
-    feedback event to their refreshed "recommended for you" (the feedback sensor's path).
+def bench_freshness(changes: int, limit: int, events: int, fast_path: bool, as_json: bool) -> None:
+    """Freshness from commit to searchable for single-row updates, inserts and deletes, p50 and p95,
+    under the configuration `gfl up` runs: the change sensor under dagster-daemon and, unless
+    --sensor-only, the change listener beside it. In the same run, Dagster's own floor: an empty asset
+    triggered the same way as the sensor's sync. Then, from a user's feedback event to their
+    refreshed "recommended for you" (the feedback sensor's path).
 
-    Runs on a throwaway embedded Postgres and Dagster instance.
+    Runs on a throwaway embedded Postgres and Dagster instance. The figures are printed whatever
+    happens; a failure is named in them (`error`) and the exit code is 1.
     """
-    with throwaway_project():
-        figures = _measure(changes, limit, events, lambda line: click.echo(line, err=True))
+    figures = {"mode": "fast path + sensor" if fast_path else "sensor only", "changes": changes, "listings": limit,
+               "machine": machine(), "error": None}
+    try:
+        with throwaway_project() as scratch:
+            _measure(figures, changes, limit, events, fast_path, scratch, lambda line: click.echo(line, err=True))
+    except (Exception, KeyboardInterrupt) as error:  # the figures measured so far are still worth printing
+        figures["error"] = figures["error"] or type(error).__name__ + (f": {error}" if str(error) else "")
     if as_json:
         print_json(figures)
-        return
-    click.echo(
-        f"{figures['changes']} changes on {figures['machine']}\n"
-        f"  commit -> searchable: p50 {figures['p50_s']:.2f}s, p95 {figures['p95_s']:.2f}s\n"
-        f"  Dagster floor:        p50 {figures['floor_p50_s']:.2f}s, p95 {figures['floor_p95_s']:.2f}s\n"
-        f"  ratio (p50):          {figures['p50_s'] / figures['floor_p50_s']:.2f}x"
-        + (f"\n  event -> recommended: p50 {figures['event_p50_s']:.2f}s, p95 {figures['event_p95_s']:.2f}s"
-           if figures.get("event_p50_s") is not None else "")
-        + (f"\n  timed out: {figures['timeouts']}" if figures["timeouts"] else "")
-    )
+    else:
+        click.echo(_text(figures))
+    if figures["error"]:
+        raise SystemExit(1)
 
 
-def _measure(changes: int, limit: int, events: int, echo: Callable[[str], None]) -> dict:
+def _seconds(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.2f}s"
+
+
+def _text(figures: dict) -> str:
+    lines = [f"{figures['changes']} changes on {figures['machine']}, {figures['mode']}"]
+    if figures.get("p50_s") is not None:
+        lines.append(f"  commit -> searchable: p50 {_seconds(figures['p50_s'])}, p95 {_seconds(figures['p95_s'])}")
+        lines += [f"    {kind + ':':8}           p50 {_seconds(figures[f'{kind}_p50_s'])}, "
+                  f"p95 {_seconds(figures[f'{kind}_p95_s'])}" for kind in KINDS]
+    if figures.get("floor_p50_s") is not None:
+        lines.append(f"  Dagster floor:        p50 {_seconds(figures['floor_p50_s'])}, "
+                     f"p95 {_seconds(figures['floor_p95_s'])}")
+        if figures.get("p50_s") is not None:
+            lines.append(f"  ratio (p50):          {figures['p50_s'] / figures['floor_p50_s']:.2f}x")
+    if figures.get("event_p50_s") is not None:
+        lines.append(f"  event -> recommended: p50 {_seconds(figures['event_p50_s'])}, "
+                     f"p95 {_seconds(figures['event_p95_s'])}")
+    if figures.get("timeouts"):
+        lines.append(f"  timed out: {figures['timeouts']}")
+    if figures["error"]:
+        lines.append(f"  error: {figures['error']}")
+    return "\n".join(lines)
+
+
+def _percentiles(figures: dict, prefix: str, values: list[float]) -> None:
+    figures[f"{prefix}p50_s"] = percentile(values, 0.5) if values else None
+    figures[f"{prefix}p95_s"] = percentile(values, 0.95) if values else None
+
+
+def _measure(figures: dict, changes: int, limit: int, events: int, fast_path: bool, scratch: Path,
+             echo: Callable[[str], None]) -> None:
+    """Fills `figures` as it goes, so a failure part-way still leaves what was measured."""
     from gfl_dagster.cli.common import ensure_loaded
-    from gfl_dagster.cli.processes import dagster_command, start_process, stop_process
+    from gfl_dagster.cli.processes import dagster_command, start_process
     from gfl_dagster.db import queries
     from gfl_dagster.listings.sensors import SENSOR_INTERVAL_S
     from gfl_dagster.cli.runs import project_instance, project_resources, sync_all
 
+    figures["sensor_interval_s"] = SENSOR_INTERVAL_S
     instance = project_instance()
     with project_resources() as resources:
         areas = ensure_loaded(instance, resources, limit, echo)
@@ -69,44 +110,70 @@ def _measure(changes: int, limit: int, events: int, echo: Callable[[str], None])
     with engine.connect() as connection:
         ids = [row[0] for row in connection.execute(queries.ALL_LISTING_IDS)]
 
-    # The project's code location plus the floor probe, which a user's `gfl up` never loads.
-    daemon = start_process([dagster_command("dagster-daemon"), "run", "-m", "gfl_dagster.bench.definitions"],
-                           env=dict(os.environ))
+    children = []
     try:
+        # The project's code location plus the floor probe, which a user's `gfl up` never loads.
+        children.append(start_process([dagster_command("dagster-daemon"), "run", "-m", "gfl_dagster.bench.definitions"],
+                                      scratch / "daemon.log", env=dict(os.environ)))
+        if fast_path:
+            children.append(start_process([dagster_command("gfl"), "listen"], scratch / "listen.log",
+                                          env=dict(os.environ)))
+            echo("waiting for the change listener")
+            if _wait(lambda: _listening(engine), 120) is None:
+                raise click.ClickException("the change listener never started listening: see `gfl listen`")
         echo("waiting for the daemon's first sensor ticks")
         if _probe(engine, timeout_s=120) is None:
             raise click.ClickException("the freshness probe was never answered: is the daemon running?")
         rng = random.Random(7)
-        latencies, floor, timeouts = [], [], 0
+        latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        floor: list[float] = []
+        figures["timeouts"] = 0
         for number in range(1, changes + 1):
+            kind = KINDS[(number - 1) % len(KINDS)]
             # Commits land at random moments of the daemon's 5 s loop, as real writes do; back to
             # back, each would start in the same phase of the loop as the last one ended.
             time.sleep(rng.uniform(0, 5))
-            change = _change(engine, rng.choice(ids))
+            change = _change(engine, kind, ids, rng)
             time.sleep(rng.uniform(0, 5))
             probe = _probe(engine)
-            timeouts += (change is None) + (probe is None)
-            latencies += [change] if change is not None else []
+            figures["timeouts"] += (change is None) + (probe is None)
+            latencies[kind] += [change] if change is not None else []
             floor += [probe] if probe is not None else []
-            echo(f"[{number}/{changes}] change {change if change is None else round(change, 2)}s, "
+            _percentiles(figures, "", [value for values in latencies.values() for value in values])
+            for each in KINDS:
+                _percentiles(figures, f"{each}_", latencies[each])
+            _percentiles(figures, "floor_", floor)
+            echo(f"[{number}/{changes}] {kind} {change if change is None else round(change, 2)}s, "
                  f"floor {probe if probe is None else round(probe, 2)}s")
-        reflected = []
+        reflected: list[float] = []
+        figures["events"] = events
         for number in range(1, events + 1):
             time.sleep(rng.uniform(0, 5))
             seconds = _event(engine, f"bench-user-{number}", rng.choice(ids))
-            timeouts += seconds is None
+            figures["timeouts"] += seconds is None
             reflected += [seconds] if seconds is not None else []
+            _percentiles(figures, "event_", reflected)
             echo(f"[{number}/{events}] event -> recommended {seconds if seconds is None else round(seconds, 2)}s")
     finally:
-        stop_process(daemon)  # its run workers too, before the project folder is deleted
-    return {
-        "changes": changes, "listings": limit, "machine": machine(), "timeouts": timeouts,
-        "p50_s": percentile(latencies, 0.5), "p95_s": percentile(latencies, 0.95),
-        "floor_p50_s": percentile(floor, 0.5), "floor_p95_s": percentile(floor, 0.95),
-        "events": events, "event_p50_s": percentile(reflected, 0.5) if reflected else None,
-        "event_p95_s": percentile(reflected, 0.95) if reflected else None,
-        "sensor_interval_s": SENSOR_INTERVAL_S,
-    }
+        _stop_all(children, figures)  # their run workers too, before the project folder is deleted
+
+
+def _stop_all(children: list, figures: dict) -> None:
+    """Stop every child, whatever stopping one of them raises: cleanup never hides the figures."""
+    from gfl_dagster.cli.processes import stop_process
+
+    for child in children:
+        try:
+            stop_process(child)
+        except Exception as error:
+            figures["cleanup_warning"] = f"could not stop pid {child.pid}: {type(error).__name__}: {error}"
+
+
+def _listening(engine) -> bool:
+    from gfl_dagster.db import queries
+
+    with engine.connect() as connection:
+        return bool(connection.execute(queries.LISTENER_BACKENDS).first())
 
 
 def _event(engine, user_id: str, listing_id: int, timeout_s: float = 60) -> Optional[float]:
@@ -127,16 +194,27 @@ def _event(engine, user_id: str, listing_id: int, timeout_s: float = 60) -> Opti
     return _wait(reflected, timeout_s)
 
 
-def _change(engine, listing_id: int, timeout_s: float = 60) -> Optional[float]:
+def _change(engine, kind: str, ids: list[int], rng: random.Random, timeout_s: float = 60) -> Optional[float]:
+    """Seconds from the commit of one change until the store follows it: holds the new version (update,
+    insert) or no longer holds the listing (delete). `ids` follows the living listings."""
     from gfl_dagster.db import queries
 
     with engine.begin() as connection:
-        version = connection.execute(queries.BUMP_PRICE, {"id": listing_id}).scalar_one()
+        if kind == "insert":
+            listing_id, version = connection.execute(queries.FRESHNESS_INSERT,
+                                                     {"id": rng.choice(ids), "jitter": 0.0001}).one()
+            ids.append(listing_id)
+        elif kind == "delete":
+            listing_id, version = ids.pop(rng.randrange(len(ids))), None
+            connection.execute(queries.SIMULATE_DELETE, {"id": listing_id})
+        else:
+            listing_id = rng.choice(ids)
+            version = connection.execute(queries.BUMP_PRICE, {"id": listing_id}).scalar_one()
 
     def searchable() -> bool:
         with engine.connect() as connection:
             synced = connection.execute(queries.SYNCED_VERSION_BY_ID, {"id": listing_id}).scalar()
-        return synced is not None and synced >= version
+        return synced is None if version is None else synced is not None and synced >= version
 
     return _wait(searchable, timeout_s)
 

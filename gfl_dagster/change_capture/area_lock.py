@@ -14,9 +14,14 @@ from sqlalchemy import Engine
 from gfl_dagster.db import queries
 
 
+def lock_key(stage: str, area: str) -> str:
+    """The advisory lock's key: the runs, and the fast path (which tries it instead of waiting), use this one."""
+    return f"gfl:{stage}:{area}"
+
+
 @contextmanager
 def area_lock(engine: Engine, stage: str, area: str) -> Iterator[None]:
-    key = f"gfl:{stage}:{area}"
+    key = lock_key(stage, area)
     with engine.connect() as connection:
         connection.execute(queries.AREA_LOCK, {"key": key})
         try:

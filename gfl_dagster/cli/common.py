@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from typing import Any, Optional
 
 import click
 
+
+class DeferredGroup(click.Group):
+    """A command group imported when it is used, not when `gfl` starts (`gfl --help` lists it by its `help`):
+    for a group whose modules cost more to import than the commands that must answer at once take in all.
+    `target` is "module:attribute"."""
+
+    def __init__(self, name: str, target: str, help: str):
+        super().__init__(name, help=help)
+        self.target = target
+
+    def loaded(self) -> click.Group:
+        module, attribute = self.target.split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self.loaded().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
+        return self.loaded().get_command(ctx, name)
 
 
 def _json_default(value: Any) -> Any:

@@ -7,17 +7,17 @@ from typing import Optional
 
 import click
 
-from gfl_dagster.bench.cli import bench
 from gfl_dagster.cli.operations import simulate, status
-from gfl_dagster.cli.common import fail, load_summary, print_json
+from gfl_dagster.cli.common import DeferredGroup, fail, load_summary, print_json
 from gfl_dagster.cli.feedback import feedback
+from gfl_dagster.cli.listen import listen
 from gfl_dagster.cli.model import model
 from gfl_dagster.cli.search_commands import recommend, search
 from gfl_dagster.cli.up import up
 from gfl_dagster.cli.web import web
 
-# Heavy modules (Dagster, SQLAlchemy, the embedding model) are imported inside the commands that
-# need them, so `gfl --help` and the commands that do not answer at once.
+# Heavy modules (Dagster, the embedding model, the benchmarks) are imported inside the commands that
+# need them, so `gfl --help` and the commands that do not (search, show) answer at once.
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -93,19 +93,19 @@ def show(listing_id: int, as_json: bool) -> None:
 
     For every generated text: who wrote it (the model, or the template standing in and why), from
     which prompt version, and for an ad the example ads it learned from and why it was retired."""
-    from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.cli.tables import show_text
+    from gfl_dagster.clients.project import ProjectClients
     from gfl_dagster.db import queries
     from gfl_dagster.db.tables import LISTING_COLUMNS
 
-    with project_resources() as resources:
-        with resources.database.engine().connect() as connection:
-            source = connection.execute(queries.LISTING_BY_ID, {"id": listing_id}).mappings().first()
-            description = connection.execute(queries.DESCRIPTION_BY_ID, {"id": listing_id}).mappings().first()
-            sync_state = connection.execute(queries.SYNC_STATE_BY_ID, {"id": listing_id}).mappings().first()
-            ads = [dict(row) for row in connection.execute(queries.ADS_OF_LISTING, {"id": listing_id}).mappings()]
-        with resources.vector_store.session() as store:
-            stored = store.get(listing_id)
+    project = ProjectClients()
+    with project.engine().connect() as connection:
+        source = connection.execute(queries.LISTING_BY_ID, {"id": listing_id}).mappings().first()
+        description = connection.execute(queries.DESCRIPTION_BY_ID, {"id": listing_id}).mappings().first()
+        sync_state = connection.execute(queries.SYNC_STATE_BY_ID, {"id": listing_id}).mappings().first()
+        ads = [dict(row) for row in connection.execute(queries.ADS_OF_LISTING, {"id": listing_id}).mappings()]
+    with project.vector_store.session() as store:
+        stored = store.get(listing_id)
     document = {
         "source": None if source is None else {
             **{c: source[c] for c in LISTING_COLUMNS}, "area": source["area"], "version": source["version"],
@@ -113,7 +113,7 @@ def show(listing_id: int, as_json: bool) -> None:
         "description": None if description is None else dict(description),
         "ads": ads,
         "vector": None if stored is None else {
-            "store": resources.vector_store.backend, "properties": stored.properties, "synced_version": stored.version,
+            "store": project.vector_store.backend, "properties": stored.properties, "synced_version": stored.version,
             "embed_hash": stored.embed_hash, "dimension": stored.dimension,
             "embedding_model": sync_state["embedding_model"] if sync_state else None,
             "synced_at": sync_state["synced_at"] if sync_state else None},
@@ -160,10 +160,12 @@ cli.add_command(status)
 cli.add_command(simulate)
 cli.add_command(search)
 cli.add_command(recommend)
-cli.add_command(bench)
+cli.add_command(DeferredGroup("bench", "gfl_dagster.bench.cli:bench",
+                               help="Benchmarks: scripts that print measured figures (not tests)."))
 cli.add_command(web)
 cli.add_command(feedback)
 cli.add_command(model)
+cli.add_command(listen)
 
 if __name__ == "__main__":
     cli()

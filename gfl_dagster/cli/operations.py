@@ -35,7 +35,8 @@ def status_table(rows: list[dict]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one object per area.")
 def status(as_json: bool) -> None:
     """Per area: source rows, synced rows, pending changes and the oldest one's age, rejects, poison rows;
-    then the loop: feedback events by kind, ads (active and retired), users with recommendations."""
+    then the loop: feedback events by kind, ads (active and retired), users with recommendations; and the
+    model spend: requests, tokens and estimated cost per model, today's against GFL_DAILY_BUDGET_USD."""
     from gfl_dagster.cli.runs import project_resources
 
     with project_resources() as resources:
@@ -49,17 +50,58 @@ def status(as_json: bool) -> None:
     events = ", ".join(counted(n, kind) for kind, n in loop["feedback_events"].items()) or "none"
     click.echo(f"feedback events: {events}\nads: {loop['ads']['active']} active, {loop['ads']['retired']} retired"
                f"\nusers with recommendations: {loop['users_with_recommendations']}")
+    click.echo(spend_lines(loop["model_spend"], loop["daily_budget_usd"]))
+    vectors = loop["vectors"]
+    click.echo(f"vectors: {vectors['live_model'] or 'none yet'}" + (
+        "" if not vectors["next"] else f"; switching to {vectors['next']['model']}: "
+        f"{vectors['next']['synced']}/{vectors['next']['source']} listings embedded, search served meanwhile "
+        f"by {vectors['live_model']}"))
+
+
+def spend_lines(spend: list[dict], budget: Optional[float]) -> str:
+    """Model spend per model: requests, tokens, estimated cost in all and today, against the daily budget."""
+    if not spend:
+        return "model spend: none recorded (templates and the local embedder cost nothing)"
+    lines = ["model spend:"]
+    for row in spend:
+        cost = "no price configured" if row["cost_usd"] is None else f"${row['cost_usd']:.4f}"
+        today = "" if row["cost_today_usd"] is None else f", today ${row['cost_today_usd']:.4f}"
+        lines.append(f"  {row['model']}: {row['requests']} requests, {row['prompt_tokens']} prompt + "
+                     f"{row['completion_tokens']} completion tokens, {cost}{today}")
+    spent_today = sum(row["cost_today_usd"] or 0 for row in spend)
+    if budget is not None:
+        lines.append(f"  daily budget: ${spent_today:.4f} of ${budget:g} spent today"
+                     + ("  (reached: generation waits)" if spent_today >= budget else ""))
+    return "\n".join(lines)
 
 
 def loop_status(engine) -> dict:
+    from gfl_dagster import settings
     from gfl_dagster.db import queries
+    from gfl_dagster.generation.spend import today
 
     with engine.connect() as connection:
         events = {row.kind: row.n for row in connection.execute(queries.EVENT_COUNTS)}
         ads = connection.execute(queries.AD_COUNTS).one()
         users = connection.execute(queries.RECOMMENDATION_COUNT).scalar_one()
+        spend = [{key: value if value is None or key == "model" else float(value) if key.startswith("cost")
+                  else int(value) for key, value in row.items()}
+                 for row in connection.execute(queries.MODEL_USAGE_SUMMARY, {"day": today()}).mappings()]
     return {"feedback_events": events, "ads": {"active": ads.active, "retired": ads.retired},
-            "users_with_recommendations": users}
+            "users_with_recommendations": users, "model_spend": spend, "daily_budget_usd": settings.daily_budget_usd(),
+            "vectors": vector_generations(engine)}
+
+
+def vector_generations(engine) -> dict:
+    """The embedding model search is served by, and the next generation while a model change builds it."""
+    from gfl_dagster import settings
+    from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
+    from gfl_dagster.stores import generations
+
+    if settings.vector_backend() != "pgvector":
+        return {"live_model": generations.configured_model(), "next": None}
+    return {"live_model": generations.live_model(engine),
+            "next": generations.next_progress(engine, POISON_AFTER_ATTEMPTS)}
 
 
 @click.command()

@@ -6,7 +6,6 @@ Runs started here show up in the Dagster UI next to sensor- and UI-launched runs
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,19 +14,9 @@ from typing import Any, Callable, Iterator, Optional
 from dagster import DagsterInstance, build_resources, materialize
 
 from gfl_dagster import settings
+from gfl_dagster.dagster_instance import prepare_dagster_home
 
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-_INSTANCE_YAML = settings.PACKAGE_DIR / "dagster.yaml"  # package data: there in every kind of install
-
-
-def dagster_home() -> Path:
-    """$DAGSTER_HOME, else $GFL_HOME/dagster, seeded with the instance configuration the package ships."""
-    home = settings.dagster_home()
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(_INSTANCE_YAML, home / "dagster.yaml")
-    os.environ[settings.DAGSTER_HOME] = str(home)
-    return home
 
 
 def project_instance() -> DagsterInstance:
@@ -36,7 +25,7 @@ def project_instance() -> DagsterInstance:
     The daemon's threads otherwise create the sqlite schedule storage concurrently
     and can leave it with two migration heads.
     """
-    dagster_home()
+    prepare_dagster_home()
     instance = DagsterInstance.get()
     instance.all_instigator_state()
     instance.get_runs(limit=1)

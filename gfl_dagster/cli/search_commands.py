@@ -9,26 +9,65 @@ from typing import Any, Callable, Optional
 import click
 
 from gfl_dagster.cli.common import fail, print_json
-from gfl_dagster.search.query import DEFAULT_ALPHA, MAX_LIMIT, MODES, ROOM_TYPES, SORT_FIELDS, SearchQuery
+from gfl_dagster.search.query import (
+    DEFAULT_ALPHA,
+    MAX_LIMIT,
+    MODES,
+    PARAMETER_KINDS,
+    ROOM_TYPES,
+    SORT_FIELDS,
+    SearchError,
+    SearchQuery,
+    parameter_problem,
+    parse_parameter,
+)
+
+
+class QueryParameter(click.ParamType):
+    """A search parameter, parsed and checked as the API does (`parse_parameter`): a bad value is a usage
+    error naming the option (exit 2), before any database or model is touched."""
+
+    def __init__(self, field: str):
+        self.field = field
+        self.name = {int: "integer", float: "float"}.get(PARAMETER_KINDS[field], "text")  # the help's metavar
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> Any:
+        if not isinstance(value, str):  # a default, already typed
+            problem = parameter_problem(self.field, value)
+        else:
+            try:
+                return parse_parameter(self.field, value)
+            except SearchError as error:
+                problem = str(error)
+        if problem:
+            self.fail(problem, param, ctx)  # raises a usage error: "Invalid value for '--limit' / '-n': ..."
+        return value
+
+
+def _query_option(*names: str, **settings: Any) -> Callable[..., Any]:
+    """A query flag whose values go through QueryParameter (the field is the long name: --min-price -> min_price)."""
+    field = names[0].lstrip("-").replace("-", "_")
+    return click.option(*names, type=QueryParameter(field), **settings)
+
 
 _QUERY_OPTIONS = (
-    click.option("--borough", "-b", help="Area (neighbourhood_group), e.g. Brooklyn; case-insensitive."),
-    click.option("--neighbourhood", help="Neighbourhood, e.g. Williamsburg."),
-    click.option("--room-type", help=f"One of: {', '.join(ROOM_TYPES)}."),
-    click.option("--min-price", type=float, help="Price per night at least this."),
-    click.option("--max-price", type=float, help="Price per night at most this."),
-    click.option("--min-nights", type=int, help="Minimum stay (minimum_nights) at least this."),
-    click.option("--max-nights", type=int, help="Minimum stay (minimum_nights) at most this."),
-    click.option("--min-reviews", type=int, help="number_of_reviews at least this."),
-    click.option("--max-reviews", type=int, help="number_of_reviews at most this (0: new listings)."),
-    click.option("--min-reviews-per-month", type=float, help="reviews_per_month at least this."),
-    click.option("--min-availability", type=int, help="availability_365 (days a year) at least this."),
-    click.option("--sort", help=f"FIELD[:asc|desc] (default desc); FIELD one of {', '.join(SORT_FIELDS)}. "
-                                "With a text: the hits found, reordered."),
-    click.option("--mode", default="semantic", show_default=True, help=f"One of: {', '.join(MODES)}."),
-    click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
-                 help="Hybrid mode: weight of the vector side (1 = pure vector, 0 = pure keyword)."),
-    click.option("--limit", "-n", type=int, default=10, show_default=True, help=f"Number of hits (1 to {MAX_LIMIT})."),
+    _query_option("--borough", "-b", help="Area (neighbourhood_group), e.g. Brooklyn; case-insensitive."),
+    _query_option("--neighbourhood", help="Neighbourhood, e.g. Williamsburg."),
+    _query_option("--room-type", help=f"One of: {', '.join(ROOM_TYPES)}."),
+    _query_option("--min-price", help="Price per night at least this."),
+    _query_option("--max-price", help="Price per night at most this."),
+    _query_option("--min-nights", help="Minimum stay (minimum_nights) at least this."),
+    _query_option("--max-nights", help="Minimum stay (minimum_nights) at most this."),
+    _query_option("--min-reviews", help="number_of_reviews at least this."),
+    _query_option("--max-reviews", help="number_of_reviews at most this (0: new listings)."),
+    _query_option("--min-reviews-per-month", help="reviews_per_month at least this."),
+    _query_option("--min-availability", help="availability_365 (days a year) at least this."),
+    _query_option("--sort", help=f"FIELD[:asc|desc] (default desc); FIELD one of {', '.join(SORT_FIELDS)}. "
+                                 "With a text: the hits found, reordered."),
+    _query_option("--mode", default="semantic", show_default=True, help=f"One of: {', '.join(MODES)}."),
+    _query_option("--alpha", default=DEFAULT_ALPHA, show_default=True,
+                  help="Hybrid mode: weight of the vector side (1 = pure vector, 0 = pure keyword)."),
+    _query_option("--limit", "-n", default=10, show_default=True, help=f"Number of hits (1 to {MAX_LIMIT})."),
     click.option("--json", "as_json", is_flag=True, help="Print JSON: how the text was understood, and the hits "
                                                           "keyed by the CSV's column names."),
     click.option("--literal", is_flag=True, help="Take the text as it is: no places, prices, reviews or rankings "
@@ -48,10 +87,10 @@ def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return with_query
 
 
-def _search_context(resources):
+def _search_context(project):
     from gfl_dagster.search.interpret import load_search_context
 
-    return load_search_context(resources.database.engine())
+    return load_search_context(project.engine())
 
 
 def _echo_understanding(interpretation, message: str) -> None:
@@ -61,7 +100,7 @@ def _echo_understanding(interpretation, message: str) -> None:
 
 
 @click.command()
-@click.argument("text", required=False)
+@click.argument("text", required=False, type=QueryParameter("text"))
 @click.option("--ads", is_flag=True, help="Show the ads of the listings found (one variant per audience).")
 @click.option("--audience", help="With --ads: only this audience's ads (a slug of ads/audiences.toml).")
 @query_options
@@ -79,20 +118,21 @@ def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, 
     gfl search "quiet" --borough Brooklyn --max-price 100 --min-reviews 10
     gfl search "loft" --mode hybrid --alpha 0.5
     """
-    from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.cli.tables import hits_table
+    from gfl_dagster.clients.project import ProjectClients
     from gfl_dagster.search.retrieval import SearchError, understood_search
 
-    with project_resources() as resources, resources.vector_store.session() as store:
+    project = ProjectClients()
+    with project.vector_store.session() as store:
         try:
-            found = understood_search(query, resources.embedder, store, _search_context(resources), literal,
-                                      resources.model_client)
+            found = understood_search(query, project.embedder, store, _search_context(project), literal,
+                                      project.model_client)
         except SearchError as error:
             fail(str(error))
         if ads or audience:
             from gfl_dagster.ads.for_hits import ads_for_hits
 
-            shown = ads_for_hits(resources.database.engine(), found.hits, audience)
+            shown = ads_for_hits(project.engine(), found.hits, audience)
             for hit in found.hits:
                 hit["ads"] = shown[hit["id"]]
     if as_json:
@@ -107,7 +147,7 @@ def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, 
 
 
 @click.command()
-@click.argument("text", required=False)
+@click.argument("text", required=False, type=QueryParameter("text"))
 @click.option("--user", "user_id", help="Show what is recommended for this user (from their feedback events; "
                                         "a cold start says so) instead of answering a request.")
 @query_options
@@ -120,17 +160,18 @@ def recommend(query: SearchQuery, as_json: bool, literal: bool, user_id: Optiona
     recommendation; a model answer citing unknown ids or wrong facts is retried,
     then replaced by the template.
     """
-    from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.cli.tables import hits_table
+    from gfl_dagster.clients.project import ProjectClients
     from gfl_dagster.search.retrieval import SearchError, recommend as recommend_listings
 
     if user_id:
         return _recommended_for(user_id, as_json)
 
-    with project_resources() as resources, resources.vector_store.session() as store:
+    project = ProjectClients()
+    with project.vector_store.session() as store:
         try:
-            result = recommend_listings(query, resources.embedder, store, resources.model_client,
-                                        context=_search_context(resources), literal=literal)
+            result = recommend_listings(query, project.embedder, store, project.model_client,
+                                        context=_search_context(project), literal=literal)
         except SearchError as error:
             fail(str(error))
     by_id = {hit["id"]: hit for hit in result.hits}
@@ -149,11 +190,10 @@ def recommend(query: SearchQuery, as_json: bool, literal: bool, user_id: Optiona
 
 
 def _recommended_for(user_id: str, as_json: bool) -> None:
-    from gfl_dagster.cli.runs import project_resources
+    from gfl_dagster.clients.project import ProjectClients
     from gfl_dagster.recommendations.for_you import recommended_for
 
-    with project_resources() as resources:
-        found = recommended_for(resources.database.engine(), user_id)
+    found = recommended_for(ProjectClients().engine(), user_id)
     if as_json:
         print_json(found)
         return

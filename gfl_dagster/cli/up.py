@@ -53,7 +53,8 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
     UI, the daemon and the embedded Postgres. A child that dies is restarted after a pause
     that grows with each quick death; one that keeps dying stops everything.
     """
-    from gfl_dagster.cli.runs import dagster_home, project_instance, project_resources, run_load
+    from gfl_dagster.cli.runs import project_instance, project_resources, run_load
+    from gfl_dagster.dagster_instance import prepare_dagster_home
     from gfl_dagster.cli.web import loopback
 
     if not loopback(host):
@@ -66,7 +67,7 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
     # Handling both first makes the copy a handler, and the children start with the default.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    home = dagster_home()
+    home = prepare_dagster_home()
     logs = settings.gfl_home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     pid_file = settings.gfl_home() / "up.pid"
@@ -91,6 +92,7 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
         Child("Dagster daemon", [dagster_command("dagster-daemon"), "run", *target], logs / "daemon.log").start(),
         Child("search page", [dagster_command("gfl"), "web", "--host", host, "--port", str(web_port)],
               logs / "web.log").start(),
+        Child("change listener", [dagster_command("gfl"), "listen"], logs / "listen.log").start(),
     ], echo=lambda line: click.secho(line, fg="yellow", err=True))
 
     def record_pids() -> None:

@@ -18,6 +18,15 @@ APPLIED_SCHEMA_VERSION = text("SELECT version FROM gfl_schema_version")
 RECORD_SCHEMA_VERSION = text(
     "DELETE FROM gfl_schema_version; INSERT INTO gfl_schema_version (version) VALUES (:version)"
 )
+# Model spend (generation/spend.py): today's, for the budget; per model, for `gfl status`.
+SPENT_TODAY = text("SELECT coalesce(sum(cost_usd), 0) FROM model_usage WHERE day = :day")
+MODEL_USAGE_SUMMARY = text(
+    "SELECT model, sum(requests) AS requests, sum(prompt_tokens) AS prompt_tokens, "
+    "sum(completion_tokens) AS completion_tokens, sum(cost_usd) AS cost_usd, "
+    "sum(cost_usd) FILTER (WHERE day = :day) AS cost_today_usd, "
+    "sum(prompt_tokens + completion_tokens) FILTER (WHERE day = :day) AS tokens_today "
+    "FROM model_usage GROUP BY model ORDER BY model"
+)
 COUNT_LISTINGS = text("SELECT count(*) FROM listings")
 LIST_AREAS = text("SELECT area, count(*) AS listings FROM listings GROUP BY area ORDER BY area")
 COUNT_REJECTS = text("SELECT count(*) FROM listing_rejects WHERE source_file = :source_file")
@@ -88,6 +97,9 @@ DELETED_IN_AREA = text(
     "WHERE s.area = :area AND l.id IS NULL"
 )
 DELETE_SYNC_STATE = text("DELETE FROM listing_sync WHERE listing_id = ANY(:ids)")
+# The version at which each of these listings was deleted: a store that cannot check it in its own
+# write (Weaviate) reads it first, so a stale write cannot bring a deleted listing back.
+TOMBSTONE_VERSIONS = text("SELECT listing_id, version FROM listing_tombstones WHERE listing_id = ANY(:ids)")
 DELETE_DESCRIPTIONS = text(
     "DELETE FROM listing_descriptions d WHERE d.listing_id = ANY(:ids) "
     "AND NOT EXISTS (SELECT 1 FROM listings l WHERE l.id = d.listing_id)"
@@ -287,3 +299,72 @@ SIMULATE_SEARCH = text(
     "AND (CAST(:max_price AS numeric) IS NULL OR l.price <= :max_price) "
     "GROUP BY l.id ORDER BY l.number_of_reviews DESC NULLS LAST, l.id LIMIT 10"
 )
+
+# --- soak: `gfl bench soak` (bench/soak*.py), a chaos soak with an audit at the end -----------------
+# A random living listing, skipping rows another transaction holds: the soak's long transactions keep
+# rows locked across sensor ticks, and the stream of changes must not queue behind them.
+SOAK_PICK = text("SELECT id FROM listings ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED")
+# A deleted id (its tombstone stands, no living row): to be inserted again.
+SOAK_PICK_DELETED = text(
+    "SELECT t.listing_id FROM listing_tombstones t WHERE NOT EXISTS (SELECT 1 FROM listings l "
+    "WHERE l.id = t.listing_id) ORDER BY random() LIMIT 1")
+# The deleted id comes back with another living listing's attributes.
+SOAK_REINSERT = text(
+    "INSERT INTO listings (id, name, host_id, host_name, neighbourhood_group, neighbourhood, latitude, longitude, "
+    "room_type, price, minimum_nights, number_of_reviews, availability_365) "
+    "SELECT :id, 'Back: ' || coalesce(name, 'listing'), host_id, host_name, neighbourhood_group, neighbourhood, "
+    "latitude, longitude, room_type, price, minimum_nights, number_of_reviews, availability_365 "
+    "FROM listings WHERE id = :template_id")
+# The store made unavailable without touching the source (pgvector only): writers wait on the lock.
+SOAK_LOCK_STORE = text("LOCK TABLE listing_vectors IN ACCESS EXCLUSIVE MODE")
+# The audit: the source, its deletions, the sync progress and the failures, each as (id, version).
+SOAK_SOURCE_VERSIONS = text("SELECT id, version FROM listings")
+SOAK_DELETED_VERSIONS = text(
+    "SELECT t.listing_id, t.version FROM listing_tombstones t "
+    "WHERE NOT EXISTS (SELECT 1 FROM listings l WHERE l.id = t.listing_id)")
+SOAK_PROGRESS_VERSIONS = text("SELECT listing_id, synced_version FROM listing_sync")
+# Every area the store may hold objects in: the source's, the progress's and the deleted listings'.
+SOAK_AREAS = text("SELECT area FROM listings UNION SELECT area FROM listing_sync UNION SELECT area FROM listing_tombstones")
+SOAK_FAILURES = text(
+    "SELECT listing_id, stage, attempts, reason FROM sync_failures ORDER BY attempts DESC, listing_id, stage")
+
+# --- fast path: `gfl listen` (change_capture/fast_path.py) and `gfl bench freshness --fast-path` ------------
+# The channel schema.sql's listings_notify_change trigger notifies, one payload per changed area.
+LISTING_CHANGES_CHANNEL = "gfl_listing_changes"
+LISTEN_LISTING_CHANGES = f"LISTEN {LISTING_CHANGES_CHANNEL}"
+# An idle listener asks now and then: a connection a remote server dropped silently never wakes select().
+LISTENER_ALIVE = "SELECT 1"
+# How much waits in an area: a bulk change (a CSV load, an initial sync) is left to the runs.
+PENDING_COUNT_IN_AREA = text(f"SELECT count(*) FROM ({_PENDING}) pending WHERE area = :area")
+# The listener never waits on a run's area lock: it asks, and leaves a held area to the sensor.
+TRY_AREA_LOCK = text("SELECT pg_try_advisory_lock(hashtext(:key))")
+# The listener's connection, named so operators (and a test that cuts it as a restart would) can find it.
+LISTENER_APPLICATION_NAME = "gfl listen"
+LISTENER_BACKENDS = text(
+    "SELECT pid FROM pg_stat_activity WHERE application_name = :name AND pid <> pg_backend_pid()"
+).bindparams(name=LISTENER_APPLICATION_NAME)
+# The benchmark's insert, timed from commit until the store holds it (its delete is SIMULATE_DELETE).
+FRESHNESS_INSERT = text(SIMULATE_INSERT.text + " RETURNING id, version")
+
+# --- checks: the asset checks of listings/checks.py, over the rows one sync run touched ------------
+# What a sensor-driven run touched in its area: the listings it wrote to the store (synced since it
+# started), and the source changes since the previous sync of the area started (updates and deletes it
+# had to carry). `settled`: the change predates this run, so the run must have carried it; a change
+# committed while the run went on is the next run's.
+CHECK_TOUCHED_ROWS = text(
+    "WITH touched AS ("
+    " SELECT listing_id AS id FROM listing_sync WHERE area = :area AND synced_at >= :started"
+    " UNION SELECT id FROM listings WHERE area = :area AND updated_at >= :since AND updated_at < :started"
+    " UNION SELECT listing_id FROM listing_tombstones"
+    " WHERE area = :area AND deleted_at >= :since AND deleted_at < :started) "
+    "SELECT t.id, l.version, (coalesce(l.updated_at, d.deleted_at) < :started) IS NOT FALSE AS settled "
+    "FROM touched t LEFT JOIN listings l ON l.id = t.id LEFT JOIN listing_tombstones d ON d.listing_id = t.id"
+)
+# The descriptions a run wrote, with their listing's facts (as DESCRIPTIONS_IN_AREA).
+DESCRIPTIONS_WRITTEN_SINCE = text(
+    f"SELECT d.listing_id, d.description, {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))} "
+    "FROM listing_descriptions d JOIN listings l ON l.id = d.listing_id "
+    "WHERE d.area = :area AND d.generated_at >= :started"
+)
+# The database's clock: run start times (the worker's clock) are shifted onto it before comparing.
+DATABASE_CLOCK = text("SELECT clock_timestamp()")

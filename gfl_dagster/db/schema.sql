@@ -21,7 +21,7 @@ BEGIN
           AND c.relname IN ('gfl_schema_version', 'listing_version_seq', 'listings', 'listing_tombstones',
                             'listing_rejects', 'listing_descriptions', 'listing_sync', 'vector_store_meta',
                             'sync_failures', 'feedback_events', 'listing_ads', 'user_recommendations',
-                            'freshness_probes', 'listing_vectors')
+                            'freshness_probes', 'listing_vectors', 'model_usage')
           AND to_regclass('gfl.' || quote_ident(c.relname)) IS NULL
     LOOP
         EXECUTE CASE relation.relkind WHEN 'S' THEN 'ALTER SEQUENCE public.' ELSE 'ALTER TABLE public.' END
@@ -94,6 +94,7 @@ BEGIN
 END $$;
 CREATE INDEX IF NOT EXISTS listings_area_idx ON listings (area);
 CREATE INDEX IF NOT EXISTS listings_change_xid_idx ON listings (change_xid, id);
+CREATE INDEX IF NOT EXISTS listings_area_updated_at_idx ON listings (area, updated_at);
 
 -- Triggers run in the writer's session, whose search_path may not name gfl (an app on Supabase):
 -- their bodies qualify what they touch.
@@ -130,6 +131,7 @@ CREATE TABLE IF NOT EXISTS listing_tombstones (
     deleted_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS listing_tombstones_change_xid_idx ON listing_tombstones (change_xid, listing_id);
+CREATE INDEX IF NOT EXISTS listing_tombstones_area_deleted_at_idx ON listing_tombstones (area, deleted_at);
 
 CREATE OR REPLACE FUNCTION gfl_record_listing_delete() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -185,6 +187,8 @@ CREATE TABLE IF NOT EXISTS listing_sync (
     synced_at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS listing_sync_area_idx ON listing_sync (area);
+-- The checks of a sync run read the rows it touched: by area and time, not the whole area.
+CREATE INDEX IF NOT EXISTS listing_sync_area_synced_at_idx ON listing_sync (area, synced_at);
 
 -- What the pgvector store was built for; a model switch rebuilds it.
 CREATE TABLE IF NOT EXISTS vector_store_meta (
@@ -278,3 +282,42 @@ CREATE TABLE IF NOT EXISTS freshness_probes (
     requested_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     answered_at   timestamptz
 );
+
+-- What the model service was asked for, per day, model and asset: tokens, requests and the estimated cost
+-- (prices per model are configuration). `gfl status` sums it; the daily budget is checked against it.
+CREATE TABLE IF NOT EXISTS model_usage (
+    day                date NOT NULL,
+    model              text NOT NULL,
+    asset              text NOT NULL,
+    requests           bigint NOT NULL DEFAULT 0,
+    prompt_tokens      bigint NOT NULL DEFAULT 0,
+    completion_tokens  bigint NOT NULL DEFAULT 0,
+    cost_usd           numeric(14, 6),  -- NULL: no price is configured for this model
+    PRIMARY KEY (day, model, asset)
+);
+
+-- The fast path (change_capture/fast_path.py, `gfl listen`): each content change notifies its area on
+-- the channel gfl_listing_changes, delivered when the writing transaction commits (never for one that
+-- rolls back). Postgres folds identical payloads of one transaction into one: a burst of a thousand rows
+-- is one notification per area. A no-op write keeps its version and notifies nothing. The change sensor
+-- stays the guarantee; this only makes a change arrive sooner.
+DROP FUNCTION IF EXISTS public.gfl_notify_listing_change() CASCADE;  -- a copy made before the gfl schema
+CREATE OR REPLACE FUNCTION gfl_notify_listing_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- A payload is at most 8000 bytes and a longer one would fail the writer's transaction: such an
+    -- area (a pasted paragraph as neighbourhood) is left to the sensor.
+    IF TG_OP IN ('INSERT', 'UPDATE') AND octet_length(NEW.area) < 8000
+       AND (TG_OP = 'INSERT' OR NEW.version IS DISTINCT FROM OLD.version) THEN
+        PERFORM pg_notify('gfl_listing_changes', NEW.area);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') AND octet_length(OLD.area) < 8000
+       AND (TG_OP = 'DELETE' OR NEW.area IS DISTINCT FROM OLD.area) THEN
+        PERFORM pg_notify('gfl_listing_changes', OLD.area);  -- the area a listing left or was deleted from
+    END IF;
+    RETURN NULL;
+END $$;
+
+DROP TRIGGER IF EXISTS listings_notify_change ON listings;
+CREATE TRIGGER listings_notify_change AFTER INSERT OR UPDATE OR DELETE ON listings
+    FOR EACH ROW EXECUTE FUNCTION gfl_notify_listing_change();

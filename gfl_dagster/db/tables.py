@@ -151,6 +151,17 @@ user_recommendations = Table(
     Column("generated_at", DateTime(timezone=True), server_default=func.now()),
 )
 
+model_usage = Table(
+    "model_usage", metadata,
+    Column("day", Date, primary_key=True),
+    Column("model", Text, primary_key=True),
+    Column("asset", Text, primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("cost_usd", Numeric(14, 6)),
+)
+
 
 def _upsert_listings():
     """Idempotent upsert by id: an unchanged row is not written at all (no version bump).
@@ -204,5 +215,18 @@ RECORD_FAILURE = _failure.on_conflict_do_update(
                          else_=1),
         "input_hash": _failure.excluded.input_hash,
         "last_failed_at": func.now(),
+    },
+)
+
+# A step's usage adds to the day's; the cost stays unknown (NULL) only while no part of it had a price.
+_usage = insert(model_usage)
+ADD_MODEL_USAGE = _usage.on_conflict_do_update(
+    index_elements=["day", "model", "asset"],
+    set_={
+        "requests": model_usage.c.requests + _usage.excluded.requests,
+        "prompt_tokens": model_usage.c.prompt_tokens + _usage.excluded.prompt_tokens,
+        "completion_tokens": model_usage.c.completion_tokens + _usage.excluded.completion_tokens,
+        "cost_usd": case((model_usage.c.cost_usd.is_(None) & _usage.excluded.cost_usd.is_(None), None),
+                         else_=func.coalesce(model_usage.c.cost_usd, 0) + func.coalesce(_usage.excluded.cost_usd, 0)),
     },
 )

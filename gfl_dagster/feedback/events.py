@@ -51,6 +51,9 @@ def search_events(user_id: str, query: str, hits: Sequence[Mapping[str, Any]]) -
     return events
 
 
+_BIGINT_MAX = 2**63 - 1  # the ids are Postgres bigints
+
+
 def _whole_number(name: str, value: Any) -> Optional[int]:
     if value is None or value == "":
         return None
@@ -62,6 +65,8 @@ def _whole_number(name: str, value: Any) -> Optional[int]:
         raise EventError(f"{name} must be a whole number, got {value!r}") from None
     if number < 1:
         raise EventError(f"{name} must be positive, got {number}")
+    if number > _BIGINT_MAX:
+        raise EventError(f"{name} must be at most {_BIGINT_MAX}")
     return number
 
 
@@ -77,6 +82,10 @@ def _timestamp(value: Any, now: datetime) -> Optional[datetime]:
             raise EventError(f"occurred_at must be an ISO 8601 time, got {value!r}") from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=timezone.utc)
+    try:
+        stamp = stamp.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise EventError(f"occurred_at {value!r} is out of range") from None
     if stamp > now + CLOCK_SKEW:
         raise EventError(f"occurred_at {stamp.isoformat()} is in the future")
     return stamp
@@ -106,5 +115,7 @@ def validate_event(raw: Mapping[str, Any], now: Optional[datetime] = None) -> Ev
         raise EventError("a search event needs its query")
     if query is not None and len(query) > MAX_QUERY:
         raise EventError(f"query is longer than {MAX_QUERY} characters")
+    if query is not None and any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in query):
+        raise EventError("query must not contain NUL or unpaired surrogate characters")
     return Event(kind, user_id, listing_id, _whole_number("ad_id", raw.get("ad_id")), query,
                  _timestamp(raw.get("occurred_at"), now or datetime.now(timezone.utc)))

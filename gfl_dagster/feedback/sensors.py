@@ -16,6 +16,7 @@ from dagster import (
 from gfl_dagster.db import queries
 from gfl_dagster.listings.sensors import SENSOR_INTERVAL_S
 from gfl_dagster.resources.database import PostgresResource
+from gfl_dagster.change_capture.run_liveness import live_runs
 
 refresh_recommendations_job = define_asset_job(
     "refresh_recommendations", selection=["user_recommendations"], executor_def=in_process_executor, description="Recommended for you, for the users of one bucket with new events.")
@@ -53,4 +54,4 @@ def busy_buckets(instance) -> set[str]:
     runs = instance.get_runs(filters=RunsFilter(job_name=refresh_recommendations_job.name,
                                                 statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED,
                                                           DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]))
-    return {run.tags.get("dagster/partition") for run in runs} - {None}
+    return {run.tags.get("dagster/partition") for run in live_runs(instance, runs)} - {None}

@@ -10,9 +10,10 @@ text is checked too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
-from gfl_dagster.resources.model_client import ModelClientResource
+if TYPE_CHECKING:  # for annotations only: importing it imports Dagster, which `gfl search` must not pay for
+    from gfl_dagster.resources.model_client import ModelClientResource
 
 Messages = list[dict[str, str]]
 Check = Callable[[str], list[str]]

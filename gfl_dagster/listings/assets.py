@@ -15,7 +15,7 @@ from pydantic import Field
 
 from gfl_dagster import settings
 from gfl_dagster.listings.describe import describe_area, describer_name
-from gfl_dagster.listings.embed import embed_area
+from gfl_dagster.listings.model_switch import sync_vectors
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.listings.partitions import area_partitions, register_areas
 from gfl_dagster.resources.database import PostgresResource
@@ -23,6 +23,8 @@ from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.resources.from_env import asset_kinds
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.resources.vector_store import VectorStoreResource
+from gfl_dagster.dagster_instance import LLM_POOL
+from gfl_dagster.generation.spend import tracked_spend
 
 RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
 _KINDS = asset_kinds()
@@ -58,12 +60,15 @@ def raw_listings(context: AssetExecutionContext, config: LoadConfig, database: P
 
 
 @asset(group_name="listings", partitions_def=area_partitions, deps=[raw_listings], retry_policy=RETRY,
-       kinds=_KINDS["listing_descriptions"])
+       kinds=_KINDS["listing_descriptions"], pool=LLM_POOL)
 def listing_descriptions(
     context: AssetExecutionContext, database: PostgresResource, model_client: ModelClientResource
 ) -> MaterializeResult:
     """Generates descriptions only for listings whose facts, model or prompt version changed."""
-    report = describe_area(database.engine(), model_client, context.partition_key, progress=context.log.info)
+    with tracked_spend(database.engine(), model_client.usage, "listing_descriptions") as spend:
+        report = describe_area(database.engine(), model_client, context.partition_key, progress=context.log.info)
+    if report.waiting_for_budget:
+        context.log.warning(f"{report.waiting_for_budget} listings wait for a description: {report.budget_message}")
     return MaterializeResult(metadata={
         "model": describer_name(model_client),
         "rows_seen": report.rows_seen,
@@ -72,8 +77,8 @@ def listing_descriptions(
         "failed": report.failed,
         "template_fallbacks": report.fallbacks,
         "skipped_poison_rows": report.skipped_poison,
-        "llm_prompt_tokens": report.prompt_tokens,
-        "llm_completion_tokens": report.completion_tokens,
+        "waiting_for_budget": report.waiting_for_budget,
+        **spend.metadata(),
         "duration_s": round(report.seconds, 2),
     })
 
@@ -87,8 +92,9 @@ def listing_vectors(
     vector_store: VectorStoreResource,
 ) -> MaterializeResult:
     """Embeds changed listings, updates properties of filterable-only changes, deletes removed ones."""
-    with vector_store.session() as store:
-        report = embed_area(database.engine(), embedder, store, context.partition_key, progress=context.log.info)
+    with tracked_spend(database.engine(), embedder.model_client.usage, "listing_vectors") as spend:
+        report, generation = sync_vectors(database.engine(), embedder, vector_store, context.partition_key,
+                                          progress=context.log.info)
     return MaterializeResult(metadata={
         "vector_store": vector_store.backend,
         "embedding_model": embedder.model_name,
@@ -101,5 +107,7 @@ def listing_vectors(
         "max_change_age_s": round(report.max_change_age_s, 2),
         "oldest_pending_s": round(report.oldest_pending_s, 2),
         "embed_duration_s": round(report.embed_seconds, 2),
+        **spend.metadata(),
+        **generation,
         "duration_s": round(report.seconds, 2),
     })

@@ -1,18 +1,12 @@
 """The listings domain: CSV rows -> descriptions -> vectors, kept in sync by the change sensor."""
 
-import warnings
-
-from dagster import Definitions, PreviewWarning
+from dagster import Definitions
 
 from gfl_dagster.listings.assets import listing_descriptions, listing_vectors, raw_listings
+from gfl_dagster.listings.checks import descriptions_pass_validation, vectors_match_source
 from gfl_dagster.listings.jobs import reconcile_job, sync_area_job
 from gfl_dagster.listings.schedules import reconcile_nightly
 from gfl_dagster.listings.sensors import listing_changes_sensor
-
-# Partitioned asset checks are a Dagster preview feature; we rely on them knowingly.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", PreviewWarning)
-    from gfl_dagster.listings.checks import descriptions_pass_validation, vectors_match_source
 
 defs = Definitions(
     assets=[raw_listings, listing_descriptions, listing_vectors],

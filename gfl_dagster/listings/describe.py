@@ -24,6 +24,7 @@ from gfl_dagster.change_capture.poison import is_poison
 from gfl_dagster.listings.facts import description_input
 from gfl_dagster.listings.identity import content_hash
 from gfl_dagster.generation.generate import Generated, Template, generate_validated
+from gfl_dagster.generation.spend import BudgetReached
 from gfl_dagster.listings.description_check import check_description
 from gfl_dagster.listings.description_prompt import (
     PROMPT_VERSION,
@@ -66,6 +67,8 @@ class DescribeReport:
     skipped_poison: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    waiting_for_budget: int = 0  # today's model budget is spent: these wait, neither failed nor templated
+    budget_message: str = ""
     seconds: float = 0.0
 
 
@@ -126,10 +129,12 @@ def _describe_area(engine: Engine, model: ModelClientResource, area: str, progre
 
     workers = model.concurrency if model.has_chat else 1
 
-    def generate(item: tuple[dict[str, Any], dict[str, Any], str]) -> Generated:
+    def generate(item: tuple[dict[str, Any], dict[str, Any], str]) -> Generated | BudgetReached:
         row, facts, _ = item
         try:
             return describe_listing(model, facts, row, known_areas, known_places)
+        except BudgetReached as reached:
+            return reached  # the row waits for budget: not a failure, and no template takes its place
         except ModelSettingError:
             raise  # a setting is wrong: every row would fail alike, so the run stops and says which
         except Exception as error:  # one row's failure is recorded, never fails the area
@@ -139,7 +144,13 @@ def _describe_area(engine: Engine, model: ModelClientResource, area: str, progre
         for start in range(0, len(todo), COMMIT_EVERY):
             batch = todo[start:start + COMMIT_EVERY]
             outcomes = list(pool.map(generate, batch))
-            _save(engine, area, model, batch, outcomes, report)
+            done = [(item, outcome) for item, outcome in zip(batch, outcomes) if isinstance(outcome, Generated)]
+            _save(engine, area, model, [item for item, _ in done], [outcome for _, outcome in done], report)
+            if len(done) < len(batch):
+                report.waiting_for_budget = len(todo) - start - len(done)
+                report.budget_message = str(next(o for o in outcomes if isinstance(o, BudgetReached)))
+                progress(f"{area}: {report.waiting_for_budget} listings wait: {report.budget_message}")
+                break
             progress(f"{area}: described {min(start + COMMIT_EVERY, len(todo))}/{len(todo)} changed listings")
     report.seconds = time.monotonic() - started
     return report

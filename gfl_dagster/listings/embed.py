@@ -23,7 +23,7 @@ from gfl_dagster.listings.embedding_text import embedding_text
 from gfl_dagster.listings.facts import description_input, vector_properties
 from gfl_dagster.listings.identity import content_hash
 from gfl_dagster.resources.embedder import EmbedderResource
-from gfl_dagster.stores.contract import VectorItem, VectorStore
+from gfl_dagster.stores.contract import RefusedWrites, VectorItem, VectorStore
 
 STAGE = "vector"
 BATCH_SIZE = 64
@@ -124,9 +124,10 @@ def _embed_area(engine: Engine, embedder: EmbedderResource, store: VectorStore, 
     properties_only = [p.item for p in planned if not p.needs_vector]
     for start in range(0, len(properties_only), 500):
         batch = properties_only[start:start + 500]
-        store.update_properties(batch)
-        _record_progress(engine, area, model, batch)
-        report.properties_updated += len(batch)
+        written = _isolating(engine, area, batch, report,
+                             lambda part, failures: _written(store.update_properties, part, failures))
+        _record_progress(engine, area, model, written)
+        report.properties_updated += len(written)
 
     with engine.connect() as connection:
         gone = [r.listing_id for r in connection.execute(queries.DELETED_IN_AREA, {"area": area})]
@@ -141,17 +142,24 @@ def _embed_area(engine: Engine, embedder: EmbedderResource, store: VectorStore, 
 
 
 def _embed_and_upsert(engine, embedder, store, area, batch: list[PlannedItem], report: EmbedReport) -> list[VectorItem]:
-    """Embed and write a batch, isolating rows that fail on their own (poison rows).
+    def embed_and_write(part: list[PlannedItem], failures: list) -> list[VectorItem]:
+        embedded = _each_or_all(lambda some: embedder.embed_documents([p.text for p in some]), part, failures)
+        items = [VectorItem(p.item.listing_id, p.item.version, p.item.embed_hash, p.item.properties, vector)
+                 for p, vector in embedded]
+        return _written(store.upsert, items, failures)
+
+    return _isolating(engine, area, batch, report, embed_and_write)
+
+
+def _isolating(engine, area, batch: list, report: EmbedReport, work) -> list:
+    """work(batch, failures): what was done, isolating rows that fail on their own (poison rows) in `failures`.
 
     When every row of a batch fails, the rows are not the cause (the embedder or the
     store is down): raise, so progress does not advance and the run is retried.
     """
-    failures: list[tuple[VectorItem, Exception]] = []
+    failures: list[tuple[PlannedItem | VectorItem, Exception]] = []
     try:
-        embedded = _each_or_all(lambda part: embedder.embed_documents([p.text for p in part]), batch, failures)
-        items = [VectorItem(p.item.listing_id, p.item.version, p.item.embed_hash, p.item.properties, vector)
-                 for p, vector in embedded]
-        written = [item for item, _ in _each_or_all(lambda part: _upsert(store, part), items, failures)]
+        done = work(batch, failures)
     except Exception as error:
         if len(batch) == 1:
             # Alone, a row cannot tell poison from outage: count the attempt (a poison row
@@ -161,7 +169,25 @@ def _embed_and_upsert(engine, embedder, store, area, batch: list[PlannedItem], r
     if failures:
         _record_failures(engine, area, failures)
         report.failed += len(failures)
-    return written
+    return done
+
+
+def _written(write, items: list[VectorItem], failures: list) -> list[VectorItem]:
+    """The items a store write wrote. Listings the store refused join `failures` with its reason;
+    a batch refused whole or failing otherwise is tried one listing at a time (_each_or_all)."""
+    def attempt(part: list[VectorItem]) -> list[bool]:
+        try:
+            write(part)
+        except RefusedWrites as error:
+            if len(error.refused) == len(part):
+                raise
+            failures.extend((item, RefusedWrites(f"listing {item.listing_id}: {error.refused[item.listing_id]}",
+                                                 {item.listing_id: error.refused[item.listing_id]}))
+                            for item in part if item.listing_id in error.refused)
+            return [item.listing_id not in error.refused for item in part]
+        return [True] * len(part)
+
+    return [item for item, was_written in _each_or_all(attempt, items, failures) if was_written]
 
 
 def _record_failures(engine: Engine, area: str, failures: list[tuple]) -> None:
@@ -174,11 +200,6 @@ def _record_failures(engine: Engine, area: str, failures: list[tuple]) -> None:
 
 def _item(element: PlannedItem | VectorItem) -> VectorItem:
     return element.item if isinstance(element, PlannedItem) else element
-
-
-def _upsert(store: VectorStore, items: list[VectorItem]) -> list[None]:
-    store.upsert(items)
-    return [None] * len(items)
 
 
 def _each_or_all(work, batch: list, failures: list) -> list[tuple]:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from gfl_dagster.db import queries
 from gfl_dagster.stores.contract import VectorStore
-from gfl_dagster.change_capture.drift import compare_versions
+from gfl_dagster.change_capture.drift import Drift, compare_versions
 
 
 @dataclass
@@ -25,6 +25,8 @@ class ReconcileReport:
     extra: int = 0
     repaired_areas: list[str] = field(default_factory=list)
     poison_retried: int = 0
+    # Every area's drift as found (before repair): the nightly evaluation of the checks reports it.
+    drifts: dict[str, Drift] = field(default_factory=dict)
 
     def summary(self) -> str:
         retried = f"; {self.poison_retried} poison rows given another chance" if self.poison_retried else ""
@@ -47,6 +49,7 @@ def reconcile(engine: Engine, store: VectorStore, poison_attempts: int = 3) -> R
             source = {r.id: r.version for r in connection.execute(queries.SOURCE_VERSIONS_IN_AREA, {"area": area})}
         drift = compare_versions(source, store.versions(area))
         report.areas += 1
+        report.drifts[area] = drift
         if drift.clean:
             continue
         if drift.extra:

@@ -20,6 +20,8 @@ from gfl_dagster.listings.partitions import area_partitions
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.change_capture.change_feed import FeedCursor, lag_message, plan_tick, should_sweep
 from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
+from gfl_dagster.change_capture.run_liveness import live_runs
+from gfl_dagster.stores import generations
 
 SENSOR_INTERVAL_S = settings.sensor_interval_s()
 _ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
@@ -27,7 +29,7 @@ _ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStat
 
 
 def busy_areas(instance) -> set[str]:
-    runs = instance.get_runs(filters=RunsFilter(job_name=sync_area_job.name, statuses=_ACTIVE))
+    runs = live_runs(instance, instance.get_runs(filters=RunsFilter(job_name=sync_area_job.name, statuses=_ACTIVE)))
     return {run.tags.get("dagster/partition") for run in runs} - {None}
 
 
@@ -48,6 +50,10 @@ def listing_changes_sensor(context: SensorEvaluationContext, database: PostgresR
         pending = {row.area: (row.pending, float(row.oldest_s or 0.0)) for row in connection.execute(
             queries.PENDING_BY_AREA, {"poison_attempts": POISON_AFTER_ATTEMPTS})} if sweep else {}
         open_transaction_s = connection.execute(queries.OLDEST_OPEN_TRANSACTION_S).scalar()
+    if sweep and settings.vector_backend() == "pgvector":  # an embedding-model change: the next generation's work
+        building = generations.next_pending_by_area(database.engine(), generations.configured_model(),
+                                                    POISON_AFTER_ATTEMPTS)
+        pending = {**building, **pending}
     plan = plan_tick(changed, pending, cursor.deferred, busy_areas(context.instance))
     next_cursor = FeedCursor(horizon=horizon, deferred=plan.deferred, swept_at=now if sweep else cursor.swept_at,
                              tick=cursor.tick + 1)

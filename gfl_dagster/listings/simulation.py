@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from sqlalchemy import Engine
 
@@ -20,13 +21,14 @@ class SimulationCounts:
         return ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in self.counts.items())
 
 
-def choose_operation(rng: random.Random) -> str:
+def choose_operation(rng: random.Random, mix: Sequence[tuple[str, float]] = MIX) -> str:
+    """An operation's name, drawn with the shares of `mix`."""
     roll, total = rng.random(), 0.0
-    for name, share in MIX:
+    for name, share in mix:
         total += share
         if roll < total:
             return name
-    return MIX[-1][0]
+    return mix[-1][0]
 
 
 def apply_change(engine: Engine, rng: random.Random, counts: SimulationCounts) -> str:

@@ -16,6 +16,8 @@ from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.resources.from_env import asset_kinds
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.resources.vector_store import VectorStoreResource
+from gfl_dagster.dagster_instance import LLM_POOL
+from gfl_dagster.generation.spend import tracked_spend
 
 # gfl_user_bucket() in schema.sql decides a user's bucket; a refresh reads its bucket's users only.
 user_buckets = StaticPartitionsDefinition([f"users-{n:02d}" for n in range(16)])
@@ -23,19 +25,19 @@ user_buckets = StaticPartitionsDefinition([f"users-{n:02d}" for n in range(16)])
 
 @asset(group_name="recommendations", partitions_def=user_buckets, retry_policy=RETRY,
        deps=["feedback_events", AssetDep("listing_vectors", partition_mapping=AllPartitionMapping())],
-       kinds=asset_kinds()["user_recommendations"])
+       kinds=asset_kinds()["user_recommendations"], pool=LLM_POOL)
 def user_recommendations(context: AssetExecutionContext, database: PostgresResource, embedder: EmbedderResource,
                          vector_store: VectorStoreResource, model_client: ModelClientResource) -> MaterializeResult:
     """Refreshes only the users of this bucket with events newer than their stored recommendation."""
-    with vector_store.session() as store:
+    with tracked_spend(database.engine(), model_client.usage, "user_recommendations") as spend, \
+            vector_store.session() as store:
         report = refresh_bucket(database.engine(), embedder, store, model_client, context.partition_key,
                                 progress=context.log.info)
     return MaterializeResult(metadata={
         "users_with_new_events": report.users,
         "refreshed": report.refreshed,
         "template_fallbacks": report.fallbacks,
-        "llm_prompt_tokens": report.prompt_tokens,
-        "llm_completion_tokens": report.completion_tokens,
+        **spend.metadata(),
         "users": ", ".join(report.users_refreshed[:20]) or "none",
         "duration_s": round(report.seconds, 2),
     })

@@ -12,19 +12,21 @@ only them (the recommendation check), written by the chat model or the template.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from sqlalchemy import Engine
 
 from gfl_dagster.db import queries, tables
-from gfl_dagster.generation.generate import Template, generate_validated
+from gfl_dagster.generation.generate import Template, from_template, generate_validated
+from gfl_dagster.generation.spend import BudgetReached
 from gfl_dagster.listings.embedding_text import embedding_text
 from gfl_dagster.recommendations.signals import listing_weights, weighted_centroid
 from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.search import recommendation as advice
 from gfl_dagster.search.query import SearchQuery
+from gfl_dagster.search.retrieval import query_embedder
 from gfl_dagster.stores.contract import VectorStore
 
 PICKS = 6
@@ -80,17 +82,23 @@ def recommend_for_user(engine: Engine, embedder: EmbedderResource, store: Vector
                                                               {"ids": anchors}).mappings()}
     if not rows:
         return None  # every listing the user touched is gone: nothing to be like
-    vectors = dict(zip(rows, embedder.embed_documents([embedding_text(r, r.get("description")) for r in rows.values()])))
+    texts = [embedding_text(r, r.get("description")) for r in rows.values()]
+    vectors = dict(zip(rows, query_embedder(embedder, store).embed_documents(texts)))  # in the store's vector space
     centroid = weighted_centroid(vectors, weights)
     hits = [hit for hit in store.search(SearchQuery(text=REQUEST, limit=PICKS + len(booked)), centroid)
             if hit["id"] not in booked][:PICKS]
     if not hits:
         return None
-    generated = generate_validated(
-        model, advice.recommendation_messages(REQUEST, {}, hits),
-        lambda text: advice.check_recommendation(text, hits), Template(
-            advice.TEMPLATE_MODEL, lambda: advice.template_recommendation(
-                hits, "recommended for you, from what you viewed, saved and booked", subject="you")), max_tokens=300)
+    def check(text: str) -> list[str]:
+        return advice.check_recommendation(text, hits)
+
+    template = Template(advice.TEMPLATE_MODEL, lambda: advice.template_recommendation(
+        hits, "recommended for you, from what you viewed, saved and booked", subject="you"))
+    try:
+        generated = generate_validated(model, advice.recommendation_messages(REQUEST, {}, hits), check, template,
+                                       max_tokens=300)
+    except BudgetReached as reached:  # the user gets the honest template now, not nothing
+        generated = replace(from_template(template, check), problems=[str(reached)], fell_back=True)
     writer = model.chat_model if model.has_chat else advice.TEMPLATE_MODEL
     return {"user_id": user_id, "bucket": bucket, "listing_ids": [hit["id"] for hit in hits],
             "blurb": generated.text or advice.template_recommendation(hits), "model": writer,

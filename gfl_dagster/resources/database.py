@@ -1,70 +1,29 @@
-"""The operational Postgres: `DATABASE_URL` when set, else the embedded server."""
+"""The operational Postgres: `DATABASE_URL` when set, else the embedded server.
+
+The work is done Dagster-free in db/engine.py (which the quick commands use directly); this resource gives it
+to assets, sensors and checks, with the URL as a Dagster `EnvVar` so the UI never shows it.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from importlib import resources as package_files
 from typing import Optional
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
-from gfl_dagster import settings
-from gfl_dagster.db import queries
-from gfl_dagster.db.embedded_postgres import embedded_postgres_url, start_embedded_postgres
-
-_ENGINES: dict[str, Engine] = {}  # one pooled engine per database and process
-_LOCK = threading.Lock()
-# The project's tables live in their own schema (schema.sql says why); `extensions` is where Supabase keeps pgvector.
-SEARCH_PATH = "gfl, public, extensions"
-
-
-def sqlalchemy_url(url: str) -> str:
-    """Accept the spellings users paste (postgres://, postgresql://) and pick the driver."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
-    return url
-
-
-def libpq_url(url: str) -> str:
-    """The same URL as psql and other libpq tools take it."""
-    return url.replace("postgresql+psycopg2://", "postgresql://", 1)
-
-
-def psql_url(url: str) -> str:
-    """The URL for psql and other libpq tools, with the project's schema first on their search_path."""
-    separator = "&" if "?" in url else "?"
-    return libpq_url(url) + separator + "options=-csearch_path%3D" + SEARCH_PATH.replace(" ", "")
-
-
-def _use_project_schema(dbapi_connection, _record) -> None:
-    # A SET on connect, not a startup `options` parameter: poolers (Supabase's Supavisor, PgBouncer) drop those.
-    autocommit = dbapi_connection.autocommit
-    dbapi_connection.autocommit = True
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute(f"SET search_path TO {SEARCH_PATH}")
-    dbapi_connection.autocommit = autocommit
-
-
-def apply_schema(engine: Engine) -> None:
-    """Apply schema.sql once per version of it.
-
-    Re-running its DDL on every process start would take exclusive locks on
-    `listings` and queue behind any long application transaction.
-    """
-    schema = package_files.files("gfl_dagster.db").joinpath("schema.sql").read_text()
-    version = hashlib.sha256(schema.encode()).hexdigest()
-    with engine.begin() as connection:
-        applied = (connection.execute(queries.APPLIED_SCHEMA_VERSION).scalar()
-                   if connection.execute(queries.SCHEMA_VERSION_TABLE_EXISTS).scalar() else None)
-        if applied == version:
-            return
-        connection.exec_driver_sql(schema)
-        connection.execute(queries.RECORD_SCHEMA_VERSION, {"version": version})
+# Re-exported: callers and tests import these from here (`_ENGINES` is the one engine cache, shared).
+from gfl_dagster.db.engine import (  # noqa: F401
+    _ENGINES,
+    SEARCH_PATH,
+    apply_schema,
+    database_engine,
+    libpq_url,
+    psql_url,
+    redacted,
+    sqlalchemy_url,
+    url_in_use,
+)
 
 
 class PostgresResource(ConfigurableResource):
@@ -86,17 +45,7 @@ class PostgresResource(ConfigurableResource):
 
     def start(self) -> Engine:
         """Start (or join) the database, apply the schema once per process, return its pooled engine."""
-        key = self.database_url or f"embedded:{settings.gfl_home()}"
-        with _LOCK:
-            engine = _ENGINES.get(key)
-            if engine is None:
-                url = (sqlalchemy_url(self.database_url) if self.database_url
-                       else start_embedded_postgres(settings.gfl_home()))
-                engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-                event.listen(engine, "connect", _use_project_schema)
-                apply_schema(engine)
-                _ENGINES[key] = engine
-        return engine
+        return database_engine(self.database_url)
 
     def engine(self) -> Engine:
         """The engine of the started database (`start()` if this process has not yet)."""
@@ -104,13 +53,7 @@ class PostgresResource(ConfigurableResource):
 
     def url(self) -> str:
         """The connection URL in use, without starting anything."""
-        if self.database_url:
-            return sqlalchemy_url(self.database_url)
-        url = embedded_postgres_url(settings.gfl_home())
-        if url is None:
-            raise RuntimeError(f"the embedded Postgres in {settings.gfl_home()} is not running "
-                               "(`gfl up` or `gfl db start` starts it)")
-        return url
+        return url_in_use(self.database_url)
 
     def redacted_url(self) -> str:
-        return make_url(self.url()).render_as_string(hide_password=True)
+        return redacted(self.url())

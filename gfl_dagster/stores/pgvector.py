@@ -89,6 +89,11 @@ class PgVectorStore:
                 connection.execute(search_sql.SET_EF_SEARCH, {"ef_search": str(built.ef_search)})
             return [_hit(row) for row in connection.execute(built.statement, built.params).mappings()]
 
+    def live_model(self) -> Optional[str]:
+        from gfl_dagster.stores.generations import live_model
+
+        return live_model(self.engine)
+
     def drop(self) -> None:
         with self.engine.begin() as connection:
             connection.execute(sql.DROP_VECTORS)

@@ -1,15 +1,30 @@
 """Weaviate backend: listing vectors and their properties in one Weaviate collection.
 
-Weaviate has no conditional writes, so the version guard of the pgvector store
-(never overwrite a higher `source_version`) is a read-then-write per batch here:
-safe while one run at a time writes a given area, which is how the sync runs.
+Weaviate has no conditional writes, so the guards of the pgvector store are a
+read-then-write per chunk here: before writing, the chunk's stored `source_version`s
+are read from Weaviate (never overwrite a higher one) and, when the store was given
+the source's tombstones, the chunk's tombstone versions (a write older than the
+listing's delete must not bring it back). The tombstones stay in Postgres, the one
+record of deletes: a copy kept in Weaviate would have to be written by every delete
+and would still be read before the write, with the same gap.
+
+The remaining race is that gap: a delete committed and carried to Weaviate between
+the read and the write lets the stale object land. It does not last: the writer
+records its progress, so the next sync of its area finds the listing gone and deletes
+the object (and the nightly reconciliation deletes any object whose listing is gone).
+The version guard has the same gap, which matters only when two runs write one
+listing at once: runs of one area are serialized, so only a listing moving between
+areas can be written by two.
+
+Weaviate reports failures per object: every refused listing is raised in one
+RefusedWrites (stores/contract.py) with Weaviate's message, after the rest was written.
 """
 
 import json
 import logging
 import re
 from datetime import date, datetime, time, timezone
-from typing import Any, Iterator, Optional, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import weaviate
@@ -22,7 +37,8 @@ from weaviate.exceptions import WeaviateInsertManyAllFailedError, UnexpectedStat
 from gfl_dagster.listings.identity import vector_id
 from gfl_dagster.search.query import SearchQuery
 from gfl_dagster.stores import weaviate_filters as weaviate_query
-from gfl_dagster.stores.contract import FIELD_NAMES, LAYOUT_VERSION, VECTOR_FIELDS, StoredVector, VectorItem
+from gfl_dagster.stores.contract import (FIELD_NAMES, LAYOUT_VERSION, VECTOR_FIELDS, RefusedWrites, StoredVector,
+                                         VectorItem)
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +53,22 @@ _CLOUD_HOST = re.compile(r"\.weaviate\.(cloud|network)$", re.IGNORECASE)
 # The store-neutral field kinds (stores/contract.py) as Weaviate data types.
 _DATA_TYPES = {"text": DataType.TEXT, "category": DataType.TEXT, "integer": DataType.INT,
                "number": DataType.NUMBER, "date": DataType.DATE}
+# Refused listings named in the error's message; its `refused` holds them all.
+REASONS_SHOWN = 20
 T = TypeVar("T")
+# listing ids -> the version at which each of them was deleted (listings never deleted are absent).
+TombstoneVersions = Callable[[Sequence[int]], Mapping[int, int]]
 
 
-class WeaviateStoreError(RuntimeError):
-    """A write Weaviate refused; names the listings so the run can be retried or debugged."""
+class WeaviateStoreError(RefusedWrites):
+    """Listings Weaviate refused to write or delete, each with Weaviate's message."""
+
+    def __init__(self, action: str, collection: str, refused: Mapping[int, str], attempted: int):
+        shown = sorted(refused.items())[:REASONS_SHOWN]
+        listed = "; ".join(f"listing {listing_id}: {reason}" for listing_id, reason in shown)
+        more = f"; and {len(refused) - REASONS_SHOWN} more" if len(refused) > REASONS_SHOWN else ""
+        super().__init__(f"Weaviate {action} refused {len(refused)} of {attempted} listings in {collection!r}: "
+                         f"{listed}{more}", refused)
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -108,6 +135,16 @@ def _latest_per_listing(items: Sequence[VectorItem]) -> list[VectorItem]:
     return list(latest.values())
 
 
+def _not_older(item: VectorItem, *versions: Mapping[int, int]) -> bool:
+    """pgvector's UPSERT_VECTOR condition: the item is not below the stored version nor the tombstone's."""
+    return all(known.get(item.listing_id, item.version) <= item.version for known in versions)
+
+
+def _all_failed_reason(error: WeaviateInsertManyAllFailedError) -> str:
+    """The client words it "Every object failed during insertion. Here is the set of all errors: <one a line>"."""
+    return error.message.split("Here is the set of all errors: ", 1)[-1].strip()
+
+
 def _description(model: str, dimension: int) -> str:
     return _MARKER + json.dumps({"model": model, "dimension": int(dimension), "layout": LAYOUT_VERSION},
                                 sort_keys=True)
@@ -150,11 +187,15 @@ class WeaviateStore:
 
     name = "weaviate"
 
-    def __init__(self, url: str, api_key: Optional[str], collection: str):
+    def __init__(self, url: str, api_key: Optional[str], collection: str,
+                 tombstones: Optional[TombstoneVersions] = None):
+        """`tombstones` reads the source's delete versions (listing_tombstones): without it a late,
+        stale upsert of a deleted listing is written, as nothing in Weaviate remembers the delete."""
         collection = collection[:1].upper() + collection[1:]
         if not re.fullmatch(r"[A-Z][_0-9A-Za-z]*", collection):
             raise ValueError(f"invalid Weaviate collection name {collection!r}")
         self.collection_name = collection
+        self.tombstones: TombstoneVersions = tombstones or (lambda listing_ids: {})
         self.client = _connect(url, api_key)
         self.collection = self.client.collections.use(collection)
 
@@ -192,6 +233,10 @@ class WeaviateStore:
                 "the next sync re-embeds every listing from Postgres."
             )
 
+    def live_model(self) -> Optional[str]:
+        """Always the configured model: ensure() refuses a collection of another (no generations on Weaviate)."""
+        return None
+
     def _stored(self, listing_ids: Sequence[int], with_vectors: bool = False) -> dict[int, Any]:
         uuids = [vector_id(listing_id) for listing_id in listing_ids]
         result = self.collection.query.fetch_objects(
@@ -200,64 +245,87 @@ class WeaviateStore:
         )
         return {int(obj.properties["listing_id"]): obj for obj in result.objects}
 
-    def _write(self, objects: list[DataObject], listing_ids: list[int], action: str) -> None:
+    def _insert(self, objects: list[DataObject], listing_ids: list[int]) -> dict[int, str]:
+        """Weaviate's message for each listing it refused (empty: all written)."""
         try:
             result = self.collection.data.insert_many(objects)
         except WeaviateInsertManyAllFailedError as error:
-            raise WeaviateStoreError(
-                f"Weaviate {action} failed for all {len(listing_ids)} listings in {self.collection_name!r}: "
-                f"{error.message}; listing ids {listing_ids}"
-            ) from error
-        if result.errors:
-            failed = {listing_ids[index]: error.message for index, error in result.errors.items()}
-            reasons = "; ".join(sorted(set(failed.values()))[:5])
-            raise WeaviateStoreError(
-                f"Weaviate {action} failed for {len(failed)} of {len(listing_ids)} listings in "
-                f"{self.collection_name!r}: {reasons}; failing listing ids {sorted(failed)}"
-            )
+            reason = _all_failed_reason(error)
+            if len(objects) == 1 or "\n" not in reason:  # a single reason: every object got it
+                return {listing_id: reason for listing_id in listing_ids}
+            # Several reasons and no index: ask again one object at a time to learn whose is whose.
+            refused: dict[int, str] = {}
+            for obj, listing_id in zip(objects, listing_ids):
+                refused.update(self._insert([obj], [listing_id]))
+            return refused
+        return {listing_ids[index]: failure.message for index, failure in result.errors.items()}
+
+    def _write_chunks(self, items: Sequence[VectorItem], action: str,
+                      build: Callable[[Sequence[VectorItem]], tuple[list[DataObject], list[int]]]) -> None:
+        """Write every chunk (`build` keeps what may be written), then raise every refusal at once:
+        one refused listing must not hold back the chunks after it."""
+        refused: dict[int, str] = {}
+        latest = _latest_per_listing(items)
+        for chunk in _chunks(latest, WRITE_CHUNK):
+            objects, listing_ids = build(chunk)
+            if objects:
+                refused.update(self._insert(objects, listing_ids))
+        if refused:
+            raise WeaviateStoreError(action, self.collection_name, refused, len(latest))
 
     def upsert(self, items: Sequence[VectorItem]) -> None:
-        for chunk in _chunks(_latest_per_listing(items), WRITE_CHUNK):
-            stored = {listing_id: obj.properties["source_version"]
-                      for listing_id, obj in self._stored([item.listing_id for item in chunk]).items()}
-            fresh = [item for item in chunk if stored.get(item.listing_id, item.version) <= item.version]
-            for item in fresh:
-                if not item.vector:
-                    raise ValueError(f"upsert of listing {item.listing_id} has no vector")
-            objects = [
-                DataObject(properties=_to_weaviate(item, item.embed_hash), uuid=vector_id(item.listing_id),
-                           vector={VECTOR_NAME: [float(x) for x in item.vector or ()]})
-                for item in fresh
-            ]
-            if objects:
-                self._write(objects, [item.listing_id for item in fresh], "upsert")
+        self._write_chunks(items, "upsert", self._upsert_objects)
+
+    def _upsert_objects(self, chunk: Sequence[VectorItem]) -> tuple[list[DataObject], list[int]]:
+        listing_ids = [item.listing_id for item in chunk]
+        stored = {listing_id: obj.properties["source_version"] for listing_id, obj in self._stored(listing_ids).items()}
+        tombstones = self.tombstones(listing_ids)
+        fresh = [item for item in chunk if _not_older(item, stored, tombstones)]
+        for item in fresh:
+            if not item.vector:
+                raise ValueError(f"upsert of listing {item.listing_id} has no vector")
+        objects = [DataObject(properties=_to_weaviate(item, item.embed_hash), uuid=vector_id(item.listing_id),
+                              vector={VECTOR_NAME: [float(x) for x in item.vector or ()]})
+                   for item in fresh]
+        return objects, [item.listing_id for item in fresh]
 
     def update_properties(self, items: Sequence[VectorItem]) -> None:
-        """Rewrites each object with its stored vector and embed hash: one batch instead of a PATCH per listing."""
-        for chunk in _chunks(_latest_per_listing(items), WRITE_CHUNK):
-            stored = self._stored([item.listing_id for item in chunk], with_vectors=True)
-            objects, listing_ids = [], []
-            for item in chunk:
-                current = stored.get(item.listing_id)
-                if current is None or current.properties["source_version"] > item.version:
-                    continue
-                embed_hash = current.properties.get("embed_hash") or item.embed_hash
-                objects.append(DataObject(properties=_to_weaviate(item, embed_hash), uuid=vector_id(item.listing_id),
-                                          vector={VECTOR_NAME: current.vector[VECTOR_NAME]}))
-                listing_ids.append(item.listing_id)
-            if objects:
-                self._write(objects, listing_ids, "property update")
+        """Rewrites each object with its stored vector and embed hash: one batch instead of a PATCH per listing.
+
+        Unlike a PATCH, a rewrite recreates an object deleted after it was read, so the tombstones
+        are checked here too: only a delete carried out between that check and the write slips
+        through (the race in the module docstring).
+        """
+        self._write_chunks(items, "property update", self._property_objects)
+
+    def _property_objects(self, chunk: Sequence[VectorItem]) -> tuple[list[DataObject], list[int]]:
+        listing_ids = [item.listing_id for item in chunk]
+        stored = self._stored(listing_ids, with_vectors=True)
+        versions = {listing_id: obj.properties["source_version"] for listing_id, obj in stored.items()}
+        tombstones = self.tombstones(listing_ids)
+        objects, written = [], []
+        for item in chunk:
+            current = stored.get(item.listing_id)
+            if current is None or not _not_older(item, versions, tombstones):
+                continue
+            embed_hash = current.properties.get("embed_hash") or item.embed_hash
+            objects.append(DataObject(properties=_to_weaviate(item, embed_hash), uuid=vector_id(item.listing_id),
+                                      vector={VECTOR_NAME: current.vector[VECTOR_NAME]}))
+            written.append(item.listing_id)
+        return objects, written
 
     def delete(self, listing_ids: Sequence[int]) -> None:
+        refused: dict[int, str] = {}
         for chunk in _chunks(list(listing_ids), WRITE_CHUNK):
             by_uuid = {vector_id(listing_id): listing_id for listing_id in chunk}
             result = self.collection.data.delete_many(where=Filter.by_id().contains_any(list(by_uuid)), verbose=True)
             if result.failed:
-                failed = sorted(by_uuid[str(obj.uuid)] for obj in result.objects or () if not obj.successful)
-                raise WeaviateStoreError(
-                    f"Weaviate delete failed for {result.failed} listings in {self.collection_name!r}: "
-                    f"failing listing ids {failed}"
-                )
+                named = {by_uuid[str(obj.uuid)]: obj.error or "no reason given"
+                         for obj in result.objects or () if not obj.successful}
+                unnamed = f"Weaviate counted {result.failed} failed deletes without naming them"
+                refused.update(named or {listing_id: unnamed for listing_id in chunk})
+        if refused:
+            raise WeaviateStoreError("delete", self.collection_name, refused, len(listing_ids))
 
     def versions(self, area: str) -> dict[int, int]:
         """Keyset pages over listing_id: Weaviate's cursor API cannot be combined with a filter."""

@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Collection, Optional
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -38,11 +39,11 @@ from starlette.staticfiles import StaticFiles
 from gfl_dagster.search import retrieval as search
 from gfl_dagster.db import queries
 from gfl_dagster.ads.for_hits import ads_for_hits
-from gfl_dagster.feedback.events import EventError, search_events, validate_event
+from gfl_dagster.feedback.events import MAX_USER_ID, EventError, search_events, validate_event
 from gfl_dagster.feedback.record import record_events
 from gfl_dagster.recommendations.for_you import recommended_for
 from gfl_dagster.search.interpret import SearchContext, load_search_context
-from gfl_dagster.web.params import query_from_params
+from gfl_dagster.search.query import excerpt, query_from_params
 from gfl_dagster.web.rate_limit import RateLimit
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -54,18 +55,41 @@ MAX_EVENTS_BODY = 64 * 1024  # a page sends a few events at a time; anything lar
 CONTEXT_TTL_S = 30.0  # places and price bands change with the data, slowly
 
 
+def _single_values(params: Any, known: Optional[Collection[str]] = None) -> dict[str, str]:
+    """The query string as {name: value}. A parameter given twice is refused (which value was meant?);
+    with `known`, so is any other name (a misspelt one silently ignored gives plausible, wrong answers)."""
+    repeated = [excerpt(name) for name, count in Counter(name for name, _ in params.multi_items()).items()
+                if count > 1]
+    if repeated:
+        raise search.SearchError(f"parameter(s) given more than once: {', '.join(repeated)}; give each once")
+    unknown = [excerpt(name) for name in params if known is not None and name not in known]
+    if unknown:
+        raise search.SearchError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(known or ())}")
+    return dict(params)
+
+
+def _user_id(raw: str) -> str:
+    """The `user` parameter ("" when not given), held to the rule of feedback events' user_id."""
+    user_id = raw.strip()
+    if len(user_id) > MAX_USER_ID or not user_id.isprintable():
+        raise EventError(f"user must be printable text of at most {MAX_USER_ID} characters, got {excerpt(raw)}")
+    return user_id
+
+
 def _page_state(params: Any) -> tuple[dict[str, str], str, bool]:
     """The search parameters, and what the page sends beside them: the user id and `literal` (not filters)."""
-    values = dict(params)
+    values = _single_values(params)
     literal = values.pop("literal", "").strip().lower() in ("1", "true", "yes", "on")
-    return values, values.pop("user", "").strip(), literal
+    return values, _user_id(values.pop("user", "")), literal
 
 
 class Json(JSONResponse):
     """JSON that also carries dates and Decimals (as the database returns them)."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, default=_plain).encode("utf-8")
+        # A lone surrogate (JSON bodies can carry "\ud800", echoed in an error) has no UTF-8 form: it goes out
+        # as the same JSON escape it came in as.
+        return json.dumps(content, ensure_ascii=False, default=_plain).encode("utf-8", "backslashreplace")
 
 
 def _plain(value: Any) -> Any:
@@ -130,7 +154,7 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
             return Json({"error": f"request body over {MAX_EVENTS_BODY} bytes"}, status_code=413)
         try:
             payload = json.loads(body or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep, which no event is
             raise EventError("the body must be JSON: an event object or a list of them") from None
         raws = payload if isinstance(payload, list) else [payload]
         events = [validate_event(raw) for raw in raws]
@@ -155,9 +179,9 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
                      "understood": found.interpretation.as_json(), "message": found.message})
 
     def for_you(request: Request) -> Json:
-        user_id = request.query_params.get("user", "").strip()
-        if not user_id or len(user_id) > 128:
-            raise EventError("user must be a user id of at most 128 characters")
+        user_id = _user_id(_single_values(request.query_params, known=("user",)).get("user", ""))
+        if not user_id:
+            raise EventError("user is missing: ?user=ID")
         found = recommended_for(database.engine(), user_id)
         with database.engine().connect() as connection:
             rows = {row["id"]: dict(row) for row in connection.execute(

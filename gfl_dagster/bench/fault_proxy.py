@@ -2,12 +2,15 @@
 
 Requests pass through unchanged unless their path has queued entries; each request takes the next one:
 a `Fault`, an int (that HTTP status; upstream not asked), a str (the upstream's real answer, envelope and
-usage, with that assistant text) or None (pass through). Every request is recorded with what it got.
+usage, with that assistant text) or None (pass through). Without queued entries, an outage window (`during`)
+answers every request to its path with its faults in turn until it ends. Every request is recorded with what it got.
+Tests script it request by request; `gfl bench soak` opens outage windows while the daemon syncs.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import struct
 import threading
@@ -85,6 +88,7 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.queues: defaultdict[str, deque] = defaultdict(deque)
         self.requests: list[Recorded] = []
+        self.windows: dict[str, tuple[float, Any]] = {}  # path -> (monotonic end, cycle of faults)
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"proxy": self}))
         self.httpd.daemon_threads, self.base_url = True, f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
@@ -102,6 +106,17 @@ class FaultProxy:
             self.queues[path].extend(error(e) if isinstance(e, int) else reply(e) if isinstance(e, str) else e
                                      for e in entries)
         return self
+
+    def during(self, path: str, seconds: float, *faults: Fault) -> "FaultProxy":
+        """For `seconds` from now, every request to `path` gets the next of `faults` in turn: an outage."""
+        with self.lock:
+            self.windows[path] = (time.monotonic() + seconds, itertools.cycle(faults))
+        return self
+
+    def _window_fault(self, path: str) -> Optional[Fault]:
+        """The open outage window's next fault for `path`, if any (the caller holds the lock)."""
+        until, faults = self.windows.get(path, (0.0, None))
+        return next(faults) if time.monotonic() < until else None
 
     def chat(self, *entries: Fault | int | str | None) -> "FaultProxy":
         return self.script(CHAT, *entries)
@@ -128,7 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.proxy.lock:
             self.proxy.requests.append(record)
             queue = self.proxy.queues[record.path]
-            fault = (queue.popleft() if queue else None) or Fault()
+            fault = (queue.popleft() if queue else None) or self.proxy._window_fault(record.path) or Fault()
         time.sleep(fault.delay)
         if fault.status:
             status, body = fault.status, json.dumps({"error": {

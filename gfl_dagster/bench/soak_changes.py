@@ -1,0 +1,177 @@
+"""The soak's stream of changes to `listings`, as applications write them: inserts, content and
+filterable-only updates, deletes, re-inserts of deleted ids, bursts on one row, and transactions held
+open across several sensor ticks, at a set rate. The changes of `gfl simulate` (listings/simulation.py)
+are its building blocks.
+
+The stream outlives the faults it runs beside: a write that fails (the database is restarting) is
+counted and tried again, never counted as a change.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from sqlalchemy import Connection, Engine
+
+from gfl_dagster.db import queries
+from gfl_dagster.listings.simulation import choose_operation
+
+# Shares of each kind of operation. A burst writes BURST_WRITES changes, a long transaction
+# LONG_TRANSACTION_WRITES; every other operation one.
+MIX = (("update_content", 0.30), ("update_filterable", 0.22), ("insert", 0.12), ("delete", 0.12),
+       ("reinsert", 0.08), ("burst", 0.10), ("long_transaction", 0.06))
+BURST_WRITES = 5
+LONG_TRANSACTION_WRITES = 3
+LONG_TRANSACTION_S = (8.0, 16.0)  # the daemon ticks every 5 s: each one spans two ticks or more
+MAX_OPEN_TRANSACTIONS = 3
+
+
+@dataclass
+class StreamReport:
+    changes: Counter = field(default_factory=Counter)  # committed writes by operation
+    write_errors: int = 0  # writes that failed (and were tried again)
+    rolled_back: int = 0  # long transactions a fault ended before their commit
+    last_commit_at: float = 0.0  # time.monotonic() of the last committed change
+    errors: list[str] = field(default_factory=list)  # the first few, for the report
+
+    @property
+    def total(self) -> int:
+        return sum(self.changes.values())
+
+    def failed(self, error: Exception) -> None:
+        self.write_errors += 1
+        if len(self.errors) < 5:
+            self.errors.append(f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
+
+
+def _update_content(connection: Connection, rng: random.Random, listing_id: int) -> None:
+    connection.execute(queries.SIMULATE_UPDATE_PRICE, {"factor": rng.choice((0.8, 1.25)), "id": listing_id})
+
+
+def _update_filterable(connection: Connection, rng: random.Random, listing_id: int) -> None:
+    connection.execute(queries.SIMULATE_UPDATE_AVAILABILITY, {"days": rng.randint(0, 365), "id": listing_id})
+
+
+def _one_write(connection: Connection, rng: random.Random, operation: str) -> bool:
+    """One operation in the caller's transaction; False when it found nothing to act on."""
+    listing_id = connection.execute(queries.SOAK_PICK).scalar()
+    if listing_id is None:
+        return False
+    if operation == "update_content":
+        _update_content(connection, rng, listing_id)
+    elif operation == "update_filterable":
+        _update_filterable(connection, rng, listing_id)
+    elif operation == "insert":
+        connection.execute(queries.SIMULATE_INSERT, {"jitter": rng.uniform(-0.001, 0.001), "id": listing_id})
+    elif operation == "delete":
+        connection.execute(queries.SIMULATE_DELETE, {"id": listing_id})
+    elif operation == "reinsert":
+        deleted = connection.execute(queries.SOAK_PICK_DELETED).scalar()
+        if deleted is None:
+            return False
+        connection.execute(queries.SOAK_REINSERT, {"id": deleted, "template_id": listing_id})
+    else:
+        raise ValueError(f"unknown soak operation {operation!r}")
+    return True
+
+
+class ChangeStream:
+    """`run(n)` writes n changes at `rate` per second; long transactions commit on threads of their own."""
+
+    def __init__(self, engine: Engine, rng: random.Random, rate: float,
+                 echo: Callable[[str], None] = lambda line: None,
+                 hold_s: tuple[float, float] = LONG_TRANSACTION_S) -> None:
+        self.engine, self.rng, self.rate, self.echo, self.hold_s = engine, rng, rate, echo, hold_s
+        self.report = StreamReport()
+        self.lock = threading.Lock()
+        self.open_transactions: list[threading.Thread] = []
+
+    def run(self, changes: int) -> StreamReport:
+        started = time.monotonic()
+        while self.report.total < changes:  # again if a fault rolled back a long transaction at the end
+            while self.report.total < changes:
+                # Paced by the clock, not by sleeps after each write: slow writes do not lower the rate.
+                time.sleep(max(0.0, started + self.report.total / self.rate - time.monotonic()))
+                before = self.report.total
+                self._operation(choose_operation(self.rng, MIX), changes - self.report.total)
+                if before // 500 != self.report.total // 500:
+                    self.echo(f"{self.report.total}/{changes} changes, {self.report.write_errors} write errors")
+            for thread in self.open_transactions:
+                thread.join()
+        return self.report
+
+    def _operation(self, operation: str, left: int) -> None:
+        if operation == "burst" and left >= BURST_WRITES:
+            for _ in range(BURST_WRITES):  # the same row, a commit each, back to back
+                self._burst_write()
+        elif operation == "long_transaction" and left >= LONG_TRANSACTION_WRITES:
+            self._open_long_transaction()
+        elif operation not in ("burst", "long_transaction"):
+            self._commit(operation, lambda connection: _one_write(connection, self.rng, operation))
+
+    def _commit(self, operation: str, write: Callable[[Connection], bool], count: int = 1) -> None:
+        try:
+            with self.engine.begin() as connection:
+                done = write(connection)
+        except Exception as error:  # the database is restarting, a lock was broken...: try again later
+            self.report.failed(error)
+            time.sleep(0.2)
+            return
+        if done:
+            self._counted(operation, count)
+
+    def _counted(self, operation: str, count: int) -> None:
+        with self.lock:
+            self.report.changes[operation] += count
+            self.report.last_commit_at = time.monotonic()
+
+    _burst_row: Optional[int] = None
+
+    def _burst_write(self) -> None:
+        def write(connection: Connection) -> bool:
+            if self._burst_row is None:
+                self._burst_row = connection.execute(queries.SOAK_PICK).scalar()
+            if self._burst_row is None:
+                return False
+            _update_content(connection, self.rng, self._burst_row)
+            return True
+
+        self._commit("burst", write)
+        if self.report.changes["burst"] % BURST_WRITES == 0:
+            self._burst_row = None  # the burst is over (or its row was deleted: the next one picks again)
+
+    def _open_long_transaction(self) -> None:
+        self.open_transactions = [thread for thread in self.open_transactions if thread.is_alive()]
+        if len(self.open_transactions) >= MAX_OPEN_TRANSACTIONS:
+            self._commit("update_content", lambda connection: _one_write(connection, self.rng, "update_content"))
+            return
+        held_s = self.rng.uniform(*self.hold_s)
+        seed = self.rng.random()
+        thread = threading.Thread(target=self._long_transaction, args=(held_s, seed), daemon=True)
+        self.open_transactions.append(thread)
+        thread.start()
+        # Reserved now, so the stream's count stays exact; given back if a fault ends the transaction.
+        self._counted("long_transaction", LONG_TRANSACTION_WRITES)
+
+    def _long_transaction(self, held_s: float, seed: float) -> None:
+        rng = random.Random(seed)  # the stream's generator is not shared across threads
+        try:
+            with self.engine.begin() as connection:
+                for _ in range(LONG_TRANSACTION_WRITES):
+                    listing_id = connection.execute(queries.SOAK_PICK).scalar()
+                    if listing_id is not None:
+                        _update_content(connection, rng, listing_id)
+                time.sleep(held_s)
+        except Exception as error:
+            with self.lock:
+                self.report.changes["long_transaction"] -= LONG_TRANSACTION_WRITES
+                self.report.rolled_back += 1
+            self.report.failed(error)
+            return
+        with self.lock:
+            self.report.last_commit_at = time.monotonic()
