@@ -25,7 +25,9 @@ def instance_config() -> dict:
     if not settings.is_set(settings.DAGSTER_PG_URL):
         return config
     config["storage"] = {"postgres": {"postgres_url": {"env": settings.DAGSTER_PG_URL}}}  # the name, never the URL
-    config["run_coordinator"] = {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator"}
+    # Dequeued every second, not every 5 (the default): the queue is for limits, not a wait on every change.
+    config["run_coordinator"] = {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
+                                 "config": {"dequeue_interval_seconds": 1}}
     config["concurrency"] = {
         "runs": {
             "max_concurrent_runs": settings.max_concurrent_runs(),

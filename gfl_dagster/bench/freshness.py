@@ -35,8 +35,11 @@ KINDS = ("update", "insert", "delete")  # taken in turn, so each has a third of 
               help="Feedback events to time from insert to the user's refreshed recommendation.")
 @click.option("--fast-path/--sensor-only", default=True, show_default=True,
               help="Run the change listener (`gfl listen`) beside the daemon, as `gfl up` does, or the sensor alone.")
+@click.option("--dagster-storage", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True,
+              help="Dagster's runs and events in sqlite (the default instance) or Postgres (DAGSTER_PG_URL).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench_freshness(changes: int, limit: int, events: int, fast_path: bool, as_json: bool) -> None:
+def bench_freshness(changes: int, limit: int, events: int, fast_path: bool, dagster_storage: str,
+                    as_json: bool) -> None:
     """Freshness from commit to searchable for single-row updates, inserts and deletes, p50 and p95,
     under the configuration `gfl up` runs: the change sensor under dagster-daemon and, unless
     --sensor-only, the change listener beside it. In the same run, Dagster's own floor: an empty asset
@@ -47,9 +50,9 @@ def bench_freshness(changes: int, limit: int, events: int, fast_path: bool, as_j
     happens; a failure is named in them (`error`) and the exit code is 1.
     """
     figures = {"mode": "fast path + sensor" if fast_path else "sensor only", "changes": changes, "listings": limit,
-               "machine": machine(), "error": None}
+               "dagster_storage": dagster_storage, "machine": machine(), "error": None}
     try:
-        with throwaway_project() as scratch:
+        with throwaway_project(dagster_on_postgres=dagster_storage == "postgres") as scratch:
             _measure(figures, changes, limit, events, fast_path, scratch, lambda line: click.echo(line, err=True))
     except (Exception, KeyboardInterrupt) as error:  # the figures measured so far are still worth printing
         figures["error"] = figures["error"] or type(error).__name__ + (f": {error}" if str(error) else "")
