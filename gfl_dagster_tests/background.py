@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from gfl_dagster_tests.model_servers import free_port  # noqa: F401 (the tests' one free port finder)
+from gfl_dagster.cli.processes import free_port  # noqa: F401 (re-exported for the tests)
 
 GFL = Path(sys.executable).parent / "gfl"
 

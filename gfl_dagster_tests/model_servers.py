@@ -13,7 +13,6 @@ import contextlib
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from typing import Any, Iterator, NoReturn
 
 import pytest
 
+from gfl_dagster.cli.processes import free_port  # noqa: F401 (the tests' one free-port finder)
 from gfl_dagster.resources import model_client
 from gfl_dagster.resources.embedder import EmbedderResource, _DIMENSIONS
 from gfl_dagster.resources.model_client import ModelClientResource
@@ -54,12 +54,6 @@ def unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(reason, pytrace=False)
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from typing import Optional
 import click
 
 from gfl_dagster.bench.common import machine, throwaway_project
+from gfl_dagster.cli.processes import free_port
 from gfl_dagster.cli.common import print_json
 
 _DONE = re.compile(r"initial sync done in ([0-9.]+)s")
@@ -45,17 +46,9 @@ def bench_up(limit: Optional[int], dagster_storage: str, timeout_s: int, as_json
         f"  heartbeat warnings:   {figures['heartbeat_warnings']}")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _measure(home: Path, limit: Optional[int], timeout_s: int, echo) -> dict:
     gfl = Path(sys.executable).parent / "gfl"
-    command = [str(gfl), "up", "--port", str(_free_port()), "--web-port", str(_free_port())]
+    command = [str(gfl), "up", "--port", str(free_port()), "--web-port", str(free_port())]
     command += ["--limit", str(limit)] if limit else []
     log = home / "up.log"
     started = time.monotonic()

@@ -98,3 +98,40 @@ def port_holder(host: str, port: int) -> Optional[str]:
             except (psutil.Error, TypeError):
                 return f"pid {connection.pid}"
     return "another process"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log_path: Path, timeout_s: float = 180) -> None:
+    """Until something accepts connections on 127.0.0.1:`port`; a clear error if `process` dies or time runs out."""
+    import socket
+    import time
+
+    from gfl_dagster.cli.common import fail
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                fail(f"the code server exited (code {process.returncode}) before it served; see {log_path}")
+            if time.monotonic() > deadline:
+                fail(f"the code server did not serve on port {port} within {timeout_s:g}s; see {log_path}")
+            time.sleep(0.2)
+
+
+def write_workspace(home: Path, code_port: int) -> Path:
+    """The workspace that points the Dagster UI and daemon at gfl up's code server."""
+    workspace = home / "workspace.yaml"
+    workspace.write_text("# Written by gfl up: the UI and the daemon load the code location from its code server.\n"
+                         "load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
+                         f"      port: {code_port}\n      location_name: gfl_dagster\n")
+    return workspace

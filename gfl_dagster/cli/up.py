@@ -14,7 +14,8 @@ from gfl_dagster import settings
 from gfl_dagster.cli.common import ensure_loaded, load_summary
 from gfl_dagster.cli.operations import area_status
 from gfl_dagster.cli.common import fail
-from gfl_dagster.cli.processes import dagster_command, port_holder, stop_leftovers, stop_process
+from gfl_dagster.cli.processes import (dagster_command, free_port, port_holder, stop_leftovers, stop_process,
+                                      wait_for_port, write_workspace)
 from gfl_dagster.cli.supervisor import Child, GaveUp, Supervisor
 
 
@@ -85,7 +86,13 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
         ensure_loaded(instance, resources, limit)
         engine = resources.database.engine()
 
-    target = ["-m", "gfl_dagster.definitions"]
+    # One code server for the UI, the daemon and the runs, instead of one each spawned with a 20 s heartbeat that
+    # a busy initial sync starves ("No heartbeat received"); it is served, and restarted, like every other child.
+    code_port = free_port()
+    code_server = Child("code server", [dagster_command("dagster"), "api", "grpc", "-m", "gfl_dagster.definitions",
+                                        "-h", "127.0.0.1", "-p", str(code_port)], logs / "code_server.log").start()
+    wait_for_port(code_port, code_server.process, logs / "code_server.log")
+    target = ["-w", str(write_workspace(settings.gfl_home(), code_port))]
     supervisor = Supervisor([
         Child("Dagster UI", [dagster_command("dagster-webserver"), *target, "-h", host, "-p", str(port)],
               logs / "webserver.log").start(),
@@ -93,6 +100,7 @@ def up(limit: Optional[int], port: int, host: str, web_port: int) -> None:
         Child("search page", [dagster_command("gfl"), "web", "--host", host, "--port", str(web_port)],
               logs / "web.log").start(),
         Child("change listener", [dagster_command("gfl"), "listen"], logs / "listen.log").start(),
+        code_server,  # last: stopped after everything that uses it
     ], echo=lambda line: click.secho(line, fg="yellow", err=True))
 
     def record_pids() -> None:
