@@ -30,13 +30,14 @@ class Child:
     name: str
     command: list[str]
     log_path: Path
+    env: Optional[dict] = None  # None: this process's environment
     process: Optional[subprocess.Popen] = None
     started_at: float = 0.0
     quick_deaths: int = 0
     restart_at: Optional[float] = None
 
     def start(self) -> "Child":
-        self.process = start_process(self.command, self.log_path)
+        self.process = start_process(self.command, self.log_path, self.env)
         self.started_at = time.monotonic()
         return self
 
