@@ -15,6 +15,8 @@ import pytest
 from gfl_dagster.generation.debris import debris_problems
 from gfl_dagster.generation.grounding import Support, unsupported_claims
 from gfl_dagster.listings.description_check import listing_source_values, listing_support
+from gfl_dagster.listings.description_prompt import template_description
+from gfl_dagster.listings.facts import description_input
 from gfl_dagster.listings.eval.grounding import LABELLED, claim_caught, evaluate, known_places_from_csv, load_entries
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -258,6 +260,17 @@ def test_the_template_text_is_clean(known_places):
             "$150 per night, minimum stay 3 nights. It has 10 to 99 reviews.")
     assert claims(text, known_places, name="Sunny loft with rooftop & gym") == []
     assert debris_problems(text, listing_source_values(listing(name="Sunny loft with rooftop & gym"))) == []
+
+
+@pytest.mark.parametrize("name", [  # names from the New York 2019 file whose template texts were once rejected
+    "Luxury Queen Bed_Plush Mattress", "NEW_2BR_PrivateRoof&CityView_Beauty", "Room Two in sun bathed walk-up_2",
+    "Cute & Cozy Studio_C2S @ UES 81", "PENTHOUSE_Deck_Luxury", "1BR_Duplex_walk-up"])
+def test_a_name_with_underscores_for_spaces_backs_its_words(known_places, name):
+    row = listing(name=name, area="Manhattan", neighbourhood_group="Manhattan", neighbourhood="Upper East Side")
+    text = template_description(description_input(row))
+    assert name.split("_")[0].split()[0] in text  # the name is there, its underscores made spaces
+    assert unsupported_claims(text, listing_support(row, known_places)) == []
+    assert named(claims("A duplex with a deck.", name=name), "deck") is ("Deck" not in name)
 
 
 def test_the_support_is_plain_data_for_any_generator():
