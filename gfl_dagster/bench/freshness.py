@@ -43,8 +43,9 @@ def bench_freshness(changes: int, limit: int, events: int, fast_path: bool, dags
     """Freshness from commit to searchable for single-row updates, inserts and deletes, p50 and p95,
     under the configuration `gfl up` runs: the change sensor under dagster-daemon and, unless
     --sensor-only, the change listener beside it. In the same run, Dagster's own floor: an empty asset
-    triggered the same way as the sensor's sync. Then, from a user's feedback event to their
-    refreshed "recommended for you" (the feedback sensor's path).
+    triggered the same way as the sensor's sync. Apart: the model's share of one change (describing
+    and embedding one listing, called directly), which a remote model adds on top. Then, from a
+    user's feedback event to their refreshed "recommended for you" (the feedback sensor's path).
 
     Runs on a throwaway embedded Postgres and Dagster instance. The figures are printed whatever
     happens; a failure is named in them (`error`) and the exit code is 1.
@@ -79,6 +80,10 @@ def _text(figures: dict) -> str:
                      f"p95 {_seconds(figures['floor_p95_s'])}")
         if figures.get("p50_s") is not None:
             lines.append(f"  ratio (p50):          {figures['p50_s'] / figures['floor_p50_s']:.2f}x")
+    if figures.get("model_describe_p50_s") is not None:
+        lines.append(f"  model calls, apart:   describe p50 {_seconds(figures['model_describe_p50_s'])} "
+                     f"({figures['describer']}), embed p50 {_seconds(figures['model_embed_p50_s'])} "
+                     f"({figures['embedder']})")
     if figures.get("event_p50_s") is not None:
         lines.append(f"  event -> recommended: p50 {_seconds(figures['event_p50_s'])}, "
                      f"p95 {_seconds(figures['event_p95_s'])}")
@@ -112,6 +117,8 @@ def _measure(figures: dict, changes: int, limit: int, events: int, fast_path: bo
     sync_all(instance, areas, echo)
     with engine.connect() as connection:
         ids = [row[0] for row in connection.execute(queries.ALL_LISTING_IDS)]
+    with project_resources() as resources:
+        _time_model_calls(figures, resources, engine, areas, ids[:MODEL_CALLS])
 
     children = []
     try:
@@ -159,6 +166,33 @@ def _measure(figures: dict, changes: int, limit: int, events: int, fast_path: bo
             echo(f"[{number}/{events}] event -> recommended {seconds if seconds is None else round(seconds, 2)}s")
     finally:
         _stop_all(children, figures)  # their run workers too, before the project folder is deleted
+
+
+MODEL_CALLS = 10
+
+
+def _time_model_calls(figures: dict, resources, engine, areas: list[str], ids: list[int]) -> None:
+    """The model's share of a change, reported apart: one listing described (the configured chat model, or
+    the template) and embedded, as a sync does it, called directly. A remote model adds this on top."""
+    from gfl_dagster.db import queries
+    from gfl_dagster.listings.describe import describe_listing, describer_name
+    from gfl_dagster.listings.embedding_text import embedding_text
+    from gfl_dagster.listings.facts import description_input
+
+    with engine.connect() as connection:
+        rows = [dict(connection.execute(queries.LISTING_BY_ID, {"id": listing_id}).mappings().one())
+                for listing_id in ids]
+    described, embedded = [], []
+    for row in rows:
+        started = time.monotonic()
+        text = describe_listing(resources.model_client, description_input(row), row, areas).text
+        described.append(time.monotonic() - started)
+        started = time.monotonic()
+        resources.embedder.embed_documents([embedding_text(row, text)])
+        embedded.append(time.monotonic() - started)
+    figures.update(describer=describer_name(resources.model_client), embedder=resources.embedder.model_name)
+    _percentiles(figures, "model_describe_", described)
+    _percentiles(figures, "model_embed_", embedded)
 
 
 def _stop_all(children: list, figures: dict) -> None:
