@@ -85,7 +85,8 @@ def test_the_stream_writes_every_kind_of_change_and_counts_them_exactly(engine):
     assert len(set(before) - set(after)) > 0  # deletes
     assert len(set(after) - set(before) - tombstoned) > 0  # inserts of new ids
     assert tombstoned & set(after)  # deleted ids inserted again
-    assert sum(after[i] != before[i] for i in set(before) & set(after)) > 50  # updates
+    survivors = set(before) & set(after)  # how many the deletes leave depends on the threads' timing
+    assert sum(after[i] != before[i] for i in survivors) > len(survivors) // 2  # updates
 
 
 def test_a_long_transaction_holds_its_rows_across_ticks_without_stalling_the_stream(engine):
