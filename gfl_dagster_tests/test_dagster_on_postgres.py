@@ -16,6 +16,7 @@ import psycopg2
 import psutil
 from sqlalchemy.engine import make_url
 
+from gfl_dagster.bench.common import create_dagster_database
 from gfl_dagster.db.embedded_postgres import start_embedded_postgres, stop_embedded_postgres
 from gfl_dagster.resources.database import libpq_url
 from gfl_dagster_tests.background import free_port, up_in_background, wait_for
@@ -32,12 +33,8 @@ def _graphql(port: int, query: str) -> dict:
 
 def test_gfl_up_on_dagster_postgres_syncs_a_change_and_stops_on_sigterm(tmp_path):
     home, log = tmp_path / "home", tmp_path / "up.log"
-    source_url = make_url(start_embedded_postgres(home))
-    admin = psycopg2.connect(libpq_url(source_url.render_as_string(hide_password=False)))
-    admin.autocommit = True
-    admin.cursor().execute("CREATE DATABASE dagster")
-    admin.close()
-    dagster_url = libpq_url(source_url.set(database="dagster").render_as_string(hide_password=False))
+    dagster_url = create_dagster_database(home)
+    source_url = make_url(start_embedded_postgres(home))  # the running server, joined
     port, web_port = free_port(), free_port()
     pid = up_in_background(home, log, port, web_port, env={"DAGSTER_PG_URL": dagster_url})
     children: list[int] = []

@@ -16,7 +16,7 @@ from gfl_dagster.bench.search import bench_search
 from gfl_dagster.bench.soak import bench_soak
 from gfl_dagster.bench.up_sync import bench_up
 from gfl_dagster.cli.common import print_json
-from gfl_dagster.bench.common import machine, throwaway_project
+from gfl_dagster.bench.common import embedder_texts_per_s, machine, throwaway_project
 
 
 EMBEDDER_SAMPLE = 4096
@@ -85,18 +85,14 @@ def _measure_sync(limit: Optional[int], csv_path: Optional[str]) -> dict:
 
         every = max(1, len(rows) // EMBEDDER_SAMPLE)
         texts = [embedding_text(row, None) for row in rows[::every][:EMBEDDER_SAMPLE]]
-        embedder = resources.embedder
-        embedder.embed_documents(texts[:8])  # warm-up: model load is not throughput
-        started = time.monotonic()
-        for start in range(0, len(texts), 64):
-            embedder.embed_documents(texts[start:start + 64])
-        embed_s = time.monotonic() - started
-        names = (describer_name(resources.model_client), embedder.model_name, resources.vector_store.backend)
+        embedder_per_s = embedder_texts_per_s(resources.embedder, texts)
+        names = (describer_name(resources.model_client), resources.embedder.model_name,
+                 resources.vector_store.backend)
     return {
         "csv": loaded.get("source_file"), "listings": len(rows), "machine": machine(),
         "load_s": load_s, "load_rows_per_s": loaded.get("rows_read", 0) / load_s,
         "sync_s": sync_s, "sync_listings_per_s": len(rows) / sync_s,
-        "embedder_texts_per_s": len(texts) / embed_s, "embedder_texts_timed": len(texts),
+        "embedder_texts_per_s": embedder_per_s, "embedder_texts_timed": len(texts),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "describer": names[0], "embedder": names[1], "vector_store": names[2],
     }

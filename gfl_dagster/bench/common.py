@@ -6,6 +6,7 @@ import math
 import os
 import platform
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
@@ -46,7 +47,7 @@ def throwaway_project(prefix: str = "gfl-bench-", dagster_on_postgres: bool = Fa
         os.environ[settings.GFL_WEAVIATE_COLLECTION] = BENCH_COLLECTION
         try:
             if dagster_on_postgres:
-                os.environ[settings.DAGSTER_PG_URL] = _dagster_database(Path(scratch))
+                os.environ[settings.DAGSTER_PG_URL] = create_dagster_database(Path(scratch))
             yield Path(scratch)
         finally:
             from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
@@ -66,7 +67,8 @@ def _project_folder(prefix: str, keep: Optional[Path]) -> Iterator[str]:
     yield str(keep.resolve())
 
 
-def _dagster_database(home: Path) -> str:
+def create_dagster_database(home: Path) -> str:
+    """A database `dagster` beside the project's in the embedded Postgres under `home`; its libpq URL."""
     import psycopg2
     from sqlalchemy.engine import make_url
 
@@ -79,6 +81,16 @@ def _dagster_database(home: Path) -> str:
     admin.cursor().execute("CREATE DATABASE dagster")
     admin.close()
     return libpq_url(url.set(database="dagster").render_as_string(hide_password=False))
+
+
+def embedder_texts_per_s(embedder, texts: Sequence[str], batch_size: int = 64) -> float:
+    """The embedder alone on `texts`, in the sync's batches of 64, after an untimed warm-up (a model's load is
+    not throughput). `embedder`: anything with embed_documents (the resource or the Dagster-free client)."""
+    embedder.embed_documents(list(texts[:8]))
+    started = time.monotonic()
+    for start in range(0, len(texts), batch_size):
+        embedder.embed_documents(list(texts[start:start + batch_size]))
+    return len(texts) / (time.monotonic() - started)
 
 
 def cpu_model() -> str:

@@ -113,12 +113,11 @@ def _measure(figures: dict, changes: int, limit: int, events: int, fast_path: bo
     with project_resources() as resources:
         areas = ensure_loaded(instance, resources, limit, echo)
         engine = resources.database.engine()
-    echo(f"initial sync of {limit} listings")
-    sync_all(instance, areas, echo)
-    with engine.connect() as connection:
-        ids = [row[0] for row in connection.execute(queries.ALL_LISTING_IDS)]
-    with project_resources() as resources:
-        _time_model_calls(figures, resources, engine, areas, ids[:MODEL_CALLS])
+        echo(f"initial sync of {limit} listings")
+        sync_all(instance, areas, echo)
+        with engine.connect() as connection:
+            ids = [row[0] for row in connection.execute(queries.ALL_LISTING_IDS)]
+        _time_model_calls(figures, resources, engine, ids[:MODEL_CALLS])
 
     children = []
     try:
@@ -171,21 +170,22 @@ def _measure(figures: dict, changes: int, limit: int, events: int, fast_path: bo
 MODEL_CALLS = 10
 
 
-def _time_model_calls(figures: dict, resources, engine, areas: list[str], ids: list[int]) -> None:
+def _time_model_calls(figures: dict, resources, engine, ids: list[int]) -> None:
     """The model's share of a change, reported apart: one listing described (the configured chat model, or
     the template) and embedded, as a sync does it, called directly. A remote model adds this on top."""
     from gfl_dagster.db import queries
-    from gfl_dagster.listings.describe import describe_listing, describer_name
+    from gfl_dagster.listings.describe import describe_listing, describer_name, known_places
     from gfl_dagster.listings.embedding_text import embedding_text
     from gfl_dagster.listings.facts import description_input
 
     with engine.connect() as connection:
         rows = [dict(connection.execute(queries.LISTING_BY_ID, {"id": listing_id}).mappings().one())
                 for listing_id in ids]
+        areas, places = known_places(connection)  # what a sync checks descriptions against: retries follow it
     described, embedded = [], []
     for row in rows:
         started = time.monotonic()
-        text = describe_listing(resources.model_client, description_input(row), row, areas).text
+        text = describe_listing(resources.model_client, description_input(row), row, areas, places).text
         described.append(time.monotonic() - started)
         started = time.monotonic()
         resources.embedder.embed_documents([embedding_text(row, text)])

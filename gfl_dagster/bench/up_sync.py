@@ -14,8 +14,9 @@ from typing import Optional
 
 import click
 
-from gfl_dagster.bench.common import machine, throwaway_project
+from gfl_dagster.bench.common import embedder_texts_per_s, machine, throwaway_project
 from gfl_dagster.cli.processes import free_port
+from gfl_dagster.clients.embedder import Embedder
 from gfl_dagster.cli.common import print_json
 
 _DONE = re.compile(r"initial sync done in ([0-9.]+)s")
@@ -65,11 +66,11 @@ def _measure(home: Path, limit: Optional[int], timeout_s: int, echo) -> dict:
         except subprocess.TimeoutExpired:
             up.kill()
     echo(f"gfl up synced {len(texts)} listings in {sync_s:.1f}s; now the embedder alone on the same texts")
-    embed_s = _embed_alone(texts)
+    embedder_per_s = embedder_texts_per_s(Embedder(), texts)
     logs = "".join(path.read_text(errors="replace") for path in (home / "logs").glob("*.log"))
     return {"listings": len(texts), "machine": machine(), "startup_s": startup_s, "sync_s": sync_s,
-            "sync_listings_per_s": len(texts) / sync_s, "embedder_texts_per_s": len(texts) / embed_s,
-            "ratio": (len(texts) / sync_s) / (len(texts) / embed_s), "heartbeat_warnings": logs.count(_HEARTBEAT)}
+            "sync_listings_per_s": len(texts) / sync_s, "embedder_texts_per_s": embedder_per_s,
+            "ratio": (len(texts) / sync_s) / embedder_per_s, "heartbeat_warnings": logs.count(_HEARTBEAT)}
 
 
 def _wait_text(log: Path, pattern: re.Pattern, started: float, timeout_s: int, up: subprocess.Popen) -> str:
@@ -103,14 +104,3 @@ def _texts() -> list[str]:
             descriptions = {r.listing_id: r.description for r in connection.execute(
                 queries.DESCRIPTIONS_FOR, {"ids": [row["id"] for row in rows]})}
     return [embedding_text(row, descriptions.get(row["id"])) for row in rows]
-
-
-def _embed_alone(texts: list[str]) -> float:
-    from gfl_dagster.clients.embedder import Embedder
-
-    embedder = Embedder()
-    embedder.embed_documents(texts[:8])  # warm-up: model load is not throughput
-    started = time.monotonic()
-    for start in range(0, len(texts), 64):
-        embedder.embed_documents(texts[start:start + 64])
-    return time.monotonic() - started

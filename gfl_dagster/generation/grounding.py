@@ -634,8 +634,8 @@ def _folded(names: tuple[str, ...]) -> frozenset[str]:
 @lru_cache(maxsize=2048)
 def _index(support: Support) -> _Index:
     # An underscore separates words as a space does: hosts write "Queen Bed_Plush", "NEW_2BR_PrivateRoof".
-    texts = [t.replace("_", " ") for t in support.texts if t]
-    texts += [w for w in map(_written_out, texts) if w not in texts]
+    own_texts = [t.replace("_", " ") for t in support.texts if t]
+    texts = own_texts + [w for w in map(_written_out, own_texts) if w not in own_texts]
     raw_blob = "\n".join(fold(t) for t in texts)
     place_names = _folded(tuple(support.places)) | _folded(tuple(support.known_places))
     place_re = _place_regex(place_names)
@@ -649,9 +649,9 @@ def _index(support: Support) -> _Index:
             features.add(key)
     landmarks = {int(m.lastgroup[1:]) for m in _LANDMARKS.finditer(raw_blob)}
     quoted_res = []
-    for text in support.texts:
-        folded = fold(text or "").strip()
-        words = re.findall(r"[^\W_]+", folded)
+    for text in own_texts:
+        folded = fold(text).strip()
+        words = re.findall(r"\w+", folded)
         if folded in place_names or not words or (len(words) == 1 and len(words[0]) < 6):
             continue  # places are checked as places; short words are too common to strip
         # The support text itself, verbatim up to punctuation (the quoted name).

@@ -26,10 +26,11 @@ from dagster import (
     asset_check,
     multi_asset_check,
 )
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from gfl_dagster.change_capture.drift import Drift, compare_versions
 from gfl_dagster.db import queries
+from gfl_dagster.listings.describe import known_places
 from gfl_dagster.listings.description_check import check_description
 from gfl_dagster.listings.partitions import area_partitions
 from gfl_dagster.resources.database import PostgresResource
@@ -85,12 +86,6 @@ def vector_outcomes(drift: Drift, scope: dict[str, Any]) -> list[CheckOutcome]:
         CheckOutcome("no_stale_vectors", "listing_vectors", not drift.stale,
                      {**scope, "stale": len(drift.stale), "stale_ids": _sample(drift.stale)}),
     ]
-
-
-def known_places(connection: Connection) -> tuple[list[str], list[str]]:
-    """(areas, places) a description may be checked against, as the describer reads them."""
-    return ([r[0] for r in connection.execute(queries.AREA_NAMES)],
-            [r[0] for r in connection.execute(queries.PLACE_NAMES)])
 
 
 def description_outcome(rows: list, areas: list[str], places: list[str], scope: dict[str, Any]) -> CheckOutcome:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from gfl_dagster.db import queries, tables
 from gfl_dagster.change_capture.area_lock import area_lock
@@ -41,6 +41,12 @@ COMMIT_EVERY = 32
 def describer_name(model: ModelClientResource) -> str:
     """What writes descriptions: the configured chat model, else the template."""
     return model.chat_model if model.has_chat else TEMPLATE_MODEL
+
+
+def known_places(connection: Connection) -> tuple[list[str], list[str]]:
+    """(areas, places) a description is checked against: naming another one is a claim."""
+    return ([r[0] for r in connection.execute(queries.AREA_NAMES)],
+            [r[0] for r in connection.execute(queries.PLACE_NAMES)])
 
 
 def describe_listing(model: ModelClientResource, facts: dict[str, Any], listing: dict[str, Any],
@@ -115,8 +121,7 @@ def _describe_area(engine: Engine, model: ModelClientResource, area: str, progre
         ids = [row["id"] for row in rows]
         stored = {r.listing_id: r for r in connection.execute(queries.DESCRIPTIONS_FOR, {"ids": ids})}
         failures = {r.listing_id: r for r in connection.execute(queries.FAILURES_FOR, {"stage": STAGE, "ids": ids})}
-        known_areas = [r[0] for r in connection.execute(queries.AREA_NAMES)]
-        known_places = [r[0] for r in connection.execute(queries.PLACE_NAMES)]
+        areas, places = known_places(connection)
     report.rows_seen = len(rows)
     todo, report.skipped_poison = rows_needing_description(rows, stored, failures, describer_name(model))
     report.changed = len(todo)
@@ -132,7 +137,7 @@ def _describe_area(engine: Engine, model: ModelClientResource, area: str, progre
     def generate(item: tuple[dict[str, Any], dict[str, Any], str]) -> Generated | BudgetReached:
         row, facts, _ = item
         try:
-            return describe_listing(model, facts, row, known_areas, known_places)
+            return describe_listing(model, facts, row, areas, places)
         except BudgetReached as reached:
             return reached  # the row waits for budget: not a failure, and no template takes its place
         except ModelSettingError:

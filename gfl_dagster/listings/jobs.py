@@ -16,9 +16,9 @@ from gfl_dagster.listings.checks import (
     TOUCHED_ROWS,
     CheckOutcome,
     description_outcome,
-    known_places,
     vector_outcomes,
 )
+from gfl_dagster.listings.describe import known_places
 from gfl_dagster.listings.reconcile import ReconcileReport, reconcile
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.resources.vector_store import VectorStoreResource
