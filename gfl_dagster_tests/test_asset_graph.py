@@ -7,7 +7,9 @@ from sqlalchemy import text
 from gfl_dagster.definitions import defs
 from gfl_dagster.listings.identity import vector_id
 
-ASSETS = [defs.get_assets_def(key) for key in defs.resolve_asset_graph().get_all_asset_keys()]
+# The assets as the code location declares them: feedback_events is an AssetSpec (written by the page, not
+# by Dagster), which materialize() takes as it is; asking get_assets_def for it is deprecated.
+ASSETS = list(defs.assets)
 CHECKS = list(defs.asset_checks)
 
 

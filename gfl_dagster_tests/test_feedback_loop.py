@@ -2,6 +2,7 @@
 recommendations per user, and a feedback sensor that settles. Model calls are counted at the one
 generation path, so "only what changed is regenerated" is measured, not assumed."""
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -159,32 +160,54 @@ def test_the_feedback_sensor_requests_what_events_touch_and_then_settles(synced,
     assert not feedback_sensor(context).run_requests
 
 
-def test_the_page_api_shows_ads_records_their_impressions_and_recommends_for_a_user(synced, resources):
+def test_the_page_api_shows_the_viewers_ad_records_its_impressions_and_recommends_for_a_user(synced, resources):
     from starlette.testclient import TestClient
 
     from gfl_dagster_tests.test_search_page import app_for
 
     write_ads(synced, resources["model_client"], "Brooklyn")
+
+    def search(**params):
+        found = client.get("/api/search", params={"user": "dave", **params})
+        assert found.status_code == 200, found.text
+        return found.json()
+
     with TestClient(app_for(resources)) as client:
         cold = client.get("/api/for-you", params={"user": "dave"}).json()
         assert cold["cold_start"] is True and "No activity from you yet" in cold["blurb"]
-        hits = client.get("/api/search", params={"text": "room in Brooklyn", "user": "dave"}).json()["hits"]
-        shown = [ad for hit in hits for ad in hit["ads"]]
-        assert shown and all(hit["area"] == "Brooklyn" for hit in hits)
-        assert len({(hit["id"], ad["audience"]) for hit in hits for ad in hit["ads"]}) == len(shown), \
-            "one variant per audience beside a listing"
-        assert client.post("/api/events", json={"kind": "click", "user_id": "dave", "listing_id": hits[0]["id"],
+        assert "not from this search" in cold["basis"]
+        anonymous = search(text="room in Brooklyn")
+        assert anonymous["audience"] is None and all(hit["ad"] is None for hit in anonymous["hits"]), \
+            "no audience, no ads"
+        declared = search(text="room in Brooklyn", audience="young_couple")
+        assert declared["audience"]["source"] == "declared"
+        shown = [hit["ad"] for hit in declared["hits"] if hit["ad"]]
+        assert shown and {ad["audience"] for ad in shown} == {"young_couple"}
+        assert all(hit["area"] == "Brooklyn" for hit in declared["hits"])
+        named = search(text="an entire home in Brooklyn for my family")
+        assert (named["audience"]["slug"], named["audience"]["source"]) == ("family_with_kids", "sentence")
+        assert {hit["ad"]["audience"] for hit in named["hits"] if hit["ad"]} == {"family_with_kids"}
+        shown += [hit["ad"] for hit in named["hits"] if hit["ad"]]
+        assert client.post("/api/events", json={"kind": "click", "user_id": "dave", "listing_id": declared["hits"][0]["id"],
                                                  "ad_id": shown[0]["id"]}).status_code == 200
+        assert client.post("/api/events", json={"kind": "click", "user_id": "dave", "listing_id": declared["hits"][1]["id"],
+                                                 "ad_id": shown[1]["id"]}).status_code == 200
+        remembered = search(text="room in Brooklyn")
+        assert (remembered["audience"]["slug"], remembered["audience"]["source"]) == ("young_couple", "history"), \
+            remembered["audience"]
+        assert "2 clicks on its ads" in remembered["audience"]["reason"]
+        shown += [hit["ad"] for hit in remembered["hits"] if hit["ad"]]
+        assert client.get("/api/search", params={"text": "x", "audience": "astronauts"}).status_code == 400
         with resources["vector_store"].session() as store:
             refresh_bucket(synced, resources["embedder"], store, resources["model_client"], _bucket(synced, "dave"))
         mine = client.get("/api/for-you", params={"user": "dave"}).json()
-        assert mine["cold_start"] is False and mine["listings"]
+        assert mine["cold_start"] is False and mine["listings"] and "not from this search" in mine["basis"]
         assert client.get("/api/for-you", params={"user": ""}).status_code == 400
     with synced.connect() as connection:
         ad_impressions = connection.execute(text(
             "SELECT count(*) FROM feedback_events WHERE user_id = 'dave' AND kind = 'impression' "
             "AND ad_id IS NOT NULL")).scalar_one()
-    assert ad_impressions == len(shown)
+    assert ad_impressions == len(shown), "an impression of every ad shown, and of nothing else"
 
 
 def test_a_listing_change_refreshes_only_the_recommendations_that_hold_it(synced, resources, monkeypatch):
@@ -235,3 +258,10 @@ def test_ads_are_found_through_the_search_for_their_listings(synced, resources):
     shown = CliRunner().invoke(cli, ["search", "private room in Brooklyn", "--ads", "--audience", "young_couple"])
     assert shown.exit_code == 0, shown.output
     assert "for young_couple" in shown.output and "for family_with_kids" not in shown.output
+    lines = [line for line in shown.output.splitlines() if line.startswith("ad ")]
+    assert len(lines) == len({line.split("(listing ")[1].split(",")[0] for line in lines}), "one ad per listing"
+    named = CliRunner().invoke(cli, ["search", "an entire home in Brooklyn for my family", "--ads", "--json"])
+    assert named.exit_code == 0, named.output
+    found = json.loads(named.stdout)
+    assert found["audience"]["slug"] == "family_with_kids"
+    assert {hit["ad"]["audience"] for hit in found["hits"] if hit["ad"]} == {"family_with_kids"}

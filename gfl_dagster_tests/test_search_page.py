@@ -106,10 +106,26 @@ def browser(tmp_path):
 
 
 def open_page(driver, base_url: str) -> None:
+    """Load the page and wait until it has drawn what its URL asks (nothing, for a bare URL)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(base_url)
-    WebDriverWait(driver, WAIT_S).until(lambda d: d.find_element("css selector", "body").get_attribute("data-ready"))
+    ready = WebDriverWait(driver, WAIT_S).until(
+        lambda d: d.find_element("css selector", "body").get_attribute("data-ready"))
+    assert ready == "true", driver.find_element("id", "error").text
+    wait_drawn(driver)
+
+
+def wait_drawn(driver):
+    """Wait until the page has drawn the answer to its current URL (its newest request); returns data-state."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def drawn(d):
+        state, shown, search = d.execute_script(
+            "return [document.body.dataset.state, document.body.dataset.shown, location.search]")
+        return state if state in ("done", "error") and shown == search else False
+
+    return WebDriverWait(driver, WAIT_S).until(drawn)
 
 
 def wait_for(driver, css: str):
@@ -128,6 +144,7 @@ def test_search_with_a_borough_filter_then_recommend(engine, resources, browser,
         browser.find_element("id", "query").send_keys("quiet private room with good reviews")
         Select(browser.find_element("id", "borough")).select_by_visible_text(BOROUGH)
         browser.find_element("id", "search-button").click()
+        assert wait_drawn(browser) == "done", browser.find_element("id", "error").text
         hits = wait_for(browser, "#results .hit")
 
         areas = [hit.find_element("css selector", ".hit-area").text for hit in hits]
@@ -137,11 +154,137 @@ def test_search_with_a_borough_filter_then_recommend(engine, resources, browser,
         shown_ids = {hit.get_attribute("data-id") for hit in hits}
 
         browser.find_element("id", "recommend-button").click()
+        assert wait_drawn(browser) == "done", browser.find_element("id", "error").text
         wait_for(browser, "#recommendation")
         assert browser.find_element("id", "recommendation-text").text.strip()
         cited = {link.get_attribute("data-id") for link in browser.find_elements("css selector", ".cited-listing")}
         assert cited and cited <= shown_ids, (cited, shown_ids)
         browser.save_screenshot(str(tmp_path / "search-page.png"))
+
+
+def history_for(engine, resources, user_id: str, area: str) -> list[int]:
+    """A user who saved and viewed listings of `area`, with a stored "recommended for you"; returns its ids."""
+    from sqlalchemy import text
+
+    from gfl_dagster.feedback.events import Event
+    from gfl_dagster.feedback.record import record_events
+    from gfl_dagster.recommendations.refresh import refresh_bucket
+
+    with engine.connect() as connection:
+        liked = [row.id for row in connection.execute(
+            text("SELECT id FROM listings WHERE area = :area ORDER BY id LIMIT 3"), {"area": area})]
+        bucket = connection.execute(text("SELECT gfl_user_bucket(:u)"), {"u": user_id}).scalar_one()
+    record_events(engine, [Event(kind, user_id, listing_id) for listing_id in liked for kind in ("view", "save")])
+    with resources["vector_store"].session() as store:
+        assert refresh_bucket(engine, resources["embedder"], store, resources["model_client"], bucket).refreshed == 1
+    with engine.connect() as connection:
+        return list(connection.execute(text("SELECT listing_ids FROM user_recommendations WHERE user_id = :u"),
+                                       {"u": user_id}).scalar_one())
+
+
+def save_whole_page(driver, path) -> None:
+    """A screenshot of the whole page (the window grown to its height for the shot), as a person scrolls it."""
+    width, height = driver.get_window_size()["width"], driver.get_window_size()["height"]
+    driver.set_window_size(width, max(height, driver.execute_script("return document.body.scrollHeight") + 140))
+    driver.save_screenshot(str(path))
+    driver.set_window_size(width, height)
+
+
+def shown_ads(driver) -> list[tuple[str, str]]:
+    """(listing id, ad audience) of every ad on the page; asserts none has two."""
+    pairs = []
+    for hit in driver.find_elements("css selector", "#results .hit"):
+        ads = hit.find_elements("css selector", ".ad")
+        assert len(ads) <= 1, f"listing {hit.get_attribute('data-id')} shows {len(ads)} ads"
+        pairs += [(hit.get_attribute("data-id"), ad.get_attribute("data-audience")) for ad in ads]
+    return pairs
+
+
+def test_a_user_with_an_audience_sees_one_ad_per_listing_and_their_recommendations_once(engine, resources, browser,
+                                                                                          tmp_path):
+    """A person who says who they travel as: one ad per listing, theirs; "recommended for you" once, apart from
+    the results and saying where it comes from; the sentence's chips; all of it in the URL (reload, back)."""
+    from selenium.webdriver.support.ui import Select
+
+    from gfl_dagster.ads.write_ads import write_ads
+
+    synced_slice(engine, resources)
+    write_ads(engine, resources["model_client"], BOROUGH)
+    recommended = history_for(engine, resources, "ana", "Manhattan")
+    with serving(app_for(resources)) as base_url:
+        open_page(browser, base_url)
+        browser.find_element("id", "query").send_keys(f"a room in {BOROUGH} under $150")
+        Select(browser.find_element("id", "audience")).select_by_visible_text("Young couple")
+        browser.find_element("id", "user").send_keys("ana")
+        browser.find_element("id", "search-button").click()
+        assert wait_drawn(browser) == "done", browser.find_element("id", "error").text
+
+        hits = browser.find_elements("css selector", "#results .hit")
+        ads = shown_ads(browser)
+        seen = len(ads)  # every ad drawn for ana, search after search: what her impressions must count
+        assert hits and ads and {audience for _, audience in ads} == {"young_couple"}, ads
+        assert all(ad.text.startswith("SPONSORED") for ad in browser.find_elements("css selector", ".ad")), \
+            "an ad says it is one"
+        assert browser.find_element("id", "audience-line").text == "Ads for: Young couple (you chose it)"
+        chips = {chip.get_attribute("data-field") for chip in browser.find_elements("css selector", "#chips .chip")}
+        assert {"borough", "max_price"} <= chips, chips
+        assert all(hit.find_element("css selector", ".hit-area").text.startswith(BOROUGH) for hit in hits)
+
+        boxes = [box for box in browser.find_elements("css selector", ".for-you") if box.is_displayed()]
+        assert len(boxes) == 1, "the recommendation box once"
+        box = boxes[0]
+        assert "not from this search" in box.find_element("id", "for-you-basis").text
+        said = box.text
+        for listing_id in recommended:  # each recommended listing named once: in the blurb or in the list
+            assert said.count(f"#{listing_id}") + said.count(f"[{listing_id}]") == 1, (listing_id, said)
+        results_bottom = max(hit.rect["y"] + hit.rect["height"] for hit in hits)
+        assert box.rect["y"] > results_bottom, "apart from the results, after them"
+        save_whole_page(browser, tmp_path / "search-page-audience.png")
+
+        # The URL holds the whole state: a reload draws the same page.
+        url = browser.current_url
+        assert "audience=young_couple" in url and "user=ana" in url
+        before = [hit.get_attribute("data-id") for hit in hits]
+        browser.refresh()
+        open_page(browser, url)
+        seen += len(shown_ads(browser))
+        assert Select(browser.find_element("id", "audience")).first_selected_option.text == "Young couple"
+        assert browser.find_element("id", "user").get_attribute("value") == "ana"
+        assert [h.get_attribute("data-id") for h in browser.find_elements("css selector", "#results .hit")] == before
+
+        # Removing a chip searches again without it; the back button brings the chip and its results back.
+        chip = next(c for c in browser.find_elements("css selector", "#chips .chip")
+                    if c.get_attribute("data-field") == "max_price")
+        chip.find_element("css selector", "button").click()
+        assert wait_drawn(browser) == "done"
+        seen += len(shown_ads(browser))
+        assert "max_price" not in {c.get_attribute("data-field") for c in browser.find_elements("css selector", "#chips .chip")}
+        browser.back()
+        assert wait_drawn(browser) == "done"
+        seen += len(shown_ads(browser))
+        assert browser.current_url == url
+        assert "max_price" in {c.get_attribute("data-field") for c in browser.find_elements("css selector", "#chips .chip")}
+
+        # Nothing declared: the sentence names the audience ("for my family"), and only its ads show.
+        Select(browser.find_element("id", "audience")).select_by_visible_text("Not said")
+        query = browser.find_element("id", "query")
+        query.clear()
+        query.send_keys(f"an entire home in {BOROUGH} for my family")
+        browser.find_element("id", "search-button").click()
+        assert wait_drawn(browser) == "done", browser.find_element("id", "error").text
+        assert browser.find_element("id", "audience-line").text.startswith("Ads for: Family with kids (your words")
+        family = shown_ads(browser)
+        assert {audience for _, audience in family} <= {"family_with_kids"}
+        seen += len(family)
+        save_whole_page(browser, tmp_path / "search-page-family.png")
+
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        recorded = connection.execute(text(
+            "SELECT count(*) FROM feedback_events WHERE user_id = 'ana' AND kind = 'impression' AND ad_id IS NOT NULL"
+        )).scalar_one()
+    assert recorded == seen, "an impression of every ad drawn, and of nothing else"
 
 
 def test_a_refused_query_shows_the_search_error(engine, resources, browser):

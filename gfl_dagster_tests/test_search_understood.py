@@ -67,6 +67,14 @@ def test_brooklyn_under_100_with_good_reviews_returns_only_matching_hits(synced)
         assert hit["area"] == "Brooklyn" and hit["price"] <= 100 and hit["number_of_reviews"] >= GOOD_REVIEWS, hit
     notes = " ".join(found.interpretation.notes)
     assert "Brooklyn" in notes and "100" in notes and str(GOOD_REVIEWS) in notes
+    # Filters alone leave nothing to rank by relevance: most reviewed first, and the answer says so.
+    assert found.interpretation.query.text == ""
+    assert [hit["id"] for hit in found.hits] == sql_ids(
+        synced, f"SELECT id FROM listings WHERE area = 'Brooklyn' AND price <= 100 "
+                f"AND number_of_reviews >= {GOOD_REVIEWS} ORDER BY number_of_reviews DESC, id LIMIT 10")
+    assert found.ranking == "most reviewed first (the default for a search without words)"
+    assert run(synced, "top 5 most reviewed listings in Brooklyn").ranking == "most reviewed first"
+    assert run(synced, "apartment with a great view").ranking == "best match first"
 
 
 def test_a_studio_in_harlem_under_120_dollars_is_an_entire_home_in_harlem_at_most_120(synced):
@@ -121,6 +129,8 @@ def test_cli_prints_what_it_understood_and_its_json_carries_the_parse(synced):
     shown = runner.invoke(cli, ["search", "listings in Brooklyn under $100 with good reviews"])
     assert shown.exit_code == 0, shown.output
     assert "understood:" in shown.output and "searching for" in shown.output
+    assert "ranked: most reviewed first (the default for a search without words)" in shown.output
+    assert " 1 reviews" not in shown.output
     as_json = runner.invoke(cli, ["search", "top 5 most reviewed listings in Brooklyn", "--json"])
     document = json.loads(as_json.stdout if hasattr(as_json, "stdout") else as_json.output)
     assert document["understood"]["filters"]["borough"] == "Brooklyn" and document["understood"]["limit"] == 5

@@ -44,6 +44,7 @@ class Audience:
     max_price: Optional[float] = None
     max_minimum_nights: Optional[int] = None
     min_reviews: Optional[int] = None
+    phrases: tuple[str, ...] = ()  # words by which a searcher says they belong to the audience
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ _INT = ((int,), "whole number")
 _NUMBER = ((int, float), "number")
 _TEXT = ((str,), "string")
 
-_AUDIENCE_KEYS = {"slug": _TEXT, "name": _TEXT, "description": _TEXT, "lead": _TEXT, "rules": ((dict,), "table")}
+_AUDIENCE_KEYS = {"slug": _TEXT, "name": _TEXT, "description": _TEXT, "lead": _TEXT, "rules": ((dict,), "table"),
+                  "phrases": ((list,), "list of phrases")}
 _RULE_KEYS = {
     "room_types": ((list,), f"list of room types ({', '.join(ROOM_TYPES)})"),
     "max_price": _NUMBER + (_positive,),
@@ -125,12 +127,16 @@ def _audience(table: Any, number: int, seen: set[str]) -> Audience:
             raise ValueError(f"{label} rules: room_types must be a non-empty list of {', '.join(ROOM_TYPES)}; "
                              f"got {room_types!r}")
         room_types = tuple(room_types)
+    phrases = values.get("phrases", [])
+    if not all(isinstance(phrase, str) and phrase.strip() for phrase in phrases):
+        raise ValueError(f"{label}: phrases must be non-empty strings, got {phrases!r}")
     return Audience(
         slug=slug, name=values["name"].strip(), description=values["description"].strip(),
         lead=(values.get("lead") or "").strip() or f"For {values['name'].strip()}",
         room_types=room_types,
         max_price=None if rules.get("max_price") is None else float(rules["max_price"]),
         max_minimum_nights=rules.get("max_minimum_nights"), min_reviews=rules.get("min_reviews"),
+        phrases=tuple(" ".join(phrase.lower().split()) for phrase in phrases),
     )
 
 
@@ -179,7 +185,8 @@ def ineligible_reason(audience: Audience, listing: Mapping[str, Any]) -> Optiona
             return f"the price {format_price(price)} is above the {audience.name} maximum of {limit}"
     reviews = listing.get("number_of_reviews") or 0
     if audience.min_reviews is not None and reviews < audience.min_reviews:
-        return f"{reviews} reviews: the {audience.name} audience needs at least {audience.min_reviews}"
+        return (f"{reviews} review{'s' if reviews != 1 else ''}: the {audience.name} audience needs at least "
+                f"{audience.min_reviews}")
     return None
 
 

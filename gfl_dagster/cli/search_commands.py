@@ -93,23 +93,26 @@ def _search_context(project):
     return load_search_context(project.engine())
 
 
-def _echo_understanding(interpretation, message: str) -> None:
-    for line in (interpretation.summary(), message):
+def _echo_understanding(interpretation, message: str, ranking: str = "") -> None:
+    for line in (interpretation.summary(), message, ranking and f"ranked: {ranking}"):
         if line:
             click.secho(line, fg="cyan", err=True)
 
 
 @click.command()
 @click.argument("text", required=False, type=QueryParameter("text"))
-@click.option("--ads", is_flag=True, help="Show the ads of the listings found (one variant per audience).")
-@click.option("--audience", help="With --ads: only this audience's ads (a slug of ads/audiences.toml).")
+@click.option("--ads", is_flag=True, help="Show beside each listing found its ad for your audience: --audience, "
+                                         "or the one your words name (\"for my family\"); none named, no ads.")
+@click.option("--audience", help="Whose ads to show, a slug of ads/audiences.toml (e.g. family_with_kids); "
+                                 "implies --ads.")
 @query_options
 def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, audience: Optional[str] = None) -> None:
     """Search listings in plain language, by filters, or both.
 
     Places, prices, reviews, room types, stays and rankings in the sentence become
     exact filters ("understood: ..." says how it was read; --literal turns that off);
-    flags given explicitly win over the sentence.
+    flags given explicitly win over the sentence. A search of filters alone is ranked
+    most reviewed first unless --sort says otherwise ("ranked: ..." says which).
 
     \b
     gfl search "listings in Brooklyn under $100 with good reviews"
@@ -129,20 +132,31 @@ def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, 
                                       project.model_client)
         except SearchError as error:
             fail(str(error))
+        viewer = None
         if ads or audience:
             from gfl_dagster.ads.for_hits import ads_for_hits
+            from gfl_dagster.ads.viewer import AudienceError, viewer_audience
 
-            shown = ads_for_hits(project.engine(), found.hits, audience)
+            try:
+                viewer = viewer_audience(project.engine(), audience, query.text)
+            except AudienceError as error:
+                fail(str(error))
+            shown = ads_for_hits(project.engine(), found.hits, viewer.slug if viewer else None)
             for hit in found.hits:
-                hit["ads"] = shown[hit["id"]]
+                hit["ad"] = shown[hit["id"]]
     if as_json:
-        print_json({"understood": found.interpretation.as_json(), "message": found.message, "hits": found.hits})
+        print_json({"understood": found.interpretation.as_json(), "message": found.message,
+                    "ranking": found.ranking, "audience": viewer.as_json() if viewer else None, "hits": found.hits})
         return
-    _echo_understanding(found.interpretation, found.message)
+    _echo_understanding(found.interpretation, found.message, found.ranking)
+    if ads or audience:
+        click.secho(f"ads for: {viewer.name} ({viewer.reason})" if viewer else
+                    "no ads: no audience given (--audience) or named in the sentence", fg="cyan", err=True)
     sort = found.interpretation.query.sort_order()
     click.echo(hits_table(found.hits, sort_field=sort[0] if sort else None))
-    for hit in found.hits if (ads or audience) else ():
-        for ad in hit["ads"]:
+    for hit in found.hits:
+        if hit.get("ad"):
+            ad = hit["ad"]
             click.echo(f"ad {ad['id']} for {ad['audience']} (listing {hit['id']}, {ad['written_by']}): {ad['text']}")
 
 
@@ -201,8 +215,6 @@ def _recommended_for(user_id: str, as_json: bool) -> None:
     if found["cold_start"]:
         click.echo(f"\n(cold start: {user_id} has no feedback events yet) listings: "
                    + (", ".join(map(str, found["listing_ids"])) or "none"))
-        for ad in found["best_ads"]:
-            click.echo(f"  best ad for {ad['audience']} (listing {ad['listing_id']}): {ad['text']}")
     else:
         click.echo(f"\n({found['written_by']}, {found['generated_at']}) listings: "
                    + ", ".join(map(str, found["listing_ids"])))

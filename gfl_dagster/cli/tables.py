@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from gfl_dagster.cli.common import counted
 from gfl_dagster.listings.description_prompt import TEMPLATE_MODEL
 from gfl_dagster.listings.facts import format_price
 
@@ -28,7 +29,8 @@ def hits_table(hits: list[dict[str, Any]], sort_field: str | None = None) -> str
         lines.append(
             f"{rank:>2}. {score}{hit['id']}  {_cut(hit.get('name'), 60)}\n"
             f"    {hit.get('room_type')} | {hit.get('neighbourhood')}, {hit.get('neighbourhood_group')} | "
-            f"{format_price(hit.get('price')) or 'no price'}/night | {hit.get('number_of_reviews') or 0} reviews{extra}"
+            f"{format_price(hit.get('price')) or 'no price'}/night | {counted(hit.get('number_of_reviews') or 0, 'review')}"
+            f"{extra}"
         )
         if hit.get("description"):
             lines.append(textwrap.indent(textwrap.fill(hit["description"], 96), "    "))
@@ -57,8 +59,10 @@ def show_text(listing_id: int, document: dict[str, Any]) -> str:
     for ad in document.get("ads") or []:
         state = f"retired {ad['retired_at']}: {ad['retire_reason']}" if ad["retired_at"] else "active"
         learned = f", examples {', '.join(map(str, ad['examples']))}" if ad["examples"] else ""
-        parts.append(f"ad {ad['id']} for {ad['audience']} (variant {ad['variant']}, written by {ad['written_by']} "
-                     f"for {ad['model']}, {ad['prompt_version']}{learned}; {state}):")
+        writer = ad["written_by"] if ad["written_by"] == ad["model"] else \
+            f"{ad['written_by']} standing in for {ad['model']}"
+        parts.append(f"ad {ad['id']} for {ad['audience']} (variant {ad['variant']}, written by {writer}, "
+                     f"{ad['prompt_version']}{learned}; {state}):")
         parts.append(textwrap.indent(textwrap.fill(ad["text"], 96), "  "))
         if ad["notes"]:
             parts.append(textwrap.indent(textwrap.fill(f"notes: {ad['notes']}", 96), "  "))

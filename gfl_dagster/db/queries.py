@@ -182,6 +182,12 @@ USER_SIGNALS = text(
     "WHERE e.user_id = :user_id AND e.kind IN ('view', 'click', 'save', 'book') ORDER BY e.id DESC LIMIT 200"
 )
 BOOKED_BY_USER = text("SELECT DISTINCT listing_id FROM feedback_events WHERE user_id = :user_id AND kind = 'book'")
+# A user's recent searches and ad clicks, newest first: the audience their history points to (ads/viewer.py).
+AUDIENCE_HISTORY = text(
+    "SELECT e.kind, e.query, a.audience FROM feedback_events e LEFT JOIN listing_ads a ON a.id = e.ad_id "
+    "WHERE e.user_id = :user_id AND (e.kind = 'search' OR (e.kind = 'click' AND e.ad_id IS NOT NULL)) "
+    "ORDER BY e.id DESC LIMIT 100"
+)
 MOST_BOOKED = text(
     "SELECT e.listing_id, count(*) AS bookings FROM feedback_events e JOIN listings l ON l.id = e.listing_id "
     "WHERE e.kind = 'book' GROUP BY e.listing_id ORDER BY bookings DESC, e.listing_id LIMIT :limit"

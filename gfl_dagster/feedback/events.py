@@ -39,15 +39,15 @@ class Event:
 
 
 def search_events(user_id: str, query: str, hits: Sequence[Mapping[str, Any]]) -> list[Event]:
-    """A search as the page records it: the search itself, an impression of every hit, and one of every
-    ad shown beside it (`hit["ads"]`), which is what an ad's click-through is counted against."""
+    """A search as the page records it: the search itself, an impression of every hit, and one of the ad
+    shown beside it (`hit["ad"]`, when one was), which is what an ad's click-through is counted against."""
     at = datetime.now(timezone.utc)
     search = validate_event({"kind": "search", "user_id": user_id, "query": query[:MAX_QUERY]}, at)
     events = [search]
     for hit in hits:
         events.append(Event("impression", search.user_id, int(hit["id"]), None, search.query, at))
-        events += [Event("impression", search.user_id, int(hit["id"]), int(ad["id"]), search.query, at)
-                   for ad in hit.get("ads") or ()]
+        if hit.get("ad"):
+            events.append(Event("impression", search.user_id, int(hit["id"]), int(hit["ad"]["id"]), search.query, at))
     return events
 
 

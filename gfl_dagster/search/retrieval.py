@@ -44,6 +44,30 @@ def sorted_hits(hits: list[dict[str, Any]], sort_field: str, descending: bool) -
     return sorted(present, key=lambda hit: hit[sort_field], reverse=descending) + missing
 
 
+# A search without words has no relevance to rank by: the listings guests have tried most come first.
+DEFAULT_FILTER_SORT = "number_of_reviews:desc"
+
+
+def with_default_order(query: SearchQuery) -> SearchQuery:
+    """A filter-only query without a sort, ranked by DEFAULT_FILTER_SORT rather than by listing id."""
+    return replace(query, sort=DEFAULT_FILTER_SORT) if query.is_structured and query.has_filters and not query.sort \
+        else query
+
+
+def ranking(query: SearchQuery, defaulted: bool = False) -> str:
+    """How the hits are ordered, as a person reads it: "most reviewed first (the default without words)"."""
+    order = query.sort_order()
+    if order is None:
+        return "best match first"
+    field, descending = order
+    words = {"price": ("most expensive", "cheapest"), "number_of_reviews": ("most reviewed", "least reviewed"),
+             "last_review": ("most recently reviewed", "least recently reviewed")}.get(field)
+    named = (words[0] if descending else words[1]) if words else \
+        f"{field.replace('_', ' ')}, {'highest' if descending else 'lowest'}"
+    return f"{named} first" + (" (the default for a search without words)" if defaulted else
+                               " among the best matches" if not query.is_structured else "")
+
+
 def query_embedder(embedder: EmbedderResource, store: VectorStore) -> EmbedderResource:
     """The embedder of the model the store's vectors were made with: during an embedding-model change the
     live generation, built with the previous model, serves every search (stores/generations.py)."""
@@ -62,11 +86,12 @@ def search_listings(
 ) -> list[dict[str, Any]]:
     """Hits best first, keyed by the CSV column names plus `score` and `description`.
 
-    Without text: a structured query, filtered and sorted by the store (score None).
+    Without text: a structured query, filtered and sorted by the store (score None), most reviewed first
+    unless it names a sort (`DEFAULT_FILTER_SORT`).
     With text and a sort: the `limit` most relevant hits, then ordered by the sort.
     Raises SearchError when the query is invalid (see `validate_query`).
     """
-    query = normalized_query(query, known_areas, known_neighbourhoods)
+    query = with_default_order(normalized_query(query, known_areas, known_neighbourhoods))
     needs_vector = not query.is_structured and query.mode != "keyword"
     hits = store.search(query, query_embedder(embedder, store).embed_query(query.text) if needs_vector else None)
     if not query.is_structured and query.sort:
@@ -79,6 +104,7 @@ class SearchResult:
     hits: list[dict[str, Any]]
     interpretation: Interpretation
     message: str = ""  # fewer hits than asked for: how many match, or which constraint emptied the result
+    ranking: str = ""  # how the hits are ordered (`ranking`)
 
 
 def understood_search(query: SearchQuery, embedder: EmbedderResource, store: VectorStore, context: SearchContext,
@@ -86,7 +112,9 @@ def understood_search(query: SearchQuery, embedder: EmbedderResource, store: Vec
     """`search_listings` after the sentence's constraints became filters (interpret.py); every hit satisfies
     them. When fewer listings than asked for match, the message says so, and for none, what would bring some."""
     interpretation = interpret(query, context, literal, model)
-    run = interpretation.query
+    run = with_default_order(interpretation.query)
+    defaulted = run.sort != interpretation.query.sort
+    interpretation = replace(interpretation, query=run)
     known = {"known_areas": context.areas, "known_neighbourhoods": context.neighbourhoods}
     hits = search_listings(run, embedder, store, **known)
     message = ""
@@ -98,7 +126,7 @@ def understood_search(query: SearchQuery, embedder: EmbedderResource, store: Vec
     elif len(hits) < run.limit and run.has_filters:
         message = f"only {len(hits)} listing{'s' if len(hits) != 1 else ''} match{'es' if len(hits) == 1 else ''} " \
                   "every constraint"
-    return SearchResult(hits, interpretation, message)
+    return SearchResult(hits, interpretation, message, ranking(run, defaulted))
 
 
 @dataclass

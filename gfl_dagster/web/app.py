@@ -2,15 +2,19 @@
 
     GET /                 the page (static HTML + JS + CSS, no external assets: works offline)
     GET /api/options      areas (from the database), room types, modes and defaults for the form
-    GET /api/search       {"hits", "understood", "message"}; parameters named as SearchQuery's fields, plus
-                          `literal` (1: take the text as it is) and `user` (records the search as feedback)
+    GET /api/search       {"hits", "understood", "message", "ranking", "audience"}; parameters named as
+                          SearchQuery's fields, plus `literal` (1: take the text as it is), `user` (records
+                          the search as feedback) and `audience` (a slug of ads/audiences.toml: whose ads)
     GET /api/recommend    {"text", "cited_ids", "hits", "model", "problems"}; same parameters
     POST /api/events      feedback events (one object or a list; see feedback/events.py) -> {"recorded": n}
     GET /api/for-you      ?user=ID: recommended for that user (or a cold start that says so)
-    GET /api/ads          the ads of the listings a search finds (`audience` narrows them)
+    GET /api/ads          every active ad of the listings a search finds (`audience` narrows them): for
+                          inspecting ads, not a viewer's page (it records nothing)
 
-With a `user` parameter, a search is recorded as feedback: the search and an
-impression of every hit, in one insert.
+A hit carries `ad`: the one ad its viewer sees, or null. The audience is declared (`audience`),
+named in the sentence or read from the user's history (ads/viewer.py); with none, no ads.
+With a `user` parameter, a search is recorded as feedback: the search, an impression of every
+hit and one of every ad shown, in one insert.
 
 A query that cannot run answers 400 {"error": message}, the message SearchError gives.
 Endpoints are plain functions: Starlette runs them in its thread pool, which is
@@ -37,7 +41,9 @@ from starlette.staticfiles import StaticFiles
 
 from gfl_dagster.search import retrieval as search
 from gfl_dagster.db import queries
-from gfl_dagster.ads.for_hits import ads_for_hits
+from gfl_dagster.ads.audiences import load_audiences
+from gfl_dagster.ads.for_hits import active_ads, ad_json, ads_for_hits
+from gfl_dagster.ads.viewer import AudienceError, declared_audience, viewer_audience
 from gfl_dagster.feedback.events import MAX_USER_ID, EventError, search_events, validate_event
 from gfl_dagster.feedback.record import record_events
 from gfl_dagster.recommendations.for_you import recommended_for
@@ -75,11 +81,12 @@ def _user_id(raw: str) -> str:
     return user_id
 
 
-def _page_state(params: Any) -> tuple[dict[str, str], str, bool]:
-    """The search parameters, and what the page sends beside them: the user id and `literal` (not filters)."""
+def _page_state(params: Any) -> tuple[dict[str, str], str, bool, str]:
+    """The search parameters, and what the page sends beside them (not filters): the user id, `literal` and
+    the declared audience."""
     values = _single_values(params)
     literal = values.pop("literal", "").strip().lower() in ("1", "true", "yes", "on")
-    return values, _user_id(values.pop("user", "")), literal
+    return values, _user_id(values.pop("user", "")), literal, values.pop("audience", "").strip()
 
 
 class Json(JSONResponse):
@@ -131,17 +138,22 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         defaults = search.SearchQuery()
         return Json({
             "areas": areas(), "room_types": list(search.ROOM_TYPES), "modes": list(search.MODES),
+            "audiences": [{"slug": a.slug, "name": a.name} for a in load_audiences()[0]],
             "defaults": {"mode": defaults.mode, "limit": defaults.limit, "alpha": defaults.alpha},
         })
 
     def search_endpoint(request: Request) -> Json:
-        params, user_id, literal = _page_state(request.query_params)
+        params, user_id, literal, declared = _page_state(request.query_params)
         query = query_from_params(params)
+        audience = viewer_audience(database.engine(), declared, query.text, user_id)
         found = search.understood_search(query, embedder, request.app.state.store, context(), literal, model_client)
-        with_ads(found.hits)
+        shown = ads_for_hits(database.engine(), found.hits, audience.slug if audience else None)
+        for hit in found.hits:
+            hit["ad"] = shown[hit["id"]]
         if user_id:
             record_events(database.engine(), search_events(user_id, query.text or "(filters only)", found.hits))
-        return Json({"hits": found.hits, "understood": found.interpretation.as_json(), "message": found.message})
+        return Json({"hits": found.hits, "understood": found.interpretation.as_json(), "message": found.message,
+                     "ranking": found.ranking, "audience": audience.as_json() if audience else None})
 
     async def events_endpoint(request: Request) -> Json:
         wait_s = event_budget.wait_s(request.client.host if request.client else "unknown")
@@ -160,21 +172,18 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         recorded = await run_in_threadpool(record_events, database.engine(), events)
         return Json({"recorded": recorded})
 
-    def with_ads(hits: list[dict[str, Any]], audience: Optional[str] = None) -> None:
-        """One active variant per audience beside each hit, variants taking turns (so clicks can compare them)."""
-        shown = ads_for_hits(database.engine(), hits, audience)
-        for hit in hits:
-            hit["ads"] = shown[hit["id"]]
-
     def ads_endpoint(request: Request) -> Json:
-        """The ads of the listings a search finds: ?text=...&audience=... (and the search parameters)."""
-        params, _, literal = _page_state(request.query_params)
-        audience = params.pop("audience", "").strip() or None
+        """Every active ad of the listings a search finds: ?text=...&audience=... (and the search parameters)."""
+        params, _, literal, declared = _page_state(request.query_params)
+        audience = declared_audience(declared).slug if declared else None
         found = search.understood_search(query_from_params(params), embedder, request.app.state.store, context(),
                                          literal, model_client)
-        with_ads(found.hits, audience)
-        return Json({"ads": [{**ad, "listing_id": hit["id"], "listing": hit["name"]}
-                             for hit in found.hits for ad in hit["ads"]],
+        names = {hit["id"]: hit["name"] for hit in found.hits}
+        rank = {listing_id: n for n, listing_id in enumerate(names)}
+        ads = sorted(active_ads(database.engine(), list(names), audience),
+                     key=lambda ad: rank[ad.listing_id])  # the search's order
+        return Json({"ads": [{**ad_json(ad), "listing_id": ad.listing_id, "listing": names[ad.listing_id]}
+                             for ad in ads],
                      "understood": found.interpretation.as_json(), "message": found.message})
 
     def for_you(request: Request) -> Json:
@@ -189,7 +198,7 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         return Json({**found, "listings": listings})
 
     def recommend_endpoint(request: Request) -> Json:
-        params, _, literal = _page_state(request.query_params)
+        params, _, literal, _ = _page_state(request.query_params)
         advice = search.recommend(query_from_params(params), embedder, request.app.state.store, model_client,
                                   context=context(), literal=literal)
         return Json({"text": advice.text, "cited_ids": list(advice.cited_ids), "hits": advice.hits,
@@ -214,7 +223,8 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
             Route("/api/ads", ads_endpoint),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
-        exception_handlers={search.SearchError: refused, EventError: refused, Exception: failed},
+        exception_handlers={search.SearchError: refused, EventError: refused, AudienceError: refused,
+                            Exception: failed},
         middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,
     )

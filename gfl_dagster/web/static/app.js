@@ -1,7 +1,10 @@
 // The search page: fills the form from /api/options, calls /api/search and /api/recommend.
 // Listing text is untrusted: it is only ever set as textContent, never as HTML.
-// The whole state (text, filters, mode, user id) lives in the URL: a search can be bookmarked,
+// The whole state (text, filters, mode, audience, user id) lives in the URL: a search can be bookmarked,
 // shared and reloaded, and the back button returns to the previous one.
+// Only the newest request draws: an older answer arriving late (a slow search overtaken by the next
+// one, the back button pressed mid-search) is dropped. The body's data-state says "busy" while the
+// newest one runs and "done" or "error" once it has drawn, with data-shown = the URL it drew.
 "use strict";
 
 const form = document.getElementById("search-form");
@@ -143,13 +146,15 @@ function hitCard(hit) {
   facts.appendChild(element("span", "hit-id", `#${hit.id}`));
   card.appendChild(facts);
   card.appendChild(element("p", "hit-description", hit.description || "No description yet."));
-  for (const ad of hit.ads || []) {
+  // At most one ad, written for the viewer's audience; the server recorded its impression.
+  if (hit.ad) {
     const line = element("p", "ad");
-    line.appendChild(element("span", "ad-audience", `Ad · ${ad.audience.replace(/_/g, " ")}`));
-    const link = element("a", "ad-link", ad.text);
+    line.dataset.audience = hit.ad.audience;
+    line.appendChild(element("span", "ad-label", "Sponsored"));
+    const link = element("a", "ad-link", hit.ad.text);
     link.href = `#listing-${hit.id}`;
-    link.dataset.adId = ad.id;
-    link.addEventListener("click", () => recordEvent({kind: "click", listing_id: hit.id, ad_id: ad.id}));
+    link.dataset.adId = hit.ad.id;
+    link.addEventListener("click", () => recordEvent({kind: "click", listing_id: hit.id, ad_id: hit.ad.id}));
     line.appendChild(link);
     card.appendChild(line);
   }
@@ -158,9 +163,22 @@ function hitCard(hit) {
   return card;
 }
 
-function showHits(hits, message) {
+function showHits(hits, message, ranking) {
   resultsList.replaceChildren(...hits.map(hitCard));
-  statusLine.textContent = hits.length ? plural(hits.length, "listing") : (message || "No listings match. Loosen a filter?");
+  statusLine.textContent = hits.length ? [plural(hits.length, "listing"), ranking].filter(Boolean).join(" \u00b7 ")
+    : (message || "No listings match. Loosen a filter?");
+}
+
+// Whose ads the listings show, and why; or why there are none.
+function showAudience(audience, hits) {
+  const line = document.getElementById("audience-line");
+  if (audience) {
+    line.textContent = `Ads for: ${audience.name} (${audience.reason})`;
+  } else {
+    line.textContent = "No ads: choose \u201cTravelling as\u201d, or say who you are travelling with (\u201cfor my family\u201d).";
+  }
+  line.dataset.audience = audience ? audience.slug : "";
+  line.hidden = !hits.length;
 }
 
 function showRecommendation(recommendation) {
@@ -182,8 +200,9 @@ function showRecommendation(recommendation) {
   recommendationBox.hidden = false;
 }
 
+// The user of the search on screen (the URL's), not whatever the field holds since.
 function currentUser() {
-  return document.getElementById("user").value.trim();
+  return (new URLSearchParams(location.search).get("user") || "").trim();
 }
 
 // What people do is fed back (POST /api/events), only for a user id the person typed.
@@ -194,55 +213,91 @@ function recordEvent(event) {
                         body: JSON.stringify({...event, user_id: user})}).catch(() => {});
 }
 
-async function showForYou() {
+// "Recommended for you" comes from the user's history, not from this search: it sits apart, below
+// the results, says so, and names each listing once (the blurb's, then those it does not cite).
+async function fetchForYou(user) {
+  return user ? fetchJson(`/api/for-you?user=${encodeURIComponent(user)}`).catch(() => null) : null;
+}
+
+function showForYou(found) {
   const box = document.getElementById("for-you");
-  const user = currentUser();
-  if (!user) { box.hidden = true; return; }
-  try {
-    const found = await fetchJson(`/api/for-you?user=${encodeURIComponent(user)}`);
-    document.getElementById("for-you-text").textContent = found.blurb;
-    const list = document.getElementById("for-you-list");
-    list.replaceChildren(...found.listings.map((listing) =>
-      element("li", "for-you-listing", `${listing.name || "(no name)"} · ${listing.neighbourhood || ""} · #${listing.id}`)));
-    for (const ad of found.best_ads || []) {
-      list.appendChild(element("li", "for-you-ad", `Ad for ${ad.audience.replace(/_/g, " ")}: ${ad.text}`));
-    }
-    box.dataset.coldStart = String(found.cold_start);
-    box.hidden = false;
-  } catch (error) {
-    box.hidden = true;
-  }
+  box.hidden = !found;
+  if (!found) return;
+  document.getElementById("for-you-basis").textContent = `${found.basis[0].toUpperCase()}${found.basis.slice(1)}.`;
+  document.getElementById("for-you-text").textContent = found.blurb;
+  const cited = new Set([...found.blurb.matchAll(/\[(\d+)\]/g)].map((match) => match[1]));
+  const list = document.getElementById("for-you-list");
+  list.replaceChildren(...found.listings.filter((listing) => !cited.has(String(listing.id))).map((listing) => {
+    const item = element("li", "for-you-listing", [listing.name || "(no name)", listing.neighbourhood_group,
+      money(listing.price), `#${listing.id}`].filter(Boolean).join(" \u00b7 "));
+    item.dataset.id = listing.id;
+    return item;
+  }));
+  box.dataset.coldStart = String(found.cold_start);
+}
+
+let newest = 0;
+let emptyPageStatus = "";
+
+// A ticket for one request; `draws(ticket)` is false once a newer one has started.
+function begin() {
+  newest += 1;
+  document.body.dataset.state = "busy";
+  return newest;
+}
+
+function draws(ticket) {
+  return ticket === newest;
+}
+
+function finish(ticket, state) {
+  if (!draws(ticket)) return;
+  document.body.dataset.shown = location.search;
+  document.body.dataset.state = state;
 }
 
 async function runSearch(params) {
+  const ticket = begin();
   showError("");
   recommendationBox.hidden = true;
   statusLine.textContent = "Searching…";
   try {
-    const found = await fetchJson(`/api/search?${params}`);
+    const [found, forYou] = await Promise.all([fetchJson(`/api/search?${params}`), fetchForYou(currentUser())]);
+    if (!draws(ticket)) return;
     showUnderstood(found.understood, found.message);
-    showHits(found.hits, found.message);
-    showForYou();
+    showHits(found.hits, found.message, found.ranking);
+    showAudience(found.audience, found.hits);
+    showForYou(forYou);
+    finish(ticket, "done");
   } catch (error) {
+    if (!draws(ticket)) return;
     resultsList.replaceChildren();
     statusLine.textContent = "";
     showError(error.message);
+    finish(ticket, "error");
   }
 }
 
-// The recommendation is written from the same query's hits, so they are shown alongside it.
+// The recommendation is written from the same query's hits, so they are shown alongside it (without ads:
+// the recommendation is the page's own pick).
 async function runRecommend(params) {
+  const ticket = begin();
   showError("");
   statusLine.textContent = "Writing a recommendation…";
   try {
     const recommendation = await fetchJson(`/api/recommend?${params}`);
+    if (!draws(ticket)) return;
     showUnderstood(recommendation.understood, recommendation.message);
     showHits(recommendation.hits, recommendation.message);
+    showAudience(null, []);
     showRecommendation(recommendation);
+    finish(ticket, "done");
   } catch (error) {
+    if (!draws(ticket)) return;
     recommendationBox.hidden = true;
     statusLine.textContent = "";
     showError(error.message);
+    finish(ticket, "error");
   }
 }
 
@@ -250,11 +305,16 @@ async function loadOptions() {
   const options = await fetchJson("/api/options");
   addOptions(document.getElementById("borough"), options.areas.map((area) => area.name));
   addOptions(document.getElementById("room-type"), options.room_types);
+  for (const audience of options.audiences) {
+    const option = element("option", null, audience.name);
+    option.value = audience.slug;
+    document.getElementById("audience").appendChild(option);
+  }
   const mode = document.getElementById("mode");
   addOptions(mode, options.modes, (value) => value[0].toUpperCase() + value.slice(1));
   mode.value = options.defaults.mode;
   form.dataset.defaultMode = options.defaults.mode;
-  if (!options.areas.length) statusLine.textContent = "No listings yet: run `gfl up` or `gfl sync` first.";
+  if (!options.areas.length) emptyPageStatus = "No listings yet: run `gfl up` or `gfl sync` first.";
   document.body.dataset.ready = "true";
 }
 
@@ -271,7 +331,14 @@ function runFromUrl() {
   fillForm(params);
   const action = params.get("action");
   params.delete("action");
-  if (![...params.keys()].length) return;
+  if (![...params.keys()].length) {  // nothing asked (or back to the first page): an empty page
+    const ticket = begin();
+    resultsList.replaceChildren();
+    for (const id of ["understood", "audience-line", "recommendation", "for-you"]) document.getElementById(id).hidden = true;
+    statusLine.textContent = emptyPageStatus;
+    finish(ticket, "done");
+    return;
+  }
   if (action === "recommend") runRecommend(params.toString());
   else runSearch(params.toString());
 }
@@ -283,4 +350,7 @@ form.addEventListener("submit", (event) => {
 document.getElementById("recommend-button").addEventListener("click", () => submit("recommend"));
 for (const field of form.elements) field.addEventListener("change", () => delete field.dataset.understood);
 window.addEventListener("popstate", runFromUrl);
-loadOptions().then(runFromUrl).catch((error) => showError(`Could not load the form's options: ${error.message}`));
+loadOptions().then(runFromUrl).catch((error) => {
+  showError(`Could not load the form's options: ${error.message}`);
+  document.body.dataset.ready = "failed";
+});
