@@ -246,7 +246,7 @@ def test_a_user_with_an_audience_sees_one_ad_per_listing_and_their_recommendatio
         assert "audience=young_couple" in url and "user=ana" in url
         before = [hit.get_attribute("data-id") for hit in hits]
         browser.refresh()
-        open_page(browser, url)
+        wait_drawn(browser)
         seen += len(shown_ads(browser))
         assert Select(browser.find_element("id", "audience")).first_selected_option.text == "Young couple"
         assert browser.find_element("id", "user").get_attribute("value") == "ana"

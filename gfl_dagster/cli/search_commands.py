@@ -102,11 +102,14 @@ def _echo_understanding(interpretation, message: str, ranking: str = "") -> None
 @click.command()
 @click.argument("text", required=False, type=QueryParameter("text"))
 @click.option("--ads", is_flag=True, help="Show beside each listing found its ad for your audience: --audience, "
-                                         "or the one your words name (\"for my family\"); none named, no ads.")
+                                         "or the one your words name (\"for my family\"), or --user's history; none, no ads.")
 @click.option("--audience", help="Whose ads to show, a slug of ads/audiences.toml (e.g. family_with_kids); "
                                  "implies --ads.")
+@click.option("--user", "user_id", default="", help="With --ads: when no audience is given or named, read it from "
+                                                     "this user's feedback history (nothing is recorded).")
 @query_options
-def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, audience: Optional[str] = None) -> None:
+def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, audience: Optional[str] = None,
+           user_id: str = "") -> None:
     """Search listings in plain language, by filters, or both.
 
     Places, prices, reviews, room types, stays and rankings in the sentence become
@@ -138,7 +141,7 @@ def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, 
             from gfl_dagster.ads.viewer import AudienceError, viewer_audience
 
             try:
-                viewer = viewer_audience(project.engine(), audience, query.text)
+                viewer = viewer_audience(project.engine(), audience, query.text, user_id.strip())
             except AudienceError as error:
                 fail(str(error))
             shown = ads_for_hits(project.engine(), found.hits, viewer.slug if viewer else None)
@@ -151,7 +154,8 @@ def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, 
     _echo_understanding(found.interpretation, found.message, found.ranking)
     if ads or audience:
         click.secho(f"ads for: {viewer.name} ({viewer.reason})" if viewer else
-                    "no ads: no audience given (--audience) or named in the sentence", fg="cyan", err=True)
+                    "no ads: no audience given (--audience), named in the sentence or in --user's history",
+                    fg="cyan", err=True)
     sort = found.interpretation.query.sort_order()
     click.echo(hits_table(found.hits, sort_field=sort[0] if sort else None))
     for hit in found.hits:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional
 
 KINDS = ("search", "impression", "view", "click", "save", "book")
 # Every kind but a search is about one listing.
@@ -38,17 +38,10 @@ class Event:
                 "query": self.query, "occurred_at": self.occurred_at or datetime.now(timezone.utc)}
 
 
-def search_events(user_id: str, query: str, hits: Sequence[Mapping[str, Any]]) -> list[Event]:
-    """A search as the page records it: the search itself, an impression of every hit, and one of the ad
-    shown beside it (`hit["ad"]`, when one was), which is what an ad's click-through is counted against."""
-    at = datetime.now(timezone.utc)
-    search = validate_event({"kind": "search", "user_id": user_id, "query": query[:MAX_QUERY]}, at)
-    events = [search]
-    for hit in hits:
-        events.append(Event("impression", search.user_id, int(hit["id"]), None, search.query, at))
-        if hit.get("ad"):
-            events.append(Event("impression", search.user_id, int(hit["id"]), int(hit["ad"]["id"]), search.query, at))
-    return events
+def search_event(user_id: str, query: str) -> Event:
+    """A search as the API records it. Its impressions are recorded by whatever draws the hits (the page posts
+    them once drawn): only it knows what a person saw, and an answer it dropped was never seen."""
+    return validate_event({"kind": "search", "user_id": user_id, "query": query[:MAX_QUERY]})
 
 
 _BIGINT_MAX = 2**63 - 1  # the ids are Postgres bigints

@@ -2,8 +2,8 @@
 
 Each user has a persona (an audience of ads/audiences.toml with the listings it likes) and a
 favourite area. A step is one search: the persona's sentence, the ten listings that fit it best,
-an impression of each with the audience's ad when the listing has one (variants shown in turn),
-then views, ad clicks, saves and the odd booking, with probabilities that make the loop
+an impression of each with the audience's ad when the listing has one (the variant chosen as the page
+chooses it, `choose_ad`), then views, ad clicks, saves and the odd booking, with probabilities that make the loop
 observable: ads whose facts come first are clicked more, so the learning step has something to find.
 """
 
@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from sqlalchemy import Engine
 
+from gfl_dagster.ads.for_hits import choose_ad
 from gfl_dagster.db import queries
 from gfl_dagster.feedback.events import Event
 from gfl_dagster.feedback.record import record_events
@@ -62,11 +63,9 @@ def step(engine: Engine, user: User, rng: random.Random) -> dict[str, int]:
     query = user.persona.sentence.format(area=user.area)
     events = [Event("search", user.user_id, None, None, query, at)]
     for hit in hits:
-        ads = list(hit.ad_ids or [])
-        ad_id, variant = (None, 0)
-        if ads:
-            index = rng.randrange(len(ads))
-            ad_id, variant = ads[index], (hit.ad_variants or [0])[index]
+        # The audience's ad the page would show, chosen as the page chooses it.
+        variants = list(zip(hit.ad_ids or [], hit.ad_variants or []))
+        ad_id, variant = choose_ad(variants, rng) if variants else (None, 0)
         events.append(Event("impression", user.user_id, hit.id, ad_id, query, at))
         if ad_id is not None and rng.random() < CLICK[variant % 2]:
             events.append(Event("click", user.user_id, hit.id, ad_id, query, at))

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from gfl_dagster.db import queries
 
 COLD_START_PICKS = 5
-HISTORY_BASIS = "from what you viewed, clicked, saved and booked, not from this search"
+HISTORY_BASIS = "from your history (what you viewed, clicked, saved and booked), not from this search"
 
 
 def recommended_for(engine: Engine, user_id: str) -> dict[str, Any]:
@@ -27,4 +27,4 @@ def recommended_for(engine: Engine, user_id: str) -> dict[str, Any]:
     most = "most booked" if booked else "most reviewed"
     return {"user_id": user_id, "cold_start": True, "listing_ids": popular,
             "blurb": f"No activity from you yet, so these are the {most} listings.",
-            "basis": f"the {most} listings of all, not from this search"}
+            "basis": "not from this search"}  # the blurb says what they are

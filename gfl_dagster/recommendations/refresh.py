@@ -92,8 +92,8 @@ def recommend_for_user(engine: Engine, embedder: EmbedderResource, store: Vector
     def check(text: str) -> list[str]:
         return advice.check_recommendation(text, hits)
 
-    template = Template(advice.TEMPLATE_MODEL, lambda: advice.template_recommendation(
-        hits, "recommended for you, from what you viewed, saved and booked", subject="you"))
+    # No lead of its own: the page's box says where it comes from, once.
+    template = Template(advice.TEMPLATE_MODEL, lambda: advice.template_recommendation(hits, subject="you"))
     try:
         generated = generate_validated(model, advice.recommendation_messages(REQUEST, {}, hits), check, template,
                                        max_tokens=300)

@@ -13,8 +13,9 @@
 
 A hit carries `ad`: the one ad its viewer sees, or null. The audience is declared (`audience`),
 named in the sentence or read from the user's history (ads/viewer.py); with none, no ads.
-With a `user` parameter, a search is recorded as feedback: the search, an impression of every
-hit and one of every ad shown, in one insert.
+With a `user` parameter, the search is recorded as feedback. Impressions are recorded by what
+draws the hits, once drawn (the page posts them to /api/events): an answer the page dropped (a
+newer search overtook it, the person navigated away) was never seen and counts nothing.
 
 A query that cannot run answers 400 {"error": message}, the message SearchError gives.
 Endpoints are plain functions: Starlette runs them in its thread pool, which is
@@ -44,7 +45,7 @@ from gfl_dagster.db import queries
 from gfl_dagster.ads.audiences import load_audiences
 from gfl_dagster.ads.for_hits import active_ads, ad_json, ads_for_hits
 from gfl_dagster.ads.viewer import AudienceError, declared_audience, viewer_audience
-from gfl_dagster.feedback.events import MAX_USER_ID, EventError, search_events, validate_event
+from gfl_dagster.feedback.events import MAX_USER_ID, EventError, search_event, validate_event
 from gfl_dagster.feedback.record import record_events
 from gfl_dagster.recommendations.for_you import recommended_for
 from gfl_dagster.search.interpret import SearchContext, load_search_context
@@ -151,7 +152,7 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         for hit in found.hits:
             hit["ad"] = shown[hit["id"]]
         if user_id:
-            record_events(database.engine(), search_events(user_id, query.text or "(filters only)", found.hits))
+            record_events(database.engine(), [search_event(user_id, query.text or "(filters only)")])
         return Json({"hits": found.hits, "understood": found.interpretation.as_json(), "message": found.message,
                      "ranking": found.ranking, "audience": audience.as_json() if audience else None})
 

@@ -146,7 +146,7 @@ function hitCard(hit) {
   facts.appendChild(element("span", "hit-id", `#${hit.id}`));
   card.appendChild(facts);
   card.appendChild(element("p", "hit-description", hit.description || "No description yet."));
-  // At most one ad, written for the viewer's audience; the server recorded its impression.
+  // At most one ad, written for the viewer's audience; its impression is posted once drawn.
   if (hit.ad) {
     const line = element("p", "ad");
     line.dataset.audience = hit.ad.audience;
@@ -205,12 +205,32 @@ function currentUser() {
   return (new URLSearchParams(location.search).get("user") || "").trim();
 }
 
-// What people do is fed back (POST /api/events), only for a user id the person typed.
-function recordEvent(event) {
+// What people do is fed back (POST /api/events), only for a user id the person typed. A failed post
+// (the server's budget reached, the network gone) loses that feedback, never the page.
+// Posted 50 at a time: a hundred hits with their ads and a long query stay under the 64 KiB a post may carry.
+const EVENTS_PER_POST = 50;
+
+function recordEvents(events) {
   const user = currentUser();
-  if (!user) return;
-  fetch("/api/events", {method: "POST", headers: {"Content-Type": "application/json"},
-                        body: JSON.stringify({...event, user_id: user})}).catch(() => {});
+  const posts = [];
+  for (let start = 0; user && start < events.length; start += EVENTS_PER_POST) {
+    const batch = events.slice(start, start + EVENTS_PER_POST).map((event) => ({...event, user_id: user}));
+    posts.push(fetch("/api/events", {method: "POST", headers: {"Content-Type": "application/json"},
+                                     body: JSON.stringify(batch)}).catch(() => {}));
+  }
+  return Promise.all(posts);
+}
+
+function recordEvent(event) {
+  recordEvents([event]);
+}
+
+// An impression of every listing drawn and of the ad drawn beside it: posted once they are on screen,
+// so an answer that was dropped or never drawn counts nothing.
+function recordImpressions(hits, params) {
+  const query = (new URLSearchParams(params).get("text") || "").trim().slice(0, 500) || "(filters only)";
+  return recordEvents(hits.flatMap((hit) => [{kind: "impression", listing_id: hit.id, query},
+    ...(hit.ad ? [{kind: "impression", listing_id: hit.id, ad_id: hit.ad.id, query}] : [])]));
 }
 
 // "Recommended for you" comes from the user's history, not from this search: it sits apart, below
@@ -268,6 +288,7 @@ async function runSearch(params) {
     showHits(found.hits, found.message, found.ranking);
     showAudience(found.audience, found.hits);
     showForYou(forYou);
+    await recordImpressions(found.hits, params);
     finish(ticket, "done");
   } catch (error) {
     if (!draws(ticket)) return;
