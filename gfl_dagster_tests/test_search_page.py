@@ -138,7 +138,10 @@ def wait_for(driver, css: str):
 def test_search_with_a_borough_filter_then_recommend(engine, resources, browser, tmp_path):
     from selenium.webdriver.support.ui import Select
 
+    from gfl_dagster.ads.write_ads import write_ads
+
     assert BOROUGH in synced_slice(engine, resources)
+    write_ads(engine, resources["model_client"], BOROUGH)  # ads exist; nobody said whose to show
     with serving(app_for(resources)) as base_url:
         open_page(browser, base_url)
         browser.find_element("id", "query").send_keys("quiet private room with good reviews")
@@ -151,6 +154,9 @@ def test_search_with_a_borough_filter_then_recommend(engine, resources, browser,
         assert all(area.split(" · ")[0] == BOROUGH for area in areas), areas
         descriptions = [hit.find_element("css selector", ".hit-description").text for hit in hits]
         assert all(BOROUGH in text for text in descriptions), descriptions  # generated, and about this listing
+        assert not shown_ads(browser), "no audience said, named or remembered: no ads"
+        assert browser.find_element("id", "audience-line").text.startswith("No ads:")
+        assert not browser.find_element("id", "for-you").is_displayed(), "no user, no recommendations"
         shown_ids = {hit.get_attribute("data-id") for hit in hits}
 
         browser.find_element("id", "recommend-button").click()
