@@ -21,6 +21,7 @@ from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.recommendations import refresh as refresh_module
 from gfl_dagster.recommendations.refresh import refresh_bucket
+from gfl_dagster.search import recommendation as advice
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 
 AUDIENCES, LEARNING = load_audiences()
@@ -238,6 +239,29 @@ def test_a_listing_change_refreshes_only_the_recommendations_that_hold_it(synced
     after = feedback_sensor(build_sensor_context(instance=instance, cursor=tick.cursor,
                                                  resources={"database": resources["database"]}))
     assert not after.run_requests, "refreshed: the loop settles"
+
+
+def test_a_new_recommendation_prompt_refreshes_the_recommendations_it_did_not_write(synced, resources, monkeypatch):
+    with synced.connect() as connection:
+        listing = connection.execute(text("SELECT id FROM listings WHERE area = 'Brooklyn' ORDER BY id LIMIT 1")).scalar()
+    record_events(synced, [Event("save", "gina", listing)])
+    bucket = _bucket(synced, "gina")
+    instance = DagsterInstance.ephemeral()
+    with resources["vector_store"].session() as store:
+        refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
+        settled = feedback_sensor(build_sensor_context(instance=instance, resources={"database": resources["database"]}))
+        context = build_sensor_context(instance=instance, cursor=settled.cursor,
+                                       resources={"database": resources["database"]})
+        assert not feedback_sensor(context).run_requests
+        monkeypatch.setattr(advice, "RECOMMENDATION_PROMPT_VERSION", "listing-recommendation-test-v2")
+        context = build_sensor_context(instance=instance, cursor=settled.cursor,
+                                       resources={"database": resources["database"]})
+        assert bucket in {r.partition_key for r in feedback_sensor(context).run_requests}
+        report = refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
+    assert "gina" in report.users_refreshed
+    with synced.connect() as connection:
+        stored = connection.execute(queries.RECOMMENDATION_FOR, {"user_id": "gina"}).mappings().one()
+    assert stored["prompt_version"] == "listing-recommendation-test-v2"
 
 
 def test_ads_are_found_through_the_search_for_their_listings(synced, resources):

@@ -42,8 +42,6 @@ class AdsReport:
     retired: int = 0
     fallbacks: int = 0
     failed: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
     retirements: list[str] = field(default_factory=list)  # "ad 12 (listing 5, family): ctr ... (examples 3, 9)"
     best_ctr: dict[str, float] = field(default_factory=dict)  # per audience, smoothed
     seconds: float = 0.0
@@ -173,8 +171,6 @@ def _save(engine: Engine, model: ModelClientResource, area: str, generator: str,
                 report.retirements.append(f"listing {job.listing['id']} ({job.audience.slug}): not written, "
                                           f"{type(error).__name__}: {error}")
                 continue
-            report.prompt_tokens += written.prompt_tokens
-            report.completion_tokens += written.completion_tokens
             if written.text is None:
                 report.failed += 1
                 continue

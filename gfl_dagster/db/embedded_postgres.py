@@ -49,10 +49,6 @@ def start_embedded_postgres(home: Path) -> str:
         return server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
-def embedded_postgres_running(home: Path) -> bool:
-    return (home / "pgdata" / "postmaster.pid").exists()
-
-
 def embedded_postgres_url(home: Path) -> str | None:
     """The running server's SQLAlchemy URL, read from its pid file; None when it is not running. Starts nothing."""
     from pgserver.utils import PostmasterInfo

@@ -29,7 +29,6 @@ MODEL_USAGE_SUMMARY = text(
 )
 COUNT_LISTINGS = text("SELECT count(*) FROM listings")
 LIST_AREAS = text("SELECT area, count(*) AS listings FROM listings GROUP BY area ORDER BY area")
-COUNT_REJECTS = text("SELECT count(*) FROM listing_rejects WHERE source_file = :source_file")
 
 _LISTING_FIELDS = f"{_COLUMNS}, area, version, updated_at"
 LISTINGS_IN_AREA = text(f"SELECT {_LISTING_FIELDS} FROM listings WHERE area = :area ORDER BY id")
@@ -49,7 +48,6 @@ LISTINGS_NEEDING_VECTORS = text(
 )
 EXISTING_LISTINGS = text("SELECT id FROM listings WHERE id = ANY(:ids)")
 LISTING_BY_ID = text(f"SELECT {_LISTING_FIELDS} FROM listings WHERE id = :id")
-COUNT_LISTINGS_IN_AREA = text("SELECT count(*) FROM listings WHERE area = :area")
 
 DESCRIPTIONS_FOR = text(
     "SELECT listing_id, description, input_hash, model, prompt_version, source_version, generated_at "
@@ -82,7 +80,6 @@ FAILURES_FOR = text(
     "SELECT listing_id, input_hash, attempts, reason FROM sync_failures "
     "WHERE stage = :stage AND listing_id = ANY(:ids)"
 )
-COUNT_FAILURES_IN_AREA = text("SELECT stage, count(*) FROM sync_failures WHERE area = :area GROUP BY stage")
 
 SYNC_STATE_FOR = text(
     "SELECT listing_id, synced_version, embed_hash, embedding_model FROM listing_sync WHERE listing_id = ANY(:ids)"
@@ -105,11 +102,6 @@ DELETE_DESCRIPTIONS = text(
     "AND NOT EXISTS (SELECT 1 FROM listings l WHERE l.id = d.listing_id)"
 )
 SYNCED_AREAS = text("SELECT DISTINCT area FROM listing_sync")
-SYNCED_VERSIONS_IN_AREA = text("SELECT listing_id, synced_version FROM listing_sync WHERE area = :area")
-STALE_SYNC_IN_AREA = text(
-    "SELECT count(*) FROM listing_sync s JOIN listings l ON l.id = s.listing_id "
-    "WHERE l.area = :area AND s.synced_version < l.version"
-)
 
 SOURCE_VERSIONS_IN_AREA = text("SELECT id, version FROM listings WHERE area = :area")
 REJECTS_FOR_FILE = text(
@@ -160,16 +152,16 @@ ADS_OF_LISTING = text(
 
 # --- recommended for you ------------------------------------------------------------------------------
 # Users of a bucket whose recommendation is out of date: they have newer events than it reflects (or
-# none stored), or it holds a listing that changed or went away since it was written.
+# none stored), it holds a listing that changed or went away since it was written, or another prompt wrote it.
 _RECOMMENDATION_STALE = (
-    "EXISTS (SELECT 1 FROM unnest(r.listing_ids) AS held(id) LEFT JOIN listings l ON l.id = held.id "
-    "WHERE l.id IS NULL OR l.updated_at > r.generated_at)"
+    "(r.prompt_version <> :prompt_version OR EXISTS (SELECT 1 FROM unnest(r.listing_ids) AS held(id) "
+    "LEFT JOIN listings l ON l.id = held.id WHERE l.id IS NULL OR l.updated_at > r.generated_at))"
 )
 USERS_TO_REFRESH = text(
     "SELECT e.user_id, max(e.id) AS newest FROM feedback_events e "
     "LEFT JOIN user_recommendations r ON r.user_id = e.user_id "
     "WHERE gfl_user_bucket(e.user_id) = :bucket AND e.kind IN ('view', 'click', 'save', 'book') "
-    f"GROUP BY e.user_id, r.user_id, r.listing_ids, r.generated_at "
+    f"GROUP BY e.user_id, r.user_id, r.listing_ids, r.generated_at, r.prompt_version "
     f"HAVING max(e.id) > coalesce(max(r.source_event_id), 0) OR (r.user_id IS NOT NULL AND {_RECOMMENDATION_STALE})"
 )
 # The buckets holding a recommendation that a listing change made stale (the feedback sensor asks for them).

@@ -274,6 +274,8 @@ CREATE TABLE IF NOT EXISTS user_recommendations (
     notes            text,
     generated_at     timestamptz NOT NULL DEFAULT now()
 );
+-- The prompt that wrote it: a new prompt refreshes every recommendation ('' = written before this was kept).
+ALTER TABLE user_recommendations ADD COLUMN IF NOT EXISTS prompt_version text NOT NULL DEFAULT '';
 
 -- Freshness probes: `gfl bench freshness` measures Dagster's own trigger-to-run floor
 -- by asking an empty asset to answer, triggered the same way as the sync.

@@ -149,6 +149,7 @@ user_recommendations = Table(
     Column("source_event_id", BigInteger, nullable=False),
     Column("notes", Text),
     Column("generated_at", DateTime(timezone=True), server_default=func.now()),
+    Column("prompt_version", Text, nullable=False, server_default=""),
 )
 
 model_usage = Table(

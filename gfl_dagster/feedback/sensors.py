@@ -16,6 +16,7 @@ from dagster import (
 from gfl_dagster.db import queries
 from gfl_dagster.listings.sensors import SENSOR_INTERVAL_S
 from gfl_dagster.resources.database import PostgresResource
+from gfl_dagster.search import recommendation as advice
 from gfl_dagster.change_capture.run_liveness import live_runs
 
 refresh_recommendations_job = define_asset_job(
@@ -32,8 +33,9 @@ def feedback_sensor(context: SensorEvaluationContext, database: PostgresResource
     after = int(context.cursor or 0)
     with database.engine().connect() as connection:
         row = connection.execute(queries.NEW_EVENTS, {"after": after}).one()
-        # A listing that changed or went away: the recommendations holding it are refreshed too.
-        stale = {r.bucket for r in connection.execute(queries.STALE_RECOMMENDATION_BUCKETS)}
+        # A listing that changed or went away, or a new prompt: the recommendations concerned are refreshed too.
+        stale = {r.bucket for r in connection.execute(queries.STALE_RECOMMENDATION_BUCKETS,
+                                                      {"prompt_version": advice.RECOMMENDATION_PROMPT_VERSION})}
     busy = busy_buckets(context.instance)
     buckets = (set(row.buckets or []) | stale) - busy
     if row.newest is None and not buckets:

@@ -71,8 +71,6 @@ class DescribeReport:
     failed: int = 0
     fallbacks: int = 0  # the template stood in for a model whose every answer was rejected
     skipped_poison: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
     waiting_for_budget: int = 0  # today's model budget is spent: these wait, neither failed nor templated
     budget_message: str = ""
     seconds: float = 0.0
@@ -164,8 +162,6 @@ def _describe_area(engine: Engine, model: ModelClientResource, area: str, progre
 def _save(engine: Engine, area: str, model: ModelClientResource, batch, outcomes, report: DescribeReport) -> None:
     saved, failed = [], []
     for (row, _, input_hash), outcome in zip(batch, outcomes):
-        report.prompt_tokens += outcome.prompt_tokens
-        report.completion_tokens += outcome.completion_tokens
         if outcome.text is not None:
             # Stored under the describer it answers for, so a stand-in template is not regenerated until the
             # listing changes; the reasons say why the model's answers were not stored.

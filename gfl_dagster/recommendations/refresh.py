@@ -40,8 +40,6 @@ class RefreshReport:
     users: int = 0
     refreshed: int = 0
     fallbacks: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
     seconds: float = 0.0
     users_refreshed: list[str] = field(default_factory=list)
 
@@ -51,7 +49,7 @@ def refresh_bucket(engine: Engine, embedder: EmbedderResource, store: VectorStor
     started = time.monotonic()
     report = RefreshReport(bucket)
     with engine.connect() as connection:
-        users = connection.execute(queries.USERS_TO_REFRESH, {"bucket": bucket}).all()
+        users = connection.execute(queries.USERS_TO_REFRESH, {"bucket": bucket, "prompt_version": advice.RECOMMENDATION_PROMPT_VERSION}).all()
     report.users = len(users)
     for user in users:
         row = recommend_for_user(engine, embedder, store, model, user.user_id, user.newest, bucket)
@@ -63,8 +61,6 @@ def refresh_bucket(engine: Engine, embedder: EmbedderResource, store: VectorStor
             connection.execute(tables.UPSERT_RECOMMENDATION, row)
         report.refreshed += 1
         report.fallbacks += row["written_by"] != row["model"]
-        report.prompt_tokens += row["based_on"]["prompt_tokens"]
-        report.completion_tokens += row["based_on"]["completion_tokens"]
         report.users_refreshed.append(user.user_id)
         progress(f"{bucket}: recommended for {user.user_id}")
     report.seconds = time.monotonic() - started
@@ -105,5 +101,5 @@ def recommend_for_user(engine: Engine, embedder: EmbedderResource, store: Vector
             "written_by": generated.model if generated.text else advice.TEMPLATE_MODEL,
             "based_on": {"anchors": {str(i): round(weights[i], 3) for i in rows}, "excluded_booked": sorted(booked),
                          "prompt_tokens": generated.prompt_tokens, "completion_tokens": generated.completion_tokens},
-            "source_event_id": newest_event,
+            "source_event_id": newest_event, "prompt_version": advice.RECOMMENDATION_PROMPT_VERSION,
             "notes": "; ".join(generated.problems) if generated.fell_back else None}

@@ -196,11 +196,6 @@ class Understood:
     notes: list[str]  # human-readable, one per understood phrase
     spans: tuple[Span, ...] = ()
 
-    @property
-    def unsupported_filters(self) -> dict[str, Any]:
-        """Filters SearchQuery has no field for (e.g. max_reviews)."""
-        return {k: v for k, v in self.filters.items() if k not in SEARCH_QUERY_FIELDS}
-
     def search_query_fields(self) -> dict[str, Any]:
         """SearchQuery keyword arguments: text, the supported filters, sort and limit when set."""
         fields_ = {k: v for k, v in self.filters.items() if k in SEARCH_QUERY_FIELDS}
