@@ -82,8 +82,9 @@ def vector_backend() -> str:
     return "weaviate" if is_set(WEAVIATE_URL) else "pgvector"
 
 
-def weaviate_collection() -> str:
-    return value(GFL_WEAVIATE_COLLECTION) or "Listing"
+def weaviate_collection() -> Optional[str]:
+    """The configured Weaviate collection; None: each source's own (listings: `Listing`)."""
+    return value(GFL_WEAVIATE_COLLECTION)
 
 
 def chat_model() -> Optional[str]:

@@ -5,7 +5,7 @@ from dagster import instance_for_test, materialize
 from sqlalchemy import text
 
 from gfl_dagster.definitions import defs
-from gfl_dagster.listings.identity import vector_id
+from gfl_dagster.listings.source import LISTINGS
 
 # The assets as the code location declares them: feedback_events is an AssetSpec (written by the page, not
 # by Dagster), which materialize() takes as it is; asking get_assets_def for it is deprecated.
@@ -75,7 +75,7 @@ def test_sync_describes_embeds_and_passes_checks(instance, resources, engine):
     assert metadata["listing_descriptions"]["generated"] == brooklyn > 0
     assert metadata["listing_vectors"]["embedded"] == stored == brooklyn
     assert other == 0, "a partition's run must touch only its slice"
-    assert all(uuid == vector_id(listing_id) for uuid, listing_id in ids)
+    assert all(uuid == LISTINGS.vector_id(listing_id) for uuid, listing_id in ids)
     assert checks == {"vector_count_matches_source": True, "no_stale_vectors": True,
                       "descriptions_pass_validation": True}
 

@@ -22,6 +22,7 @@ from gfl_dagster.listings.describe import describe_area
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster_tests.conftest import BUNDLED_CSV
+from gfl_dagster.listings.source import LISTINGS
 
 
 @pytest.fixture()
@@ -38,7 +39,7 @@ def areas(engine):
 def sync(resources, area, store=None):
     engine = resources["database"].engine()
     describe_area(engine, resources["model_client"], area)
-    store = store or resources["vector_store"].open()
+    store = store or resources["vector_store"].open(LISTINGS)
     return embed_area(engine, resources["embedder"], store, area)
 
 
@@ -116,10 +117,10 @@ def test_a_crash_after_the_vector_write_replays_harmlessly(loaded, resources, mo
     real = embed_module._record_progress
     monkeypatch.setattr(embed_module, "_record_progress", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
     with pytest.raises(RuntimeError, match="killed"):
-        embed_area(loaded, resources["embedder"], resources["vector_store"].open(), area)
+        embed_area(loaded, resources["embedder"], resources["vector_store"].open(LISTINGS), area)
     assert len(store_set(loaded)) > 0 and progress_set(loaded) == set()
     monkeypatch.setattr(embed_module, "_record_progress", real)
-    report = embed_area(loaded, resources["embedder"], resources["vector_store"].open(), area)
+    report = embed_area(loaded, resources["embedder"], resources["vector_store"].open(LISTINGS), area)
     with loaded.connect() as connection:
         rows, distinct = connection.execute(text("SELECT count(*), count(DISTINCT listing_id) FROM listing_vectors")).one()
         in_area = connection.execute(text("SELECT count(*) FROM listings WHERE area = 'Manhattan'")).scalar()
@@ -129,7 +130,7 @@ def test_a_crash_after_the_vector_write_replays_harmlessly(loaded, resources, mo
 
 # 3 + 4. Duplicate, reordered and stale batches ---------------------------------------------
 def test_duplicate_reordered_and_stale_writes_keep_the_newest_version(loaded, resources):
-    store = resources["vector_store"].open()
+    store = resources["vector_store"].open(LISTINGS)
     store.ensure(384, "test-model")
     listing_id = min(i for i, _ in source_set(loaded))
     version = item_for(loaded, listing_id).version
@@ -157,8 +158,8 @@ def test_a_deleted_listing_stays_deleted_after_a_late_stale_upsert(loaded, resou
         connection.execute(text("DELETE FROM listings WHERE id = :id"), {"id": listing_id})
     report = sync(resources, "Queens")
     assert report.deleted == 1
-    resources["vector_store"].open().upsert([stale])  # a run that read the row before the delete
-    assert resources["vector_store"].open().get(listing_id) is None
+    resources["vector_store"].open(LISTINGS).upsert([stale])  # a run that read the row before the delete
+    assert resources["vector_store"].open(LISTINGS).get(listing_id) is None
     assert store_set(loaded) == source_set(loaded) & store_set(loaded)
 
 
@@ -200,7 +201,7 @@ class BrokenStore:
 def test_a_store_outage_does_not_advance_progress_and_changes_arrive_after_recovery(loaded, resources):
     describe_area(loaded, resources["model_client"], "Brooklyn")
     with pytest.raises(ConnectionError):
-        embed_area(loaded, resources["embedder"], BrokenStore(resources["vector_store"].open()), "Brooklyn")
+        embed_area(loaded, resources["embedder"], BrokenStore(resources["vector_store"].open(LISTINGS)), "Brooklyn")
     assert progress_set(loaded) == set()
     with loaded.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM sync_failures")).scalar() == 0, \
@@ -309,7 +310,7 @@ def test_reconciliation_repairs_drift_the_progress_table_does_not_know(loaded, r
     from gfl_dagster.listings.reconcile import reconcile
 
     sync_all(resources)
-    store = resources["vector_store"].open()
+    store = resources["vector_store"].open(LISTINGS)
     ids = sorted(i for i, _ in store_set(loaded))
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM listing_vectors WHERE listing_id = :id"), {"id": ids[0]})
@@ -345,7 +346,7 @@ def test_a_blank_borough_falls_back_to_one_area_everywhere_and_reconciliation_co
         area = connection.execute(text("SELECT area FROM listings WHERE id = 77")).scalar_one()
     assert area == "Astoria"
     sync_all(resources)
-    store = resources["vector_store"].open()
+    store = resources["vector_store"].open(LISTINGS)
     stored = store.get(77)
     assert stored.properties["area"] == "Astoria" and stored.properties["neighbourhood_group"] == "\t"
     assert 77 in store.versions("Astoria")
@@ -370,11 +371,11 @@ def test_a_poison_row_is_recorded_and_does_not_block_its_area(loaded, resources,
         return real(self, texts)
 
     monkeypatch.setattr(embedder_type, "embed_documents", choke_on_poison)
-    report = embed_area(loaded, resources["embedder"], resources["vector_store"].open(), "Brooklyn")
+    report = embed_area(loaded, resources["embedder"], resources["vector_store"].open(LISTINGS), "Brooklyn")
     assert report.failed == 1, "isolated from its batch, the others are written"
     for _ in range(2):  # alone in its batch, it fails the run (the attempt is counted)
         with pytest.raises(ValueError):
-            embed_area(loaded, resources["embedder"], resources["vector_store"].open(), "Brooklyn")
+            embed_area(loaded, resources["embedder"], resources["vector_store"].open(LISTINGS), "Brooklyn")
     with loaded.connect() as connection:
         reason, attempts = connection.execute(text(
             "SELECT reason, attempts FROM sync_failures WHERE listing_id = :id AND stage = 'vector'"),
@@ -382,7 +383,7 @@ def test_a_poison_row_is_recorded_and_does_not_block_its_area(loaded, resources,
         brooklyn = set(connection.execute(text("SELECT id, version FROM listings WHERE area = 'Brooklyn'")).all())
     assert "input rejected by the embedding service" in reason and attempts == 3
     assert store_set(loaded) == {row for row in brooklyn if row[0] != poison_id}
-    after_poison = embed_area(loaded, resources["embedder"], resources["vector_store"].open(), "Brooklyn")
+    after_poison = embed_area(loaded, resources["embedder"], resources["vector_store"].open(LISTINGS), "Brooklyn")
     assert after_poison.failed == 0 and after_poison.embedded == 0, "a poison row is skipped, not retried forever"
     brooklyn_status = next(row for row in area_status(loaded) if row["area"] == "Brooklyn")
     assert (brooklyn_status["pending"], brooklyn_status["poison_rows"]) == (0, 1)
@@ -390,4 +391,4 @@ def test_a_poison_row_is_recorded_and_does_not_block_its_area(loaded, resources,
     with loaded.begin() as connection:  # a new change to the row gives it another chance
         connection.execute(text("UPDATE listings SET name = name || ' (fixed)' WHERE id = :id"), {"id": poison_id})
     describe_area(loaded, resources["model_client"], "Brooklyn")
-    assert embed_area(loaded, resources["embedder"], resources["vector_store"].open(), "Brooklyn").embedded == 1
+    assert embed_area(loaded, resources["embedder"], resources["vector_store"].open(LISTINGS), "Brooklyn").embedded == 1

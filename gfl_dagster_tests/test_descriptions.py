@@ -8,9 +8,10 @@ import pytest
 from gfl_dagster.listings.csv_rows import parse_csv
 from gfl_dagster.listings.description_check import check_description
 from gfl_dagster.listings.facts import description_input, review_band
-from gfl_dagster.listings.identity import content_hash, vector_id
+from gfl_dagster.listings.identity import content_hash
 from gfl_dagster.listings.description_prompt import SYSTEM_PROMPT, chat_messages, template_description
 from gfl_dagster_tests.conftest import BUNDLED_CSV
+from gfl_dagster.listings.source import LISTINGS
 
 # As Postgres returns them: with the area it derives (every bundled row has a borough).
 ROWS = [{**row, "area": row["neighbourhood_group"]} for row in parse_csv(BUNDLED_CSV).rows]
@@ -69,6 +70,8 @@ def test_review_band_keeps_small_review_changes_from_regenerating():
 
 
 def test_vector_ids_are_deterministic_uuid5():
-    assert vector_id(2595) == vector_id(2595)
-    assert vector_id(2595) != vector_id(2596)
-    assert vector_id(2595)[14] == "5"  # uuid version 5
+    assert LISTINGS.vector_id(2595) == LISTINGS.vector_id(2595)
+    assert LISTINGS.vector_id(2595) != LISTINGS.vector_id(2596)
+    assert LISTINGS.vector_id(2595)[14] == "5"  # uuid version 5
+    # The id every store already holds for listing 2595: the spec names listings as the store did before it.
+    assert LISTINGS.vector_id(2595) == "9d77d890-e7e6-5944-bdff-498576e6ffb7"

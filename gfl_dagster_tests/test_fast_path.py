@@ -37,6 +37,7 @@ from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.listings.partitions import register_areas
 from gfl_dagster.listings.sensors import listing_changes_sensor
 from gfl_dagster_tests.conftest import BUNDLED_CSV
+from gfl_dagster.listings.source import LISTINGS
 
 
 @pytest.fixture()
@@ -49,7 +50,7 @@ def instance():
 def synced(engine, resources):
     """40 listings over several areas, described and embedded."""
     load_listings_csv(engine, BUNDLED_CSV, limit=40)
-    with resources["vector_store"].session() as store:
+    with resources["vector_store"].session(LISTINGS) as store:
         for area in areas(engine):
             describe_area(engine, resources["model_client"], area)
             embed_area(engine, resources["embedder"], store, area)

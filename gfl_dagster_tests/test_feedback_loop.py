@@ -23,6 +23,7 @@ from gfl_dagster.recommendations import refresh as refresh_module
 from gfl_dagster.recommendations.refresh import refresh_bucket
 from gfl_dagster.search import recommendation as advice
 from gfl_dagster_tests.conftest import BUNDLED_CSV
+from gfl_dagster.listings.source import LISTINGS
 
 AUDIENCES, LEARNING = load_audiences()
 
@@ -30,7 +31,7 @@ AUDIENCES, LEARNING = load_audiences()
 @pytest.fixture()
 def synced(engine, resources):
     load_listings_csv(engine, BUNDLED_CSV, limit=60)
-    with resources["vector_store"].session() as store:
+    with resources["vector_store"].session(LISTINGS) as store:
         for area in ("Brooklyn", "Manhattan"):
             describe_area(engine, resources["model_client"], area)
             embed_area(engine, resources["embedder"], store, area)
@@ -120,7 +121,7 @@ def test_recommendations_follow_a_users_events_and_refresh_only_that_user(synced
             "SELECT id FROM listings WHERE area = 'Brooklyn' ORDER BY id LIMIT 4"))]
     record_events(synced, [Event("view", "alice", brooklyn[0]), Event("save", "alice", brooklyn[1]),
                            Event("book", "alice", brooklyn[2]), Event("view", "bob", brooklyn[3])])
-    with resources["vector_store"].session() as store:
+    with resources["vector_store"].session(LISTINGS) as store:
         bucket = _bucket(synced, "alice")
         report = refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
         assert "alice" in report.users_refreshed
@@ -154,7 +155,7 @@ def test_the_feedback_sensor_requests_what_events_touch_and_then_settles(synced,
     jobs = {(request.job_name, request.partition_key) for request in second.run_requests}
     assert jobs == {("refresh_recommendations", _bucket(synced, "carol")), ("refine_ads", "Brooklyn")}
     # The runs write listing_ads and user_recommendations only: nothing the sensor reads. It settles.
-    with resources["vector_store"].session() as store:
+    with resources["vector_store"].session(LISTINGS) as store:
         refresh_bucket(synced, resources["embedder"], store, resources["model_client"], _bucket(synced, "carol"))
     write_ads(synced, resources["model_client"], "Brooklyn")
     context = build_sensor_context(instance=instance, cursor=second.cursor, resources={"database": resources["database"]})
@@ -198,7 +199,7 @@ def test_the_page_api_shows_the_viewers_ad_and_recommends_for_a_user(synced, res
             remembered["audience"]
         assert "2 clicks on its ads" in remembered["audience"]["reason"]
         assert client.get("/api/search", params={"text": "x", "audience": "astronauts"}).status_code == 400
-        with resources["vector_store"].session() as store:
+        with resources["vector_store"].session(LISTINGS) as store:
             refresh_bucket(synced, resources["embedder"], store, resources["model_client"], _bucket(synced, "dave"))
         mine = client.get("/api/for-you", params={"user": "dave"}).json()
         assert mine["cold_start"] is False and mine["listings"] and "not from this search" in mine["basis"]
@@ -215,7 +216,7 @@ def test_a_listing_change_refreshes_only_the_recommendations_that_hold_it(synced
             "SELECT id FROM listings WHERE area = 'Brooklyn' ORDER BY id LIMIT 6"))]
     record_events(synced, [Event("save", "erin", brooklyn[0]), Event("save", "frank", brooklyn[1])])
     buckets = {user: _bucket(synced, user) for user in ("erin", "frank")}
-    with resources["vector_store"].session() as store:
+    with resources["vector_store"].session(LISTINGS) as store:
         for bucket in set(buckets.values()):
             refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
         with synced.connect() as connection:
@@ -247,7 +248,7 @@ def test_a_new_recommendation_prompt_refreshes_the_recommendations_it_did_not_wr
     record_events(synced, [Event("save", "gina", listing)])
     bucket = _bucket(synced, "gina")
     instance = DagsterInstance.ephemeral()
-    with resources["vector_store"].session() as store:
+    with resources["vector_store"].session(LISTINGS) as store:
         refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
         settled = feedback_sensor(build_sensor_context(instance=instance, resources={"database": resources["database"]}))
         context = build_sensor_context(instance=instance, cursor=settled.cursor,

@@ -22,6 +22,7 @@ from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.stores.pgvector import PgVectorStore
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 from gfl_dagster_tests.model_servers import CHAT_MODEL, chat_client, usage
+from gfl_dagster.listings.source import LISTINGS
 
 pytest_plugins = ["gfl_dagster_tests.model_servers"]
 
@@ -82,7 +83,7 @@ def test_a_spent_budget_pauses_descriptions_but_not_the_sync(engine, chat_proxy:
         assert connection.execute(text("SELECT count(*) FROM listing_descriptions")).scalar_one() == 1
         assert connection.execute(text("SELECT count(*) FROM sync_failures")).scalar_one() == 0
 
-    embedded = embed_area(engine, EmbedderResource(), PgVectorStore(engine), "Manhattan")
+    embedded = embed_area(engine, EmbedderResource(), PgVectorStore(engine, LISTINGS), "Manhattan")
     assert embedded.embedded == 2, "the waiting listing is searchable by its facts"
     shown = CliRunner().invoke(cli, ["status"])
     assert "(reached: generation waits)" in shown.output, shown.output

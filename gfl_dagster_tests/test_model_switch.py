@@ -21,6 +21,7 @@ from gfl_dagster.search.retrieval import search_listings
 from gfl_dagster.stores import generations
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 from gfl_dagster_tests.model_servers import EMBEDDING_MODEL, remote_embedder
+from gfl_dagster.listings.source import LISTINGS
 
 pytest_plugins = ["gfl_dagster_tests.model_servers"]
 
@@ -42,17 +43,17 @@ def test_a_model_switch_under_traffic_never_returns_fewer_hits(engine, database,
     for area in _areas(engine):
         sync_vectors(engine, local, vector_store, area)
     remote = remote_embedder(embedding_proxy.base_url)
-    with vector_store.session() as store:
+    with vector_store.session(LISTINGS) as store:
         before = [len(search_listings(query, remote, store)) for query in QUERIES]  # configured: the new model
-    assert min(before) > 0 and generations.live_model(engine) == LOCAL_MODEL
+    assert min(before) > 0 and generations.live_model(engine, LISTINGS) == LOCAL_MODEL
 
     seen: list[tuple[int, list[int], bool]] = []  # (moment, hits per query, next generation being built)
     stop = threading.Event()
 
     def traffic() -> None:
-        with vector_store.session() as store:
+        with vector_store.session(LISTINGS) as store:
             while not stop.is_set():
-                building = generations.building(engine)
+                building = generations.building(engine, LISTINGS)
                 seen.append((len(seen), [len(search_listings(q, remote, store)) for q in QUERIES], building))
 
     searcher = threading.Thread(target=traffic)
@@ -69,9 +70,9 @@ def test_a_model_switch_under_traffic_never_returns_fewer_hits(engine, database,
                         "UPDATE listings SET price = 9 WHERE id = (SELECT min(id) FROM listings WHERE area = :area) "
                         "RETURNING id"), {"area": area}).scalar_one()
                 sync_vectors(engine, remote, vector_store, area)
-                with vector_store.session() as store:
+                with vector_store.session(LISTINGS) as store:
                     assert store.get(changed_id).properties["price"] == 9, "the live generation missed a change"
-        if generations.building(engine):  # the first area changed after it was built: its run catches up
+        if generations.building(engine, LISTINGS):  # the first area changed after it was built: its run catches up
             _, metadata = sync_vectors(engine, remote, vector_store, areas[0])
         assert metadata.get("embedding_model_switched_to") == EMBEDDING_MODEL, metadata
         time.sleep(0.5)
@@ -79,7 +80,7 @@ def test_a_model_switch_under_traffic_never_returns_fewer_hits(engine, database,
         stop.set()
         searcher.join(60)
 
-    assert generations.live_model(engine) == EMBEDDING_MODEL and not generations.building(engine)
+    assert generations.live_model(engine, LISTINGS) == EMBEDDING_MODEL and not generations.building(engine, LISTINGS)
     assert any(building for _, _, building in seen), "no search ran while the next generation was built"
     assert any(not building for _, _, building in seen[-3:]), "no search ran after the switch"
     fewer = [(moment, hits) for moment, hits, _ in seen if any(h < b for h, b in zip(hits, before))]
@@ -89,8 +90,8 @@ def test_a_model_switch_under_traffic_never_returns_fewer_hits(engine, database,
         public = connection.execute(text("SELECT count(*) FROM pg_namespace WHERE nspname IN "
                                           "('gfl_next', 'gfl_retired')")).scalar_one()
     assert models == {EMBEDDING_MODEL} and public == 0
-    with vector_store.session() as store:
+    with vector_store.session(LISTINGS) as store:
         assert store.get(changed_id).properties["price"] == 9
         assert [len(search_listings(query, remote, store)) for query in QUERIES] == before
-    progress = generations.next_progress(engine, POISON_AFTER_ATTEMPTS)
+    progress = generations.next_progress(engine, LISTINGS, POISON_AFTER_ATTEMPTS)
     assert progress is None

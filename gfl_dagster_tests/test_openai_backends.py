@@ -33,6 +33,7 @@ from gfl_dagster.listings.facts import description_input
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.resources.embedder import EmbedderResource, _DIMENSIONS
 from gfl_dagster.resources.model_client import ModelClientResource, ModelSettingError
+from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.stores.pgvector import PgVectorStore
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 
@@ -475,7 +476,7 @@ def test_vectors_of_the_wrong_dimension_are_refused_and_nothing_is_synced(engine
     The embedder checks every vector against the probed dimension, before any store sees it."""
     load_listings_csv(engine, BUNDLED_CSV, limit=2)  # 5121 is the Brooklyn row
     embedding_proxy.embeddings(None, vectors(size=100))  # the probe, then the Brooklyn batch
-    embedder, store = remote_embedder(embedding_proxy.base_url), PgVectorStore(engine)
+    embedder, store = remote_embedder(embedding_proxy.base_url), PgVectorStore(engine, LISTINGS)
 
     with pytest.raises(Exception, match="dimension"):
         embed_area(engine, embedder, store, "Brooklyn")

@@ -8,13 +8,14 @@ import uuid
 
 import pytest
 
+from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.stores.pgvector import PgVectorStore
 from gfl_dagster.stores.weaviate import WeaviateStore
 from gfl_dagster.search.retrieval import SearchQuery
 from gfl_dagster_tests.test_weaviate_store import item, real_weaviate
 
 # Exact in float32, pairwise distinct directions.
-LISTINGS = [
+ROWS = [
     item(1, 1, "Manhattan", [1.0, 0.0, 0.0, 0.0], name="Skyline loft", price=150.0, number_of_reviews=40,
          reviews_per_month=1.0, minimum_nights=2, availability_365=200, last_review="2023-01-15"),
     item(2, 1, "Brooklyn", [0.75, 0.5, 0.0, 0.0], name="Quiet garden room", room_type="Private room",
@@ -33,18 +34,18 @@ LISTINGS = [
          number_of_reviews=300, reviews_per_month=4.0, minimum_nights=1, availability_365=50,
          last_review="2021-12-31"),
 ]
-PROPERTIES = {listing.listing_id: listing.properties for listing in LISTINGS}
+PROPERTIES = {listing.key: listing.properties for listing in ROWS}
 
 
 @pytest.fixture(params=["pgvector", "weaviate"])
 def store(request):
     if request.param == "pgvector":
-        store = PgVectorStore(request.getfixturevalue("engine"))
+        store = PgVectorStore(request.getfixturevalue("engine"), LISTINGS)
     else:
         url, api_key = real_weaviate("the search contract (ranking is the server's, so not faked)")
-        store = WeaviateStore(url, api_key, f"GflSearch{uuid.uuid4().hex[:12]}")
+        store = WeaviateStore(url, api_key, LISTINGS, f"GflSearch{uuid.uuid4().hex[:12]}")
     store.ensure(4, "test-model")
-    store.upsert(LISTINGS)
+    store.upsert(ROWS)
     yield store
     if isinstance(store, WeaviateStore):
         store.client.collections.delete(store.collection_name)
@@ -57,7 +58,7 @@ def ids(hits):
 
 def by_cosine(vector, listing_ids):
     def similarity(listing_id):
-        other = next(listing.vector for listing in LISTINGS if listing.listing_id == listing_id)
+        other = next(listing.vector for listing in ROWS if listing.key == listing_id)
         dot = sum(a * b for a, b in zip(vector, other))
         return dot / math.sqrt(sum(a * a for a in vector) * sum(b * b for b in other))
     return sorted(listing_ids, key=similarity, reverse=True)

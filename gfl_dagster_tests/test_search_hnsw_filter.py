@@ -23,6 +23,7 @@ from gfl_dagster.stores.contract import VectorItem
 from gfl_dagster.search.retrieval import SearchQuery, search_listings
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
+from gfl_dagster.listings.source import LISTINGS
 
 FILTER = dict(borough="Brooklyn", max_price=80, min_reviews=100)
 QUERY_TEXT = "sunny quiet room"
@@ -35,7 +36,7 @@ def loaded(database):
     load_listings_csv(engine, BUNDLED_CSV)
     with engine.connect() as connection:
         rows = [dict(row) for row in connection.execute(text("SELECT * FROM listings ORDER BY id")).mappings()]
-    embedder, store = EmbedderResource(), PgVectorStore(engine)
+    embedder, store = EmbedderResource(), PgVectorStore(engine, LISTINGS)
     store.ensure(embedder.dimension(), embedder.model_name)
     vectors = np.random.default_rng(2595).standard_normal((len(rows), embedder.dimension())).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

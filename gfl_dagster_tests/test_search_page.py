@@ -22,6 +22,7 @@ from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.web.app import create_app
 from gfl_dagster_tests.conftest import BUNDLED_CSV, HEADER_18
+from gfl_dagster.listings.source import LISTINGS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -36,7 +37,7 @@ BOROUGH = "Brooklyn"
 def synced_slice(engine, resources, rows: int = 150) -> list[str]:
     """The first rows of the bundled CSV, described and embedded; returns their areas."""
     report = load_listings_csv(engine, BUNDLED_CSV, limit=rows)
-    store = resources["vector_store"].open()
+    store = resources["vector_store"].open(LISTINGS)
     try:
         for area in report.areas:
             describe_area(engine, resources["model_client"], area)
@@ -181,7 +182,7 @@ def history_for(engine, resources, user_id: str, area: str) -> list[int]:
             text("SELECT id FROM listings WHERE area = :area ORDER BY id LIMIT 3"), {"area": area})]
         bucket = connection.execute(text("SELECT gfl_user_bucket(:u)"), {"u": user_id}).scalar_one()
     record_events(engine, [Event(kind, user_id, listing_id) for listing_id in liked for kind in ("view", "save")])
-    with resources["vector_store"].session() as store:
+    with resources["vector_store"].session(LISTINGS) as store:
         assert refresh_bucket(engine, resources["embedder"], store, resources["model_client"], bucket).refreshed == 1
     with engine.connect() as connection:
         return list(connection.execute(text("SELECT listing_ids FROM user_recommendations WHERE user_id = :u"),
@@ -343,7 +344,7 @@ def test_strangers_text_shows_as_text_and_no_script_runs(engine, resources, brow
     csv_path = tmp_path / "hostile.csv"
     csv_path.write_text(HEADER_18 + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
     load_listings_csv(engine, csv_path)
-    with resources["vector_store"].session() as store:
+    with resources["vector_store"].session(LISTINGS) as store:
         describe_area(engine, resources["model_client"], "Brooklyn")
         embed_area(engine, resources["embedder"], store, "Brooklyn")
     with serving(app_for(resources)) as base_url:

@@ -25,6 +25,7 @@ from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
 pytest.register_assert_rewrite("gfl_dagster_tests.model_servers")  # a plugin (below), imported first here
 from gfl_dagster.bench.fault_proxy import CHAT, Fault
 from gfl_dagster_tests.model_servers import CHAT_MODEL, chat_client
+from gfl_dagster.listings.source import LISTINGS
 
 pytest_plugins = ["gfl_dagster_tests.model_servers"]  # the real chat server and its fault proxy
 
@@ -40,7 +41,7 @@ def synced(database):
     engine = database.engine()
     empty_database(engine)
     load_listings_csv(engine, BUNDLED_CSV, limit=ROWS)
-    embedder, store = EmbedderResource(), PgVectorStore(engine)
+    embedder, store = EmbedderResource(), PgVectorStore(engine, LISTINGS)
     areas = known_areas(engine)
     for area in areas:
         describe_area(engine, ModelClientResource(), area)

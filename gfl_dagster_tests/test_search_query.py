@@ -4,6 +4,7 @@ import pytest
 from weaviate.collections.classes.filters import _FilterAnd, _FilterValue
 
 from gfl_dagster.db import search_sql
+from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.stores import weaviate_filters as weaviate_query
 from gfl_dagster.search.retrieval import SearchError, SearchQuery, normalized_query, sorted_hits, validate_query
 
@@ -85,7 +86,7 @@ def test_sorted_hits_keep_relevance_order_for_ties_and_put_missing_values_last()
 
 def test_filters_are_bound_parameters_never_inlined():
     hostile = "Brooklyn'; DROP TABLE listings; --"
-    built = search_sql.search_sql(SearchQuery(borough=hostile, min_price=10, max_price=90, room_type="Private room",
+    built = search_sql.search_sql(LISTINGS, SearchQuery(borough=hostile, min_price=10, max_price=90, room_type="Private room",
                                               sort="price:asc"), None)
     sql = str(built.statement)
     assert "DROP TABLE" not in sql and hostile in built.params.values()
@@ -111,27 +112,27 @@ def test_every_filter_maps_to_its_column():
 
 def test_only_unfiltered_semantic_queries_use_the_hnsw_index():
     vector = [0.1, 0.2]
-    unfiltered = search_sql.search_sql(SearchQuery(text="x", limit=100), vector)
+    unfiltered = search_sql.search_sql(LISTINGS, SearchQuery(text="x", limit=100), vector)
     assert unfiltered.ef_search == 800  # pgvector returns at most ef_search rows
-    assert search_sql.search_sql(SearchQuery(text="x", limit=5), vector).ef_search == 200
+    assert search_sql.search_sql(LISTINGS, SearchQuery(text="x", limit=5), vector).ef_search == 200
     assert "ORDER BY v.embedding <=>" in str(unfiltered.statement)
     assert "MATERIALIZED" not in str(unfiltered.statement)
-    filtered = search_sql.search_sql(SearchQuery(text="x", borough="Bronx", limit=70), vector)
+    filtered = search_sql.search_sql(LISTINGS, SearchQuery(text="x", borough="Bronx", limit=70), vector)
     assert filtered.ef_search is None and "matching AS MATERIALIZED" in str(filtered.statement)
     assert "ORDER BY v.embedding" not in str(filtered.statement)
     assert filtered.params["query_vector"] == [0.1, 0.2]
-    hybrid = search_sql.search_sql(SearchQuery(text="quiet loft", mode="hybrid", alpha=0.25), vector)
+    hybrid = search_sql.search_sql(LISTINGS, SearchQuery(text="quiet loft", mode="hybrid", alpha=0.25), vector)
     assert hybrid.params["alpha"] == 0.25 and hybrid.params["keywords"] == "quiet | loft"
     # The vector side searches as semantic mode for the limit, at least twice its pool of candidates.
     assert hybrid.ef_search == 200 and hybrid.params["pool"] == 100
-    wide_hybrid = search_sql.search_sql(SearchQuery(text="quiet loft", mode="hybrid", limit=100), vector)
+    wide_hybrid = search_sql.search_sql(LISTINGS, SearchQuery(text="quiet loft", mode="hybrid", limit=100), vector)
     assert wide_hybrid.ef_search == 800
-    filtered_hybrid = search_sql.search_sql(SearchQuery(text="loft", mode="hybrid", min_price=10), vector)
+    filtered_hybrid = search_sql.search_sql(LISTINGS, SearchQuery(text="loft", mode="hybrid", min_price=10), vector)
     assert filtered_hybrid.ef_search is None and "matching AS MATERIALIZED" in str(filtered_hybrid.statement)
-    keyword = search_sql.search_sql(SearchQuery(text="quiet loft", mode="keyword"), None)
+    keyword = search_sql.search_sql(LISTINGS, SearchQuery(text="quiet loft", mode="keyword"), None)
     assert "ts_rank" in str(keyword.statement) and "embedding" not in str(keyword.statement)
     with pytest.raises(ValueError, match="needs the query vector"):
-        search_sql.search_sql(SearchQuery(text="x"), None)
+        search_sql.search_sql(LISTINGS, SearchQuery(text="x"), None)
 
 
 def test_keyword_query_is_an_or_of_plain_words():
@@ -156,24 +157,24 @@ def _flat(filters):
 def test_weaviate_filters_mirror_the_sql_filters():
     query = SearchQuery(text="x", borough="Brooklyn", room_type="Private room", max_price=100, min_nights=2.5,
                         max_nights=7.5, min_reviews=10, min_reviews_per_month=0.5)
-    assert sorted(_flat(weaviate_query.search_filters(query))) == sorted([
+    assert sorted(_flat(weaviate_query.search_filters(LISTINGS, query))) == sorted([
         ("area", "Equal", "Brooklyn"), ("room_type", "Equal", "Private room"),
         ("price", "LessThanEqual", 100.0),
         ("minimum_nights", "GreaterThanEqual", 3), ("minimum_nights", "LessThanEqual", 7),  # integers, rounded inward
         ("number_of_reviews", "GreaterThanEqual", 10), ("reviews_per_month", "GreaterThanEqual", 0.5),
     ])
-    assert weaviate_query.search_filters(SearchQuery(text="x")) is None
-    single = weaviate_query.search_filters(SearchQuery(text="x", borough="Bronx"))
+    assert weaviate_query.search_filters(LISTINGS, SearchQuery(text="x")) is None
+    single = weaviate_query.search_filters(LISTINGS, SearchQuery(text="x", borough="Bronx"))
     assert _flat(single) == [("area", "Equal", "Bronx")]
 
 
 def test_weaviate_structured_query_sorts_with_a_tie_breaker_and_needs_the_sort_value():
-    filters, sort = weaviate_query.structured_filters_and_sort(SearchQuery(borough="Brooklyn",
+    filters, sort = weaviate_query.structured_filters_and_sort(LISTINGS, SearchQuery(borough="Brooklyn",
                                                                            sort="reviews_per_month"))
     assert [(s.prop, s.ascending) for s in sort.sorts] == [("reviews_per_month", False), ("listing_id", True)]
     flat = _flat(filters)
     assert ("area", "Equal", "Brooklyn") in flat
     assert any(target == "reviews_per_month" and op == "GreaterThanEqual" for target, op, _ in flat)
-    filters, sort = weaviate_query.structured_filters_and_sort(SearchQuery(room_type="Hotel room"))
+    filters, sort = weaviate_query.structured_filters_and_sort(LISTINGS, SearchQuery(room_type="Hotel room"))
     assert [(s.prop, s.ascending) for s in sort.sorts] == [("listing_id", True)]
     assert _flat(filters) == [("room_type", "Equal", "Hotel room")]

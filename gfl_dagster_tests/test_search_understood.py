@@ -23,6 +23,7 @@ from gfl_dagster.search.retrieval import recommend, search_listings, understood_
 from gfl_dagster.search.understanding import GOOD_REVIEWS
 from gfl_dagster.stores.pgvector import PgVectorStore
 from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
+from gfl_dagster.listings.source import LISTINGS
 
 ROWS = 400
 
@@ -32,7 +33,7 @@ def synced(database):
     engine = database.engine()
     empty_database(engine)
     load_listings_csv(engine, BUNDLED_CSV, limit=ROWS)
-    embedder, store = EmbedderResource(), PgVectorStore(engine)
+    embedder, store = EmbedderResource(), PgVectorStore(engine, LISTINGS)
     context = load_search_context(engine)
     for area in context.areas:
         describe_area(engine, ModelClientResource(), area)

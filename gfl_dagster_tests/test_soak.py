@@ -27,6 +27,7 @@ from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 from gfl_dagster_tests.model_servers import EMBEDDING_MODEL
+from gfl_dagster.listings.source import LISTINGS
 
 pytest_plugins = ["gfl_dagster_tests.model_servers"]
 
@@ -51,7 +52,7 @@ def test_the_audit_names_each_kind_of_divergence():
 
 def test_the_audit_reads_source_progress_and_the_real_store(engine, resources):
     load_listings_csv(engine, BUNDLED_CSV, limit=30)
-    store = resources["vector_store"].open()
+    store = resources["vector_store"].open(LISTINGS)
     for area in known_areas(engine):
         describe_area(engine, resources["model_client"], area)
         embed_area(engine, resources["embedder"], store, area)

@@ -11,6 +11,7 @@ distances and scores. So the search tests here assert on what the
 store sends; ranking is checked on pgvector and a real Weaviate by test_search_contract.py.
 """
 
+import dataclasses
 import json
 import logging
 import operator
@@ -34,11 +35,11 @@ from weaviate.proto.v1 import base_pb2, batch_delete_pb2, batch_pb2, properties_
 from weaviate.proto.v1 import weaviate_pb2_grpc
 
 from gfl_dagster.listings.embed import embed_area
-from gfl_dagster.listings.identity import vector_id
+from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.search.query import DEFAULT_ALPHA, SearchQuery
 from gfl_dagster.stores import weaviate as weaviate_store
-from gfl_dagster.stores.contract import FIELD_NAMES, LAYOUT_VERSION, RefusedWrites, VectorItem
+from gfl_dagster.stores.contract import RefusedWrites, VectorItem
 from gfl_dagster.stores.weaviate import TombstoneVersions, WeaviateStore, WeaviateStoreError
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 
@@ -84,7 +85,7 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
     @contextmanager
     def refusing(self, reasons: dict[int, str]):
         """Refuse every write and delete of these listings with these messages (per object, in the batch reply)."""
-        self.refusals = {vector_id(listing_id): message for listing_id, message in reasons.items()}
+        self.refusals = {LISTINGS.vector_id(listing_id): message for listing_id, message in reasons.items()}
         try:
             yield
         finally:
@@ -323,7 +324,7 @@ def _rest_handler(fake: FakeWeaviate) -> type:
 
 @contextmanager
 def opened(url: str, api_key: Optional[str], tombstones: Optional[TombstoneVersions] = None):
-    store = WeaviateStore(url, api_key, f"GflTest{uuid.uuid4().hex[:12]}", tombstones)
+    store = WeaviateStore(url, api_key, LISTINGS, f"GflTest{uuid.uuid4().hex[:12]}", tombstones)
     try:
         yield store
     finally:
@@ -388,16 +389,16 @@ def item(listing_id: int, version: int, area: str = "Manhattan", vector: Optiona
 
 
 VEC = [0.5, -0.25, 0.125, 1.0]  # exact in float32, so round trips compare equal
-LISTINGS = [item(1, 1, vector=VEC), item(3, 1, "Brooklyn", VEC, price=120.0),
+ROWS = [item(1, 1, vector=VEC), item(3, 1, "Brooklyn", VEC, price=120.0),
             item(2, 1, "Brooklyn", VEC, price=80.0, minimum_nights=3, last_review=None, reviews_per_month=None)]
 
 
 @pytest.fixture
 def fake_store(fake_weaviate):
-    """A store on the fake holding LISTINGS."""
+    """A store on the fake holding ROWS."""
     with opened(fake_weaviate.url, None) as store:
         store.ensure(4, "test-model")
-        store.upsert(LISTINGS)
+        store.upsert(ROWS)
         yield store
 
 
@@ -429,7 +430,7 @@ def failure_of(engine, listing_id: int) -> tuple[int, str]:
 
 
 def by_id(*listing_ids: int) -> str:
-    return f"_id contains_any {[vector_id(listing_id) for listing_id in listing_ids]!r}"
+    return f"_id contains_any {[LISTINGS.vector_id(listing_id) for listing_id in listing_ids]!r}"
 
 
 # --- the write side, on the fake and a real Weaviate -----------------------------------------------------
@@ -441,12 +442,12 @@ def test_contract(store, monkeypatch):
         store.ensure(8, "other-model")
     for words in (store.collection_name, "test-model", "4", "other-model", "8", "Delete"):
         assert words in str(refused.value)
-    with monkeypatch.context() as patched, pytest.raises(ValueError, match=f"layout {LAYOUT_VERSION}, but .* layout 0"):
-        patched.setattr(weaviate_store, "LAYOUT_VERSION", "0")
+    with monkeypatch.context() as patched, pytest.raises(ValueError, match=f"layout {LISTINGS.layout_version}, but .* layout 0"):
+        patched.setattr(store, "spec", dataclasses.replace(LISTINGS, layout_version="0"))
         store.ensure(4, "test-model")
 
     config = store.collection.config.get(simple=True)
-    assert set(FIELD_NAMES) | {"listing_id", "source_version", "embed_hash"} == {p.name for p in config.properties}
+    assert set(LISTINGS.field_names) | {"listing_id", "source_version", "embed_hash"} == {p.name for p in config.properties}
     props = {p.name: p for p in config.properties}
     assert props["name"].index_searchable and props["description"].index_searchable
     assert props["neighbourhood_group"].tokenization == Tokenization.FIELD and props["listing_id"].index_filterable
@@ -454,7 +455,7 @@ def test_contract(store, monkeypatch):
 
     store.upsert([item(1, 5, vector=VEC), item(2, 5, "Brooklyn", vector=VEC), item(3, 5, vector=VEC)])
     got = store.get(1)
-    assert (got.listing_id, got.version, got.embed_hash, got.dimension) == (1, 5, "hash-1-5", 4)
+    assert (got.key, got.version, got.embed_hash, got.dimension) == (1, 5, "hash-1-5", 4)
     assert got.properties == item(1, 5).properties
 
     store.upsert([item(1, 4, vector=[0.0] * 4, name="stale")])  # lower version: skipped
@@ -465,7 +466,7 @@ def test_contract(store, monkeypatch):
     got = store.get(1)
     assert (got.version, got.embed_hash, got.dimension) == (6, "hash-1-5", 4)  # vector and hash kept
     assert got.properties["price"] == 99.0 and got.properties["last_review"] is None
-    assert store.collection.query.fetch_object_by_id(vector_id(1), include_vector=True).vector["default"] == VEC
+    assert store.collection.query.fetch_object_by_id(LISTINGS.vector_id(1), include_vector=True).vector["default"] == VEC
     assert store.get(2).properties["price"] == 150.0  # stale property update skipped
     assert store.get(404) is None  # property updates never create objects
 
@@ -596,7 +597,7 @@ def test_api_key_is_never_logged(fake_weaviate, caplog):
 
 def test_cloud_url_needs_an_api_key():
     with pytest.raises(ValueError, match="WEAVIATE_API_KEY"):
-        WeaviateStore("https://abc123.c0.europe-west3.gcp.weaviate.cloud", None, "Listing")
+        WeaviateStore("https://abc123.c0.europe-west3.gcp.weaviate.cloud", None, LISTINGS)
 
 
 # --- what the store sends, on the fake ------------------------------------------------------------------
@@ -701,7 +702,7 @@ def test_semantic_search_sends_the_vector_the_filters_and_the_limit(fake_store, 
         "filters": ["area == 'Brooklyn'", "price <= 100.0", "minimum_nights >= 2", "minimum_nights <= 4"],
     }
     # Hits under CSV names plus area, id and score; the score is 1 - the distance Weaviate returned.
-    assert hits == [{**LISTINGS[2].properties, "score": 0.75}]
+    assert hits == [{**ROWS[2].properties, "score": 0.75}]
     for mode in ("semantic", "hybrid"):
         with pytest.raises(ValueError, match=f"{mode} search needs the query vector"):
             fake_store.search(SearchQuery(text="x", mode=mode), None)
@@ -723,7 +724,7 @@ def test_keyword_search_sends_bm25_with_the_text(fake_store, sent):
     # No properties named: bm25 runs over every searchable text property (name, description).
     assert sent() == {"limit": 10, "metadata": ["score"], "bm25": {"query": "zeppelin", "properties": []}}
     # Hits keep the server's order (the fake's: by uuid) and its score.
-    assert [(hit["id"], hit["score"]) for hit in hits] == [(i, 0.5) for i in sorted([1, 2, 3], key=vector_id)]
+    assert [(hit["id"], hit["score"]) for hit in hits] == [(i, 0.5) for i in sorted([1, 2, 3], key=LISTINGS.vector_id)]
     assert fake_store.search(SearchQuery(text="zeppelin", mode="keyword", borough="Queens"), None) == []
     assert sent()["filters"] == ["area == 'Queens'"]
 
@@ -745,4 +746,4 @@ def test_structured_search_sends_filters_and_sort_but_no_vector(fake_store, sent
     """A sort field also filters on "has a value" (a bound below any value): objects without one are left out."""
     hits = fake_store.search(query, None)
     assert sent() == {"limit": query.limit, "metadata": [], "filters": filters, "sort": sort}
-    assert hits and all(set(hit) == {*FIELD_NAMES, "id", "score"} and hit["score"] is None for hit in hits)
+    assert hits and all(set(hit) == {*LISTINGS.field_names, "id", "score"} and hit["score"] is None for hit in hits)

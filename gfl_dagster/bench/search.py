@@ -23,6 +23,7 @@ from gfl_dagster import settings
 from gfl_dagster.bench.common import cpu_model, machine, throwaway_project
 from gfl_dagster.cli.common import print_json
 from gfl_dagster.search.query import DEFAULT_ALPHA, MODES, SearchQuery
+from gfl_dagster.listings.source import LISTINGS
 
 DEFAULT_ALPHAS = "0.1,0.25,0.5,0.75,0.9"
 LARGE_CSV_NAME = "AB_NYC_2019.csv"
@@ -139,7 +140,7 @@ def _measure_bundled(csv_path: Optional[str], searches: int, alphas: list[float]
                                "default_alpha": DEFAULT_ALPHA, "latency": {}, "alpha_sweep": {},
                                "dataset": {k: synced[k] for k in ("csv", "listings", "sync_s")},
                                "ceiling": ceiling(grades)}
-    with project_resources() as resources, resources.vector_store.session() as store:
+    with project_resources() as resources, resources.vector_store.session(LISTINGS) as store:
         backend = resources.vector_store.backend
         _progress(f"evaluating {len(QUERIES)} queries on {backend}")
         figures[backend] = {mode: evaluate(_searcher(resources, store, synced["areas"], mode), grades)
@@ -219,7 +220,7 @@ def _measure_large(csv_path: str, limit: Optional[int], searches: int) -> dict[s
     from gfl_dagster.cli.runs import project_resources
 
     synced = _load_and_sync(csv_path, limit)
-    with project_resources() as resources, resources.vector_store.session() as store:
+    with project_resources() as resources, resources.vector_store.session(LISTINGS) as store:
         figures = _large_latency(resources, store, synced["areas"], synced["listings"], searches)
         store.drop()
     figures["large"].update(csv=csv_path, limit=limit, sync_s=synced["sync_s"])
@@ -230,7 +231,7 @@ def _measure_large_synced(folder: Path, searches: int) -> dict[str, Any]:
     from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.db import queries
 
-    with project_resources() as resources, resources.vector_store.session() as store:
+    with project_resources() as resources, resources.vector_store.session(LISTINGS) as store:
         with resources.database.engine().connect() as connection:
             listings = connection.execute(queries.COUNT_LISTINGS).scalar_one()
             areas = [row.area for row in connection.execute(queries.LIST_AREAS)]

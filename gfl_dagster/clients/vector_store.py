@@ -1,4 +1,4 @@
-"""Opens the configured vector store without Dagster: pgvector in the source Postgres, or Weaviate.
+"""Opens the configured vector store for a source without Dagster: pgvector in the source Postgres, or Weaviate.
 
 The plain counterpart of VectorStoreResource (resources/vector_store.py), for the commands that answer at once.
 """
@@ -12,40 +12,41 @@ from typing import Callable, Iterator, Optional, Sequence
 from sqlalchemy import Engine
 
 from gfl_dagster.db import queries
+from gfl_dagster.spec import SourceSpec
 from gfl_dagster.stores.contract import VectorStore
 
 
 @dataclass(frozen=True)
 class VectorStoreClient:
-    """Use it as `with client.session() as store:`; `engine` starts (or joins) the source database when called."""
+    """Use it as `with client.session(spec) as store:`; `engine` starts (or joins) the source database when called."""
 
     engine: Callable[[], Engine]
     backend: str = "pgvector"  # 'pgvector' or 'weaviate'
     weaviate_url: Optional[str] = None
     weaviate_api_key: Optional[str] = None
-    collection: str = "Listing"
+    collection: Optional[str] = None  # the Weaviate collection; None: the source's own (spec.collection)
 
-    def open(self) -> VectorStore:
-        """A store the caller must close; prefer `session()`."""
+    def open(self, spec: SourceSpec) -> VectorStore:
+        """The store of `spec`'s source, which the caller must close; prefer `session()`."""
         if self.backend == "weaviate":
             from gfl_dagster.stores.weaviate import WeaviateStore
 
             if not self.weaviate_url:
                 raise ValueError("vector store backend is 'weaviate' but WEAVIATE_URL is not set")
-            return WeaviateStore(self.weaviate_url, self.weaviate_api_key, self.collection,
-                                 tombstones=self.tombstone_versions)
+            return WeaviateStore(self.weaviate_url, self.weaviate_api_key, spec, self.collection,
+                                 tombstones=lambda keys: self.tombstone_versions(spec, keys))
         from gfl_dagster.stores.pgvector import PgVectorStore
 
-        return PgVectorStore(self.engine())
+        return PgVectorStore(self.engine(), spec)
 
-    def tombstone_versions(self, listing_ids: Sequence[int]) -> dict[int, int]:
-        """The source's delete versions of these listings, for a store that cannot read them in its write."""
+    def tombstone_versions(self, spec: SourceSpec, keys: Sequence[int]) -> dict[int, int]:
+        """The source's delete versions of these rows, for a store that cannot read them in its write."""
         with self.engine().connect() as connection:
-            return dict(connection.execute(queries.TOMBSTONE_VERSIONS, {"ids": list(listing_ids)}).all())
+            return dict(connection.execute(queries.tombstone_versions(spec), {"ids": list(keys)}).all())
 
     @contextmanager
-    def session(self) -> Iterator[VectorStore]:
-        store = self.open()
+    def session(self, spec: SourceSpec) -> Iterator[VectorStore]:
+        store = self.open(spec)
         try:
             yield store
         finally:

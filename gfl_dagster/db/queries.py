@@ -7,9 +7,10 @@ beside this file; the schema is `schema.sql`.
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 
 from gfl_dagster.db.tables import LISTING_COLUMNS
+from gfl_dagster.spec import SourceSpec
 
 _COLUMNS = ", ".join(LISTING_COLUMNS)
 
@@ -94,9 +95,14 @@ DELETED_IN_AREA = text(
     "WHERE s.area = :area AND l.id IS NULL"
 )
 DELETE_SYNC_STATE = text("DELETE FROM listing_sync WHERE listing_id = ANY(:ids)")
-# The version at which each of these listings was deleted: a store that cannot check it in its own
-# write (Weaviate) reads it first, so a stale write cannot bring a deleted listing back.
-TOMBSTONE_VERSIONS = text("SELECT listing_id, version FROM listing_tombstones WHERE listing_id = ANY(:ids)")
+
+
+def tombstone_versions(spec: SourceSpec) -> TextClause:
+    """The version at which each of these rows was deleted: a store that cannot check it in its own
+    write (Weaviate) reads it first, so a stale write cannot bring a deleted row back."""
+    return text(f"SELECT {spec.store_key}, version FROM {spec.tombstone_table} WHERE {spec.store_key} = ANY(:ids)")
+
+
 DELETE_DESCRIPTIONS = text(
     "DELETE FROM listing_descriptions d WHERE d.listing_id = ANY(:ids) "
     "AND NOT EXISTS (SELECT 1 FROM listings l WHERE l.id = d.listing_id)"

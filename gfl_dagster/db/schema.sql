@@ -196,8 +196,10 @@ CREATE TABLE IF NOT EXISTS vector_store_meta (
     model      text NOT NULL,
     dimension  integer NOT NULL
 );
--- Which field layout (stores/contract.py LAYOUT_VERSION) the store was built for.
+-- Which field layout (the source spec's layout_version) the store was built for.
 ALTER TABLE vector_store_meta ADD COLUMN IF NOT EXISTS layout text NOT NULL DEFAULT '';
+-- One row per source's store, named by its vector table (db/pgvector_sql.py meta_key); the listings' row was 'pgvector'.
+UPDATE vector_store_meta SET store = 'pgvector:listing_vectors' WHERE store = 'pgvector';
 
 -- Rows that failed a stage (description or vector) with the reason; a poison row
 -- is recorded here and skipped, so it never blocks its partition.

@@ -1,4 +1,5 @@
-"""Search SQL over `listing_vectors`, built from a validated SearchQuery (values always bound, never inlined).
+"""Search SQL over a source's vector table (listings: `listing_vectors`), built from a validated query
+(values always bound, never inlined; table and column names come from the source's spec).
 
 Filtered vector queries never use the HNSW index. pgvector 0.6 applies a WHERE
 clause *after* the index scan, which yields at most `hnsw.ef_search` candidates,
@@ -52,8 +53,8 @@ from typing import Any, Optional, Sequence
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import TextClause, bindparam, text
 
-from gfl_dagster.stores.contract import FIELD_NAMES
-from gfl_dagster.search.query import SORT_FIELDS, SearchQuery
+from gfl_dagster.spec import SourceSpec
+from gfl_dagster.stores.contract import StoreQuery
 
 # Candidates per side of a hybrid query before fusion.
 HYBRID_POOL = 100
@@ -61,7 +62,6 @@ HYBRID_POOL = 100
 COMMON_WORD_SHARE = 0.1
 MIN_EF_SEARCH, MAX_EF_SEARCH = 200, 1000  # pgvector accepts ef_search up to 1000
 
-_PROPS = ", ".join(f"v.{name}" for name in FIELD_NAMES)
 _KEYWORD = re.compile(r"[^\W_]+")
 
 SET_EF_SEARCH = text("SELECT set_config('hnsw.ef_search', :ef_search, true)")
@@ -85,22 +85,27 @@ def _keyword_params(search_text: str) -> dict[str, Any]:
             "keyword_words": keyword_tsquery(search_text, " "), "common_share": COMMON_WORD_SHARE}
 
 
+def _props(spec: SourceSpec) -> str:
+    return ", ".join(f"v.{name}" for name in spec.field_names)
+
+
 # CTEs ending in `keyword_terms (q, candidates)`: the ranking query and the candidates' (module docstring).
 # The words are letters and digits only (_KEYWORD), so a quoted lexeme is a valid tsquery operand.
-_KEYWORD_TERMS = (
-    "common_words AS (SELECT e.lexeme FROM pg_stats s, unnest(CAST(CAST(s.most_common_elems AS text) AS text[]),"
-    " s.most_common_elem_freqs) AS e(lexeme, share) WHERE s.schemaname = current_schema()"
-    " AND s.tablename = 'listing_vectors' AND s.attname = 'search_text' AND e.lexeme IS NOT NULL"
-    " AND e.share >= :common_share), "
-    "distinctive AS (SELECT CAST(string_agg(quote_literal(t.lexeme), ' | ') AS tsquery) AS q"
-    " FROM unnest(to_tsvector('english', :keyword_words)) t WHERE t.lexeme NOT IN (SELECT lexeme FROM common_words)), "
-    "keyword_terms AS (SELECT to_tsquery('english', :keywords) AS q, coalesce("
-    "to_tsquery('english', :all_keywords) || (SELECT q FROM distinctive), to_tsquery('english', :all_keywords))"
-    " AS candidates)"
-)
+def _keyword_terms(spec: SourceSpec) -> str:
+    return (
+        "common_words AS (SELECT e.lexeme FROM pg_stats s, unnest(CAST(CAST(s.most_common_elems AS text) AS text[]),"
+        " s.most_common_elem_freqs) AS e(lexeme, share) WHERE s.schemaname = current_schema()"
+        f" AND s.tablename = '{spec.vector_table}' AND s.attname = 'search_text' AND e.lexeme IS NOT NULL"
+        " AND e.share >= :common_share), "
+        "distinctive AS (SELECT CAST(string_agg(quote_literal(t.lexeme), ' | ') AS tsquery) AS q"
+        " FROM unnest(to_tsvector('english', :keyword_words)) t WHERE t.lexeme NOT IN (SELECT lexeme FROM common_words)), "
+        "keyword_terms AS (SELECT to_tsquery('english', :keywords) AS q, coalesce("
+        "to_tsquery('english', :all_keywords) || (SELECT q FROM distinctive), to_tsquery('english', :all_keywords))"
+        " AS candidates)"
+    )
 
 
-def filter_sql(query: SearchQuery, alias: str = "v") -> tuple[str, dict[str, Any]]:
+def filter_sql(query: StoreQuery, alias: str = "v") -> tuple[str, dict[str, Any]]:
     """The WHERE condition of the query's filters ("TRUE" for none) and its bound parameters."""
     clauses, params = [], {}
     for column, value in query.equality_filters().items():
@@ -112,9 +117,9 @@ def filter_sql(query: SearchQuery, alias: str = "v") -> tuple[str, dict[str, Any
     return (" AND ".join(clauses) or "TRUE"), params
 
 
-def _sort_column(query: SearchQuery) -> tuple[str, bool]:
-    sort_field, descending = query.sort_order() or ("listing_id", False)
-    if sort_field not in SORT_FIELDS + ("listing_id",):  # column names are inlined: whitelist only
+def _sort_column(spec: SourceSpec, query: StoreQuery) -> tuple[str, bool]:
+    sort_field, descending = query.sort_order() or (spec.store_key, False)
+    if sort_field not in spec.sortable + (spec.store_key,):  # column names are inlined: whitelist only
         raise ValueError(f"not a sort field: {sort_field!r}")
     return sort_field, descending
 
@@ -123,14 +128,15 @@ def ef_search_for(limit: int) -> int:
     return max(MIN_EF_SEARCH, min(MAX_EF_SEARCH, 8 * limit))
 
 
-def _nearest_ctes(query: SearchQuery, where: str, limit_param: str) -> str:
-    """CTEs ending in `nearest (listing_id, distance)`: the nearest rows passing `where` (module docstring)."""
+def _nearest_ctes(spec: SourceSpec, query: StoreQuery, where: str, limit_param: str) -> str:
+    """CTEs ending in `nearest (key, distance)`: the nearest rows passing `where` (module docstring)."""
+    table, key = spec.vector_table, spec.store_key
     if not query.has_filters:
-        return ("nearest AS (SELECT v.listing_id, v.embedding <=> CAST(:query_vector AS vector) AS distance "
-                f"FROM listing_vectors v ORDER BY v.embedding <=> CAST(:query_vector AS vector) LIMIT :{limit_param})")
-    return ("matching AS MATERIALIZED (SELECT v.listing_id, v.embedding <=> CAST(:query_vector AS vector) AS distance"
-            f" FROM listing_vectors v WHERE {where}), "
-            f"nearest AS (SELECT listing_id, distance FROM matching ORDER BY distance, listing_id LIMIT :{limit_param})")
+        return (f"nearest AS (SELECT v.{key}, v.embedding <=> CAST(:query_vector AS vector) AS distance "
+                f"FROM {table} v ORDER BY v.embedding <=> CAST(:query_vector AS vector) LIMIT :{limit_param})")
+    return (f"matching AS MATERIALIZED (SELECT v.{key}, v.embedding <=> CAST(:query_vector AS vector) AS distance"
+            f" FROM {table} v WHERE {where}), "
+            f"nearest AS (SELECT {key}, distance FROM matching ORDER BY distance, {key} LIMIT :{limit_param})")
 
 
 def _build(sql: str, params: dict[str, Any], ef_search: Optional[int] = None) -> SearchSql:
@@ -140,79 +146,84 @@ def _build(sql: str, params: dict[str, Any], ef_search: Optional[int] = None) ->
     return SearchSql(statement, params, ef_search)
 
 
-def structured_search(query: SearchQuery) -> SearchSql:
+def structured_search(spec: SourceSpec, query: StoreQuery) -> SearchSql:
     """Filters and sort, no ranking; rows without a value for the sort field are left out (as in Weaviate)."""
     where, params = filter_sql(query)
-    column, descending = _sort_column(query)
+    column, descending = _sort_column(spec, query)
+    key = spec.store_key
     return _build(
-        f"SELECT v.listing_id, {_PROPS}, NULL::float8 AS score FROM listing_vectors v "
+        f"SELECT v.{key}, {_props(spec)}, NULL::float8 AS score FROM {spec.vector_table} v "
         f"WHERE {where} AND v.{column} IS NOT NULL "
-        f"ORDER BY v.{column} {'DESC' if descending else 'ASC'}, v.listing_id LIMIT :limit",
+        f"ORDER BY v.{column} {'DESC' if descending else 'ASC'}, v.{key} LIMIT :limit",
         {**params, "limit": query.limit},
     )
 
 
-def semantic_search(query: SearchQuery, vector: Sequence[float]) -> SearchSql:
+def semantic_search(spec: SourceSpec, query: StoreQuery, vector: Sequence[float]) -> SearchSql:
     where, params = filter_sql(query)
     params.update(query_vector=[float(x) for x in vector], limit=query.limit)
+    key = spec.store_key
     return _build(
-        f"WITH {_nearest_ctes(query, where, 'limit')} "
-        f"SELECT v.listing_id, {_PROPS}, 1 - n.distance AS score "
-        "FROM nearest n JOIN listing_vectors v USING (listing_id) ORDER BY n.distance, v.listing_id",
+        f"WITH {_nearest_ctes(spec, query, where, 'limit')} "
+        f"SELECT v.{key}, {_props(spec)}, 1 - n.distance AS score "
+        f"FROM nearest n JOIN {spec.vector_table} v USING ({key}) ORDER BY n.distance, v.{key}",
         params, ef_search=None if query.has_filters else ef_search_for(query.limit),
     )
 
 
-def _keyword_top_ctes(where: str, limit_param: str) -> str:
-    """CTEs ending in `keyword_top (listing_id, rank)`: the best rows by ts_rank among the keyword candidates,
+def _keyword_top_ctes(spec: SourceSpec, where: str, limit_param: str) -> str:
+    """CTEs ending in `keyword_top (key, rank)`: the best rows by ts_rank among the keyword candidates,
     topped up from rows holding only common words when fewer candidates pass `where` (module docstring)."""
-    best = ("SELECT v.listing_id, ts_rank(v.search_text, (SELECT q FROM keyword_terms)) AS rank FROM listing_vectors v "
-            f"WHERE {{}} AND {where} ORDER BY rank DESC, v.listing_id LIMIT :{limit_param}")
+    key = spec.store_key
+    best = (f"SELECT v.{key}, ts_rank(v.search_text, (SELECT q FROM keyword_terms)) AS rank "
+            f"FROM {spec.vector_table} v WHERE {{}} AND {where} ORDER BY rank DESC, v.{key} LIMIT :{limit_param}")
     candidates = best.format("v.search_text @@ (SELECT candidates FROM keyword_terms)")
     others = best.format("v.search_text @@ (SELECT q FROM keyword_terms)"
                          " AND NOT v.search_text @@ (SELECT candidates FROM keyword_terms)")
     # Postgres's Append reads its branches in order and the LIMIT stops it: `others` runs only when needed.
-    return f"{_KEYWORD_TERMS}, keyword_top AS (SELECT * FROM (({candidates}) UNION ALL ({others})) t LIMIT :{limit_param})"
+    return f"{_keyword_terms(spec)}, keyword_top AS (SELECT * FROM (({candidates}) UNION ALL ({others})) t LIMIT :{limit_param})"
 
 
-def keyword_search(query: SearchQuery) -> SearchSql:
+def keyword_search(spec: SourceSpec, query: StoreQuery) -> SearchSql:
     where, params = filter_sql(query)
     params.update(_keyword_params(query.text), limit=query.limit)
+    key = spec.store_key
     return _build(
-        f"WITH {_keyword_top_ctes(where, 'limit')} "
-        f"SELECT v.listing_id, {_PROPS}, k.rank AS score FROM keyword_top k JOIN listing_vectors v USING (listing_id) "
-        "ORDER BY score DESC, v.listing_id",
+        f"WITH {_keyword_top_ctes(spec, where, 'limit')} "
+        f"SELECT v.{key}, {_props(spec)}, k.rank AS score FROM keyword_top k JOIN {spec.vector_table} v USING ({key}) "
+        f"ORDER BY score DESC, v.{key}",
         params,
     )
 
 
-def hybrid_search(query: SearchQuery, vector: Sequence[float]) -> SearchSql:
+def hybrid_search(spec: SourceSpec, query: StoreQuery, vector: Sequence[float]) -> SearchSql:
     """Relative score fusion of the vector and keyword sides; see the module docstring."""
     where, params = filter_sql(query)
     pool = max(HYBRID_POOL, query.limit)
+    key = spec.store_key
     params.update(_keyword_params(query.text), query_vector=[float(x) for x in vector], alpha=query.alpha,
                   pool=pool, limit=query.limit)
     return _build(
-        f"WITH {_nearest_ctes(query, where, 'pool')}, {_keyword_top_ctes(where, 'pool')}, "
-        "vector_side AS (SELECT listing_id, coalesce((max(distance) OVER () - distance)"
+        f"WITH {_nearest_ctes(spec, query, where, 'pool')}, {_keyword_top_ctes(spec, where, 'pool')}, "
+        f"vector_side AS (SELECT {key}, coalesce((max(distance) OVER () - distance)"
         " / nullif(max(distance) OVER () - min(distance) OVER (), 0), 1) AS normalized FROM nearest), "
-        "keyword_side AS (SELECT listing_id, coalesce((rank - min(rank) OVER ())"
+        f"keyword_side AS (SELECT {key}, coalesce((rank - min(rank) OVER ())"
         " / nullif(max(rank) OVER () - min(rank) OVER (), 0), 1) AS normalized FROM keyword_top), "
-        "fused AS (SELECT listing_id, CAST(:alpha AS float8) * coalesce(vs.normalized, 0)"
+        f"fused AS (SELECT {key}, CAST(:alpha AS float8) * coalesce(vs.normalized, 0)"
         " + (1 - CAST(:alpha AS float8)) * coalesce(ks.normalized, 0) AS score"
-        " FROM vector_side vs FULL JOIN keyword_side ks USING (listing_id)) "
-        f"SELECT v.listing_id, {_PROPS}, f.score FROM fused f JOIN listing_vectors v USING (listing_id) "
-        "ORDER BY f.score DESC, v.listing_id LIMIT :limit",
+        f" FROM vector_side vs FULL JOIN keyword_side ks USING ({key})) "
+        f"SELECT v.{key}, {_props(spec)}, f.score FROM fused f JOIN {spec.vector_table} v USING ({key}) "
+        f"ORDER BY f.score DESC, v.{key} LIMIT :limit",
         params, ef_search=None if query.has_filters else max(ef_search_for(query.limit), min(2 * pool, MAX_EF_SEARCH)),
     )
 
 
-def search_sql(query: SearchQuery, vector: Optional[Sequence[float]]) -> SearchSql:
+def search_sql(spec: SourceSpec, query: StoreQuery, vector: Optional[Sequence[float]]) -> SearchSql:
     """The statement for a validated query; `vector` is the embedded text (None for structured/keyword)."""
     if query.is_structured:
-        return structured_search(query)
+        return structured_search(spec, query)
     if query.mode == "keyword":
-        return keyword_search(query)
+        return keyword_search(spec, query)
     if vector is None:
         raise ValueError(f"{query.mode} search needs the query vector")
-    return hybrid_search(query, vector) if query.mode == "hybrid" else semantic_search(query, vector)
+    return hybrid_search(spec, query, vector) if query.mode == "hybrid" else semantic_search(spec, query, vector)

@@ -36,6 +36,7 @@ from gfl_dagster.listings.partitions import area_partitions
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.resources.vector_store import VectorStoreResource
 from gfl_dagster.stores.contract import VectorStore
+from gfl_dagster.listings.source import LISTINGS
 
 # Partitioned asset checks are a Dagster preview feature; we rely on them knowingly.
 warnings.filterwarnings("ignore", category=PreviewWarning, message=".*partitions_def on an AssetCheckSpec")
@@ -100,7 +101,7 @@ def area_drift(database: PostgresResource, vector_store: VectorStoreResource, ar
     """Source and store versions of one area, each read once."""
     with database.engine().connect() as connection:
         source = {r.id: r.version for r in connection.execute(queries.SOURCE_VERSIONS_IN_AREA, {"area": area})}
-    with vector_store.session() as store:
+    with vector_store.session(LISTINGS) as store:
         return compare_versions(source, store.versions(area))
 
 
@@ -160,7 +161,7 @@ def vectors_match_source(
     if window is None:
         drift, scope = area_drift(database, vector_store, area), {"scope": "whole area"}
     else:
-        with vector_store.session() as store:
+        with vector_store.session(LISTINGS) as store:
             drift, scope = touched_drift(database.engine(), store, area, window)
     for outcome in vector_outcomes(drift, scope):
         yield outcome.result()

@@ -107,7 +107,7 @@ def _embed_area(engine: Engine, embedder: EmbedderResource, store: VectorStore, 
     report.rows_seen = len(rows)
     planned, report.unchanged = plan_area(rows, descriptions, sync_state, failures, model)
 
-    planned_ids = {p.item.listing_id for p in planned}
+    planned_ids = {p.item.key for p in planned}
     changed_at = [row["updated_at"] for row in rows if row["id"] in planned_ids]
     if changed_at:
         report.max_change_age_s = max(0.0, (datetime.now(timezone.utc) - min(changed_at)).total_seconds())
@@ -144,7 +144,7 @@ def _embed_area(engine: Engine, embedder: EmbedderResource, store: VectorStore, 
 def _embed_and_upsert(engine, embedder, store, area, batch: list[PlannedItem], report: EmbedReport) -> list[VectorItem]:
     def embed_and_write(part: list[PlannedItem], failures: list) -> list[VectorItem]:
         embedded = _each_or_all(lambda some: embedder.embed_documents([p.text for p in some]), part, failures)
-        items = [VectorItem(p.item.listing_id, p.item.version, p.item.embed_hash, p.item.properties, vector)
+        items = [VectorItem(p.item.key, p.item.version, p.item.embed_hash, p.item.properties, vector)
                  for p, vector in embedded]
         return _written(store.upsert, items, failures)
 
@@ -181,10 +181,10 @@ def _written(write, items: list[VectorItem], failures: list) -> list[VectorItem]
         except RefusedWrites as error:
             if len(error.refused) == len(part):
                 raise
-            failures.extend((item, RefusedWrites(f"listing {item.listing_id}: {error.refused[item.listing_id]}",
-                                                 {item.listing_id: error.refused[item.listing_id]}))
-                            for item in part if item.listing_id in error.refused)
-            return [item.listing_id not in error.refused for item in part]
+            failures.extend((item, RefusedWrites(f"listing {item.key}: {error.refused[item.key]}",
+                                                 {item.key: error.refused[item.key]}))
+                            for item in part if item.key in error.refused)
+            return [item.key not in error.refused for item in part]
         return [True] * len(part)
 
     return [item for item, was_written in _each_or_all(attempt, items, failures) if was_written]
@@ -193,7 +193,7 @@ def _written(write, items: list[VectorItem], failures: list) -> list[VectorItem]
 def _record_failures(engine: Engine, area: str, failures: list[tuple]) -> None:
     with engine.begin() as connection:
         connection.execute(tables.RECORD_FAILURE, [
-            {"listing_id": _item(element).listing_id, "stage": STAGE, "area": area,
+            {"listing_id": _item(element).key, "stage": STAGE, "area": area,
              "input_hash": _item(element).embed_hash, "reason": f"{type(error).__name__}: {error}"}
             for element, error in failures])
 
@@ -226,8 +226,8 @@ def _record_progress(engine: Engine, area: str, model: str, items: list[VectorIt
         return
     with engine.begin() as connection:
         connection.execute(tables.UPSERT_SYNC_STATE, [
-            {"listing_id": i.listing_id, "area": area, "synced_version": i.version, "embed_hash": i.embed_hash,
+            {"listing_id": i.key, "area": area, "synced_version": i.version, "embed_hash": i.embed_hash,
              "embedding_model": model} for i in items
         ])
-        connection.execute(queries.CLEAR_FAILURES, {"stage": STAGE, "ids": [i.listing_id for i in items]})
+        connection.execute(queries.CLEAR_FAILURES, {"stage": STAGE, "ids": [i.key for i in items]})
 

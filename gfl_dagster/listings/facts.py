@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from gfl_dagster.stores.contract import FIELD_NAMES
+from gfl_dagster.listings.source import LISTINGS
 
 
 def review_band(number_of_reviews: int | None) -> str:
@@ -56,7 +56,7 @@ def description_input(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def vector_properties(row: Mapping[str, Any], description: str | None) -> dict[str, Any]:
     """Filterable properties of the vector object, keyed by CSV column names."""
-    properties = {field: row.get(field) for field in FIELD_NAMES}
+    properties = {field: row.get(field) for field in LISTINGS.field_names}
     properties["id"] = int(row["id"])
     properties["price"] = None if row.get("price") is None else float(row["price"])
     last_review = row.get("last_review")

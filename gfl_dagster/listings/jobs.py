@@ -22,6 +22,7 @@ from gfl_dagster.listings.describe import known_places
 from gfl_dagster.listings.reconcile import ReconcileReport, reconcile
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.resources.vector_store import VectorStoreResource
+from gfl_dagster.listings.source import LISTINGS
 
 # In-process: a run is one area's steps; a subprocess per step would add
 # seconds of start-up to every change's freshness.
@@ -56,7 +57,7 @@ def reconcile_vector_store(
 ) -> None:
     """Compares source and vector store per area, repairs any drift (the sensor re-syncs it) and
     records every area's checks."""
-    with vector_store.session() as store:
+    with vector_store.session(LISTINGS) as store:
         report = reconcile(database.engine(), store)
     context.log.info(report.summary())
     # Recorded on listing_vectors, so the repair shows in the asset's history.

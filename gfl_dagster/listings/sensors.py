@@ -17,6 +17,7 @@ from gfl_dagster import settings
 from gfl_dagster.db import queries
 from gfl_dagster.listings.jobs import sync_area_job
 from gfl_dagster.listings.partitions import area_partitions
+from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.change_capture.change_feed import FeedCursor, lag_message, plan_tick, should_sweep
 from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
@@ -51,7 +52,7 @@ def listing_changes_sensor(context: SensorEvaluationContext, database: PostgresR
             queries.PENDING_BY_AREA, {"poison_attempts": POISON_AFTER_ATTEMPTS})} if sweep else {}
         open_transaction_s = connection.execute(queries.OLDEST_OPEN_TRANSACTION_S).scalar()
     if sweep and settings.vector_backend() == "pgvector":  # an embedding-model change: the next generation's work
-        building = generations.next_pending_by_area(database.engine(), generations.configured_model(),
+        building = generations.next_pending_by_area(database.engine(), LISTINGS, generations.configured_model(),
                                                     POISON_AFTER_ATTEMPTS)
         pending = {**building, **pending}
     plan = plan_tick(changed, pending, cursor.deferred, busy_areas(context.instance))

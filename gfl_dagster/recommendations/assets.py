@@ -18,6 +18,7 @@ from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.resources.vector_store import VectorStoreResource
 from gfl_dagster.dagster_instance import LLM_POOL
 from gfl_dagster.generation.spend import tracked_spend
+from gfl_dagster.listings.source import LISTINGS
 
 # gfl_user_bucket() in schema.sql decides a user's bucket; a refresh reads its bucket's users only.
 user_buckets = StaticPartitionsDefinition([f"users-{n:02d}" for n in range(16)])
@@ -30,7 +31,7 @@ def user_recommendations(context: AssetExecutionContext, database: PostgresResou
                          vector_store: VectorStoreResource, model_client: ModelClientResource) -> MaterializeResult:
     """Refreshes only the users of this bucket with events newer than their stored recommendation."""
     with tracked_spend(database.engine(), model_client.usage, "user_recommendations") as spend, \
-            vector_store.session() as store:
+            vector_store.session(LISTINGS) as store:
         report = refresh_bucket(database.engine(), embedder, store, model_client, context.partition_key,
                                 progress=context.log.info)
     return MaterializeResult(metadata={

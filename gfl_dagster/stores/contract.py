@@ -1,57 +1,50 @@
 """The store contract: what the sync, the checks and search need from a vector store.
 
 Backends implement `VectorStore` in a file each (pgvector.py, weaviate.py); nothing
-outside a backend touches its client or its table. The fields a vector object
-carries are described here in store-neutral kinds, which each backend maps to its
-own types, so a third backend is one new file.
+outside a backend touches its client or its table. A store is opened for one
+source (spec.py's SourceSpec): its collection and tables are named from the spec,
+and the fields it carries are the spec's, in store-neutral kinds that each backend
+maps to its own types, so a third backend is one new file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Optional, Protocol, Sequence
+from typing import Any, Mapping, Optional, Protocol, Sequence
 
-from gfl_dagster.search.query import SearchQuery
-
-FieldKind = Literal["text", "category", "integer", "number", "date"]
+from gfl_dagster.spec import SourceSpec
 
 
-@dataclass(frozen=True)
-class Field:
-    """A property stored beside each vector: `text` is searched by keyword, `category` filtered by exact value."""
+class StoreQuery(Protocol):
+    """What a store needs of a validated search (search/query.py's SearchQuery is one), in the source's
+    field names: the stores build their filters from these and know nothing of the search's parameters."""
 
-    name: str
-    kind: FieldKind
+    text: str
+    mode: str  # "semantic", "hybrid" or "keyword"
+    alpha: float
+    limit: int
 
+    @property
+    def is_structured(self) -> bool: ...
 
-# The properties of a listing's vector object, named as in the CSV (`area` is the partition,
-# derived once, in Postgres). `id` and `description` are added by the sync.
-VECTOR_FIELDS = (
-    Field("name", "text"),
-    Field("description", "text"),
-    Field("area", "category"),
-    Field("neighbourhood_group", "category"),
-    Field("neighbourhood", "category"),
-    Field("room_type", "category"),
-    Field("price", "number"),
-    Field("minimum_nights", "integer"),
-    Field("number_of_reviews", "integer"),
-    Field("reviews_per_month", "number"),
-    Field("availability_365", "integer"),
-    Field("last_review", "date"),
-    Field("latitude", "number"),
-    Field("longitude", "number"),
-)
-FIELD_NAMES = tuple(field.name for field in VECTOR_FIELDS)
-# Bumped when VECTOR_FIELDS changes: a store built for another layout is rebuilt (pgvector) or refused (Weaviate).
-LAYOUT_VERSION = "2"
+    @property
+    def has_filters(self) -> bool: ...
+
+    def equality_filters(self) -> dict[str, str]:
+        """{field: value}: keyword fields equal to these values."""
+
+    def range_filters(self) -> list[tuple[str, str, float]]:
+        """(field, ">=" or "<=", bound) on number fields."""
+
+    def sort_order(self) -> Optional[tuple[str, bool]]:
+        """(field, descending), or None: by key."""
 
 
 @dataclass(frozen=True)
 class VectorItem:
-    """One listing as the vector store holds it. `vector` None: update properties only."""
+    """One source row as the vector store holds it, by the row's key. `vector` None: update properties only."""
 
-    listing_id: int
+    key: int
     version: int
     embed_hash: str
     properties: dict[str, Any]
@@ -60,7 +53,7 @@ class VectorItem:
 
 @dataclass(frozen=True)
 class StoredVector:
-    listing_id: int
+    key: int
     version: int
     embed_hash: str
     properties: dict[str, Any]
@@ -68,9 +61,9 @@ class StoredVector:
 
 
 class RefusedWrites(RuntimeError):
-    """Some listings of a batch write were refused by the store; `refused` maps each to the store's reason.
+    """Some rows of a batch write were refused by the store; `refused` maps each key to the store's reason.
 
-    Every other listing of the batch was written (or skipped as stale), so a caller records
+    Every other row of the batch was written (or skipped as stale), so a caller records
     progress for those only: the refused ones stay pending and are retried. A store whose
     writes are all-or-nothing (pgvector: one transaction) never raises it.
     """
@@ -81,34 +74,36 @@ class RefusedWrites(RuntimeError):
 
 
 class VectorStore(Protocol):
-    """What the sync, the checks and search need from a vector store."""
+    """What the sync, the checks and search need from a vector store, for the one source it was opened for."""
 
     name: str
+    spec: SourceSpec
 
     def ensure(self, dimension: int, model: str) -> None: ...
 
     def upsert(self, items: Sequence[VectorItem]) -> None:
-        """Write vectors and properties; never below the stored version or the listing's tombstone.
+        """Write vectors and properties; never below the stored version or the row's tombstone.
 
-        Raises RefusedWrites naming the listings the store refused, if some were.
+        Raises RefusedWrites naming the rows the store refused, if some were.
         """
 
     def update_properties(self, items: Sequence[VectorItem]) -> None:
         """Rewrite properties of stored objects (never creates one); raises RefusedWrites like upsert."""
 
-    def delete(self, listing_ids: Sequence[int]) -> None: ...
+    def delete(self, keys: Sequence[int]) -> None: ...
 
-    def versions(self, area: str) -> dict[int, int]: ...
+    def versions(self, partition: str) -> dict[int, int]:
+        """{key: stored source version} of the objects in one partition."""
 
-    def get(self, listing_id: int) -> Optional[StoredVector]: ...
+    def get(self, key: int) -> Optional[StoredVector]: ...
 
-    def search(self, query: SearchQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
-        """Hits of a validated query, keyed by CSV column names plus `area`, `score` and `description`.
+    def search(self, query: StoreQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
+        """Hits of a validated query: the spec's fields, `id` (the key) and `score`.
 
         `vector` is the embedded query text (None for a structured or keyword query).
         Best first: semantic by cosine similarity (1 - distance), hybrid by the fused
         score (alpha 1 = vector only, 0 = keyword only), keyword by the keyword score.
-        A structured query (no text) is ordered by its sort (default: listing id) and
+        A structured query (no text) is ordered by its sort (default: the key) and
         scores None; with a text the sort is left to the caller, hits come by relevance.
         """
 

@@ -1,4 +1,4 @@
-"""pgvector backend: vectors and their properties in the source Postgres."""
+"""pgvector backend: one source's vectors and their properties in the source Postgres."""
 
 from __future__ import annotations
 
@@ -6,108 +6,108 @@ from typing import Any, Optional, Sequence
 
 from sqlalchemy import Engine
 
-from gfl_dagster.db import pgvector_sql as sql
-from gfl_dagster.db import search_sql
-from gfl_dagster.listings.identity import vector_id
-from gfl_dagster.search.query import SearchQuery
-from gfl_dagster.stores.contract import FIELD_NAMES, LAYOUT_VERSION, StoredVector, VectorItem
-
-
-def _row_params(item: VectorItem) -> dict[str, Any]:
-    params = {name: item.properties.get(name) for name in FIELD_NAMES}
-    params.update(listing_id=item.listing_id, version=item.version)
-    return params
+from gfl_dagster.db import pgvector_sql, search_sql
+from gfl_dagster.spec import SourceSpec
+from gfl_dagster.stores.contract import StoredVector, StoreQuery, VectorItem
 
 
 class PgVectorStore:
     name = "pgvector"
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, spec: SourceSpec):
         self.engine = engine
+        self.spec = spec
+        self.sql = pgvector_sql.statements(spec)
+
+    def _row_params(self, item: VectorItem) -> dict[str, Any]:
+        params = {name: item.properties.get(name) for name in self.spec.field_names}
+        params.update(key=item.key, version=item.version)
+        return params
 
     def ensure(self, dimension: int, model: str) -> None:
         """Create the table for this model; rebuild it when the model, dimension or field layout changed.
 
         Vectors are derived data: after a model switch the next sync re-embeds
-        every listing from the source, which is untouched.
+        every row from the source, which is untouched.
         """
         with self.engine.connect() as connection:
-            ready = connection.execute(sql.STORE_READY).first()
-        wanted = (model, dimension, LAYOUT_VERSION)
+            ready = connection.execute(self.sql.store_ready).first()
+        wanted = (model, dimension, self.spec.layout_version)
         if ready is not None and tuple(ready) == wanted:
             return  # no DDL, no table lock: runs of other areas keep writing
         with self.engine.begin() as connection:
-            connection.execute(sql.LOCK_STORE)
+            connection.execute(pgvector_sql.LOCK_STORE)
             connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
-            current = connection.execute(sql.READ_META).first()
+            current = connection.execute(self.sql.read_meta).first()
             if current is not None and tuple(current) != wanted:
-                connection.execute(sql.DROP_VECTORS)
-                connection.execute(sql.FORGET_SYNC_STATE)
-            for statement in sql.create_vectors(dimension):
+                connection.execute(self.sql.drop_vectors)
+                connection.execute(self.sql.forget_sync_state)
+            for statement in pgvector_sql.create_vectors(self.spec, dimension):
                 connection.exec_driver_sql(statement)
-            connection.execute(sql.WRITE_META, {"model": model, "dimension": dimension, "layout": LAYOUT_VERSION})
+            connection.execute(self.sql.write_meta, {"model": model, "dimension": dimension,
+                                                     "layout": self.spec.layout_version})
 
     def upsert(self, items: Sequence[VectorItem]) -> None:
         rows = []
         for item in items:
-            params = _row_params(item)
-            params.update(id=vector_id(item.listing_id), embed_hash=item.embed_hash,
+            params = self._row_params(item)
+            params.update(id=self.spec.vector_id(item.key), embed_hash=item.embed_hash,
                           embedding=[float(x) for x in item.vector or ()])
             rows.append(params)
         if rows:
             with self.engine.begin() as connection:
-                connection.execute(sql.UPSERT_VECTOR, rows)
+                connection.execute(self.sql.upsert_vector, rows)
 
     def update_properties(self, items: Sequence[VectorItem]) -> None:
         if items:
             with self.engine.begin() as connection:
-                connection.execute(sql.UPDATE_PROPERTIES, [_row_params(item) for item in items])
+                connection.execute(self.sql.update_properties, [self._row_params(item) for item in items])
 
-    def delete(self, listing_ids: Sequence[int]) -> None:
-        if listing_ids:
+    def delete(self, keys: Sequence[int]) -> None:
+        if keys:
             with self.engine.begin() as connection:
-                connection.execute(sql.DELETE_VECTORS, {"ids": list(listing_ids)})
+                connection.execute(self.sql.delete_vectors, {"keys": list(keys)})
 
-    def versions(self, area: str) -> dict[int, int]:
+    def versions(self, partition: str) -> dict[int, int]:
         with self.engine.connect() as connection:
-            return {row.listing_id: row.source_version for row in connection.execute(sql.VERSIONS_IN_AREA, {"area": area})}
+            return dict(connection.execute(self.sql.versions_in_partition, {"partition": partition}).all())
 
-    def get(self, listing_id: int) -> Optional[StoredVector]:
+    def get(self, key: int) -> Optional[StoredVector]:
         with self.engine.connect() as connection:
-            row = connection.execute(sql.VECTOR_BY_ID, {"listing_id": listing_id}).mappings().first()
+            row = connection.execute(self.sql.vector_by_key, {"key": key}).mappings().first()
         if row is None:
             return None
-        properties = _hit({**row, "score": 0.0})
+        properties = self._hit({**row, self.spec.store_key: row["key"], "score": 0.0})
         del properties["score"]
-        return StoredVector(row["listing_id"], row["source_version"], row["embed_hash"], properties, row["dimension"])
+        return StoredVector(row["key"], row["source_version"], row["embed_hash"], properties, row["dimension"])
 
-    def search(self, query: SearchQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
+    def search(self, query: StoreQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
         """See VectorStore.search; why filtered queries skip the HNSW index: db/search_sql.py."""
-        built = search_sql.search_sql(query, vector)
+        built = search_sql.search_sql(self.spec, query, vector)
         with self.engine.begin() as connection:  # a transaction: ef_search is set for it only
             if built.ef_search is not None:
                 connection.execute(search_sql.SET_EF_SEARCH, {"ef_search": str(built.ef_search)})
-            return [_hit(row) for row in connection.execute(built.statement, built.params).mappings()]
+            return [self._hit(row) for row in connection.execute(built.statement, built.params).mappings()]
 
     def live_model(self) -> Optional[str]:
         from gfl_dagster.stores.generations import live_model
 
-        return live_model(self.engine)
+        return live_model(self.engine, self.spec)
 
     def drop(self) -> None:
         with self.engine.begin() as connection:
-            connection.execute(sql.DROP_VECTORS)
-            connection.execute(sql.FORGET_SYNC_STATE)
-            connection.execute(sql.FORGET_META)
+            connection.execute(self.sql.drop_vectors)
+            connection.execute(self.sql.forget_sync_state)
+            connection.execute(self.sql.forget_meta)
 
     def close(self) -> None:
         """The engine belongs to the database resource; nothing to release."""
 
-
-def _hit(row: Any) -> dict[str, Any]:
-    score = row["score"]
-    hit = {"id": row["listing_id"], **{name: row[name] for name in FIELD_NAMES},
-           "score": None if score is None else float(score)}
-    if hit["last_review"] is not None:
-        hit["last_review"] = hit["last_review"].isoformat()
-    return hit
+    def _hit(self, row: Any) -> dict[str, Any]:
+        score = row["score"]
+        hit = {"id": row[self.spec.store_key], **{name: row[name] for name in self.spec.field_names},
+               "score": None if score is None else float(score)}
+        for field in self.spec.fields_of("date"):
+            if hit[field.name] is not None:
+                hit[field.name] = hit[field.name].isoformat()
+        return hit

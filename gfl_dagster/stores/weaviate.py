@@ -1,4 +1,4 @@
-"""Weaviate backend: listing vectors and their properties in one Weaviate collection.
+"""Weaviate backend: one source's vectors and their properties in one Weaviate collection (named by its spec).
 
 Weaviate has no conditional writes, so the guards of the pgvector store are a
 read-then-write per chunk here: before writing, the chunk's stored `source_version`s
@@ -34,11 +34,9 @@ from weaviate.classes.init import Auth
 from weaviate.classes.query import Filter, HybridFusion, MetadataQuery, Sort
 from weaviate.exceptions import WeaviateInsertManyAllFailedError, UnexpectedStatusCodeError
 
-from gfl_dagster.listings.identity import vector_id
-from gfl_dagster.search.query import SearchQuery
+from gfl_dagster.spec import Field, SourceSpec
 from gfl_dagster.stores import weaviate_filters as weaviate_query
-from gfl_dagster.stores.contract import (FIELD_NAMES, LAYOUT_VERSION, VECTOR_FIELDS, RefusedWrites, StoredVector,
-                                         VectorItem)
+from gfl_dagster.stores.contract import RefusedWrites, StoredVector, StoreQuery, VectorItem
 
 log = logging.getLogger(__name__)
 
@@ -47,27 +45,26 @@ VECTOR_NAME = "default"
 WRITE_CHUNK = 200
 # Keyset pages stay far below Weaviate's QUERY_MAXIMUM_RESULTS (10k) however large an area grows.
 PAGE_SIZE = 1000
-_MARKER = "gfl_dagster listing vectors "
 _CLOUD_HOST = re.compile(r"\.weaviate\.(cloud|network)$", re.IGNORECASE)
 
-# The store-neutral field kinds (stores/contract.py) as Weaviate data types.
-_DATA_TYPES = {"text": DataType.TEXT, "category": DataType.TEXT, "integer": DataType.INT,
-               "number": DataType.NUMBER, "date": DataType.DATE}
-# Refused listings named in the error's message; its `refused` holds them all.
+# The store-neutral field kinds (spec.py) as Weaviate data types.
+_DATA_TYPES = {"text": DataType.TEXT, "keyword": DataType.TEXT, "integer": DataType.INT,
+               "number": DataType.NUMBER, "date": DataType.DATE, "bool": DataType.BOOL}
+# Refused rows named in the error's message; its `refused` holds them all.
 REASONS_SHOWN = 20
 T = TypeVar("T")
-# listing ids -> the version at which each of them was deleted (listings never deleted are absent).
+# keys -> the version at which each of those rows was deleted (rows never deleted are absent).
 TombstoneVersions = Callable[[Sequence[int]], Mapping[int, int]]
 
 
 class WeaviateStoreError(RefusedWrites):
-    """Listings Weaviate refused to write or delete, each with Weaviate's message."""
+    """Rows Weaviate refused to write or delete, each with Weaviate's message."""
 
-    def __init__(self, action: str, collection: str, refused: Mapping[int, str], attempted: int):
+    def __init__(self, action: str, collection: str, refused: Mapping[int, str], attempted: int, noun: str):
         shown = sorted(refused.items())[:REASONS_SHOWN]
-        listed = "; ".join(f"listing {listing_id}: {reason}" for listing_id, reason in shown)
+        listed = "; ".join(f"{noun} {key}: {reason}" for key, reason in shown)
         more = f"; and {len(refused) - REASONS_SHOWN} more" if len(refused) > REASONS_SHOWN else ""
-        super().__init__(f"Weaviate {action} refused {len(refused)} of {attempted} listings in {collection!r}: "
+        super().__init__(f"Weaviate {action} refused {len(refused)} of {attempted} {noun}s in {collection!r}: "
                          f"{listed}{more}", refused)
 
 
@@ -76,30 +73,30 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start:start + size]
 
 
-def _property(field) -> Property:
-    """Categories are FIELD-tokenized: an area filter on "Bedford" must not match "Bedford-Stuyvesant"."""
-    if field.kind == "category":
+def _property(field: Field) -> Property:
+    """Keywords are FIELD-tokenized: an area filter on "Bedford" must not match "Bedford-Stuyvesant"."""
+    if field.kind == "keyword":
         return Property(name=field.name, data_type=DataType.TEXT, tokenization=Tokenization.FIELD,
                         index_filterable=True, index_searchable=False)
     if field.kind == "text":
-        return Property(name=field.name, data_type=DataType.TEXT, index_filterable=field.name != "description",
-                        index_searchable=True)
+        return Property(name=field.name, data_type=DataType.TEXT, index_filterable=field.filterable,
+                        index_searchable=field.words)
     return Property(name=field.name, data_type=_DATA_TYPES[field.kind], index_filterable=True,
-                    index_range_filters=True)
+                    index_range_filters=field.kind != "bool")
 
 
-def _schema() -> list[Property]:
+def _schema(spec: SourceSpec) -> list[Property]:
     return [
-        Property(name="listing_id", data_type=DataType.INT, index_filterable=True, index_range_filters=True),
+        Property(name=spec.store_key, data_type=DataType.INT, index_filterable=True, index_range_filters=True),
         Property(name="source_version", data_type=DataType.INT, index_filterable=False),
         Property(name="embed_hash", data_type=DataType.TEXT, index_filterable=False, index_searchable=False),
-    ] + [_property(field) for field in VECTOR_FIELDS]
+    ] + [_property(field) for field in spec.fields]
 
 
-def _to_weaviate(item: VectorItem, embed_hash: str) -> dict[str, Any]:
+def _to_weaviate(spec: SourceSpec, item: VectorItem, embed_hash: str) -> dict[str, Any]:
     """Coerce to the schema's types (rows may carry Decimal or numpy values); None means absent."""
     properties: dict[str, Any] = {}
-    for field in VECTOR_FIELDS:
+    for field in spec.fields:
         name, kind = field.name, field.kind
         value = item.properties.get(name)
         if value is None:
@@ -108,36 +105,39 @@ def _to_weaviate(item: VectorItem, embed_hash: str) -> dict[str, Any]:
             value = int(value)
         elif kind == "number":
             value = float(value)
-        elif kind in ("text", "category"):
+        elif kind in ("text", "keyword"):
             value = str(value)
+        elif kind == "bool":
+            value = bool(value)
         elif kind == "date":
             day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
             value = datetime.combine(day, time(), tzinfo=timezone.utc)
         properties[name] = value
-    properties.update(listing_id=int(item.listing_id), source_version=int(item.version), embed_hash=embed_hash)
+    properties.update({spec.store_key: int(item.key)}, source_version=int(item.version), embed_hash=embed_hash)
     return properties
 
 
-def _from_weaviate(stored: dict[str, Any]) -> dict[str, Any]:
-    properties = {name: stored.get(name) for name in FIELD_NAMES}
-    if isinstance(properties["last_review"], datetime):
-        properties["last_review"] = properties["last_review"].date().isoformat()
-    properties["id"] = stored["listing_id"]
+def _from_weaviate(spec: SourceSpec, stored: dict[str, Any]) -> dict[str, Any]:
+    properties = {name: stored.get(name) for name in spec.field_names}
+    for field in spec.fields_of("date"):
+        if isinstance(properties[field.name], datetime):
+            properties[field.name] = properties[field.name].date().isoformat()
+    properties["id"] = stored[spec.store_key]
     return properties
 
 
-def _latest_per_listing(items: Sequence[VectorItem]) -> list[VectorItem]:
+def _latest_per_key(items: Sequence[VectorItem]) -> list[VectorItem]:
     """Two writes of one uuid in one Weaviate batch land in no defined order: keep the newest."""
     latest: dict[int, VectorItem] = {}
     for item in items:
-        if item.listing_id not in latest or item.version >= latest[item.listing_id].version:
-            latest[item.listing_id] = item
+        if item.key not in latest or item.version >= latest[item.key].version:
+            latest[item.key] = item
     return list(latest.values())
 
 
 def _not_older(item: VectorItem, *versions: Mapping[int, int]) -> bool:
-    """pgvector's UPSERT_VECTOR condition: the item is not below the stored version nor the tombstone's."""
-    return all(known.get(item.listing_id, item.version) <= item.version for known in versions)
+    """pgvector's upsert condition: the item is not below the stored version nor the tombstone's."""
+    return all(known.get(item.key, item.version) <= item.version for known in versions)
 
 
 def _all_failed_reason(error: WeaviateInsertManyAllFailedError) -> str:
@@ -145,16 +145,20 @@ def _all_failed_reason(error: WeaviateInsertManyAllFailedError) -> str:
     return error.message.split("Here is the set of all errors: ", 1)[-1].strip()
 
 
-def _description(model: str, dimension: int) -> str:
-    return _MARKER + json.dumps({"model": model, "dimension": int(dimension), "layout": LAYOUT_VERSION},
-                                sort_keys=True)
+def _marker(spec: SourceSpec) -> str:
+    return f"gfl_dagster {spec.name} vectors "
 
 
-def _parse_description(description: Optional[str]) -> Optional[tuple[str, int, str]]:
-    if not description or not description.startswith(_MARKER):
+def _description(spec: SourceSpec, model: str, dimension: int) -> str:
+    return _marker(spec) + json.dumps({"model": model, "dimension": int(dimension), "layout": spec.layout_version},
+                                      sort_keys=True)
+
+
+def _parse_description(spec: SourceSpec, description: Optional[str]) -> Optional[tuple[str, int, str]]:
+    if not description or not description.startswith(_marker(spec)):
         return None
     try:
-        recorded = json.loads(description[len(_MARKER):])
+        recorded = json.loads(description[len(_marker(spec)):])
         return str(recorded["model"]), int(recorded["dimension"]), str(recorded.get("layout", "1"))
     except (ValueError, KeyError, TypeError):
         return None
@@ -187,15 +191,18 @@ class WeaviateStore:
 
     name = "weaviate"
 
-    def __init__(self, url: str, api_key: Optional[str], collection: str,
+    def __init__(self, url: str, api_key: Optional[str], spec: SourceSpec, collection: Optional[str] = None,
                  tombstones: Optional[TombstoneVersions] = None):
-        """`tombstones` reads the source's delete versions (listing_tombstones): without it a late,
-        stale upsert of a deleted listing is written, as nothing in Weaviate remembers the delete."""
+        """`collection` None: the spec's. `tombstones` reads the source's delete versions (its tombstone
+        table): without it a late, stale upsert of a deleted row is written, as nothing in Weaviate
+        remembers the delete."""
+        self.spec = spec
+        collection = collection or spec.collection
         collection = collection[:1].upper() + collection[1:]
         if not re.fullmatch(r"[A-Z][_0-9A-Za-z]*", collection):
             raise ValueError(f"invalid Weaviate collection name {collection!r}")
         self.collection_name = collection
-        self.tombstones: TombstoneVersions = tombstones or (lambda listing_ids: {})
+        self.tombstones: TombstoneVersions = tombstones or (lambda keys: {})
         self.client = _connect(url, api_key)
         self.collection = self.client.collections.use(collection)
 
@@ -205,92 +212,93 @@ class WeaviateStore:
         Unlike pgvector it is never dropped here: a Weaviate collection may be
         shared or expensive to rebuild, so deleting it is left to a person.
         """
-        wanted = (model, int(dimension), LAYOUT_VERSION)
+        wanted = (model, int(dimension), self.spec.layout_version)
         if not self.client.collections.exists(self.collection_name):
             try:
                 self.client.collections.create(
                     self.collection_name,
-                    description=_description(model, dimension),
+                    description=_description(self.spec, model, dimension),
                     vector_config=Configure.Vectors.self_provided(
                         name=VECTOR_NAME,
                         vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE),
                     ),
-                    properties=_schema(),
+                    properties=_schema(self.spec),
                 )
                 return
             except UnexpectedStatusCodeError:
                 # Another run may have created it in between; the check below decides.
                 if not self.client.collections.exists(self.collection_name):
                     raise
-        recorded = _parse_description(self.collection.config.get(simple=True).description)
+        recorded = _parse_description(self.spec, self.collection.config.get(simple=True).description)
         if recorded != wanted:
             was = ("an unknown model/dimension" if recorded is None
                    else f"model {recorded[0]!r}, dimension {recorded[1]}, field layout {recorded[2]}")
             raise ValueError(
                 f"Weaviate collection {self.collection_name!r} holds vectors of {was}, but the embedder is "
-                f"model {model!r}, dimension {dimension}, field layout {LAYOUT_VERSION}. Delete the collection (e.g. "
-                f"client.collections.delete({self.collection_name!r})) or configure another collection name; "
-                "the next sync re-embeds every listing from Postgres."
+                f"model {model!r}, dimension {dimension}, field layout {self.spec.layout_version}. Delete the "
+                f"collection (e.g. client.collections.delete({self.collection_name!r})) or configure another "
+                f"collection name; the next sync re-embeds every {self.spec.name} from Postgres."
             )
 
     def live_model(self) -> Optional[str]:
         """Always the configured model: ensure() refuses a collection of another (no generations on Weaviate)."""
         return None
 
-    def _stored(self, listing_ids: Sequence[int], with_vectors: bool = False) -> dict[int, Any]:
-        uuids = [vector_id(listing_id) for listing_id in listing_ids]
+    def _stored(self, keys: Sequence[int], with_vectors: bool = False) -> dict[int, Any]:
+        uuids = [self.spec.vector_id(key) for key in keys]
         result = self.collection.query.fetch_objects(
             filters=Filter.by_id().contains_any(uuids), limit=len(uuids), include_vector=with_vectors,
-            return_properties=None if with_vectors else ["listing_id", "source_version"],
+            return_properties=None if with_vectors else [self.spec.store_key, "source_version"],
         )
-        return {int(obj.properties["listing_id"]): obj for obj in result.objects}
+        return {int(obj.properties[self.spec.store_key]): obj for obj in result.objects}
 
-    def _insert(self, objects: list[DataObject], listing_ids: list[int]) -> dict[int, str]:
-        """Weaviate's message for each listing it refused (empty: all written)."""
+    def _insert(self, objects: list[DataObject], keys: list[int]) -> dict[int, str]:
+        """Weaviate's message for each row it refused (empty: all written)."""
         try:
             result = self.collection.data.insert_many(objects)
         except WeaviateInsertManyAllFailedError as error:
             reason = _all_failed_reason(error)
             if len(objects) == 1 or "\n" not in reason:  # a single reason: every object got it
-                return {listing_id: reason for listing_id in listing_ids}
+                return {key: reason for key in keys}
             # Several reasons and no index: ask again one object at a time to learn whose is whose.
             refused: dict[int, str] = {}
-            for obj, listing_id in zip(objects, listing_ids):
-                refused.update(self._insert([obj], [listing_id]))
+            for obj, key in zip(objects, keys):
+                refused.update(self._insert([obj], [key]))
             return refused
-        return {listing_ids[index]: failure.message for index, failure in result.errors.items()}
+        return {keys[index]: failure.message for index, failure in result.errors.items()}
 
     def _write_chunks(self, items: Sequence[VectorItem], action: str,
                       build: Callable[[Sequence[VectorItem]], tuple[list[DataObject], list[int]]]) -> None:
         """Write every chunk (`build` keeps what may be written), then raise every refusal at once:
-        one refused listing must not hold back the chunks after it."""
+        one refused row must not hold back the chunks after it."""
         refused: dict[int, str] = {}
-        latest = _latest_per_listing(items)
+        latest = _latest_per_key(items)
         for chunk in _chunks(latest, WRITE_CHUNK):
-            objects, listing_ids = build(chunk)
+            objects, keys = build(chunk)
             if objects:
-                refused.update(self._insert(objects, listing_ids))
+                refused.update(self._insert(objects, keys))
         if refused:
-            raise WeaviateStoreError(action, self.collection_name, refused, len(latest))
+            raise WeaviateStoreError(action, self.collection_name, refused, len(latest), self.spec.name)
 
     def upsert(self, items: Sequence[VectorItem]) -> None:
         self._write_chunks(items, "upsert", self._upsert_objects)
 
     def _upsert_objects(self, chunk: Sequence[VectorItem]) -> tuple[list[DataObject], list[int]]:
-        listing_ids = [item.listing_id for item in chunk]
-        stored = {listing_id: obj.properties["source_version"] for listing_id, obj in self._stored(listing_ids).items()}
-        tombstones = self.tombstones(listing_ids)
+        keys = [item.key for item in chunk]
+        stored = {key: obj.properties["source_version"] for key, obj in self._stored(keys).items()}
+        tombstones = self.tombstones(keys)
         fresh = [item for item in chunk if _not_older(item, stored, tombstones)]
         for item in fresh:
             if not item.vector:
-                raise ValueError(f"upsert of listing {item.listing_id} has no vector")
-        objects = [DataObject(properties=_to_weaviate(item, item.embed_hash), uuid=vector_id(item.listing_id),
+                raise ValueError(f"upsert of {self.spec.name} {item.key} has no vector")
+        objects = [DataObject(properties=_to_weaviate(self.spec, item, item.embed_hash),
+                              uuid=self.spec.vector_id(item.key),
                               vector={VECTOR_NAME: [float(x) for x in item.vector or ()]})
                    for item in fresh]
-        return objects, [item.listing_id for item in fresh]
+        return objects, [item.key for item in fresh]
 
     def update_properties(self, items: Sequence[VectorItem]) -> None:
-        """Rewrites each object with its stored vector and embed hash: one batch instead of a PATCH per listing.
+        """Rewrites each object with its stored vector and embed hash: one batch instead of a PATCH per row.
 
         Unlike a PATCH, a rewrite recreates an object deleted after it was read, so the tombstones
         are checked here too: only a delete carried out between that check and the write slips
@@ -299,72 +307,75 @@ class WeaviateStore:
         self._write_chunks(items, "property update", self._property_objects)
 
     def _property_objects(self, chunk: Sequence[VectorItem]) -> tuple[list[DataObject], list[int]]:
-        listing_ids = [item.listing_id for item in chunk]
-        stored = self._stored(listing_ids, with_vectors=True)
-        versions = {listing_id: obj.properties["source_version"] for listing_id, obj in stored.items()}
-        tombstones = self.tombstones(listing_ids)
+        keys = [item.key for item in chunk]
+        stored = self._stored(keys, with_vectors=True)
+        versions = {key: obj.properties["source_version"] for key, obj in stored.items()}
+        tombstones = self.tombstones(keys)
         objects, written = [], []
         for item in chunk:
-            current = stored.get(item.listing_id)
+            current = stored.get(item.key)
             if current is None or not _not_older(item, versions, tombstones):
                 continue
             embed_hash = current.properties.get("embed_hash") or item.embed_hash
-            objects.append(DataObject(properties=_to_weaviate(item, embed_hash), uuid=vector_id(item.listing_id),
+            objects.append(DataObject(properties=_to_weaviate(self.spec, item, embed_hash),
+                                      uuid=self.spec.vector_id(item.key),
                                       vector={VECTOR_NAME: current.vector[VECTOR_NAME]}))
-            written.append(item.listing_id)
+            written.append(item.key)
         return objects, written
 
-    def delete(self, listing_ids: Sequence[int]) -> None:
+    def delete(self, keys: Sequence[int]) -> None:
         refused: dict[int, str] = {}
-        for chunk in _chunks(list(listing_ids), WRITE_CHUNK):
-            by_uuid = {vector_id(listing_id): listing_id for listing_id in chunk}
+        for chunk in _chunks(list(keys), WRITE_CHUNK):
+            by_uuid = {self.spec.vector_id(key): key for key in chunk}
             result = self.collection.data.delete_many(where=Filter.by_id().contains_any(list(by_uuid)), verbose=True)
             if result.failed:
                 named = {by_uuid[str(obj.uuid)]: obj.error or "no reason given"
                          for obj in result.objects or () if not obj.successful}
                 unnamed = f"Weaviate counted {result.failed} failed deletes without naming them"
-                refused.update(named or {listing_id: unnamed for listing_id in chunk})
+                refused.update(named or {key: unnamed for key in chunk})
         if refused:
-            raise WeaviateStoreError("delete", self.collection_name, refused, len(listing_ids))
+            raise WeaviateStoreError("delete", self.collection_name, refused, len(keys), self.spec.name)
 
-    def versions(self, area: str) -> dict[int, int]:
-        """Keyset pages over listing_id: Weaviate's cursor API cannot be combined with a filter."""
+    def versions(self, partition: str) -> dict[int, int]:
+        """Keyset pages over the key: Weaviate's cursor API cannot be combined with a filter."""
         versions: dict[int, int] = {}
+        key = self.spec.store_key
         last = None
         while True:
-            where = Filter.by_property("area").equal(area)
+            where = Filter.by_property(self.spec.partition).equal(partition)
             if last is not None:
-                where = where & Filter.by_property("listing_id").greater_than(last)
+                where = where & Filter.by_property(key).greater_than(last)
             page = self.collection.query.fetch_objects(
-                filters=where, sort=Sort.by_property("listing_id", ascending=True), limit=PAGE_SIZE,
-                return_properties=["listing_id", "source_version"],
+                filters=where, sort=Sort.by_property(key, ascending=True), limit=PAGE_SIZE,
+                return_properties=[key, "source_version"],
             ).objects
             for obj in page:
-                versions[int(obj.properties["listing_id"])] = int(obj.properties["source_version"])
+                versions[int(obj.properties[key])] = int(obj.properties["source_version"])
             if len(page) < PAGE_SIZE:
                 return versions
-            last = int(page[-1].properties["listing_id"])
+            last = int(page[-1].properties[key])
 
-    def get(self, listing_id: int) -> Optional[StoredVector]:
-        obj = self.collection.query.fetch_object_by_id(vector_id(listing_id), include_vector=True)
+    def get(self, key: int) -> Optional[StoredVector]:
+        obj = self.collection.query.fetch_object_by_id(self.spec.vector_id(key), include_vector=True)
         if obj is None:
             return None
         vector = obj.vector.get(VECTOR_NAME) or []
-        return StoredVector(int(obj.properties["listing_id"]), int(obj.properties["source_version"]),
-                            str(obj.properties.get("embed_hash") or ""), _from_weaviate(obj.properties), len(vector))
+        return StoredVector(int(obj.properties[self.spec.store_key]), int(obj.properties["source_version"]),
+                            str(obj.properties.get("embed_hash") or ""), _from_weaviate(self.spec, obj.properties),
+                            len(vector))
 
-    def search(self, query: SearchQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
+    def search(self, query: StoreQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
         """See VectorStore.search: near_vector, native hybrid (relative score fusion), bm25, or filters + sort."""
         search = self.collection.query
         if query.is_structured:
-            filters, sort = weaviate_query.structured_filters_and_sort(query)
+            filters, sort = weaviate_query.structured_filters_and_sort(self.spec, query)
             result = search.fetch_objects(filters=filters, sort=sort, limit=query.limit)
-            return [_hit(obj, None) for obj in result.objects]
-        filters = weaviate_query.search_filters(query)
+            return [self._hit(obj, None) for obj in result.objects]
+        filters = weaviate_query.search_filters(self.spec, query)
         if query.mode == "keyword":
             result = search.bm25(query.text, filters=filters, limit=query.limit,
                                  return_metadata=MetadataQuery(score=True))
-            return [_hit(obj, obj.metadata.score) for obj in result.objects]
+            return [self._hit(obj, obj.metadata.score) for obj in result.objects]
         if vector is None:
             raise ValueError(f"{query.mode} search needs the query vector")
         vector = [float(x) for x in vector]
@@ -372,10 +383,10 @@ class WeaviateStore:
             result = search.hybrid(query.text, vector=vector, alpha=query.alpha, target_vector=VECTOR_NAME,
                                    fusion_type=HybridFusion.RELATIVE_SCORE, filters=filters, limit=query.limit,
                                    return_metadata=MetadataQuery(score=True))
-            return [_hit(obj, obj.metadata.score) for obj in result.objects]
+            return [self._hit(obj, obj.metadata.score) for obj in result.objects]
         result = search.near_vector(vector, target_vector=VECTOR_NAME, filters=filters, limit=query.limit,
                                     return_metadata=MetadataQuery(distance=True))
-        return [_hit(obj, 1.0 - obj.metadata.distance) for obj in result.objects]
+        return [self._hit(obj, 1.0 - obj.metadata.distance) for obj in result.objects]
 
     def drop(self) -> None:
         self.client.collections.delete(self.collection_name)
@@ -384,5 +395,5 @@ class WeaviateStore:
         self.client.close()
 
 
-def _hit(obj: Any, score: Optional[float]) -> dict[str, Any]:
-    return {**_from_weaviate(obj.properties), "score": None if score is None else float(score)}
+    def _hit(self, obj: Any, score: Optional[float]) -> dict[str, Any]:
+        return {**_from_weaviate(self.spec, obj.properties), "score": None if score is None else float(score)}

@@ -51,6 +51,7 @@ from gfl_dagster.recommendations.for_you import recommended_for
 from gfl_dagster.search.interpret import SearchContext, load_search_context
 from gfl_dagster.search.query import excerpt, query_from_params
 from gfl_dagster.web.rate_limit import RateLimit
+from gfl_dagster.listings.source import LISTINGS
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -117,7 +118,7 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
-        with vector_store.session() as app.state.store:
+        with vector_store.session(LISTINGS) as app.state.store:
             yield
 
     def areas() -> list[dict[str, Any]]:

@@ -1,0 +1,38 @@
+"""Listings as a source: the table, its key and partition, and the fields each listing's vector carries.
+
+The shared machinery (stores, search filters, checks) reads everything it knows of listings from here.
+"""
+
+from __future__ import annotations
+
+from gfl_dagster.spec import Field, SourceSpec
+
+LISTINGS = SourceSpec(
+    name="listing",
+    table="listings",
+    key="id",
+    partition="area",  # gfl_area(neighbourhood_group, neighbourhood), generated in db/schema.sql
+    # Named as in the CSV; `description` is the generated text, added by the sync.
+    fields=(
+        Field("name", "text", words=True),
+        Field("description", "text", filterable=False, words=True),
+        Field("area", "keyword"),
+        Field("neighbourhood_group", "keyword", words=True),
+        Field("neighbourhood", "keyword", words=True),
+        Field("room_type", "keyword", words=True),
+        Field("price", "number"),
+        Field("minimum_nights", "integer"),
+        Field("number_of_reviews", "integer"),
+        Field("reviews_per_month", "number"),
+        Field("availability_365", "integer"),
+        Field("last_review", "date"),
+        Field("latitude", "number"),
+        Field("longitude", "number"),
+    ),
+    store_key="listing_id",
+    vector_table="listing_vectors",
+    sync_table="listing_sync",
+    tombstone_table="listing_tombstones",
+    collection="Listing",
+    layout_version="2",
+)
