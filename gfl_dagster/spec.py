@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Optional, Protocol
 
 # Store-neutral kinds; each backend maps them to its own types (db/pgvector_sql.py, stores/weaviate.py).
 # `text` is searched by its words, `keyword` compared by exact value (a place, a room type).
@@ -68,3 +68,28 @@ class SourceSpec:
     def vector_id(self, key: int) -> str:
         """uuid5 of the source and key: syncing a row again overwrites its object, never duplicates it."""
         return str(uuid.uuid5(_VECTOR_ID_NAMESPACE, f"{self.name}:{int(key)}"))
+
+
+class StoreQuery(Protocol):
+    """What a store needs of a validated search (search/query.py's SearchQuery is one), in the source's
+    field names: the stores build their filters from these and know nothing of the search's parameters."""
+
+    text: str
+    mode: str  # "semantic", "hybrid" or "keyword"
+    alpha: float
+    limit: int
+
+    @property
+    def is_structured(self) -> bool: ...
+
+    @property
+    def has_filters(self) -> bool: ...
+
+    def equality_filters(self) -> dict[str, str]:
+        """{field: value}: keyword fields equal to these values."""
+
+    def range_filters(self) -> list[tuple[str, str, float]]:
+        """(field, ">=" or "<=", bound) on number fields."""
+
+    def sort_order(self) -> Optional[tuple[str, bool]]:
+        """(field, descending), or None: by key."""

@@ -32,6 +32,7 @@ from gfl_dagster.change_capture.fast_path import (
 from gfl_dagster.db import queries
 from gfl_dagster.listings import describe
 from gfl_dagster.listings.describe import describe_area
+from gfl_dagster.listings.fast_path import LISTINGS_FAST_PATH
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.listings.partitions import register_areas
@@ -107,7 +108,7 @@ def listing_in(engine, area: str) -> int:
 def running_listener(resources, instance: DagsterInstance):
     """The listener on a thread of its own, as `gfl listen` runs it; yields once it listens."""
     lines: list[str] = []
-    listener = ChangeListener(resources, instance, log=lines.append)
+    listener = ChangeListener(resources, instance, LISTINGS_FAST_PATH, log=lines.append)
     stop = threading.Event()
     thread = threading.Thread(target=listener.run, kwargs={"should_stop": stop.is_set}, daemon=True)
     thread.start()
@@ -156,7 +157,7 @@ class SensorPath:
 
 # The trigger ----------------------------------------------------------------------------------------
 def test_a_burst_notifies_each_changed_area_once_at_commit_and_no_op_writes_notify_nothing(synced):
-    connection = listen_connection(synced)
+    connection = listen_connection(synced, LISTINGS_FAST_PATH.channel)
     try:
         wait_for_notifications(connection, 0)
         two_areas = areas(synced)[:2]

@@ -4,7 +4,7 @@ resources are built from (resources/from_env.py): one source, so a setting canno
 from dagster import EnvVar
 
 from gfl_dagster import settings
-from gfl_dagster.clients.project import ProjectClients
+from gfl_dagster.cli.project import ProjectClients
 from gfl_dagster.resources.from_env import configuration, resources_from_env
 
 CANARIES = {settings.DATABASE_URL: "postgres://gfl:canary-db-password@db.example:5432/gfl",

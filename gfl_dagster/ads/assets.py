@@ -15,7 +15,7 @@ from gfl_dagster.generation.spend import tracked_spend
 # After listing_vectors too: a change is searchable before its ads are rewritten.
 @asset(group_name="ads", partitions_def=area_partitions,
        deps=["listing_descriptions", "listing_vectors", "feedback_events"],
-       retry_policy=RETRY, kinds=asset_kinds()["listing_ads"], pool=LLM_POOL)
+       retry_policy=RETRY, kinds=asset_kinds("database", "chat"), pool=LLM_POOL)
 def listing_ads(context: AssetExecutionContext, database: PostgresResource,
                 model_client: ModelClientResource) -> MaterializeResult:
     """Writes ads only where the listing, its description or the audience changed, and replaces the

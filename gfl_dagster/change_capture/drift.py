@@ -18,11 +18,11 @@ class Drift:
 
 def compare_versions(source: dict[int, int], store: dict[int, int]) -> Drift:
     drift = Drift()
-    for listing_id, version in source.items():
-        stored = store.get(listing_id)
+    for key, version in source.items():
+        stored = store.get(key)
         if stored is None:
-            drift.missing.append(listing_id)
+            drift.missing.append(key)
         elif stored < version:
-            drift.stale.append(listing_id)
-    drift.extra = [listing_id for listing_id in store if listing_id not in source]
+            drift.stale.append(key)
+    drift.extra = [key for key in store if key not in source]
     return drift

@@ -1,10 +1,11 @@
 """The fast path under the change sensor: a resident listener that syncs a changed row within moments.
 
-schema.sql's `listings_notify_change` trigger notifies the changed area on commit (LISTEN/NOTIFY), so
-the row is visible when its notification arrives. The listener runs the very assets a `sync_area` run
-materializes, their bodies invoked directly (`describe_area`, `embed_area`: the same per-row versions,
-poison rows and area locks), and reports what they returned to Dagster as runless materializations of
-the area's partition, so lineage and history in the UI hold every write with the same metadata.
+A source's trigger notifies the changed area on commit (LISTEN/NOTIFY; listings: schema.sql's
+`listings_notify_change`), so the row is visible when its notification arrives. The listener runs the very
+assets a sync run materializes, their bodies invoked directly (listings: `describe_area`, `embed_area`: the
+same per-row versions, poison rows and area locks), and reports what they returned to Dagster as runless
+materializations of the area's partition, so lineage and history in the UI hold every write with the same
+metadata. The domain hands it what it listens for (`ListenedSource`; listings/fast_path.py).
 
 It is a fast path, not the guarantee. An area whose lock a run holds is skipped (retried for a few
 seconds, then left to the run and the sensor); a failure is logged and the listener carries on; a lost
@@ -21,15 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import psycopg2
-from dagster import AssetMaterialization, DagsterInstance, build_asset_context
-from sqlalchemy import Engine
+from dagster import AssetMaterialization, AssetsDefinition, DagsterInstance, build_asset_context
+from sqlalchemy import Engine, TextClause
 
 from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
 from gfl_dagster.db import queries
-from gfl_dagster.listings import describe, embed
-from gfl_dagster.listings.assets import listing_descriptions, listing_vectors
-from gfl_dagster.listings.partitions import register_areas
-from gfl_dagster.resources.database import libpq_url
+from gfl_dagster.db.engine import libpq_url
 from gfl_dagster.change_capture.area_lock import lock_key
 
 BUSY_RETRY_FOR_S = 10.0  # a run holding an area usually covers the change; past this the sensor surely does
@@ -43,6 +41,18 @@ CONNECT_TIMEOUT_S = 5
 BULK_ROWS = 100
 ASSET_RESOURCES = ("database", "model_client", "embedder", "vector_store")  # what the two assets take
 FAST_PATH_NOTE = "Synced by the fast path (gfl listen) on a change notification, outside any run."
+
+
+@dataclass(frozen=True)
+class ListenedSource:
+    """What the listener needs of a source, handed to it by the domain that owns the source."""
+
+    channel: str  # the NOTIFY channel the source's trigger names a changed area on
+    assets: tuple[AssetsDefinition, ...]  # what a sync run of an area materializes, in its order
+    stages: tuple[str, ...]  # the area-lock stages (change_capture/area_lock.py) those assets take
+    pending_count: TextClause  # rows waiting in an area (:area, :poison_attempts)
+    register_areas: Callable[[DagsterInstance, list[str]], None]  # an area's partition, before its first sync
+    noun: str  # what a row is called in the log ("listings")
 
 
 # --- pure pieces -----------------------------------------------------------------------------------------
@@ -93,7 +103,9 @@ class AreaSync:
         return any(m.get("rows_seen") or m.get("deleted") for m in self.metadata.values())
 
     def summary(self) -> str:
-        described, vectors = self.metadata["listing_descriptions"], self.metadata["listing_vectors"]
+        """What the first asset generated and the last one embedded, updated and deleted."""
+        steps = list(self.metadata.values())
+        described, vectors = steps[0], steps[-1]
         return (f"{self.area}: {described.get('generated', 0)} described, {vectors.get('embedded', 0)} embedded, "
                 f"{vectors.get('properties_updated', 0)} updated, {vectors.get('deleted', 0)} deleted, "
                 f"{described.get('failed', 0) + vectors.get('failed', 0)} failed in "
@@ -108,10 +120,10 @@ def materializations(sync: AreaSync) -> list[AssetMaterialization]:
 
 
 # --- what touches Postgres and Dagster -------------------------------------------------------------------
-def run_holds(engine: Engine, area: str) -> bool:
+def run_holds(engine: Engine, source: ListenedSource, area: str) -> bool:
     """True when someone (a run, another listener) holds one of the area's stage locks right now."""
     with engine.connect() as connection:
-        for stage in (describe.STAGE, embed.STAGE):
+        for stage in source.stages:
             key = lock_key(stage, area)
             if not connection.execute(queries.TRY_AREA_LOCK, {"key": key}).scalar():
                 return True
@@ -120,30 +132,30 @@ def run_holds(engine: Engine, area: str) -> bool:
     return False
 
 
-def pending_in_area(engine: Engine, area: str) -> int:
+def pending_in_area(engine: Engine, source: ListenedSource, area: str) -> int:
     with engine.connect() as connection:
-        return connection.execute(queries.PENDING_COUNT_IN_AREA,
+        return connection.execute(source.pending_count,
                                   {"area": area, "poison_attempts": POISON_AFTER_ATTEMPTS}).scalar_one()
 
 
-def sync_area(resources: dict[str, Any], instance: DagsterInstance, area: str) -> AreaSync:
-    """The area's pending changes through the very assets a `sync_area` run materializes (their bodies,
-    invoked directly: describe_area and embed_area under the area locks, and the same metadata)."""
+def sync_area(resources: dict[str, Any], instance: DagsterInstance, source: ListenedSource, area: str) -> AreaSync:
+    """The area's pending changes through the very assets a sync run materializes (their bodies,
+    invoked directly: under the area locks, with the same metadata)."""
     metadata = {}
-    for asset in (listing_descriptions, listing_vectors):  # in the run's order: vectors embed descriptions
+    for asset in source.assets:  # in the run's order (listings: vectors embed descriptions)
         with build_asset_context(partition_key=area, instance=instance, resources=resources) as context:
             metadata[asset.key.to_user_string()] = dict(asset(context).metadata or {})
     return AreaSync(area, metadata)
 
 
-def listen_connection(engine: Engine):
-    """A connection of its own (not from the pool: it lives as long as the listener) listening to the channel."""
+def listen_connection(engine: Engine, channel: str):
+    """A connection of its own (not from the pool: it lives as long as the listener) listening to `channel`."""
     connection = psycopg2.connect(libpq_url(engine.url.render_as_string(hide_password=False)),
                                   application_name=queries.LISTENER_APPLICATION_NAME,
                                   connect_timeout=CONNECT_TIMEOUT_S)
     connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute(queries.LISTEN_LISTING_CHANGES)
+        cursor.execute(f"LISTEN {channel}")
     return connection
 
 
@@ -170,9 +182,11 @@ class ListenerStats:
 class ChangeListener:
     """`resources`: the code location's ASSET_RESOURCES by name, initialized."""
 
-    def __init__(self, resources: dict[str, Any], instance: DagsterInstance, log: Callable[[str], None] = print):
+    def __init__(self, resources: dict[str, Any], instance: DagsterInstance, source: ListenedSource,
+                 log: Callable[[str], None] = print):
         self.resources = resources
         self.instance = instance
+        self.source = source
         self.log = log
         self.engine = resources["database"].engine()
         self.backlog = Backlog()
@@ -185,7 +199,7 @@ class ChangeListener:
         failures = 0
         while not should_stop():
             try:
-                connection = listen_connection(self.engine)
+                connection = listen_connection(self.engine, self.source.channel)
             except psycopg2.Error as error:
                 failures += 1
                 delay = reconnect_delay(failures)
@@ -194,7 +208,7 @@ class ChangeListener:
                 continue
             failures = 0
             self.stats.connections += 1
-            self.log(f"listening on {queries.LISTING_CHANGES_CHANNEL}")
+            self.log(f"listening on {self.source.channel}")
             try:
                 self._listen(connection, should_stop)
             except (psycopg2.Error, OSError) as error:
@@ -228,20 +242,20 @@ class ChangeListener:
 
     def _sync_one(self, area: str, now: float) -> AreaSync | None:
         try:
-            if run_holds(self.engine, area):
+            if run_holds(self.engine, self.source, area):
                 self.backlog.skipped(area, now)
                 self.stats.skipped_busy += 1
                 return None
             self.backlog.settled(area)
-            pending = pending_in_area(self.engine, area)
+            pending = pending_in_area(self.engine, self.source, area)
             if pending > BULK_ROWS:
                 self.stats.left_bulk += 1
-                self.log(f"{area}: {pending} listings pending, a bulk change: left to the change sensor's run")
+                self.log(f"{area}: {pending} {self.source.noun} pending, a bulk change: left to the change sensor's run")
                 return None
             if area not in self.known_areas:  # an insert may have made the area: a partition first
-                register_areas(self.instance, [area])
+                self.source.register_areas(self.instance, [area])
                 self.known_areas.add(area)
-            sync = sync_area(self.resources, self.instance, area)
+            sync = sync_area(self.resources, self.instance, self.source, area)
         except Exception as error:  # a failure never stops the listener: the sensor is the guarantee
             self.backlog.settled(area)
             self.stats.failed += 1

@@ -26,12 +26,14 @@ def listen() -> None:
     # cores are busy (the daemon starts a run beside us for the same change): seconds instead of milliseconds.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from gfl_dagster.change_capture.fast_path import ASSET_RESOURCES, ChangeListener
+    from gfl_dagster.listings.fast_path import LISTINGS_FAST_PATH
     from gfl_dagster.cli.runs import project_instance, project_resources
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C: the connection is closed cleanly
     instance = project_instance()
     try:
         with project_resources() as resources:
-            ChangeListener({name: getattr(resources, name) for name in ASSET_RESOURCES}, instance, log=_log).run()
+            ChangeListener({name: getattr(resources, name) for name in ASSET_RESOURCES}, instance,
+                           LISTINGS_FAST_PATH, log=_log).run()
     except KeyboardInterrupt:
         _log("stopped")

@@ -95,7 +95,7 @@ def show(listing_id: int, as_json: bool) -> None:
     For every generated text: who wrote it (the model, or the template standing in and why), from
     which prompt version, and for an ad the example ads it learned from and why it was retired."""
     from gfl_dagster.cli.tables import show_text
-    from gfl_dagster.clients.project import ProjectClients
+    from gfl_dagster.cli.project import ProjectClients
     from gfl_dagster.db import queries
     from gfl_dagster.db.tables import LISTING_COLUMNS
 

@@ -96,11 +96,12 @@ def vector_generations(engine) -> dict:
     """The embedding model search is served by, and the next generation while a model change builds it."""
     from gfl_dagster import settings
     from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
+    from gfl_dagster.clients.embedder import configured_model
     from gfl_dagster.listings.source import LISTINGS
     from gfl_dagster.stores import generations
 
     if settings.vector_backend() != "pgvector":
-        return {"live_model": generations.configured_model(), "next": None}
+        return {"live_model": configured_model(), "next": None}
     return {"live_model": generations.live_model(engine, LISTINGS),
             "next": generations.next_progress(engine, LISTINGS, POISON_AFTER_ATTEMPTS)}
 

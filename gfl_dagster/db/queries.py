@@ -335,7 +335,6 @@ SOAK_FAILURES = text(
 # --- fast path: `gfl listen` (change_capture/fast_path.py) and `gfl bench freshness --fast-path` ------------
 # The channel schema.sql's listings_notify_change trigger notifies, one payload per changed area.
 LISTING_CHANGES_CHANNEL = "gfl_listing_changes"
-LISTEN_LISTING_CHANGES = f"LISTEN {LISTING_CHANGES_CHANNEL}"
 # An idle listener asks now and then: a connection a remote server dropped silently never wakes select().
 LISTENER_ALIVE = "SELECT 1"
 # How much waits in an area: a bulk change (a CSV load, an initial sync) is left to the runs.

@@ -53,8 +53,7 @@ from typing import Any, Optional, Sequence
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import TextClause, bindparam, text
 
-from gfl_dagster.spec import SourceSpec
-from gfl_dagster.stores.contract import StoreQuery
+from gfl_dagster.spec import SourceSpec, StoreQuery
 
 # Candidates per side of a hybrid query before fusion.
 HYBRID_POOL = 100

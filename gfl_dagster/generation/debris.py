@@ -13,8 +13,7 @@ _CODE_PATTERNS = (
     (re.compile(r'"\s*\w[\w ]{0,40}"\s*:'), "a JSON key"),
     (re.compile(r"[{}]"), "braces"),
     (re.compile(r"^\s*[\[\]]|\[\s*\{|\}\s*\]|\[\s*\"|\"\s*\]\s*$", re.MULTILINE), "a JSON list"),
-    (re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b(?:price_per_night|minimum_nights|room_type|neighbourhood_group|"
-                r"number_of_reviews)\b"), "a field name"),
+    (re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b"), "a field name"),  # snake_case: every field of a source's data
     (re.compile(r"=>|```|\{%|%\}|</?\w+>|^\s*//", re.MULTILINE), "code"),
     (re.compile(r"https?://|www\.", re.IGNORECASE), "a URL"),
     (re.compile(r"^\s*#+\s*\S|^\s*#\w|^\s*\|.*\|\s*$|^\s*\*\*[^*\n]+\*\*\s*$|^\s*[-*\u2022]\s+\S", re.MULTILINE),

@@ -10,13 +10,23 @@ text is checked too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
-
-if TYPE_CHECKING:  # for annotations only: importing it imports Dagster, which `gfl search` must not pay for
-    from gfl_dagster.resources.model_client import ModelClientResource
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 Messages = list[dict[str, str]]
 Check = Callable[[str], list[str]]
+
+
+class ChatModel(Protocol):
+    """The model service as generation uses it (resources/model_client.py's ModelClientResource is one)."""
+
+    chat_model: Optional[str]
+    attempts: int  # answers asked for before the template stands in
+
+    @property
+    def has_chat(self) -> bool: ...
+
+    def chat(self, messages: Messages, max_tokens: int = 300) -> Any:
+        """A reply with `text`, `prompt_tokens` and `completion_tokens`."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ def from_template(template: Template, check: Check) -> Generated:
 
 
 def generate_validated(
-    model: Optional[ModelClientResource],
+    model: Optional[ChatModel],
     messages: Messages,
     check: Check,
     template: Optional[Template] = None,

@@ -27,7 +27,6 @@ from gfl_dagster.dagster_instance import LLM_POOL
 from gfl_dagster.generation.spend import tracked_spend
 
 RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
-_KINDS = asset_kinds()
 
 
 class LoadConfig(Config):
@@ -35,7 +34,7 @@ class LoadConfig(Config):
     limit: Optional[int] = Field(default=None, description="Load only the first N records.")
 
 
-@asset(group_name="listings", kinds=_KINDS["raw_listings"])
+@asset(group_name="listings", kinds=asset_kinds("database"))
 def raw_listings(context: AssetExecutionContext, config: LoadConfig, database: PostgresResource) -> MaterializeResult:
     """Upserts a listings CSV by id; bad rows go to `listing_rejects` with their line and reason.
 
@@ -60,7 +59,7 @@ def raw_listings(context: AssetExecutionContext, config: LoadConfig, database: P
 
 
 @asset(group_name="listings", partitions_def=area_partitions, deps=[raw_listings], retry_policy=RETRY,
-       kinds=_KINDS["listing_descriptions"], pool=LLM_POOL)
+       kinds=asset_kinds("database", "chat"), pool=LLM_POOL)
 def listing_descriptions(
     context: AssetExecutionContext, database: PostgresResource, model_client: ModelClientResource
 ) -> MaterializeResult:
@@ -84,7 +83,7 @@ def listing_descriptions(
 
 
 @asset(group_name="listings", partitions_def=area_partitions, deps=[listing_descriptions], retry_policy=RETRY,
-       kinds=_KINDS["listing_vectors"])
+       kinds=asset_kinds("vector_store", "embeddings"))
 def listing_vectors(
     context: AssetExecutionContext,
     database: PostgresResource,

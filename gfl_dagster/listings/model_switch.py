@@ -12,6 +12,7 @@ from typing import Any, Callable
 from sqlalchemy import Engine
 
 from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
+from gfl_dagster.clients.embedder import embedder_for_model
 from gfl_dagster.listings.embed import EmbedReport, embed_area
 from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.stores import generations
@@ -25,7 +26,7 @@ def sync_vectors(engine: Engine, embedder: Any, vector_store: Any, area: str,
         if vector_store.backend != "pgvector":  # Weaviate refuses a collection of another model, naming it
             return embed_area(engine, embedder, store, area, progress), {}
         live = generations.live_model(engine, LISTINGS)
-        serving = embedder if live is None else generations.embedder_for_model(embedder, live)
+        serving = embedder if live is None else embedder_for_model(embedder, live)
         with generations.serving_generation(engine):
             report = embed_area(engine, serving, store, area, progress)
             if serving is embedder:

@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from gfl_dagster import settings
+from gfl_dagster.clients.embedder import configured_model
 from gfl_dagster.db import queries
 from gfl_dagster.listings.jobs import sync_area_job
 from gfl_dagster.listings.partitions import area_partitions
@@ -52,7 +53,7 @@ def listing_changes_sensor(context: SensorEvaluationContext, database: PostgresR
             queries.PENDING_BY_AREA, {"poison_attempts": POISON_AFTER_ATTEMPTS})} if sweep else {}
         open_transaction_s = connection.execute(queries.OLDEST_OPEN_TRANSACTION_S).scalar()
     if sweep and settings.vector_backend() == "pgvector":  # an embedding-model change: the next generation's work
-        building = generations.next_pending_by_area(database.engine(), LISTINGS, generations.configured_model(),
+        building = generations.next_pending_by_area(database.engine(), LISTINGS, configured_model(),
                                                     POISON_AFTER_ATTEMPTS)
         pending = {**building, **pending}
     plan = plan_tick(changed, pending, cursor.deferred, busy_areas(context.instance))

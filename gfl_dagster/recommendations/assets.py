@@ -26,7 +26,7 @@ user_buckets = StaticPartitionsDefinition([f"users-{n:02d}" for n in range(16)])
 
 @asset(group_name="recommendations", partitions_def=user_buckets, retry_policy=RETRY,
        deps=["feedback_events", AssetDep("listing_vectors", partition_mapping=AllPartitionMapping())],
-       kinds=asset_kinds()["user_recommendations"], pool=LLM_POOL)
+       kinds=asset_kinds("database", "chat"), pool=LLM_POOL)
 def user_recommendations(context: AssetExecutionContext, database: PostgresResource, embedder: EmbedderResource,
                          vector_store: VectorStoreResource, model_client: ModelClientResource) -> MaterializeResult:
     """Refreshes only the users of this bucket with events newer than their stored recommendation."""

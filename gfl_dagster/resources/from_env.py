@@ -1,7 +1,7 @@
 """The one place that maps the environment to the project's parts: configuration is the only switch.
 
 `configuration()` says what each part gets, without importing Dagster; `resources_from_env()` makes the
-Dagster resources of it, and clients/project.py the plain parts of the commands that answer at once.
+Dagster resources of it, and cli/project.py the plain parts of the commands that answer at once.
 Secrets (DATABASE_URL, OPENAI_API_KEY, WEAVIATE_API_KEY) are named here, not read: resources receive them
 as Dagster `EnvVar`s, so the UI and run config show the variable's name, never its value.
 """
@@ -75,14 +75,13 @@ def resources_from_env() -> dict[str, object]:
     }
 
 
-def asset_kinds() -> dict[str, set[str]]:
-    """The systems each asset talks to, as the UI's badges show them: derived from the configured backends."""
-    chat = {"openai"} if settings.describer_backend() == "openai" else set()
-    embeddings = {"openai"} if settings.embedder_backend() == "openai" else set()
-    return {
-        "raw_listings": {"postgres"},
-        "listing_descriptions": {"postgres"} | chat,
-        "listing_vectors": {settings.vector_backend()} | embeddings,
-        "listing_ads": {"postgres"} | chat,
-        "user_recommendations": {"postgres"} | chat,
+def asset_kinds(*parts: str) -> set[str]:
+    """The systems an asset using these parts ("database", "chat", "embeddings", "vector_store") talks to, as
+    the UI's badges show them: derived from the configured backends."""
+    systems = {
+        "database": {"postgres"},
+        "chat": {"openai"} if settings.describer_backend() == "openai" else set(),
+        "embeddings": {"openai"} if settings.embedder_backend() == "openai" else set(),
+        "vector_store": {settings.vector_backend()},
     }
+    return set().union(*(systems[part] for part in parts))

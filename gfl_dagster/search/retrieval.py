@@ -71,7 +71,7 @@ def ranking(query: SearchQuery, defaulted: bool = False) -> str:
 def query_embedder(embedder: EmbedderResource, store: VectorStore) -> EmbedderResource:
     """The embedder of the model the store's vectors were made with: during an embedding-model change the
     live generation, built with the previous model, serves every search (stores/generations.py)."""
-    from gfl_dagster.stores.generations import embedder_for_model
+    from gfl_dagster.clients.embedder import embedder_for_model
 
     live = store.live_model()
     return embedder if live is None else embedder_for_model(embedder, live)

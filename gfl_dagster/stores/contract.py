@@ -12,32 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Protocol, Sequence
 
-from gfl_dagster.spec import SourceSpec
-
-
-class StoreQuery(Protocol):
-    """What a store needs of a validated search (search/query.py's SearchQuery is one), in the source's
-    field names: the stores build their filters from these and know nothing of the search's parameters."""
-
-    text: str
-    mode: str  # "semantic", "hybrid" or "keyword"
-    alpha: float
-    limit: int
-
-    @property
-    def is_structured(self) -> bool: ...
-
-    @property
-    def has_filters(self) -> bool: ...
-
-    def equality_filters(self) -> dict[str, str]:
-        """{field: value}: keyword fields equal to these values."""
-
-    def range_filters(self) -> list[tuple[str, str, float]]:
-        """(field, ">=" or "<=", bound) on number fields."""
-
-    def sort_order(self) -> Optional[tuple[str, bool]]:
-        """(field, descending), or None: by key."""
+from gfl_dagster.spec import SourceSpec, StoreQuery
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 from sqlalchemy import Engine, create_engine, text
 
@@ -149,29 +148,6 @@ def next_pending_by_area(engine: Engine, spec: SourceSpec, configured_model: str
     with next_engine(engine).connect() as connection:
         return {row.area: (row.pending, float(row.oldest_s or 0.0))
                 for row in connection.execute(queries.PENDING_BY_AREA, {"poison_attempts": poison_attempts})}
-
-
-def configured_model() -> str:
-    """The embedding model the settings ask for, without loading any model."""
-    from gfl_dagster import settings
-    from gfl_dagster.clients.embedder import LOCAL_MODEL
-
-    return LOCAL_MODEL if settings.embedder_backend() == "local" else settings.embedding_model()
-
-
-def embedder_for_model(embedder: Any, model: str) -> Any:
-    """`embedder` (an Embedder or EmbedderResource) as the embedder of `model`: the same service, another model."""
-    from gfl_dagster.clients.embedder import LOCAL_MODEL
-
-    if embedder.model_name == model:
-        return embedder
-    plain = embedder.embedder() if hasattr(embedder, "embedder") else embedder
-    if model == LOCAL_MODEL:
-        return replace(plain, backend="local")
-    if plain.service is None:
-        raise ValueError(f"the live vectors were made by {model!r}, a model of the model service, but no model "
-                         "service is configured (OPENAI_API_KEY or OPENAI_BASE_URL): configure it to serve them")
-    return replace(plain, backend="openai", service=plain.service.model_copy(update={"embedding_model": model}))
 
 
 @contextmanager

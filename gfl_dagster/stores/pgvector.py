@@ -7,8 +7,8 @@ from typing import Any, Optional, Sequence
 from sqlalchemy import Engine
 
 from gfl_dagster.db import pgvector_sql, search_sql
-from gfl_dagster.spec import SourceSpec
-from gfl_dagster.stores.contract import StoredVector, StoreQuery, VectorItem
+from gfl_dagster.spec import SourceSpec, StoreQuery
+from gfl_dagster.stores.contract import StoredVector, VectorItem
 
 
 class PgVectorStore:

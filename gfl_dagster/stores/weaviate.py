@@ -34,9 +34,9 @@ from weaviate.classes.init import Auth
 from weaviate.classes.query import Filter, HybridFusion, MetadataQuery, Sort
 from weaviate.exceptions import WeaviateInsertManyAllFailedError, UnexpectedStatusCodeError
 
-from gfl_dagster.spec import Field, SourceSpec
+from gfl_dagster.spec import Field, SourceSpec, StoreQuery
 from gfl_dagster.stores import weaviate_filters as weaviate_query
-from gfl_dagster.stores.contract import RefusedWrites, StoredVector, StoreQuery, VectorItem
+from gfl_dagster.stores.contract import RefusedWrites, StoredVector, VectorItem
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ from typing import Any, Optional
 
 from weaviate.classes.query import Filter, Sort
 
-from gfl_dagster.spec import SourceSpec
-from gfl_dagster.stores.contract import StoreQuery
+from gfl_dagster.spec import SourceSpec, StoreQuery
 
 # Lower than any stored value: a range filter from here only tests that the property is present
 # (Weaviate keeps absent values out of its inverted index, so such objects never match).
