@@ -18,6 +18,8 @@ from gfl_dagster.listings.description_check import listing_source_values, listin
 from gfl_dagster.listings.description_prompt import template_description
 from gfl_dagster.listings.facts import description_input
 from gfl_dagster.listings.eval.grounding import LABELLED, claim_caught, evaluate, known_places_from_csv, load_entries
+from gfl_dagster.listings.vocabulary import cities, city_names
+from gfl_dagster_tests.conftest import shared_csv
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CSV = PROJECT_DIR / "data" / "AB_NYC_2023.csv"
@@ -205,6 +207,50 @@ def test_places_outside_the_city_are_claims(known_places):
     reasons = claims("A 3-star hotel in the city of Riyadh, Saudi Arabia, like one in Bloomington, IN.", known_places)
     for place in ("riyadh", "saudi arabia", "bloomington"):
         assert named(reasons, place), reasons
+
+
+def barcelona_listing(**overrides):
+    """A real row of Inside Airbnb's Barcelona file (October 2021), as loaded."""
+    row = {"id": 18674, "name": "Huge flat for 8 people close to Sagrada Familia", "neighbourhood_group": "Eixample",
+           "neighbourhood": "la Sagrada Família", "area": "Eixample", "room_type": "Entire home/apt", "price": 121,
+           "minimum_nights": 1, "number_of_reviews": 21}
+    row.update(overrides)
+    return row
+
+
+@pytest.fixture(scope="module")
+def barcelona_places() -> tuple[str, ...]:
+    return known_places_from_csv(shared_csv("insideairbnb_barcelona_2021-10.csv"))
+
+
+def test_a_barcelona_description_may_name_barcelona_and_its_nicknames(barcelona_places):
+    listing_ = barcelona_listing()
+    for text in ("An entire flat in la Sagrada Família, Eixample, Barcelona.",
+                 "A flat for eight in the heart of Barcelona, close to the Sagrada Familia.",
+                 "Entire home in Eixample, BCN."):
+        assert unsupported_claims(text, listing_support(listing_, barcelona_places)) == [], text
+    # Told by its own places alone, as a check without the database's places tells it.
+    assert unsupported_claims("An entire flat in Eixample, Barcelona.", listing_support(listing_)) == []
+
+
+def test_another_citys_name_is_still_an_invented_place(barcelona_places, known_places):
+    in_barcelona = unsupported_claims("An entire flat in Eixample, a short trip from New York City.",
+                                      listing_support(barcelona_listing(), barcelona_places))
+    assert named(in_barcelona, "new york"), in_barcelona
+    in_brooklyn = claims("An entire home in Williamsburg, a world away from Barcelona.", known_places)
+    assert named(in_brooklyn, "barcelona"), in_brooklyn
+    assert named(claims("A loft in Williamsburg, Brooklyn, BCN.", known_places), "bcn")
+
+
+def test_each_city_is_told_by_its_own_areas(barcelona_places, known_places):
+    assert set(city_names(barcelona_places)) == {"Barcelona", "BCN", "Barna", "Ciudad Condal"}
+    assert set(city_names(known_places)) == {"New York", "New York City", "NYC", "the Big Apple"}
+    assert "Singapore" in city_names(["Central Region"]) and city_names(["Nowhere in particular"]) == ()
+    for city in cities():  # a file's areas are real places of its city's file, not guesses
+        if city.key == "barcelona":
+            assert set(city.areas) <= set(barcelona_places)
+        if city.key == "new_york":
+            assert set(city.areas) <= set(known_places)
 
 
 # --- ratings and superlatives -----------------------------------------------

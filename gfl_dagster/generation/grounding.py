@@ -755,7 +755,7 @@ def unsupported_claims(text: str, support: Support) -> list[str]:
 
     place_spans = []
     for start, end in _world_places(original, folded):
-        if not named(folded[start:end]):
+        if not named(folded[start:end]) and folded[start:end] not in index.allowed_places:
             place_spans.append((start, end))
             report(folded[start:end], text[start:end], "place", "the listing does not name it")
     for m in _CITY_STATE_RE.finditer(original):

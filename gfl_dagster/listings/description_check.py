@@ -21,6 +21,7 @@ from gfl_dagster.generation.debris import debris_problems
 from gfl_dagster.generation.grounding import Support, unsupported_claims
 from gfl_dagster.listings.description_prompt import URL_PATTERN, quoted_name
 from gfl_dagster.listings.facts import description_input
+from gfl_dagster.listings.vocabulary import city_names, other_city_names
 
 MIN_LENGTH = 20
 MAX_LENGTH = 800
@@ -66,15 +67,17 @@ def plain_text_problems(text: str, max_length: int, min_length: int = 0) -> list
     return problems
 
 
-CITY_NAMES = ("New York", "New York City", "NYC")
-
-
 def listing_support(listing: Mapping[str, Any], known_places: Iterable[str] = ()) -> Support:
-    """What backs a claim about one listing: its own words (the name a host wrote), its places, its numbers."""
+    """What backs a claim about one listing: its own words (the name a host wrote), its places and its city's
+    names (listings/cities/, told by its places and the database's), its numbers. Other cities' names are
+    known places: naming one is a claim."""
     texts = tuple(str(listing.get(column) or "") for column in ("name", "room_type", "neighbourhood",
                                                                 "neighbourhood_group", "area"))
-    places = tuple(p for p in (listing.get("neighbourhood"), listing.get("neighbourhood_group"), listing.get("area"))
-                   if p) + CITY_NAMES
+    known_places = tuple(known_places)
+    own = tuple(p for p in (listing.get("neighbourhood"), listing.get("neighbourhood_group"), listing.get("area"))
+                if p)
+    places = own + city_names(own + known_places)
+    known_places += other_city_names(own + known_places)
     numbers = tuple(float(listing[column]) for column in ("price", "minimum_nights", "number_of_reviews")
                     if listing.get(column) not in (None, ""))
     return Support(texts=tuple(t for t in texts if t), places=places, known_places=tuple(known_places),
