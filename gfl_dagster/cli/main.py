@@ -146,6 +146,17 @@ def db_url(show_password: bool) -> None:
     click.echo(psql_url(url))
 
 
+@db.command("start")
+def db_start() -> None:
+    """Start the embedded Postgres under GFL_HOME (with DATABASE_URL: connect to that one) and apply the
+    project's schema. The server keeps running after the command, until `gfl db stop`."""
+    from gfl_dagster import settings
+    from gfl_dagster.db.engine import start_database
+
+    engine = start_database(settings.value(settings.DATABASE_URL))
+    click.echo(f"database ready at {engine.url.render_as_string(hide_password=True)}")
+
+
 @db.command("stop")
 def db_stop() -> None:
     """Stop the embedded Postgres (no effect with DATABASE_URL)."""

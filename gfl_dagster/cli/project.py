@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from gfl_dagster.clients.embedder import Embedder
 from gfl_dagster.clients.vector_store import VectorStoreClient
-from gfl_dagster.db.engine import database_engine
+from gfl_dagster.db.engine import start_database
 from gfl_dagster.resources.from_env import plain_configuration
 
 
@@ -22,7 +22,7 @@ class ProjectClients:
 
     def engine(self) -> Engine:
         """The source database, started (or joined), its schema applied."""
-        return database_engine(self.config["database"]["database_url"])
+        return start_database(self.config["database"]["database_url"])
 
     @functools.cached_property
     def model_client(self) -> Optional[Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from importlib import resources as package_files
-from typing import Optional
+from typing import Callable, Optional
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -75,20 +75,33 @@ def apply_schema(engine: Engine) -> None:
         connection.execute(queries.RECORD_SCHEMA_VERSION, {"version": version})
 
 
-def database_engine(database_url: Optional[str]) -> Engine:
-    """Start (or join) the database, apply the schema once per process, return its pooled engine.
-
-    `database_url` None: the embedded Postgres under GFL_HOME.
-    """
+def _engine(database_url: Optional[str], embedded_url: Callable[[], str]) -> Engine:
+    """The process's pooled engine of the database, its schema applied once; `embedded_url` when none is set."""
     key = database_url or f"embedded:{settings.gfl_home()}"
     with _LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
-            url = sqlalchemy_url(database_url) if database_url else start_embedded_postgres(settings.gfl_home())
+            url = sqlalchemy_url(database_url) if database_url else embedded_url()
             engine = use_search_path(create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5))
             apply_schema(engine)
             _ENGINES[key] = engine
     return engine
+
+
+def start_database(database_url: Optional[str]) -> Engine:
+    """Start (or join) the database, apply the schema once per process, return its pooled engine.
+
+    `database_url` None: the embedded Postgres under GFL_HOME, started if it is not running.
+    """
+    return _engine(database_url, lambda: start_embedded_postgres(settings.gfl_home()))
+
+
+def database_engine(database_url: Optional[str]) -> Engine:
+    """The pooled engine of the running database; starts nothing (`start_database` does, `gfl db start` too).
+
+    Raises RuntimeError naming the way to start it when the embedded Postgres is not running.
+    """
+    return _engine(database_url, lambda: url_in_use(None))
 
 
 def url_in_use(database_url: Optional[str]) -> str:

@@ -22,6 +22,7 @@ from gfl_dagster.db.engine import (  # noqa: F401
     psql_url,
     redacted,
     sqlalchemy_url,
+    start_database,
     url_in_use,
 )
 
@@ -32,7 +33,7 @@ class PostgresResource(ConfigurableResource):
     With no `database_url`, a real PostgreSQL 16 with pgvector runs from the
     pgserver wheel under GFL_HOME (default `.gfl/` in the project). Start-up is
     explicit: Dagster starts it when it initializes the resource (runs, sensors,
-    `build_resources`), the CLI and tests through `start()`; `url()` starts nothing.
+    `build_resources`), the CLI and tests through `start()`; `engine()` and `url()` start nothing.
     """
 
     database_url: Optional[str] = Field(
@@ -45,11 +46,11 @@ class PostgresResource(ConfigurableResource):
 
     def start(self) -> Engine:
         """Start (or join) the database, apply the schema once per process, return its pooled engine."""
-        return database_engine(self.database_url)
+        return start_database(self.database_url)
 
     def engine(self) -> Engine:
-        """The engine of the started database (`start()` if this process has not yet)."""
-        return self.start()
+        """The engine of the running database; starts nothing (raises, naming `gfl db start`, if it is down)."""
+        return database_engine(self.database_url)
 
     def url(self) -> str:
         """The connection URL in use, without starting anything."""
