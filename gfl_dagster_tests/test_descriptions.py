@@ -75,3 +75,16 @@ def test_vector_ids_are_deterministic_uuid5():
     assert LISTINGS.vector_id(2595)[14] == "5"  # uuid version 5
     # The id every store already holds for listing 2595: the spec names listings as the store did before it.
     assert LISTINGS.vector_id(2595) == "9d77d890-e7e6-5944-bdff-498576e6ffb7"
+
+
+def test_the_areas_a_description_must_not_place_a_listing_in_are_its_citys():
+    """No areas given: those of the listing's city (listings/cities/), Barcelona's districts for a Barcelona flat."""
+    eixample = {"id": 18674, "name": "Huge flat for 8 people close to Sagrada Familia", "neighbourhood_group": "Eixample",
+                "neighbourhood": "la Sagrada Família", "area": "Eixample", "room_type": "Entire home/apt",
+                "price": 121, "minimum_nights": 1, "number_of_reviews": 21}
+    assert check_description("An entire home in la Sagrada Família, Eixample, Barcelona.", eixample) == []
+    problems = check_description("An entire home located in Gràcia, Barcelona.", eixample)
+    assert any("places the listing in Gràcia" in problem for problem in problems), problems
+    assert check_description("A private room in Williamsburg, Brooklyn.", BROOKLYN) == []
+    assert any("places the listing in Queens" in problem
+               for problem in check_description("A private room in Queens.", BROOKLYN))

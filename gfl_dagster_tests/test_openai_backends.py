@@ -26,7 +26,8 @@ from sqlalchemy import text
 from gfl_dagster.generation.generate import Generated
 from gfl_dagster.listings.csv_rows import parse_csv
 from gfl_dagster.listings.describe import describe_area, describe_listing
-from gfl_dagster.listings.description_check import NYC_BOROUGHS, check_description
+from gfl_dagster.listings.description_check import check_description
+from gfl_dagster.listings.vocabulary import city_areas
 from gfl_dagster.listings.description_prompt import SYSTEM_PROMPT, TEMPLATE_MODEL, template_description
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.facts import description_input
@@ -45,7 +46,7 @@ from gfl_dagster_tests.model_servers import CHAT_API_KEY, CHAT_MODEL, EMBEDDING_
 
 pytest_plugins = ["gfl_dagster_tests.model_servers"]
 
-AREAS = list(NYC_BOROUGHS)
+AREAS = list(city_areas(["Manhattan"]))  # New York's boroughs (listings/cities/new_york.toml)
 
 LISTING: dict[str, Any] = {
     "id": 5121, "name": "BlissArtsSpace!", "neighbourhood_group": "Brooklyn", "area": "Brooklyn",

@@ -34,7 +34,6 @@ from gfl_dagster.ads.ad_prompt import MAX_LENGTH
 from gfl_dagster.ads.audiences import Audience, ineligible_reason, must_state_minimum_stay, must_state_price
 from gfl_dagster.generation.grounding import Support
 from gfl_dagster.listings.description_check import (
-    NYC_BOROUGHS,
     check_description,
     dollar_amounts,
     listing_support,
@@ -96,7 +95,7 @@ def check_ad(
     audience: Audience,
     listing: Mapping[str, Any],
     description: Optional[str] = None,
-    known_areas: Iterable[str] = NYC_BOROUGHS,
+    known_areas: Optional[Iterable[str]] = None,
     known_places: Iterable[str] = (),
 ) -> list[str]:
     """Problems with `text` as an ad for `listing` (CSV column names, with its `area`) and `audience`

@@ -21,12 +21,10 @@ from gfl_dagster.generation.debris import debris_problems
 from gfl_dagster.generation.grounding import Support, unsupported_claims
 from gfl_dagster.listings.description_prompt import URL_PATTERN, quoted_name
 from gfl_dagster.listings.facts import description_input
-from gfl_dagster.listings.vocabulary import city_names, other_city_names
+from gfl_dagster.listings.vocabulary import city_areas, city_names, other_city_names
 
 MIN_LENGTH = 20
 MAX_LENGTH = 800
-
-NYC_BOROUGHS = ("Manhattan", "Brooklyn", "Queens", "Bronx", "Staten Island")
 
 MARKUP_PATTERN = re.compile(r"(<[a-zA-Z/!][^>]*>|```|\*\*|__|^\s*#|^\s*[-*]\s|\[[^\]]*\]\([^)]*\))", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -93,7 +91,7 @@ def listing_source_values(listing: Mapping[str, Any]) -> tuple[str, ...]:
 def check_description(
     text: str,
     listing: Mapping[str, Any],
-    known_areas: Iterable[str] = NYC_BOROUGHS,
+    known_areas: Optional[Iterable[str]] = None,
     known_places: Iterable[str] = (),
     *,
     support: Optional[Support] = None,
@@ -102,8 +100,9 @@ def check_description(
     """Problems with `text` as a description of `listing` (empty list: valid).
 
     `listing` carries the CSV column names; `known_areas` are the other
-    boroughs/areas a description must not place the listing in; `known_places`
-    every area and neighbourhood the database knows (naming another is a claim).
+    boroughs/areas a description must not place the listing in (None: its city's,
+    listings/cities/); `known_places` every area and neighbourhood the database knows
+    (naming another is a claim).
     Other generators about a listing (ads) pass what backs their claims as `support`
     (default: the listing's) and their own `length` bounds (min, max characters).
     """
@@ -111,6 +110,8 @@ def check_description(
     problems = plain_text_problems(stripped, length[1], length[0])
     name = (listing.get("name") or "").strip()
     own_places = [listing.get("neighbourhood") or "", listing.get("neighbourhood_group") or ""]
+    if known_areas is None:
+        known_areas = city_areas([*own_places, listing.get("area") or "", *known_places])
     # The quoted name is the host's words: it may repeat itself, and quoting it is not echo.
     claims = without_fragments(stripped, [name, " ".join(name.split()), quoted_name(name)])
     problems += debris_problems(claims, listing_source_values(listing))

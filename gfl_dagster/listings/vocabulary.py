@@ -67,3 +67,8 @@ def other_city_names(places: Iterable[str]) -> tuple[str, ...]:
     """The names of every city these places are not in: naming one places the listing elsewhere."""
     own = set(cities_of(places))
     return tuple(name for city in cities() if city not in own for name in city.names)
+
+
+def city_areas(places: Iterable[str]) -> tuple[str, ...]:
+    """The areas of the city of these places: a text placing a listing in another of them is wrong."""
+    return tuple(area for city in cities_of(places) for area in city.areas)

@@ -14,7 +14,6 @@ import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from gfl_dagster.listings.description_check import (
-    NYC_BOROUGHS,
     ROOM_PHRASES,
     URL_PATTERN,
     dollar_amounts,
@@ -22,6 +21,7 @@ from gfl_dagster.listings.description_check import (
     without_fragments,
 )
 from gfl_dagster.listings.facts import format_price, review_band
+from gfl_dagster.listings.vocabulary import city_areas
 from gfl_dagster.listings.description_prompt import quoted_name
 
 RECOMMENDATION_PROMPT_VERSION = "listing-recommendation-v1"
@@ -135,7 +135,8 @@ def check_recommendation(
     known_cited = [by_id[listing_id] for listing_id in cited if listing_id in by_id]
     if not known_cited:
         return problems + ["cites no retrieved listing by its id in square brackets, e.g. [12345]"]
-    areas = sorted(set(known_areas or NYC_BOROUGHS) | {h.get("neighbourhood_group") for h in hits} - {None, ""})
+    places = {h.get(column) for h in hits for column in ("neighbourhood_group", "neighbourhood", "area")} - {None, ""}
+    areas = sorted(set(known_areas or city_areas(places)) | {h.get("neighbourhood_group") for h in hits} - {None, ""})
     # Listing names are quoted text: "Sunny room near Manhattan, $50 off" states nothing about the listing.
     names = [fragment for hit in known_cited for name in [(hit.get("name") or "").strip()]
              for fragment in (name, " ".join(name.split()), quoted_name(name))]
