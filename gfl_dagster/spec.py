@@ -26,7 +26,6 @@ class Field:
     name: str
     kind: FieldKind
     filterable: bool = True  # a search may filter or sort on it (Weaviate indexes it for filters)
-    words: bool = False  # its words are searched by keyword (Postgres full text, Weaviate BM25)
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,9 @@ class SourceSpec:
     key: str  # its primary key column ("id")
     partition: str  # the column that names a row's partition ("area", generated in the table's DDL)
     fields: tuple[Field, ...]  # what each vector object carries, in order
+    # The fields whose words keyword search reads, in the order Postgres's full text joins them
+    # (Weaviate's BM25 reads the `text` ones among them).
+    word_fields: tuple[str, ...]
     store_key: str  # the key's name in the vector store ("listing_id")
     vector_table: str  # pgvector's table ("listing_vectors")
     sync_table: str  # the synced version of each row, by `store_key` ("listing_sync")
@@ -60,10 +62,6 @@ class SourceSpec:
     def sortable(self) -> tuple[str, ...]:
         """Fields an ordered (structured) search may sort on, besides the key."""
         return tuple(f.name for f in self.fields if f.kind in SORTABLE_KINDS and f.filterable)
-
-    @property
-    def word_fields(self) -> tuple[str, ...]:
-        return tuple(field.name for field in self.fields if field.words)
 
     def vector_id(self, key: int) -> str:
         """uuid5 of the source and key: syncing a row again overwrites its object, never duplicates it."""

@@ -14,12 +14,12 @@ LISTINGS = SourceSpec(
     partition="area",  # gfl_area(neighbourhood_group, neighbourhood), generated in db/schema.sql
     # Named as in the CSV; `description` is the generated text, added by the sync.
     fields=(
-        Field("name", "text", words=True),
-        Field("description", "text", filterable=False, words=True),
+        Field("name", "text"),
+        Field("description", "text", filterable=False),
         Field("area", "keyword"),
-        Field("neighbourhood_group", "keyword", words=True),
-        Field("neighbourhood", "keyword", words=True),
-        Field("room_type", "keyword", words=True),
+        Field("neighbourhood_group", "keyword"),
+        Field("neighbourhood", "keyword"),
+        Field("room_type", "keyword"),
         Field("price", "number"),
         Field("minimum_nights", "integer"),
         Field("number_of_reviews", "integer"),
@@ -29,6 +29,7 @@ LISTINGS = SourceSpec(
         Field("latitude", "number"),
         Field("longitude", "number"),
     ),
+    word_fields=("name", "neighbourhood", "neighbourhood_group", "room_type", "description"),
     store_key="listing_id",
     vector_table="listing_vectors",
     sync_table="listing_sync",

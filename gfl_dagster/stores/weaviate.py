@@ -73,14 +73,14 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start:start + size]
 
 
-def _property(field: Field) -> Property:
+def _property(spec: SourceSpec, field: Field) -> Property:
     """Keywords are FIELD-tokenized: an area filter on "Bedford" must not match "Bedford-Stuyvesant"."""
     if field.kind == "keyword":
         return Property(name=field.name, data_type=DataType.TEXT, tokenization=Tokenization.FIELD,
                         index_filterable=True, index_searchable=False)
     if field.kind == "text":
         return Property(name=field.name, data_type=DataType.TEXT, index_filterable=field.filterable,
-                        index_searchable=field.words)
+                        index_searchable=field.name in spec.word_fields)
     return Property(name=field.name, data_type=_DATA_TYPES[field.kind], index_filterable=True,
                     index_range_filters=field.kind != "bool")
 
@@ -90,7 +90,7 @@ def _schema(spec: SourceSpec) -> list[Property]:
         Property(name=spec.store_key, data_type=DataType.INT, index_filterable=True, index_range_filters=True),
         Property(name="source_version", data_type=DataType.INT, index_filterable=False),
         Property(name="embed_hash", data_type=DataType.TEXT, index_filterable=False, index_searchable=False),
-    ] + [_property(field) for field in spec.fields]
+    ] + [_property(spec, field) for field in spec.fields]
 
 
 def _to_weaviate(spec: SourceSpec, item: VectorItem, embed_hash: str) -> dict[str, Any]:
