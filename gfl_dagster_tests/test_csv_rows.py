@@ -84,3 +84,14 @@ def test_a_file_without_required_columns_is_refused_as_a_whole(tmp_path):
 
 def test_limit_reads_only_the_first_records():
     assert len(parse_csv(BUNDLED_CSV, limit=25).rows) == 25
+
+
+def test_long_listing_ids_are_read_exactly(tmp_path):
+    # Listing ids since 2022 have 18 digits: a float would turn 500570837329286954 into ...912.
+    parsed = parse_csv(write_csv(
+        tmp_path / "l.csv", HEADER_18,
+        "500570837329286954,x,1,H,Central Region,Novena,1.3,103.8,Entire home/apt,265,92,0,,,1,364,0,",
+        "500570837329286955,x,1,H,Central Region,Novena,1.3,103.8,Entire home/apt,265,92,0,,,1,364,0,",
+        "9223372036854775808,x,1,H,Central Region,Novena,1.3,103.8,Entire home/apt,265,92,0,,,1,364,0,"))
+    assert [row["id"] for row in parsed.rows] == [500570837329286954, 500570837329286955]
+    assert "beyond a 64-bit integer" in parsed.rejects[0].reason

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from gfl_dagster.db.tables import LISTING_COLUMNS
 from gfl_dagster.listings.csv_rows import CsvFormatError, parse_csv
+from gfl_dagster.listings.detailed_rows import DETAILED_MARKERS, parse_detailed_csv, parse_listings_file
 from gfl_dagster.search.query import SearchError, normalized_query
 from gfl_dagster.search.query import query_from_params
 
@@ -56,6 +57,78 @@ def test_any_csv_is_read_without_a_crash_and_every_record_is_accounted_for(tmp_p
         assert set(row) == set(LISTING_COLUMNS) and row["id"] >= 1
         assert row["room_type"] in ("Entire home/apt", "Private room", "Shared room", "Hotel room")
         assert math.isfinite(row["latitude"]) and -90 <= row["latitude"] <= 90
+
+
+DETAILED_FIELD = st.one_of(
+    FIELD,
+    st.sampled_from(["t", "f", "T", "yes", "4.93", "5.0", "0.0", "5.01", "-0.1", "1.5 shared baths", "Half-bath",
+                     "Private half-bath", "Shared half-bath", "0 baths", "2 half-bath", "baths", "$1,234.00", "$0.00",
+                     "$-1.00", "Central Region", "Entire rental unit", "Singapore, Singapore",
+                     '["Wifi", "Free washer \u2013 In unit", "No pool"]', '["Wifi", 3]', "[]", "[", "{}", "null",
+                     '"just a string"', "[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]", "Cozy<br /><br />flat &amp; <b>view",
+                     "<script>alert(1)</script>", "<", "&#0;", "&#x110000;", "<!--", "<![CDATA["]),
+    st.lists(st.text(max_size=15), max_size=6).map(lambda items: __import__("json").dumps(items)),
+)
+DETAILED_HEADER = ["id", "name", "host_id", "host_name", "neighbourhood_cleansed", "neighbourhood_group_cleansed",
+                   "latitude", "longitude", "room_type", "price", "minimum_nights", "number_of_reviews", "last_review",
+                   "property_type", "accommodates", "bedrooms", "beds", "bathrooms", "bathrooms_text", "amenities",
+                   "review_scores_rating", "review_scores_accuracy", "review_scores_cleanliness",
+                   "review_scores_checkin", "review_scores_communication", "review_scores_location",
+                   "review_scores_value", "host_is_superhost", "instant_bookable", "description",
+                   "neighborhood_overview", "neighbourhood"]
+
+
+VALID_DETAILED = {"id": "7", "latitude": "1.3", "longitude": "103.8", "room_type": "Private room",
+                  "neighbourhood_cleansed": "Novena", "property_type": "Entire condo", "accommodates": "2",
+                  "amenities": '["Wifi"]', "bathrooms_text": "1 bath", "price": "$1,234.00"}
+
+
+@st.composite
+def detailed_files(draw):
+    """A detailed header (required columns, then any) and records that are valid but for a few fuzzed fields."""
+    columns = list(dict.fromkeys(list(VALID_DETAILED) + draw(st.lists(
+        st.sampled_from(DETAILED_HEADER + ["extra", "ID", "availability_eoy"]), max_size=34))))
+    rows = []
+    for number in range(draw(st.integers(0, 15))):
+        row = [VALID_DETAILED.get(column, "") for column in columns]
+        row[0] = str(number + 1)
+        for index in draw(st.lists(st.integers(0, len(columns) - 1), max_size=4)):
+            row[index] = draw(DETAILED_FIELD)
+        if draw(st.integers(0, 9)) == 0:
+            row = row[:draw(st.integers(0, len(row)))]  # a short record
+        rows.append(row)
+    return columns, rows
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(file=detailed_files(), encoding=st.sampled_from(["utf-8", "latin-1"]), gzipped=st.booleans())
+def test_any_detailed_csv_is_read_without_a_crash_and_every_record_is_accounted_for(
+        tmp_path_factory, file, encoding, gzipped):
+    columns, rows = file
+    data = _csv_bytes(columns, rows, encoding)
+    path = tmp_path_factory.mktemp("fuzz") / ("listings.csv.gz" if gzipped else "listings.csv")
+    path.write_bytes(__import__("gzip").compress(data) if gzipped else data)
+    parsed = parse_listings_file(path)  # the header always has the required columns: no CsvFormatError
+    text = data.decode("utf-8-sig", errors="replace")
+    records = [r for r in list(csv.reader(io.StringIO(text, newline="")))[1:] if r and r != [""]]
+    assert len(parsed.rows) + len(parsed.rejects) == len(records)
+    assert all(reject.reason for reject in parsed.rejects)
+    for row in parsed.rows:
+        assert row["id"] >= 1 and row["neighbourhood"] != "Singapore, Singapore" or row["neighbourhood"] is None
+        assert isinstance(row["amenities"], list) and all(isinstance(a, str) and a for a in row["amenities"])
+        for column in ("review_scores_rating", "review_scores_value"):
+            assert row[column] is None or 0 <= row[column] <= 5
+        assert row["baths"] is None or (math.isfinite(row["baths"]) and row["baths"] >= 0)
+        assert row["host_is_superhost"] in (None, True, False) and row["instant_bookable"] in (None, True, False)
+        for column in ("description", "neighborhood_overview"):
+            assert row[column] is None or ("<script" not in row[column] and "\x00" not in row[column])
+
+
+def test_a_detailed_record_without_a_place_is_rejected_not_lost(tmp_path):
+    path = tmp_path / "l.csv"
+    path.write_text(",".join(DETAILED_HEADER) + "\n" + ",".join(["7"] + [""] * (len(DETAILED_HEADER) - 1)) + "\n")
+    parsed = parse_detailed_csv(path)
+    assert parsed.rows == [] and [r.listing_id for r in parsed.rejects] == ["7"]
 
 
 PARAM_NAMES = st.sampled_from(["text", "borough", "neighbourhood", "room_type", "min_price", "max_price",

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator, Sequence
 
 from gfl_dagster.db.tables import LISTING_COLUMNS
 
@@ -23,6 +24,7 @@ AREA_COLUMNS = ("neighbourhood_group", "neighbourhood")
 
 _MONEY = re.compile(r"^\$?\s*(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
 _MAX_TEXT = 2000
+_BIGINT = 2**63 - 1
 
 
 class CsvFormatError(ValueError):
@@ -59,14 +61,17 @@ def _integer(column: str, minimum: int | None = 0) -> Callable[[str], int | None
         value = value.strip()
         if not value:
             return None
-        try:
-            number = float(value.replace(",", ""))
+        digits = value.replace(",", "")
+        try:  # exactly: 18-digit listing ids (2022+) do not survive a float
+            number = int(digits) if digits.lstrip("+-").isdigit() else float(digits)
         except ValueError:
             raise RowError(f"{column} {value!r} is not a whole number") from None
-        if not number.is_integer():
+        if isinstance(number, float) and not number.is_integer():
             raise RowError(f"{column} {value!r} is not a whole number")
         if minimum is not None and number < minimum:
             raise RowError(f"{column} {value!r} is below {minimum}")
+        if abs(number) > _BIGINT:
+            raise RowError(f"{column} {value!r} is beyond a 64-bit integer")
         return int(number)
 
     return parse
@@ -159,21 +164,32 @@ def _normalise_header(header: list[str]) -> list[str]:
     return [name.strip().lstrip("\ufeff").lower() for name in header]
 
 
-def iter_csv_records(path: Path) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
+def open_text(path: Path) -> IO[str]:
+    """A listings file as published: plain, or gzipped as Inside Airbnb serves the detailed files."""
+    if Path(path).name.lower().endswith(".gz"):
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig", errors="replace")
+    return open(path, newline="", encoding="utf-8-sig", errors="replace")
+
+
+def iter_csv_records(
+    path: Path, area_columns: Sequence[str] = AREA_COLUMNS
+) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
     """Yield (first line number, record, problem) for each CSV record.
+
+    The header must have the REQUIRED_COLUMNS and one of `area_columns`.
 
     The line number is the record's first physical line, so quoted newlines in
     names do not shift it. A record with the wrong field count yields a problem.
     """
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+    with open_text(path) as handle:
         reader = csv.reader(handle)
         try:
             header = _normalise_header(next(reader))
         except StopIteration:
             raise CsvFormatError(f"{path} is empty: expected a header line") from None
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing or not any(c in header for c in AREA_COLUMNS):
-            wanted = missing or ["neighbourhood_group or neighbourhood"]
+        if missing or not any(c in header for c in area_columns):
+            wanted = missing or [" or ".join(area_columns)]
             raise CsvFormatError(
                 f"{path} lacks required column(s) {', '.join(wanted)}; header is: {', '.join(header)}"
             )
@@ -200,20 +216,29 @@ def iter_csv_records(path: Path) -> Iterator[tuple[int, dict[str, str] | None, s
             yield start, dict(zip(header, fields)), None
 
 
-def parse_csv(path: Path | str, limit: int | None = None) -> ParsedFile:
+def parse_csv(
+    path: Path | str,
+    limit: int | None = None,
+    parse: Callable[[dict[str, str]], dict[str, Any]] = parse_row,
+    columns_read: Sequence[str] = LISTING_COLUMNS,
+    area_columns: Sequence[str] = AREA_COLUMNS,
+) -> ParsedFile:
     """Read a listings file (its first `limit` records) into clean rows and rejects.
 
-    A listing id that appears twice keeps its last row; the earlier one is
-    rejected with the line that superseded it.
+    `parse` turns one record into a row (raising RowError); `columns_read` are the
+    columns it reads, for reporting the file's ignored and missing ones, and
+    `area_columns` those of which it needs one. A listing
+    id that appears twice keeps its last row; the earlier one is rejected with the
+    line that superseded it.
     """
     path = Path(path)
     parsed = ParsedFile()
     by_id: dict[int, tuple[int, dict[str, Any], dict[str, str]]] = {}
-    records = iter_csv_records(path)
+    records = iter_csv_records(path, area_columns)
     _, header, _ = next(records)
     columns = list(header or {})
-    parsed.ignored_columns = [c for c in columns if c not in LISTING_COLUMNS]
-    parsed.missing_columns = [c for c in LISTING_COLUMNS if c not in columns]
+    parsed.ignored_columns = [c for c in columns if c not in columns_read]
+    parsed.missing_columns = [c for c in columns_read if c not in columns]
     for count, (line_number, record, problem) in enumerate(records):
         if limit is not None and count >= limit:
             break
@@ -221,7 +246,7 @@ def parse_csv(path: Path | str, limit: int | None = None) -> ParsedFile:
         listing_id = (raw.get("id") or "").strip() or None
         if problem is None:
             try:
-                row = parse_row(raw)
+                row = parse(raw)
             except RowError as error:
                 problem = str(error)
         if problem is not None:
