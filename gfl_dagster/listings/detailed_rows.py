@@ -101,7 +101,7 @@ def _amenities(value: str) -> list[str]:
         raise RowError(f"amenities {value[:80]!r} is not a JSON list") from None
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise RowError(f"amenities {value[:80]!r} is not a JSON list of strings")
-    kept = list(dict.fromkeys(_text(item)[:MAX_AMENITY_LENGTH] for item in items if _text(item)))
+    kept = list(dict.fromkeys(text[:MAX_AMENITY_LENGTH] for text in map(_text, items) if text))
     if len(kept) > MAX_AMENITIES:
         raise RowError(f"amenities lists {len(kept)} strings, more than {MAX_AMENITIES}")
     return kept

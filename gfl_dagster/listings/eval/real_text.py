@@ -1,0 +1,455 @@
+"""Frozen material for measuring the grounding check on real text nobody here wrote (issue 20).
+
+The hosts' own descriptions (`description`, `neighborhood_overview`) in the
+Singapore 2023 and Boston 2024 detailed files, HTML stripped
+(listings/host_text.py), split into sentences (pysbd, rule-based and
+deterministic). From them, seeded:
+
+- mutations: one invented claim injected into one real host sentence, of ten
+  kinds (an amenity the listing lacks, more bedrooms, more guests, a rating above
+  its own, a walk to a landmark 3 km or more away, a view, a pool, another
+  neighbourhood of the city, another price, Superhost). Each records its listing,
+  kind, original and mutated sentence, the claim and its key words, and the
+  listing's facts that contradict it. Recall = how many the check catches.
+- sentence pools: host sentences as written, in a seeded order, from which the
+  hand-labelled sample is drawn (`draw_labelling_sample`: walk the order, keep the
+  first 100 the check rejects and the first 100 it passes), whatever the check is
+  by then.
+
+Listings are split into dev and test by a hash of the listing id, so no listing
+is in both. What the generator injects is data (real_text_vocabulary.toml).
+
+    python -m gfl_dagster.listings.eval.real_text [--data FOLDER] [--out FOLDER] [--verify]
+
+writes real_text_{mutations,sentences}_{dev,test}.jsonl beside this file (or in
+--out) and prints the counts and sha256 values; --verify regenerates into a
+temporary folder and fails unless the bytes equal the committed files. The
+committed files are the frozen truth (sha256 in BENCHMARKS.md); this script
+only shows how they were made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import pysbd
+
+from gfl_dagster.generation.folding import fold
+from gfl_dagster.listings.detailed_rows import parse_detailed_csv
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+HERE = Path(__file__).resolve().parent
+VOCABULARY = HERE / "real_text_vocabulary.toml"
+SEED = 20
+SPLIT_SALT = "gfl-real-text-v1"
+SPLITS = ("dev", "test")
+KINDS = ("amenity_absent", "more_bedrooms", "more_guests", "higher_rating", "landmark_distance", "view", "pool",
+         "other_neighbourhood", "other_price", "superhost")
+PER_KIND_PER_CITY = 40
+POOL_SIZE = 1000
+MIN_LANDMARK_KM = 3.0
+HOST_FIELDS = ("description", "neighborhood_overview")
+
+_SEGMENTER = pysbd.Segmenter(language="en", clean=False)
+_URLISH = re.compile(r"https?://|www\.|@|\.com\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+_SENTENCE_END = (".", "!", "?", '."', ".'", ".)", "!)", '!"')
+
+
+def split_of(listing_id: int) -> str:
+    """dev or test, from a hash of the listing id: stable, about half each, the same listing always on one side."""
+    digest = hashlib.sha256(f"{SPLIT_SALT}:{listing_id}".encode()).digest()
+    return "test" if digest[0] % 2 == 0 else "dev"
+
+
+def split_sentences(text: str | None) -> list[str]:
+    """A host text (already plain) as sentences: each line apart (hosts break lines between thoughts), then pysbd."""
+    sentences = []
+    for line in (text or "").split("\n"):
+        if line.strip():
+            sentences.extend(" ".join(s.split()) for s in _SEGMENTER.segment(line) if s.strip())
+    return sentences
+
+
+def is_english_prose(sentence: str) -> bool:
+    """A whole English sentence a claim can follow: 6 to 45 words ending as a sentence ends (Inside Airbnb cuts
+    long descriptions mid-sentence), letters mostly ASCII, no link, no shouting."""
+    words = _WORD.findall(sentence)
+    letters = [c for c in sentence if c.isalpha()]
+    return (6 <= len(words) <= 45 and len(sentence) <= 300 and bool(letters)
+            and sum(c.isascii() for c in letters) >= 0.95 * len(letters)
+            and sum(c.isupper() for c in letters) <= 0.3 * len(letters)
+            and not _URLISH.search(sentence) and sentence[0].isalnum() and sentence.endswith(_SENTENCE_END))
+
+
+@dataclass(frozen=True)
+class HostSentence:
+    field: str
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class HostListing:
+    city: str
+    row: Mapping[str, Any]
+    sentences: tuple[HostSentence, ...]  # every sentence of the host's texts
+    own_words: str  # name, host texts and amenity strings, folded: what may already state a claim
+
+    @property
+    def id(self) -> int:
+        return int(self.row["id"])
+
+    @property
+    def prose(self) -> list[HostSentence]:
+        return [s for s in self.sentences if is_english_prose(s.text)]
+
+
+def load_vocabulary(path: Path = VOCABULARY) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def load_city(city: str, path: Path) -> list[HostListing]:
+    parsed = parse_detailed_csv(path)
+    if parsed.rejects:
+        raise SystemExit(f"{path}: {len(parsed.rejects)} rejected records, e.g. {parsed.rejects[0].reason}")
+    listings = []
+    for row in parsed.rows:
+        sentences = tuple(HostSentence(field, index, text) for field in HOST_FIELDS
+                          for index, text in enumerate(split_sentences(row[field])))
+        own = " \n ".join([row["name"] or "", *(row[f] or "" for f in HOST_FIELDS), *row["amenities"]])
+        listings.append(HostListing(city, row, sentences, fold(own)))
+    return listings
+
+
+def _km(a: Sequence[float], b: Sequence[float]) -> float:
+    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def _absent(listing: HostListing, patterns: Iterable[str]) -> bool:
+    return not any(re.search(p, listing.own_words, re.IGNORECASE) for p in patterns)
+
+
+def _mentions(listing: HostListing, name: str) -> bool:
+    return re.search(rf"\b{re.escape(fold(name))}\b", listing.own_words) is not None
+
+
+@dataclass
+class _Context:
+    city: str
+    vocabulary: Mapping[str, Any]
+    places: Sequence[str]
+    rng: random.Random
+
+
+# Each maker: (listing, context) -> (fields for the template, key words, contradicting facts, why) or None.
+Made = tuple[dict[str, Any], str, dict[str, Any], str]
+
+
+def _amenity_absent(listing: HostListing, ctx: _Context) -> Made | None:
+    if len(listing.row["amenities"]) < 5:  # too short a list to say what the listing lacks
+        return None
+    lacking = [name for name, patterns in ctx.vocabulary["amenities"].items() if _absent(listing, patterns)]
+    if not lacking:
+        return None
+    amenity = ctx.rng.choice(lacking)
+    return ({"amenity": amenity}, amenity, {"amenities": len(listing.row["amenities"]), "has_" + amenity: False},
+            f"none of its {len(listing.row['amenities'])} amenities, nor its name or text, mentions a {amenity}")
+
+
+def _more_bedrooms(listing: HostListing, ctx: _Context) -> Made | None:
+    bedrooms = listing.row["bedrooms"]
+    if bedrooms is None:
+        return None
+    claimed = max(2, bedrooms + ctx.rng.choice((1, 1, 2)))
+    return ({"n": claimed}, f"{claimed} bedrooms", {"bedrooms": bedrooms}, f"it has {bedrooms} bedrooms")
+
+
+def _more_guests(listing: HostListing, ctx: _Context) -> Made | None:
+    guests = listing.row["accommodates"]
+    if guests is None:
+        return None
+    claimed = max(2, guests + ctx.rng.choice((1, 2, 3)))
+    return ({"n": claimed}, f"{claimed} guests", {"accommodates": guests}, f"it accommodates {guests}")
+
+
+def _higher_rating(listing: HostListing, ctx: _Context) -> Made | None:
+    rating = listing.row["review_scores_rating"]
+    if rating is None or not 3.0 <= rating <= 4.8:
+        return None
+    above = [tenths / 10 for tenths in range(31, 51) if tenths / 10 >= rating + 0.15]
+    claimed = f"{ctx.rng.choice(above):.1f}"
+    return ({"rating": claimed}, claimed, {"review_scores_rating": rating}, f"its rating is {rating}")
+
+
+def _landmark_distance(listing: HostListing, ctx: _Context) -> Made | None:
+    here = (listing.row["latitude"], listing.row["longitude"])
+    far = [(name, _km(here, where)) for name, where in ctx.vocabulary["cities"][ctx.city]["landmarks"].items()
+           if not _mentions(listing, name.removeprefix("the "))]
+    far = [(name, km) for name, km in far if km >= MIN_LANDMARK_KM]
+    if not far:
+        return None
+    landmark, km = ctx.rng.choice(far)
+    minutes = ctx.rng.choice((2, 3, 5, 7, 10))
+    return ({"landmark": landmark, "Landmark": landmark[0].upper() + landmark[1:], "minutes": minutes},
+            landmark, {"latitude": here[0], "longitude": here[1], "landmark_km": round(km, 1)},
+            f"{landmark} is {km:.1f} km from the listing")
+
+
+def _view(listing: HostListing, ctx: _Context) -> Made | None:
+    if not _absent(listing, ctx.vocabulary["view"]["absent"]):
+        return None
+    view = ctx.rng.choice(ctx.vocabulary["cities"][ctx.city]["views"])
+    return ({"view": view}, "view", {"has_view": False}, "no amenity, nor its name or text, mentions a view")
+
+
+def _pool(listing: HostListing, ctx: _Context) -> Made | None:
+    if not _absent(listing, ctx.vocabulary["pools"]["absent"]):
+        return None
+    pool = ctx.rng.choice(ctx.vocabulary["pools"]["names"])
+    return ({"pool": pool}, "pool", {"has_pool": False}, "no amenity, nor its name or text, mentions a pool")
+
+
+def _other_neighbourhood(listing: HostListing, ctx: _Context) -> Made | None:
+    own = listing.row["neighbourhood"]
+    others = [p for p in ctx.places if p != own and not _mentions(listing, p)]
+    if not others:
+        return None
+    place = ctx.rng.choice(others)
+    return ({"place": place}, place, {"neighbourhood": own, "neighbourhood_group": listing.row["neighbourhood_group"]},
+            f"it is in {own}")
+
+
+def _other_price(listing: HostListing, ctx: _Context) -> Made | None:
+    price = listing.row["price"]
+    if price is None:
+        return None
+    claimed = round(price * ctx.rng.choice((0.5, 0.6, 0.7, 1.5, 1.8, 2.0)))
+    if claimed == round(price) or claimed < 10:
+        return None
+    return ({"price": f"{claimed:,}"}, f"${claimed:,}", {"price": price}, f"its price is ${price:,.0f}")
+
+
+def _superhost(listing: HostListing, ctx: _Context) -> Made | None:
+    if listing.row["host_is_superhost"] is not False or _mentions(listing, "superhost"):
+        return None
+    return ({}, "Superhost", {"host_is_superhost": False}, "its host is not a Superhost")
+
+
+MAKERS: dict[str, Callable[[HostListing, _Context], Made | None]] = {
+    "amenity_absent": _amenity_absent, "more_bedrooms": _more_bedrooms, "more_guests": _more_guests,
+    "higher_rating": _higher_rating, "landmark_distance": _landmark_distance, "view": _view, "pool": _pool,
+    "other_neighbourhood": _other_neighbourhood, "other_price": _other_price, "superhost": _superhost,
+}
+
+
+def _mutate(listing: HostListing, kind: str, ctx: _Context) -> dict[str, Any] | None:
+    prose = listing.prose
+    if not prose:
+        return None
+    made = MAKERS[kind](listing, ctx)
+    if made is None:
+        return None
+    fields, key, facts, why = made
+    sentence = ctx.rng.choice(prose)
+    templates = ctx.vocabulary["templates"][kind]
+    if not sentence.text.endswith((".", "!")):  # a question or a quotation keeps its end: only whole-sentence claims
+        templates = [t for t in templates if t.startswith("{s}")]
+    template = ctx.rng.choice(templates)
+    bare = sentence.text.rstrip(" .!;:,")
+    prefix = bare if template.startswith("{s_}") else sentence.text
+    mutated = template.format(s=sentence.text, s_=bare, **fields)
+    return {
+        "id": f"{ctx.city}-{listing.id}-{kind}",
+        "split": split_of(listing.id),
+        "city": ctx.city,
+        "listing_id": listing.id,
+        "kind": kind,
+        "field": sentence.field,
+        "sentence_index": sentence.index,
+        "original": sentence.text,
+        "mutated": mutated,
+        "claim": mutated[len(prefix):].strip(" ,-"),
+        "key": key,
+        "facts": facts,
+        "why": why,
+    }
+
+
+def generate_mutations(cities: Mapping[str, list[HostListing]], vocabulary: Mapping[str, Any],
+                       seed: int = SEED, per_kind_per_city: int = PER_KIND_PER_CITY) -> list[dict[str, Any]]:
+    """`per_kind_per_city` mutations of each kind in each city; each listing mutated at most once."""
+    mutations = []
+    for city in sorted(cities):
+        listings = cities[city]
+        ctx = _Context(city, vocabulary, sorted({l.row["neighbourhood"] for l in listings}),
+                       random.Random(f"{seed}:{city}"))
+        order = list(listings)
+        ctx.rng.shuffle(order)
+        used: set[int] = set()
+        for kind in KINDS:
+            made = 0
+            for listing in order:
+                if made == per_kind_per_city:
+                    break
+                if listing.id in used:
+                    continue
+                mutation = _mutate(listing, kind, ctx)
+                if mutation is not None:
+                    used.add(listing.id)
+                    mutations.append(mutation)
+                    made += 1
+            if made < per_kind_per_city:
+                raise SystemExit(f"{city}: only {made} listings can take a {kind} mutation")
+    return mutations
+
+
+def sentence_pool(cities: Mapping[str, list[HostListing]], split: str, size: int = POOL_SIZE,
+                  seed: int = SEED) -> list[dict[str, Any]]:
+    """`size` host sentences as written, from the listings of `split`, in a seeded random order."""
+    candidates = [
+        {"id": f"{city}-{listing.id}-{s.field}-{s.index}", "split": split, "city": city, "listing_id": listing.id,
+         "field": s.field, "sentence_index": s.index, "sentence": s.text}
+        for city in sorted(cities) for listing in cities[city] if split_of(listing.id) == split
+        for s in listing.prose
+    ]
+    return random.Random(f"{seed}:pool:{split}").sample(candidates, size)
+
+
+def draw_labelling_sample(pool: Sequence[Mapping[str, Any]], rejects: Callable[[Mapping[str, Any]], bool],
+                          per_class: int = 100) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """The sentences to hand-label: walking the pool in its frozen order, the first `per_class` that the check
+    rejects and the first `per_class` it passes. The check is the one of the day; the order is not."""
+    rejected: list[Mapping[str, Any]] = []
+    passed: list[Mapping[str, Any]] = []
+    seen = collections.Counter()
+    for entry in pool:
+        verdict = rejects(entry)
+        seen[verdict] += 1
+        side = rejected if verdict else passed
+        if len(side) < per_class:
+            side.append(entry)
+        if len(rejected) == len(passed) == per_class:
+            return rejected, passed
+    raise ValueError(f"the pool of {len(pool)} sentences has only {seen[True]} the check rejects and "
+                     f"{seen[False]} it passes; {per_class} of each are wanted")
+
+
+def check_rejects(cities: Mapping[str, list[HostListing]]) -> Callable[[Mapping[str, Any]], bool]:
+    """Does today's description check reject a pool sentence, as the host's words about its own listing?
+
+    The whole check a description gets before it is stored (check_description), without its length bounds, with
+    the listing's area as Postgres derives it and every place of the city as the known places.
+    """
+    from gfl_dagster.listings.description_check import check_description
+
+    listings, areas, places = {}, {}, {}
+    for city, members in cities.items():
+        for listing in members:
+            row = dict(listing.row)
+            row["area"] = row["neighbourhood_group"] or row["neighbourhood"]
+            listings[(city, listing.id)] = row
+        areas[city] = sorted({listings[(city, l.id)]["area"] for l in members})
+        places[city] = sorted({p for l in members for p in (l.row["neighbourhood"], l.row["neighbourhood_group"]) if p})
+
+    def rejects(entry: Mapping[str, Any]) -> bool:
+        listing = listings[(entry["city"], entry["listing_id"])]
+        return bool(check_description(entry["sentence"], listing, areas[entry["city"]], places[entry["city"]],
+                                      length=(0, 100_000)))
+
+    return rejects
+
+
+def _jsonl(entries: Iterable[Mapping[str, Any]]) -> bytes:
+    return "".join(json.dumps(e, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+                   for e in entries).encode("utf-8")
+
+
+def load_cities(data: Path, vocabulary: Mapping[str, Any]) -> dict[str, list[HostListing]]:
+    return {city: load_city(city, data / spec["file"]) for city, spec in vocabulary["cities"].items()}
+
+
+def build(data: Path, out: Path, cities: Mapping[str, list[HostListing]] | None = None) -> dict[str, bytes]:
+    """Every frozen file's bytes, written to `out` (`cities`: the listings of `data`, when already loaded)."""
+    vocabulary = load_vocabulary()
+    cities = cities if cities is not None else load_cities(data, vocabulary)
+    mutations = generate_mutations(cities, vocabulary)
+    files = {}
+    for split in SPLITS:
+        files[f"real_text_mutations_{split}.jsonl"] = _jsonl(m for m in mutations if m["split"] == split)
+        files[f"real_text_sentences_{split}.jsonl"] = _jsonl(sentence_pool(cities, split))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+    return files
+
+
+def _report(files: Mapping[str, bytes]) -> None:
+    for name, content in sorted(files.items()):
+        entries = [json.loads(line) for line in content.decode("utf-8").splitlines()]
+        counts = collections.Counter(e.get("kind", "sentence") for e in entries)
+        print(f"{name}: {len(entries)} entries, {len(content):,} bytes, sha256 {hashlib.sha256(content).hexdigest()}")
+        if "mutations" in name:
+            print("  " + ", ".join(f"{kind} {counts[kind]}" for kind in KINDS))
+            cities = collections.Counter(e["city"] for e in entries)
+            print("  " + ", ".join(f"{city} {n}" for city, n in sorted(cities.items())))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=os.environ.get("GFL_SHARED_DATA"),
+                        help="the folder holding the Inside Airbnb detailed files (default: $GFL_SHARED_DATA)")
+    parser.add_argument("--out", type=Path, default=HERE, help="where to write the files (default: beside this script)")
+    parser.add_argument("--verify", action="store_true",
+                        help="regenerate into a temporary folder and compare with the files in --out")
+    parser.add_argument("--draw", choices=SPLITS, metavar="SPLIT",
+                        help="write the 200 sentences to hand-label (100 today's check rejects, 100 it passes) "
+                             "from the frozen pool of SPLIT (dev or test) in --out, to --draw-out")
+    parser.add_argument("--draw-out", type=Path, default=Path("real_text_labelling.jsonl"))
+    args = parser.parse_args(argv)
+    if args.data is None:
+        parser.error("set GFL_SHARED_DATA or pass --data: the folder holding the shared Inside Airbnb files")
+    if args.draw:
+        pool = [json.loads(line) for line in (args.out / f"real_text_sentences_{args.draw}.jsonl").open(encoding="utf-8")]
+        rejects = check_rejects(load_cities(args.data, load_vocabulary()))
+        rejected, passed = draw_labelling_sample(pool, rejects)
+        blank = {"label": None, "label_reason": None}  # filled by hand: label "faithful" or "invented", one-line reason
+        args.draw_out.write_bytes(_jsonl([{**e, "check": "rejected", **blank} for e in rejected]
+                                         + [{**e, "check": "passed", **blank} for e in passed]))
+        print(f"{args.draw_out}: {len(rejected)} rejected and {len(passed)} passed sentences of the {args.draw} pool")
+        return 0
+    if not args.verify:
+        _report(build(args.data, args.out))
+        return 0
+    with tempfile.TemporaryDirectory() as folder:
+        files = build(args.data, Path(folder))
+    different = [name for name, content in sorted(files.items())
+                 if not (args.out / name).is_file() or (args.out / name).read_bytes() != content]
+    _report(files)
+    if different:
+        print(f"differ from {args.out}: {', '.join(different)}", file=sys.stderr)
+        return 1
+    print(f"all {len(files)} files reproduce byte for byte")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

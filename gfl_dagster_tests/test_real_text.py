@@ -1,0 +1,156 @@
+"""The frozen real-text grounding material: host sentences, seeded mutations, dev/test split, labelling pool."""
+
+import collections
+import hashlib
+import json
+import math
+import re
+
+import pytest
+
+from gfl_dagster.generation.folding import fold
+from gfl_dagster.listings.eval import real_text
+from gfl_dagster.listings.eval.real_text import (
+    KINDS,
+    SPLITS,
+    build,
+    check_rejects,
+    draw_labelling_sample,
+    load_cities,
+    load_vocabulary,
+    split_of,
+    split_sentences,
+)
+from gfl_dagster_tests.conftest import PROJECT_DIR, SHARED_DATA_SETTING, shared_csv
+
+FILES = [f"real_text_{what}_{split}.jsonl" for what in ("mutations", "sentences") for split in SPLITS]
+
+
+def _entries(name):
+    return [json.loads(line) for line in (real_text.HERE / name).read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def cities():
+    shared_csv(load_vocabulary()["cities"]["boston"]["file"])  # skips without GFL_SHARED_DATA
+    return load_cities(shared_csv("README.md").parent, load_vocabulary())
+
+
+@pytest.fixture(scope="module")
+def mutations():
+    return [m for split in SPLITS for m in _entries(f"real_text_mutations_{split}.jsonl")]
+
+
+def test_benchmarks_md_records_the_sha256_of_each_frozen_file():
+    section = (PROJECT_DIR / "BENCHMARKS.md").read_text(encoding="utf-8").split(
+        "Grounding on real text: frozen sets", 1)[1]
+    for name in FILES:
+        digest = hashlib.sha256((real_text.HERE / name).read_bytes()).hexdigest()
+        assert f"{name}` `{digest}`" in section, f"{name}: sha256 {digest} is not the one BENCHMARKS.md records"
+    assert sum((real_text.HERE / name).stat().st_size for name in FILES) < 1_100_000
+
+
+def test_the_frozen_mutations_cover_every_kind_in_both_splits(mutations):
+    assert len(mutations) >= 600
+    counts = collections.Counter((m["split"], m["kind"]) for m in mutations)
+    assert {kind for _, kind in counts} == set(KINDS) and len(KINDS) >= 8
+    assert min(counts[(split, kind)] for split in SPLITS for kind in KINDS) >= 25
+    assert len({m["id"] for m in mutations}) == len(mutations)
+    for m in mutations:
+        assert m["split"] == split_of(m["listing_id"])
+        assert m["mutated"].startswith(m["original"].rstrip(" .!;:,")) and m["mutated"].endswith(m["claim"])
+        assert len(m["mutated"]) > len(m["original"]) and m["facts"] and m["why"]
+
+
+def test_no_listing_is_in_both_splits(mutations):
+    by_listing = collections.defaultdict(set)
+    for split in SPLITS:
+        for entry in _entries(f"real_text_mutations_{split}.jsonl") + _entries(f"real_text_sentences_{split}.jsonl"):
+            by_listing[entry["listing_id"]].add(split)
+    assert all(len(splits) == 1 for splits in by_listing.values())
+    assert 0.4 < sum(split_of(i) == "test" for i in by_listing) / len(by_listing) < 0.6
+
+
+# What a listing that has the amenity would list (Airbnb's own words), per injected amenity.
+AMENITY_WORDS = {"hot tub": "hot tub", "dishwasher": "dishwasher", "washing machine": "washer",
+                 "tumble dryer": "dryer", "private gym": "gym", "wood-burning fireplace": "fireplace",
+                 "EV charger": "ev charger", "barbecue grill": "grill", "elevator": "elevator",
+                 "free parking space": "parking", "baby crib": "crib", "dedicated workspace": "workspace",
+                 "bathtub": "bathtub", "sauna": "sauna"}
+
+
+def _km(a, b):
+    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 12742.0 * math.asin(math.sqrt(h))
+
+
+def test_each_mutation_states_what_its_listings_own_facts_contradict(cities, mutations):
+    vocabulary = load_vocabulary()
+    rows = {(city, l.id): l for city, members in cities.items() for l in members}
+    for m in mutations:
+        listing = rows[(m["city"], m["listing_id"])]
+        row, claim = listing.row, m["claim"]
+        assert m["original"] in [s.text for s in listing.sentences]  # a real host sentence, as split
+        number = [float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", claim)]
+        kind = m["kind"]
+        if kind == "more_bedrooms":
+            assert number[0] > row["bedrooms"] == m["facts"]["bedrooms"]
+        elif kind == "more_guests":
+            assert number[0] > row["accommodates"] == m["facts"]["accommodates"]
+        elif kind == "higher_rating":
+            assert number[0] > row["review_scores_rating"] == m["facts"]["review_scores_rating"]
+        elif kind == "other_price":
+            assert abs(number[0] - row["price"]) >= 0.25 * row["price"]
+        elif kind == "landmark_distance":
+            where = vocabulary["cities"][m["city"]]["landmarks"][m["key"]]
+            assert _km((row["latitude"], row["longitude"]), where) >= 3.0 and m["key"].lower() in claim.lower()
+        elif kind == "other_neighbourhood":
+            assert m["key"] != row["neighbourhood"] and m["key"] in claim
+        elif kind == "superhost":
+            assert row["host_is_superhost"] is False
+        elif kind in ("pool", "view", "amenity_absent"):
+            word = {"pool": "pool", "view": "view"}.get(kind) or AMENITY_WORDS[m["key"]]
+            assert not any(word in fold(a) for a in row["amenities"]), (m["id"], word)
+
+
+def test_the_generator_reproduces_the_committed_bytes(cities, tmp_path):
+    files = build(shared_csv("README.md").parent, tmp_path, cities)
+    assert sorted(files) == sorted(FILES)
+    for name, content in files.items():
+        assert content == (real_text.HERE / name).read_bytes(), f"{name} no longer reproduces"
+
+
+def test_the_labelling_sample_walks_the_frozen_test_pool(cities):
+    pool = _entries("real_text_sentences_test.jsonl")
+    assert len(pool) == 1000 and all(e["split"] == "test" for e in pool)
+    rejected, passed = draw_labelling_sample(pool, check_rejects(cities))
+    assert len(rejected) == len(passed) == 100 and not {e["id"] for e in rejected} & {e["id"] for e in passed}
+    order = {e["id"]: i for i, e in enumerate(pool)}
+    assert [order[e["id"]] for e in rejected] == sorted(order[e["id"]] for e in rejected)
+
+
+def test_a_pool_too_small_for_the_sample_is_said_so():
+    pool = [{"id": str(i), "sentence": "x"} for i in range(150)]
+    with pytest.raises(ValueError, match="150 sentences has only 0 the check rejects and 150 it passes"):
+        draw_labelling_sample(pool, lambda entry: False)
+    rejected, passed = draw_labelling_sample(pool, lambda entry: int(entry["id"]) % 3 == 0, per_class=50)
+    assert [e["id"] for e in rejected][:3] == ["0", "3", "6"] and [e["id"] for e in passed][:3] == ["1", "2", "4"]
+
+
+@pytest.mark.parametrize("text, sentences", [
+    ("Cozy flat. Near the MRT.\nGreat for 2 guests!", ["Cozy flat.", "Near the MRT.", "Great for 2 guests!"]),
+    ("Dr. Tan lives upstairs. Call him.", ["Dr. Tan lives upstairs.", "Call him."]),
+    ("", []),
+    (None, []),
+])
+def test_host_text_is_split_into_sentences(text, sentences):
+    assert split_sentences(text) == sentences
+
+
+def test_the_split_is_a_fixed_function_of_the_listing_id():
+    # Frozen with the sets: changing the salt or the hash would move listings between dev and test.
+    assert [split_of(i) for i in (71609, 8789, 500570837329286954, 1, 2, 3)] == [
+        "dev", "dev", "dev", "test", "test", "dev"]
+    assert {split_of(i) for i in range(1000)} == set(SPLITS)
+    assert abs(sum(split_of(i) == "test" for i in range(10_000)) - 5000) < 200
