@@ -131,6 +131,36 @@ def test_a_detailed_record_without_a_place_is_rejected_not_lost(tmp_path):
     assert parsed.rows == [] and [r.listing_id for r in parsed.rejects] == ["7"]
 
 
+HOST_TEXT = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.sampled_from(["<br />", "<b>", "</b>", "<script>", "</script>", "<p", "&amp;", "&#0;", "&#x110000;",
+                              "<!--", "-->", "<![CDATA[", "]]>", "<", ">", "\x00", "\u2028", "word", " ", "\n",
+                              "<style>", "<iframe src=x>", "&nbsp;", "·", "★4.9", " · ", "1 private bath", "Studio",
+                              "No pool", "Free washer – In unit"]), max_size=40).map("".join),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=HOST_TEXT)
+def test_the_detailed_files_small_parsers_never_crash(text):
+    from gfl_dagster.listings.amenities import default_amenity_map
+    from gfl_dagster.listings.bathrooms import BathsError, parse_baths
+    from gfl_dagster.listings.host_text import html_to_text
+    from gfl_dagster.listings.name_facts import parse_name_facts
+
+    plain = html_to_text(text)
+    assert plain is None or (plain.strip() and "<script" not in plain.lower() and "\x00" not in plain)
+    facts = parse_name_facts(text)
+    assert facts is None or facts.property_type
+    try:
+        baths = parse_baths(text)
+    except BathsError as error:
+        assert repr(text) in str(error)
+    else:
+        assert baths is None or baths.count >= 0
+    assert default_amenity_map().features_of(text) <= set(default_amenity_map().names)
+
+
 PARAM_NAMES = st.sampled_from(["text", "borough", "neighbourhood", "room_type", "min_price", "max_price",
                                "min_nights", "max_nights", "min_reviews", "max_reviews", "min_reviews_per_month",
                                "min_availability", "sort", "mode", "alpha", "limit", "colour", ""])
