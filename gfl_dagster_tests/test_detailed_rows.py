@@ -99,8 +99,24 @@ def test_price_strings_with_thousands_are_read(boston):
 
 
 def test_empty_counts_are_filled_from_inside_airbnbs_own_name(singapore):
-    # 1,488 Singapore records leave `bedrooms` empty; the 2023+ name states it for all but 3.
-    assert sum(r["bedrooms"] is None for r in singapore.rows) == 3
+    # 1,488 Singapore records leave `bedrooms` empty; the 2023+ name states it for all but 3, and 18 more
+    # are named "Place to stay", which is not their property type: those stay unknown.
+    assert sum(r["bedrooms"] is None for r in singapore.rows) == 21
+    row = next(r for r in singapore.rows if r["id"] == 71609)
+    assert row["bedrooms"] == 2
+
+
+def test_a_hosts_own_name_is_never_a_source_of_facts(tmp_path):
+    header, rows = _records(BOSTON, 2)
+    for name, property_type in (("Loft in Boston · 4 bedrooms · 3 beds", "Private room in home"),  # type disagrees
+                                ("Home in Boston · 4 bedrooms · huge!", "Entire home")):  # not wholly the form
+        rows[1][header.index("name")] = name
+        rows[1][header.index("property_type")] = property_type
+        rows[1][header.index("bedrooms")] = ""
+        parsed = parse_detailed_csv(_write(tmp_path / "l.csv", header, rows))
+        assert parsed.rows[1]["name"] == name and parsed.rows[1]["bedrooms"] is None
+    rows[1][header.index("name")] = "Home in Boston · ★4.9 · 4 bedrooms · 3 beds · 2 baths"
+    assert parse_detailed_csv(_write(tmp_path / "l.csv", header, rows)).rows[1]["bedrooms"] == 4
 
 
 def test_the_summary_file_keeps_its_own_path():

@@ -145,10 +145,12 @@ def _filled_from_name(row: dict[str, Any]) -> dict[str, Any]:
     """Counts the columns leave empty but Inside Airbnb's own name states (2023+ names).
 
     Singapore 2023: 1,485 listings have no `bedrooms` while their name says "1 bedroom";
-    where both are present they never disagree.
+    where both are present they never disagree. Only a name wholly in Inside Airbnb's
+    form whose property type agrees with the row's counts: a host's own name is
+    untrusted text, never a source of facts.
     """
     facts = parse_name_facts(row["name"])
-    if facts is not None:
+    if facts is not None and not facts.unread and facts.property_type.lower() in (row["property_type"] or "").lower():
         for column in ("bedrooms", "beds", "baths"):
             if row[column] is None and getattr(facts, column) is not None:
                 row[column] = getattr(facts, column)
