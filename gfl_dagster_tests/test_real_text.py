@@ -15,6 +15,9 @@ from gfl_dagster.listings.eval.real_text import (
     SPLITS,
     build,
     check_rejects,
+    description_check,
+    names_injected_claim,
+    recall_on_mutations,
     draw_labelling_sample,
     load_cities,
     load_vocabulary,
@@ -128,6 +131,32 @@ def test_the_labelling_sample_walks_the_frozen_test_pool(cities):
     assert len(rejected) == len(passed) == 100 and not {e["id"] for e in rejected} & {e["id"] for e in passed}
     order = {e["id"]: i for i, e in enumerate(pool)}
     assert [order[e["id"]] for e in rejected] == sorted(order[e["id"]] for e in rejected)
+
+
+@pytest.mark.parametrize("problem, claim, named", [
+    ('claims "rooftop pool" (amenity: pool) but the listing does not say so', "and there is a rooftop pool.", True),
+    ('claims "pool" (amenity) but the listing does not say so', "Guests have access to a hot tub.", False),
+    ("mentions $1234.5 but the price is $336", "at only $1,234.50 per night.", True),
+    ("mentions $336 but the price is $300", "at only $1,234.50 per night.", False),
+    ("places the listing in Charlestown but it is in Fenway", "You will be staying in Charlestown.", True),
+    ("contains markup", "You will be staying in Charlestown.", False),
+    ('claims "" (place) but the listing does not name it', "anything", False),
+])
+def test_a_problem_counts_only_when_it_points_at_the_injected_words(problem, claim, named):
+    assert names_injected_claim(problem, claim) is named
+
+
+def test_recall_on_the_dev_mutations_can_fail(cities):
+    mutations = _entries("real_text_mutations_dev.jsonl")
+    today = recall_on_mutations(mutations, description_check(cities))
+    silent = recall_on_mutations(mutations, lambda sentence, entry: [])
+    rejects_all = recall_on_mutations(mutations, lambda sentence, entry: [f"too long ({len(sentence)} characters)"])
+    oracle = recall_on_mutations(mutations, lambda sentence, entry: [
+        f'claims "{entry["claim"]}" (oracle) but the listing does not say so'] if sentence == entry["mutated"] else [])
+    assert silent["recall"] == 0 and rejects_all["recall"] == 0  # rejecting is not catching
+    assert oracle["recall"] == 1.0
+    assert 0 < today["recall"] <= 1 and today["caught"] + len(today["missed"]) == len(mutations) == 405
+    assert sum(k["mutations"] for k in today["by_kind"].values()) == 405
 
 
 def test_a_pool_too_small_for_the_sample_is_said_so():

@@ -144,6 +144,10 @@ def _km(a: Sequence[float], b: Sequence[float]) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
+def _with_article(noun: str) -> str:
+    return ("an " if noun[0].lower() in "aeiou" else "a ") + noun
+
+
 def _absent(listing: HostListing, patterns: Iterable[str]) -> bool:
     return not any(re.search(p, listing.own_words, re.IGNORECASE) for p in patterns)
 
@@ -171,8 +175,10 @@ def _amenity_absent(listing: HostListing, ctx: _Context) -> Made | None:
     if not lacking:
         return None
     amenity = ctx.rng.choice(lacking)
-    return ({"amenity": amenity}, amenity, {"amenities": len(listing.row["amenities"]), "has_" + amenity: False},
-            f"none of its {len(listing.row['amenities'])} amenities, nor its name or text, mentions a {amenity}")
+    listed = len(listing.row["amenities"])
+    return ({"amenity": amenity, "a_amenity": _with_article(amenity)}, amenity,
+            {"amenities_listed": listed, "amenity": amenity, "has_amenity": False},
+            f"none of its {listed} amenities, nor its name or text, mentions {_with_article(amenity)}")
 
 
 def _more_bedrooms(listing: HostListing, ctx: _Context) -> Made | None:
@@ -225,7 +231,7 @@ def _pool(listing: HostListing, ctx: _Context) -> Made | None:
     if not _absent(listing, ctx.vocabulary["pools"]["absent"]):
         return None
     pool = ctx.rng.choice(ctx.vocabulary["pools"]["names"])
-    return ({"pool": pool}, "pool", {"has_pool": False}, "no amenity, nor its name or text, mentions a pool")
+    return ({"pool": pool, "a_pool": _with_article(pool)}, "pool", {"has_pool": False}, "no amenity, nor its name or text, mentions a pool")
 
 
 def _other_neighbourhood(listing: HostListing, ctx: _Context) -> Made | None:
@@ -353,8 +359,11 @@ def draw_labelling_sample(pool: Sequence[Mapping[str, Any]], rejects: Callable[[
                      f"{seen[False]} it passes; {per_class} of each are wanted")
 
 
-def check_rejects(cities: Mapping[str, list[HostListing]]) -> Callable[[Mapping[str, Any]], bool]:
-    """Does today's description check reject a pool sentence, as the host's words about its own listing?
+Check = Callable[[str, Mapping[str, Any]], list[str]]  # (sentence, pool or mutation entry) -> problems
+
+
+def description_check(cities: Mapping[str, list[HostListing]]) -> Check:
+    """Today's description check on a host sentence, as the host's words about its own listing.
 
     The whole check a description gets before it is stored (check_description), without its length bounds, with
     the listing's area as Postgres derives it and every place of the city as the known places.
@@ -370,12 +379,56 @@ def check_rejects(cities: Mapping[str, list[HostListing]]) -> Callable[[Mapping[
         areas[city] = sorted({listings[(city, l.id)]["area"] for l in members})
         places[city] = sorted({p for l in members for p in (l.row["neighbourhood"], l.row["neighbourhood_group"]) if p})
 
-    def rejects(entry: Mapping[str, Any]) -> bool:
+    def problems(sentence: str, entry: Mapping[str, Any]) -> list[str]:
         listing = listings[(entry["city"], entry["listing_id"])]
-        return bool(check_description(entry["sentence"], listing, areas[entry["city"]], places[entry["city"]],
-                                      length=(0, 100_000)))
+        return check_description(sentence, listing, areas[entry["city"]], places[entry["city"]], length=(0, 100_000))
 
-    return rejects
+    return problems
+
+
+def check_rejects(cities: Mapping[str, list[HostListing]]) -> Callable[[Mapping[str, Any]], bool]:
+    """Does today's description check reject a pool sentence?"""
+    problems = description_check(cities)
+    return lambda entry: bool(problems(entry["sentence"], entry))
+
+
+# The words a problem points at: a quoted claim, a dollar amount, a place, a room phrase.
+_POINTED = re.compile(r'^claims "(?P<claim>.*?)" \(|^mentions (?P<amount>\$[\d,.]+)|'
+                      r"^places the listing in (?P<place>.+?) but|^calls it an? (?P<room>.+?) but")
+
+
+_DOLLARS = re.compile(r"\$\s?(\d[\d,]*(?:\.\d+)?)")
+
+
+def names_injected_claim(problem: str, claim: str) -> bool:
+    """Does a problem point at words of the injected claim (not merely reject the sentence)?"""
+    m = _POINTED.match(problem)
+    if m is None:
+        return False
+    if m.group("amount"):
+        amounts = {float(a.replace(",", "")) for a in _DOLLARS.findall(claim)}
+        return float(m.group("amount")[1:].replace(",", "").rstrip(".")) in amounts
+    pointed = next(g for g in (m.group("claim"), m.group("place"), m.group("room")) if g is not None)
+    return bool(pointed.strip()) and fold(" ".join(pointed.split())) in fold(" ".join(claim.split()))
+
+
+def recall_on_mutations(mutations: Sequence[Mapping[str, Any]], check: Check) -> dict[str, Any]:
+    """How many injected claims the check catches: a problem on the mutated sentence that the original did not
+    get, pointing at words of the injected claim. Rejecting the sentence is not enough: today's check already
+    rejects two thirds of real host sentences as written."""
+    by_kind: dict[str, list[int]] = {kind: [0, 0] for kind in KINDS}
+    missed = []
+    for m in mutations:
+        before = set(check(m["original"], m))
+        new = [p for p in check(m["mutated"], m) if p not in before]
+        caught = any(names_injected_claim(p, m["claim"]) for p in new)
+        by_kind[m["kind"]][0] += caught
+        by_kind[m["kind"]][1] += 1
+        if not caught:
+            missed.append({"id": m["id"], "claim": m["claim"], "new_problems": new})
+    caught = sum(c for c, _ in by_kind.values())
+    return {"mutations": len(mutations), "caught": caught, "recall": caught / len(mutations) if mutations else 0.0,
+            "by_kind": {k: {"caught": c, "mutations": n} for k, (c, n) in by_kind.items() if n}, "missed": missed}
 
 
 def _jsonl(entries: Iterable[Mapping[str, Any]]) -> bytes:
