@@ -202,6 +202,8 @@ def test_every_bath_text_of_the_real_files_is_read(singapore, boston):
     ("", None),
     ("5 < 6 and 7 > 3", "5 < 6 and 7 > 3"),
     ("<p>One</p><p>Two</p>", "One\n\nTwo"),
+    ("Cut off here.<br", "Cut off here."),
+    ("<SCRIPT", None),
 ])
 def test_host_html_becomes_plain_text(html, text):
     assert html_to_text(html) == text
@@ -254,3 +256,12 @@ def test_name_facts(name, expected):
                                   "Loft in Brooklyn"])
 def test_a_hosts_own_name_has_no_name_facts(name):
     assert parse_name_facts(name) is None
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not gzip"])
+def test_a_damaged_gzip_is_refused_by_name(tmp_path, damage):
+    data = shared_csv(BOSTON).read_bytes()
+    path = tmp_path / "listings.csv.gz"
+    path.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"id,name\n1,x\n")
+    with pytest.raises(CsvFormatError, match="listings.csv.gz is not a readable gzip file"):
+        parse_listings_file(path)

@@ -4,6 +4,7 @@ search parameters never give anything but a clear SearchError naming what to cha
 import csv
 import io
 import math
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -149,7 +150,8 @@ def test_the_detailed_files_small_parsers_never_crash(text):
     from gfl_dagster.listings.name_facts import parse_name_facts
 
     plain = html_to_text(text)
-    assert plain is None or (plain.strip() and "<script" not in plain.lower() and "\x00" not in plain)
+    # Text, not markup: no tag the parser recognized survives (stray "<" stay as the host's characters).
+    assert plain is None or (plain.strip() and not re.search(r"<script[^<>]*>", plain, re.I) and "\x00" not in plain)
     facts = parse_name_facts(text)
     assert facts is None or facts.property_type
     try:

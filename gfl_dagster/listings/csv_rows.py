@@ -12,6 +12,7 @@ import datetime as dt
 import gzip
 import math
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Sequence
@@ -164,6 +165,13 @@ def _normalise_header(header: list[str]) -> list[str]:
     return [name.strip().lstrip("\ufeff").lower() for name in header]
 
 
+GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)  # a damaged .gz: the file, not a row
+
+
+def unreadable_gzip(path: Path, error: Exception) -> CsvFormatError:
+    return CsvFormatError(f"{path} is not a readable gzip file ({error}): download it again")
+
+
 def open_text(path: Path) -> IO[str]:
     """A listings file as published: plain, or gzipped as Inside Airbnb serves the detailed files."""
     if Path(path).name.lower().endswith(".gz"):
@@ -173,6 +181,15 @@ def open_text(path: Path) -> IO[str]:
 
 def iter_csv_records(
     path: Path, area_columns: Sequence[str] = AREA_COLUMNS
+) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
+    try:
+        yield from _csv_records(path, area_columns)
+    except GZIP_ERRORS as error:
+        raise unreadable_gzip(path, error) from None
+
+
+def _csv_records(
+    path: Path, area_columns: Sequence[str]
 ) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
     """Yield (first line number, record, problem) for each CSV record.
 
@@ -227,9 +244,8 @@ def parse_csv(
 
     `parse` turns one record into a row (raising RowError); `columns_read` are the
     columns it reads, for reporting the file's ignored and missing ones, and
-    `area_columns` those of which it needs one. A listing
-    id that appears twice keeps its last row; the earlier one is rejected with the
-    line that superseded it.
+    `area_columns` those of which it needs one. A listing id that appears twice
+    keeps its last row; the earlier one is rejected with the line that superseded it.
     """
     path = Path(path)
     parsed = ParsedFile()

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 from gfl_dagster.db.tables import LISTING_COLUMNS
 from gfl_dagster.listings.bathrooms import BathsError, parse_baths
 from gfl_dagster.listings.csv_rows import (
+    GZIP_ERRORS,
     ParsedFile,
     RowError,
     _decimal,
@@ -32,6 +33,7 @@ from gfl_dagster.listings.csv_rows import (
     open_text,
     parse_csv,
     parse_row,
+    unreadable_gzip,
 )
 from gfl_dagster.listings.host_text import html_to_text
 from gfl_dagster.listings.name_facts import parse_name_facts
@@ -73,8 +75,11 @@ def is_detailed_header(columns: Sequence[str]) -> bool:
 
 
 def read_header(path: Path | str) -> list[str]:
-    with open_text(Path(path)) as handle:
-        return _normalise_header(next(csv.reader(handle), []))
+    try:
+        with open_text(Path(path)) as handle:
+            return _normalise_header(next(csv.reader(handle), []))
+    except GZIP_ERRORS as error:
+        raise unreadable_gzip(Path(path), error) from None
 
 
 def _flag(column: str) -> Callable[[str], bool | None]:
