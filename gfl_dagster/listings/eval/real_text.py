@@ -10,7 +10,8 @@ deterministic). From them, seeded:
   its own, a walk to a landmark 3 km or more away, a view, a pool, another
   neighbourhood of the city, another price, Superhost). Each records its listing,
   kind, original and mutated sentence, the claim and its key words, and the
-  listing's facts that contradict it. Recall = how many the check catches.
+  listing's facts that contradict it. `recall_on_mutations`: how many the check
+  catches, counting only a problem that points at the injected words.
 - sentence pools: host sentences as written, in a seeded order, from which the
   hand-labelled sample is drawn (`draw_labelling_sample`: walk the order, keep the
   first 100 the check rejects and the first 100 it passes), whatever the check is
@@ -20,10 +21,12 @@ Listings are split into dev and test by a hash of the listing id, so no listing
 is in both. What the generator injects is data (real_text_vocabulary.toml).
 
     python -m gfl_dagster.listings.eval.real_text [--data FOLDER] [--out FOLDER] [--verify]
+    python -m gfl_dagster.listings.eval.real_text --draw test --draw-out labelling.jsonl
 
 writes real_text_{mutations,sentences}_{dev,test}.jsonl beside this file (or in
 --out) and prints the counts and sha256 values; --verify regenerates into a
-temporary folder and fails unless the bytes equal the committed files. The
+temporary folder and fails unless the bytes equal the committed files; --draw
+writes the 200 sentences to hand-label with today's check. The
 committed files are the frozen truth (sha256 in BENCHMARKS.md); this script
 only shows how they were made.
 """
