@@ -204,6 +204,8 @@ def test_every_bath_text_of_the_real_files_is_read(singapore, boston):
     ("<p>One</p><p>Two</p>", "One\n\nTwo"),
     ("Cut off here.<br", "Cut off here."),
     ("<SCRIPT", None),
+    ("Hi <!--<SCRIPT>", "Hi"),
+    ("I <3 it, 5 < 6", "I <3 it, 5 < 6"),
 ])
 def test_host_html_becomes_plain_text(html, text):
     assert html_to_text(html) == text

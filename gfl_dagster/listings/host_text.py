@@ -19,8 +19,9 @@ _HIDDEN = frozenset({"script", "style", "template", "iframe", "object"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u2028\u2029\ufeff]")
 _SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
-# A tag cut off at the end (Inside Airbnb truncates long descriptions, sometimes inside "<br />").
-_CUT_TAG = re.compile(r"<[A-Za-z!/][^<>]*\Z")
+# What the parser hands back as text but is markup: a tag cut off at the end (Inside Airbnb truncates long
+# descriptions, sometimes inside "<br />"), an unterminated comment and what follows it.
+_LEFTOVER_TAG = re.compile(r"<[A-Za-z!/?][^<>]*>?")
 
 
 class _TextOnly(HTMLParser):
@@ -55,9 +56,9 @@ def html_to_text(fragment: str, max_length: int = MAX_HOST_TEXT) -> str | None:
     if not fragment or not fragment.strip():
         return None
     parser = _TextOnly()
-    parser.feed(_CUT_TAG.sub("", fragment))
+    parser.feed(fragment)
     parser.close()
-    text = _CONTROL.sub("", "".join(parser.parts))
+    text = _CONTROL.sub("", _LEFTOVER_TAG.sub("", "".join(parser.parts)))
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
     return text[:max_length].rstrip() or None
