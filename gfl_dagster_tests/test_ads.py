@@ -7,8 +7,9 @@ import pytest
 
 from gfl_dagster.ads.ad_check import check_ad
 from gfl_dagster.ads.ad_prompt import SYSTEM_PROMPT, TEMPLATE_NAME, ad_messages, template_ad
-from gfl_dagster.ads.audiences import Learning, ineligible_reason, load_audiences, must_state_minimum_stay
-from gfl_dagster.ads.learning import AdStats, plan_refinement, smoothed_ctr
+from gfl_dagster.ads.angles import angle_facts, available_angles, lead_problem, load_angles
+from gfl_dagster.ads.audiences import ineligible_reason, load_audiences, must_state_minimum_stay
+from gfl_dagster.ads.learning import smoothed_ctr
 from gfl_dagster.generation.generate import Template, generate_validated
 from gfl_dagster.listings.csv_rows import parse_csv
 from gfl_dagster.listings.description_prompt import template_description
@@ -17,17 +18,19 @@ from gfl_dagster_tests.conftest import BUNDLED_CSV
 
 AUDIENCES, LEARNING = load_audiences()
 BY_SLUG = {audience.slug: audience for audience in AUDIENCES}
+ANGLES = {angle.slug: angle for angle in load_angles()}
 # As Postgres returns them: with the area it derives.
 ROWS = [{**row, "area": row["neighbourhood_group"] or row["neighbourhood"]} for row in parse_csv(BUNDLED_CSV).rows]
 PLACES = sorted({row[c] for row in ROWS for c in ("neighbourhood", "neighbourhood_group") if row[c]})
 ASTORIA = {"id": 7, "name": "Sunny 2BR near the park", "neighbourhood_group": "Queens", "area": "Queens",
            "neighbourhood": "Astoria", "room_type": "Entire home/apt", "price": 120.0, "minimum_nights": 2,
            "number_of_reviews": 25}
-GOOD = "For a family trip: the entire home in Astoria, Queens, $120 a night, minimum 2 nights."
+GOOD = "The entire home in Astoria, Queens: $120 a night, minimum 2 nights. For a family trip."
 
 
-def check(text, audience="family_with_kids", listing=ASTORIA, description=None):
-    return check_ad(text, BY_SLUG[audience], listing, description, known_places=PLACES)
+def check(text, audience="family_with_kids", listing=ASTORIA, description=None, angle=None):
+    return check_ad(text, BY_SLUG[audience], listing, description, known_places=PLACES,
+                    angle=ANGLES[angle] if angle else None)
 
 
 def test_the_shipped_audiences_load():
@@ -38,6 +41,8 @@ def test_the_shipped_audiences_load():
     assert BY_SLUG["budget_backpacker"].max_price == 100
     assert BY_SLUG["business_traveller"].max_minimum_nights == 7
     assert LEARNING.variants == 2 and LEARNING.min_impressions == 50 and LEARNING.examples == 3
+    assert LEARNING.retire_confidence == 0.95
+    assert {"price", "place", "space", "reviews", "stay", "amenities"} <= set(ANGLES)
 
 
 def test_eligibility_before_generation():
@@ -55,28 +60,86 @@ def test_eligibility_before_generation():
     assert not must_state_minimum_stay(business, ASTORIA)
 
 
-def test_the_template_ad_passes_the_check_for_every_row_and_eligible_audience():
-    """The offline writer never produces an ad its own check rejects, on the whole bundled dataset."""
+def test_the_template_ad_passes_the_check_for_every_row_eligible_audience_and_angle():
+    """The offline writer never produces an ad its own check rejects (leading with its angle included), on the
+    whole bundled dataset: each row and eligible audience with one of the row's angles in turn, so that every
+    angle meets every kind of row."""
     checked = {audience.slug: 0 for audience in AUDIENCES}
-    for row in ROWS:
-        facts = description_input(row)
-        description = template_description(facts)  # what an offline run stores
-        for audience in AUDIENCES:
+    angles_checked = {slug: 0 for slug in ANGLES}
+    for number, row in enumerate(ROWS):
+        facts = angle_facts(row)
+        description = template_description(description_input(row))  # what an offline run stores
+        offered = available_angles(ANGLES.values(), facts)
+        for index, audience in enumerate(AUDIENCES):
             if ineligible_reason(audience, row) is None:
-                text = template_ad(audience, facts)
-                assert check_ad(text, audience, row, description, known_places=PLACES) == [], (row["id"], text)
+                angle = offered[(number + index) % len(offered)]
+                text = template_ad(audience, facts, angle)
+                assert check_ad(text, audience, row, description, known_places=PLACES, angle=angle) == [], \
+                    (row["id"], angle.slug, text)
                 checked[audience.slug] += 1
+                angles_checked[angle.slug] += 1
     assert all(count >= 20 for count in checked.values()), checked
+    assert all(angles_checked[slug] >= 100 for slug in ("price", "place", "space", "reviews", "stay")), angles_checked
+
+
+def test_each_angle_leads_with_its_own_fact_and_the_check_tells_them_apart():
+    facts = angle_facts(ASTORIA)
+    offered = [angle.slug for angle in available_angles(ANGLES.values(), facts)]
+    assert offered == ["price", "place", "space", "reviews", "stay"], "no amenities in the summary file"
+    family = BY_SLUG["family_with_kids"]
+    texts = {slug: template_ad(family, facts, ANGLES[slug]) for slug in offered}
+    assert texts["price"].startswith("$120 a night") and texts["place"].startswith("In Astoria, Queens")
+    assert texts["stay"].startswith("Stays from 2 nights") and texts["reviews"].startswith("Reviewed by guests")
+    assert len(set(texts.values())) == len(offered)
+    for written, text in texts.items():
+        assert check(text, angle=written) == [], text
+        for other in offered:
+            if other != written:  # another angle's ad does not pass for this one: it leads with another fact
+                assert any(f"is a {other} ad" in p for p in check(text, angle=other)), (written, other)
+    # A listing with no reviews is not offered the reviews angle; one with amenities is offered that angle.
+    assert "reviews" not in [a.slug for a in available_angles(ANGLES.values(),
+                                                              angle_facts(dict(ASTORIA, number_of_reviews=0)))]
+    rich = angle_facts(dict(ASTORIA, amenities=["Wifi", "Kitchen", "Washer"]))
+    assert "amenities" in [a.slug for a in available_angles(ANGLES.values(), rich)]
+    text = template_ad(family, rich, ANGLES["amenities"])
+    assert text.startswith("With Wifi, Kitchen, Washer: the entire home in Astoria")
+    assert lead_problem(text, ANGLES["amenities"], rich) is None
+    assert "before its amenities" in lead_problem(texts["place"] + " Wifi.", ANGLES["amenities"], rich)
+
+
+@pytest.mark.parametrize("text, angle, problem", [
+    ("Just $120 a night for the entire home in Astoria, Queens.", "price", None),
+    ("Astoria, Queens: the entire home for $120 a night.", "price", "states its area, neighbourhood, room type before "
+                                                                   "its price per night"),
+    ("The entire home for $120 a night, minimum 2 nights.", "place", "never states its neighbourhood or area"),
+    ("Well reviewed (10 to 99 reviews): the entire home in Astoria, Queens, $120 a night.", "reviews", None),
+    ("Book 2 nights or more: the entire home in Astoria, Queens, $120 a night.", "stay", None),
+    ("\u201cSunny 2BR near the park\u201d, $120 a night for the entire home in Astoria, Queens.", "price", None),
+])
+def test_the_lead_check_reads_a_models_wording(text, angle, problem):
+    problems = check(text, angle=angle)
+    if problem is None:
+        assert problems == [], problems
+    else:
+        assert any(problem in p for p in problems), problems
+
+
+def test_the_prompt_asks_for_the_angle_in_the_fixed_requirements():
+    facts = description_input(ASTORIA)
+    system, user = ad_messages(BY_SLUG["young_couple"], facts, None, [], ANGLES["stay"])
+    instructions = user["content"].split("<<<DATA", 1)[0]
+    assert ANGLES["stay"].ask in instructions and "Open with the fact the requirements name" in system["content"]
+    assert ANGLES["price"].ask not in instructions
 
 
 def test_the_template_is_worded_per_audience_and_runs_through_the_generation_path():
     facts = description_input(ASTORIA)
-    texts = {audience.slug: template_ad(audience, facts) for audience in AUDIENCES}
+    texts = {audience.slug: template_ad(audience, facts, ANGLES["space"]) for audience in AUDIENCES}
     assert texts["family_with_kids"] == GOOD
     assert len(set(texts.values())) == len(AUDIENCES)
-    assert texts["budget_backpacker"].startswith("On a backpacker's budget: $120 a night")
-    generated = generate_validated(None, ad_messages(BY_SLUG["family_with_kids"], facts, None, []),
-                                   lambda text: check(text), Template(TEMPLATE_NAME, lambda: GOOD))
+    assert template_ad(BY_SLUG["budget_backpacker"], facts, ANGLES["place"]).endswith("On a backpacker's budget.")
+    generated = generate_validated(None, ad_messages(BY_SLUG["family_with_kids"], facts, None, [], ANGLES["space"]),
+                                   lambda text: check(text, angle="space"), Template(TEMPLATE_NAME, lambda: GOOD))
     assert (generated.text, generated.model, generated.problems) == (GOOD, TEMPLATE_NAME, [])
 
 
@@ -145,45 +208,6 @@ def test_smoothing_does_not_let_a_lucky_small_sample_win():
     assert smoothed_ctr(80, 1000, LEARNING) > smoothed_ctr(40, 1000, LEARNING)
 
 
-def ad(ad_id, listing_id, impressions, clicks, audience="family_with_kids", variant=1):
-    return AdStats(ad_id, listing_id, audience, variant, impressions, clicks, f"ad {ad_id}")
-
-
-def test_plan_refinement_retires_the_weakest_only_with_enough_evidence():
-    learning = Learning(variants=2, min_impressions=100, prior_clicks=2, prior_impressions=100, examples=2,
-                        min_ctr_gap=0.01)
-    stats = [
-        ad(1, 10, 250, 2), ad(2, 10, 260, 8, variant=2),  # judged, gap 1.6 points: retire ad 1
-        ad(3, 11, 90, 0), ad(4, 11, 500, 30, variant=2),  # ad 3 has too few impressions: nothing yet
-        ad(5, 12, 400, 12), ad(6, 12, 400, 14, variant=2),  # gap 0.4 points: too small to judge
-        ad(7, 13, 1000, 70),  # only one variant: nothing to compare
-        ad(8, 14, 300, 30, audience="business_traveller"), ad(9, 14, 300, 1, "business_traveller", 2),
-    ]
-    plan = plan_refinement(stats, learning)
-    assert [(r.audience, r.ad_id) for r in plan] == [("business_traveller", 9), ("family_with_kids", 1)]
-    family = plan[1]
-    assert family.listing_id == 10
-    assert family.reason.startswith("ctr 0.8% (2/250, smoothed 1.1%) vs best ctr 3.1% (8/260, smoothed 2.8%) (ad 2)")
-    # Examples: the audience's best judged ads across listings; never another audience's, a retired one or ad 3.
-    assert family.examples == [7, 4]
-    assert "ad 7 ctr 7.0% (70/1000, smoothed 6.5%)" in family.examples_reason
-    assert plan[0].examples == [8]
-    # The same statistics in any order give the same plan.
-    shuffled = list(stats)
-    random.Random(1).shuffle(shuffled)
-    assert plan_refinement(shuffled, learning) == plan
-
-
-def test_plan_refinement_breaks_ties_deterministically():
-    learning = Learning(min_ctr_gap=0.0, examples=5)
-    # Equal ads teach nothing, even with min_ctr_gap 0; among equals the smaller id ranks first.
-    plan = plan_refinement([ad(21, 1, 200, 5), ad(20, 1, 200, 5, variant=2), ad(22, 2, 200, 0),
-                            ad(23, 2, 200, 9, variant=2), ad(24, 3, 100, 2), ad(25, 3, 200, 4, variant=2)],
-                           learning)
-    # Listing 3: 4/200 and 6/300 smoothed, both 2%: nothing retired. Among equals more impressions rank first.
-    assert [(r.ad_id, r.examples) for r in plan] == [(22, [23, 20, 21, 25, 24])]
-
-
 @pytest.mark.parametrize("content, message", [
     ('[[audience]]\nslug = "x"\nname = "X"\ndescription = "d"\nrules.max_prise = 50\n',
      "audience 'x' rules: unknown key 'max_prise'"),
@@ -196,12 +220,20 @@ def test_plan_refinement_breaks_ties_deterministically():
     ('[[audience]]\nname = "X"\ndescription = "d"\n', "audience #1: slug is missing"),
     ('[[audience]]\nslug = "x"\nname = "X"\ndescription = "d"\n[learning]\nvariants = 0\n',
      "learning: variants must be a positive whole number, got 0"),
+    ('[[audience]]\nslug = "x"\nname = "X"\ndescription = "d"\n[learning]\nretire_confidence = 1.5\n',
+     "learning: retire_confidence must be a number between 0 and 1 (exclusive), got 1.5"),
     ('[[audience]]\nslug = "x"\nname = "X"\n description = \n', "not valid TOML"),
     ('[learning]\nvariants = 2\n', "no audiences"),
+    ('[[angle]]\nslug = "price"\nfacts = ["price_per_night"]\nlead = "{price_per_night"\nask = "a"\n',
+     "angle 'price': lead is not a valid template"),
+    ('[[angle]]\nslug = "price"\nfacts = ["price_per_night"]\nask = "a"\n', "angle 'price': lead missing"),
+    ('[[angle]]\nslug = "price"\nfacts = "price"\nlead = "x"\nask = "a"\n',
+     "angle 'price': facts must be a list of strings"),
+    ('[[angle]]\nslug = "p"\nfacts = ["price"]\nlead = "x"\nask = "a"\ncolour = 1\n', "unknown key 'colour'"),
 ])
 def test_a_bad_audiences_file_gives_a_clear_error(tmp_path, content, message):
     path = tmp_path / "audiences.toml"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ValueError) as error:
-        load_audiences(path)
+        (load_angles if content.startswith("[[angle]]") else load_audiences)(path)
     assert str(path) in str(error.value) and message in str(error.value), str(error.value)

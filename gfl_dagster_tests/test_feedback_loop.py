@@ -48,7 +48,7 @@ def count_writes(monkeypatch) -> list:
 
 def active_ads(engine, area="Brooklyn"):
     with engine.connect() as connection:
-        return connection.execute(text("SELECT id, listing_id, audience, variant, text, written_by, examples, notes "
+        return connection.execute(text("SELECT id, listing_id, audience, variant, angle, text, written_by, examples, notes "
                                        "FROM listing_ads WHERE area = :area AND retired_at IS NULL "
                                        "ORDER BY listing_id, audience, variant"), {"area": area}).all()
 
@@ -69,6 +69,11 @@ def test_ads_cover_every_eligible_audience_and_a_change_rewrites_only_its_listin
     for ad in ads:
         variants.setdefault((ad.listing_id, ad.audience), set()).add(ad.text)
     assert all(len(texts) == LEARNING.variants for texts in variants.values()), "variants must differ"
+    angles = {}
+    for ad in ads:
+        angles.setdefault((ad.listing_id, ad.audience), set()).add(ad.angle)
+    assert all(len(a) == LEARNING.variants for a in angles.values()), "each variant leads with its own angle"
+    assert len({ad.angle for ad in ads}) >= 4, "the angles are spread over the listings, so each gets evidence"
 
     calls = count_writes(monkeypatch)
     assert write_ads(synced, resources["model_client"], "Brooklyn").generated == 0 and calls == []
@@ -85,27 +90,31 @@ def test_ads_cover_every_eligible_audience_and_a_change_rewrites_only_its_listin
     assert set(calls) == {changed} and again.generated == len(calls) and again.retired == len(calls)
 
 
-def test_clicks_retire_the_weakest_variant_and_the_best_ads_teach_its_replacement(synced, resources):
+def test_clicks_retire_a_variant_judged_worse_and_its_replacement_explores_another_angle(synced, resources):
     write_ads(synced, resources["model_client"], "Brooklyn")
     ads = active_ads(synced)
     listing, audience = ads[0].listing_id, ads[0].audience
     weak, strong = [ad for ad in ads if (ad.listing_id, ad.audience) == (listing, audience)][:2]
     now = datetime.now(timezone.utc)
     events = []
-    for ad, clicks in ((weak, 1), (strong, 12)):
-        events += [Event("impression", f"u{n}", listing, ad.id, None, now) for n in range(LEARNING.min_impressions)]
+    for ad, clicks in ((weak, 1), (strong, 24)):
+        events += [Event("impression", f"u{n}", listing, ad.id, None, now) for n in range(200)]
         events += [Event("click", f"u{n}", listing, ad.id, None, now) for n in range(clicks)]
     record_events(synced, events)
 
     report = write_ads(synced, resources["model_client"], "Brooklyn")
-    assert len(report.retirements) == 1 and f"ad {weak.id}" in report.retirements[0]
+    retired = [line for line in report.retirements if f"ad {weak.id} " in line]
+    assert len(retired) == 1 and f"P(worse than the {strong.angle} angle, its ad {strong.id})" in retired[0]
+    # Pooled by audience and angle: the audience's other ads of the weak angle go too, no other ad does.
+    assert all(f", {audience}, {weak.angle})" in line for line in report.retirements), report.retirements
     with synced.connect() as connection:
         reason = connection.execute(text("SELECT retire_reason FROM listing_ads WHERE id = :id"),
                                     {"id": weak.id}).scalar_one()
-    assert "ctr" in reason and "best" in reason
+    assert reason.startswith("judged by clicks: P(worse") and ">= 0.95" in reason and "replaced by a" in reason
     replacement = [ad for ad in active_ads(synced) if (ad.listing_id, ad.audience) == (listing, audience)
                    and ad.id not in (weak.id, strong.id)]
     assert len(replacement) == 1 and strong.id in replacement[0].examples
+    assert replacement[0].angle not in (weak.angle, strong.angle), "the replacement explores an angle not tried"
     assert f"replaces ad {weak.id}" in replacement[0].notes
     assert write_ads(synced, resources["model_client"], "Brooklyn").retirements == [], "no new evidence, no change"
 

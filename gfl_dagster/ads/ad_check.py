@@ -7,6 +7,7 @@ An ad is kept only if this returns no problems:
 - grounded: every claim backed by the listing (its name, places, numbers) or by
   its stored description, which passed its own grounding check;
 - no contradiction of the listing's price, area or room type;
+- led by its angle: the angle's fact (the price, the place, the room ...) is the first fact it states;
 - eligible, checked again on the written ad (the listing may have changed since
   the ad was asked for, and a model may ignore its requirements):
   - the audience's rules (room type, price, reviews: `ineligible_reason`);
@@ -31,6 +32,7 @@ import re
 from typing import Any, Iterable, Mapping, Optional
 
 from gfl_dagster.ads.ad_prompt import MAX_LENGTH
+from gfl_dagster.ads.angles import Angle, angle_facts, lead_problem
 from gfl_dagster.ads.audiences import Audience, ineligible_reason, must_state_minimum_stay, must_state_price
 from gfl_dagster.generation.grounding import Support
 from gfl_dagster.listings.description_check import (
@@ -97,10 +99,11 @@ def check_ad(
     description: Optional[str] = None,
     known_areas: Optional[Iterable[str]] = None,
     known_places: Iterable[str] = (),
+    angle: Optional[Angle] = None,
 ) -> list[str]:
     """Problems with `text` as an ad for `listing` (CSV column names, with its `area`) and `audience`
     (empty list: valid). `description` is the listing's stored description, if any; `known_areas` and
-    `known_places` are as for check_description."""
+    `known_places` are as for check_description; an ad with an `angle` must lead with its fact."""
     stripped = text.strip()
     if not stripped:
         return ["the answer is empty"]
@@ -111,4 +114,11 @@ def check_ad(
     if sentences > MAX_SENTENCES:
         problems.append(f"has {sentences} sentences, at most {MAX_SENTENCES}")
     problems += eligibility_problems(stripped, audience, listing)
+    if angle is not None:
+        # A quoted name is the host's words; unquoted, its words are the ad's own (and may be the fact itself).
+        name = (listing.get("name") or "").strip()
+        quoted = [f"{open_}{variant}{close}" for variant in (name, " ".join(name.split()), quoted_name(name))
+                  for open_, close in (("\u201c", "\u201d"), ('"', '"'), ("'", "'")) if variant]
+        lead = lead_problem(without_fragments(stripped, quoted), angle, angle_facts(listing))
+        problems += [lead] if lead else []
     return list(dict.fromkeys(problems))

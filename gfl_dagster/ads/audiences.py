@@ -54,7 +54,9 @@ class Learning:
     prior_clicks: float = 2.0  # the smoothing prior: every ad starts with these clicks ...
     prior_impressions: float = 100.0  # ... in these impressions
     examples: int = 3  # best ads of the audience that feed a new variant
-    min_ctr_gap: float = 0.01  # best minus weakest smoothed click-through needed to retire the weakest
+    retire_confidence: float = 0.95  # posterior probability of being worse than the best that retires a variant
+    pooled_weight: float = 2000.0  # impressions the audience's evidence for an angle counts for in one ad
+    posterior_draws: int = 2000  # Monte Carlo draws for propensities and retirement probabilities
 
 
 def _positive(value: Any) -> bool:
@@ -63,6 +65,10 @@ def _positive(value: Any) -> bool:
 
 def _not_negative(value: Any) -> bool:
     return value >= 0
+
+
+def _probability(value: Any) -> bool:
+    return 0 < value < 1
 
 
 # Each key's spec: (accepted types, what the error message calls them[, a further test]).
@@ -84,7 +90,9 @@ _LEARNING_KEYS = {
     "prior_clicks": _NUMBER + (_not_negative,),
     "prior_impressions": _NUMBER + (_positive,),
     "examples": _INT + (_not_negative,),
-    "min_ctr_gap": _NUMBER + (_not_negative,),
+    "retire_confidence": ((int, float), "number between 0 and 1 (exclusive)", _probability),
+    "pooled_weight": _NUMBER + (_not_negative,),
+    "posterior_draws": _INT + (_positive,),
 }
 
 
@@ -148,9 +156,9 @@ def load_audiences(path: Path | str | None = None) -> tuple[list[Audience], Lear
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"{path}: not valid TOML: {error}") from None
     try:
-        unknown = sorted(set(document) - {"audience", "learning"})
+        unknown = sorted(set(document) - {"audience", "angle", "learning"})
         if unknown:
-            raise ValueError(f"unknown top-level key(s) {', '.join(unknown)} (known: audience, learning)")
+            raise ValueError(f"unknown top-level key(s) {', '.join(unknown)} (known: audience, angle, learning)")
         tables = document.get("audience")
         if not isinstance(tables, list) or not tables:
             raise ValueError("no audiences: expected [[audience]] tables")

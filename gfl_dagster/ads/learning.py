@@ -1,23 +1,28 @@
-"""Ads that learn, the pure statistics: smoothed click-through, and which variant to retire with which examples.
+"""Ads that learn, the pure decisions: which variants the clicks have judged, and what replaces them.
 
-Click-through is smoothed with a prior (`Learning.prior_clicks` in
-`prior_impressions`): an ad starts at the prior's rate and its own clicks move it
-only as impressions accrue, so 1 click in 2 impressions does not beat 40 in 1,000.
+A listing's variant is retired, once its angle (pooled over the audience's ads) or the ad itself has
+`min_impressions` impressions, when the posterior probability that it is worse than the best angle its
+listing can lead with reaches `Learning.retire_confidence` (ads/bandit.py's posteriors: the audience's
+evidence for the angle, then the ad's own). "The best angle" is the audience's best by posterior mean
+among the angles the listing states; the listing's own ad of that angle is the reference where it has
+one, so a listing that draws few clicks whatever it says does not churn its ads. That best ad is never
+retired, so every listing keeps at least one.
 
-Per listing and audience, once `variants` ads are active and every one has been
-shown `min_impressions` times, the weakest is retired if the best beats it by at
-least `min_ctr_gap` (smoothed). Its replacement is written from the audience's
-best ads across all listings (judged ones only, none retired in the same plan:
-a retired ad is no model to follow). Ties are broken by more impressions, then
-by the smaller ad id, so the same statistics always give the same plan.
+A replacement explores an angle the listing does not show now, other than the retired one, that the
+audience's clicks have not judged worse (a Thompson draw among them); with a chat model it is also
+written from the audience's best ads as examples. Every decision carries its figures as its reason.
+
+Smoothed click-through ((clicks + prior clicks) / (impressions + prior impressions)) ranks the example
+ads; ties go to more impressions, then the smaller ad id, so the same statistics give the same ranking.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Sequence
+from typing import Any, Hashable, Mapping, Optional, Sequence
 
 from gfl_dagster.ads.audiences import Learning
+from gfl_dagster.ads.bandit import Bandit
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class AdStats:
     impressions: int
     clicks: int
     text: str
+    angle: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,9 @@ class Retirement:
     ad_id: Any
     listing_id: Any
     audience: str
+    angle: Optional[str]
     reason: str  # the figures that decided it
+    replacement_angle: Optional[str] = None  # None: no angle left to explore
     examples: list[Any] = field(default_factory=list)  # ad ids whose texts feed the replacement, best first
     examples_reason: str = ""  # why those were chosen, with their figures
 
@@ -58,6 +66,11 @@ def _figures(ad: AdStats, learning: Learning) -> str:
             f"smoothed {_percent(smoothed_ctr(ad.clicks, ad.impressions, learning))})")
 
 
+def _pooled_figures(bandit: Bandit, audience: str, angle: str) -> str:
+    impressions, clicks = bandit.pooled.get((audience, angle), (0, 0))
+    return f"{angle} {_percent(clicks / impressions if impressions else 0.0)} ({clicks}/{impressions})"
+
+
 def _ranked(ads: Sequence[AdStats], learning: Learning) -> list[AdStats]:
     """Best first: smoothed click-through, then more evidence, then the smaller id."""
     return sorted(ads, key=lambda ad: (-smoothed_ctr(ad.clicks, ad.impressions, learning), -ad.impressions,
@@ -69,43 +82,67 @@ def _id_key(ad_id: Any) -> tuple:
     return (0, ad_id, "") if isinstance(ad_id, int) else (1, 0, str(ad_id))
 
 
-def _judged(ad: AdStats, learning: Learning) -> bool:
-    return ad.impressions >= learning.min_impressions
+def next_angles(bandit: Bandit, audience: str, available: Sequence[str], exclude: Sequence[str],
+                count: int) -> list[str]:
+    """Up to `count` angles for new ads of a listing that states `available`: not in `exclude` (what it
+    shows, what was just retired), not judged worse by the audience's clicks; a Thompson draw orders them."""
+    worse = bandit.judged_worse(audience, list(available))
+    open_angles = [angle for angle in available if angle not in exclude and angle not in worse]
+    return bandit.explore(audience, open_angles, count)
 
 
-def plan_refinement(stats: Sequence[AdStats], learning: Learning) -> list[Retirement]:
-    """The variants to retire (at most one per listing and audience) and the examples for each replacement.
+def examples_for(audience: str, stats: Sequence[AdStats], learning: Learning,
+                 leaving: frozenset = frozenset()) -> tuple[list[Any], str]:
+    """The audience's best judged ads (none of `leaving`) as examples for a new ad, and why those."""
+    candidates = [ad for ad in stats if ad.audience == audience and ad.ad_id not in leaving
+                  and ad.impressions >= learning.min_impressions]
+    examples = _ranked(candidates, learning)[:learning.examples]
+    if not examples:
+        return [], f"no ad of audience {audience!r} has {learning.min_impressions} impressions and is kept"
+    return [e.ad_id for e in examples], (
+        f"the {len(examples)} best ads of audience {audience!r} by smoothed ctr with at least "
+        f"{learning.min_impressions} impressions, none retired: "
+        + "; ".join(f"ad {e.ad_id} ({e.angle}) {_figures(e, learning)}" for e in examples))
 
-    `stats` holds the active ads. Retirements come ordered by audience, then listing.
+
+def plan_retirements(stats: Sequence[AdStats], bandit: Bandit, learning: Learning,
+                     available: Mapping[Hashable, Sequence[str]]) -> list[Retirement]:
+    """The variants the clicks have judged, with each replacement's angle and examples.
+
+    `stats` holds the active ads; `available` the angles each listing to judge can lead with (listings
+    not in it are not judged). Retirements come ordered by audience, then listing, then ad.
     """
     groups: dict[tuple[str, Hashable], list[AdStats]] = {}
     for ad in stats:
-        groups.setdefault((ad.audience, ad.listing_id), []).append(ad)
-    retiring: list[tuple[AdStats, str]] = []
-    for key in sorted(groups, key=lambda k: (k[0], _id_key(k[1]))):
-        group = groups[key]
-        if len(group) < learning.variants or not all(_judged(ad, learning) for ad in group):
-            continue  # not enough variants, or not enough evidence for every one of them
-        ranked = _ranked(group, learning)
-        best, worst = ranked[0], ranked[-1]
-        gap = (smoothed_ctr(best.clicks, best.impressions, learning)
-               - smoothed_ctr(worst.clicks, worst.impressions, learning))
-        if gap <= 0 or gap < learning.min_ctr_gap:
-            continue  # equal ads teach nothing; a small gap may be noise
-        retiring.append((worst, f"{_figures(worst, learning)} vs best {_figures(best, learning)} (ad {best.ad_id}): "
-                                f"smoothed gap {gap * 100:.1f} points >= {learning.min_ctr_gap * 100:.1f}"))
-    retired_ids = {ad.ad_id for ad, _ in retiring}
+        if ad.listing_id in available and ad.angle is not None:
+            groups.setdefault((ad.audience, ad.listing_id), []).append(ad)
+    retiring: list[tuple[AdStats, str, list[str]]] = []
+    for (audience, listing_id) in sorted(groups, key=lambda k: (k[0], _id_key(k[1]))):
+        group = sorted(groups[(audience, listing_id)], key=lambda ad: _id_key(ad.ad_id))
+        shown = [ad.angle for ad in group]
+        angles = list(available[listing_id])
+        best = bandit.best_angle(audience, angles)
+        own_best = next((ad for ad in group if ad.angle == best), None)
+        reference = bandit.ad_posterior(audience, best, own_best.ad_id if own_best else None)
+        for ad in group:
+            if ad.angle == best or not (bandit.judged(audience, ad.angle) or ad.impressions >= learning.min_impressions):
+                continue  # the best stays; an ad nobody has judged yet is left to the bandit
+            worse = bandit.probability_worse(bandit.ad_posterior(audience, ad.angle, ad.ad_id), reference)
+            if worse >= learning.retire_confidence:
+                against = f"its ad {own_best.ad_id}" if own_best else "a new ad of it"
+                retiring.append((ad, (
+                    f"judged by clicks: P(worse than the {best} angle, {against}) = {worse:.3f} >= "
+                    f"{learning.retire_confidence}; this ad {_figures(ad, learning)}; audience {audience!r}: "
+                    f"{_pooled_figures(bandit, audience, ad.angle)} vs {_pooled_figures(bandit, audience, best)}"),
+                    shown))
+    leaving = frozenset(ad.ad_id for ad, _, _ in retiring)
     plan = []
-    for ad, reason in retiring:
-        candidates = [other for other in stats if other.audience == ad.audience and other.ad_id not in retired_ids
-                      and _judged(other, learning)]
-        examples = _ranked(candidates, learning)[:learning.examples]
-        examples_reason = (
-            f"the {len(examples)} best ads of audience {ad.audience!r} by smoothed ctr with at least "
-            f"{learning.min_impressions} impressions, none retired: "
-            + "; ".join(f"ad {e.ad_id} {_figures(e, learning)}" for e in examples)
-            if examples else
-            f"no ad of audience {ad.audience!r} has {learning.min_impressions} impressions and is kept")
-        plan.append(Retirement(ad.ad_id, ad.listing_id, ad.audience, reason, [e.ad_id for e in examples],
-                               examples_reason))
+    for ad, reason, shown in retiring:  # two replacements on one listing explore two angles
+        replacement = next_angles(bandit, ad.audience, list(available[ad.listing_id]), shown, 1)
+        shown.extend(replacement)
+        examples, examples_reason = examples_for(ad.audience, stats, learning, leaving)
+        reason += (f"; replaced by a {replacement[0]} ad" if replacement
+                   else "; not replaced: every other angle is shown or judged worse")
+        plan.append(Retirement(ad.ad_id, ad.listing_id, ad.audience, ad.angle, reason,
+                               replacement[0] if replacement else None, examples, examples_reason))
     return plan

@@ -1,13 +1,16 @@
 """Listings of one area + their descriptions -> ad copy per eligible audience, and ads that learn from clicks.
 
-Per listing and audience the area keeps `learning.variants` active ads. An ad is
-written again only when what it was written from changed (the listing's facts, its
-stored description, the audience, the generator): one listing's change costs that
-listing's ads, nothing else. Eligibility is checked before generation (an ineligible
-listing gets no ad, and loses the ones it had) and after it (`check_ad`). Then the
-learning step: where clicks have judged a listing's variants, the weakest is retired
-and a new one is written with the audience's best ads as examples; the run records
-what it retired, why, and which examples it used.
+Per listing and audience the area keeps up to `learning.variants` active ads, each with
+its own angle (the fact it leads with: ads/angles.py), drawn among the angles the
+audience's clicks have not judged worse. An ad is written again only when what it was
+written from changed (the listing's facts, its stored description, the audience, the
+generator): one listing's change costs that listing's ads, nothing else. Eligibility
+is checked before generation (an ineligible listing gets no ad, and loses the ones it
+had) and after it (`check_ad`, which also checks the ad leads with its angle). Then the
+learning step (ads/learning.py): a variant the clicks have judged worse than its
+listing's best angle is retired, and a replacement explores another angle, written
+with the audience's best ads as examples; the run records what it retired, why, and
+which examples it used.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from sqlalchemy import Engine
 
 from gfl_dagster.ads.ad_check import check_ad
 from gfl_dagster.ads.ad_prompt import PROMPT_VERSION, TEMPLATE_NAME, ad_messages, template_ad
+from gfl_dagster.ads.angles import Angle, angle_facts, available_angles, load_angles
 from gfl_dagster.ads.audiences import Audience, ineligible_reason, load_audiences
-from gfl_dagster.ads.learning import AdStats, plan_refinement, smoothed_ctr
+from gfl_dagster.ads.bandit import Bandit
+from gfl_dagster.ads.learning import AdStats, next_angles, plan_retirements, smoothed_ctr
 from gfl_dagster.change_capture.area_lock import area_lock
 from gfl_dagster.db import queries, tables
 from gfl_dagster.generation.generate import Generated, Template, generate_validated
@@ -51,6 +56,7 @@ class AdsReport:
 class AdJob:
     listing: dict[str, Any]
     audience: Audience
+    angle: Angle
     variant: int
     input_hash: str
     examples: tuple[int, ...] = ()
@@ -70,9 +76,10 @@ def write_ad(model: ModelClientResource, job: AdJob, known_areas: list[str], kno
     facts = description_input(job.listing)
     description = job.listing.get("description")
     return generate_validated(
-        model, ad_messages(job.audience, facts, description, job.example_texts),
-        lambda text: check_ad(text, job.audience, job.listing, description, known_areas, known_places),
-        Template(TEMPLATE_NAME, lambda: template_ad(job.audience, facts, job.variant)), max_tokens=160)
+        model, ad_messages(job.audience, facts, description, job.example_texts, job.angle),
+        lambda text: check_ad(text, job.audience, job.listing, description, known_areas, known_places, job.angle),
+        Template(TEMPLATE_NAME, lambda: template_ad(job.audience, angle_facts(job.listing), job.angle)),
+        max_tokens=160)
 
 
 def write_ads(engine: Engine, model: ModelClientResource, area: str,
@@ -85,6 +92,7 @@ def _write_ads(engine: Engine, model: ModelClientResource, area: str, progress) 
     started = time.monotonic()
     report = AdsReport(area)
     audiences, learning = load_audiences()
+    angles = {angle.slug: angle for angle in load_angles()}
     generator = generator_name(model)
     with engine.connect() as connection:
         rows = [dict(r) for r in connection.execute(queries.LISTINGS_NEEDING_ADS, {"area": area}).mappings()]
@@ -94,14 +102,18 @@ def _write_ads(engine: Engine, model: ModelClientResource, area: str, progress) 
         orphans = [r.id for r in connection.execute(queries.ORPHAN_ADS_IN_AREA, {"area": area})]
         known_areas = [r[0] for r in connection.execute(queries.AREA_NAMES)]
         known_places = [r[0] for r in connection.execute(queries.PLACE_NAMES)]
-        stats = [AdStats(r.ad_id, r.listing_id, r.audience, r.variant, r.impressions, r.clicks, r.text)
-                 for r in connection.execute(queries.AD_STATS)]
+        stat_rows = connection.execute(queries.AD_STATS).all()
+        pooled = {(r.audience, r.angle): (r.impressions, r.clicks) for r in connection.execute(queries.ANGLE_STATS)}
+    stats = [AdStats(r.ad_id, r.listing_id, r.audience, r.variant, r.impressions, r.clicks, r.text, r.angle)
+             for r in stat_rows]
+    bandit = Bandit(stats, pooled, learning)
     report.listings_seen = len(rows)
     retire: dict[int, str] = {ad_id: "its listing left the area or the source" for ad_id in orphans}
     jobs: list[AdJob] = []
     by_slug = {audience.slug: audience for audience in audiences}
     for row in rows:
         facts = description_input(row)
+        offered = [angle.slug for angle in available_angles(angles.values(), angle_facts(row))]
         for audience in audiences:
             ads = active.get((row["id"], audience.slug), [])
             reason = ineligible_reason(audience, row)
@@ -109,32 +121,41 @@ def _write_ads(engine: Engine, model: ModelClientResource, area: str, progress) 
                 retire.update({ad.id: f"no longer eligible: {reason}" for ad in ads})
                 continue
             wanted = ad_input_hash(facts, row.get("description"), audience)
-            current = [ad for ad in ads if ad.input_hash == wanted and ad.model == generator]
-            retire.update({ad.id: "written from facts, a description or a generator that changed"
+            current = [ad for ad in ads if ad.input_hash == wanted and ad.model == generator and ad.angle in offered]
+            retire.update({ad.id: "written from facts, a description, a generator or an angle that changed"
                            for ad in ads if ad not in current})
             report.reused += len(current)
-            jobs += [AdJob(row, audience, 0, wanted)] * max(0, learning.variants - len(current))
+            for angle in next_angles(bandit, audience.slug, offered, [ad.angle for ad in current],
+                                     learning.variants - len(current)):
+                jobs.append(AdJob(row, audience, angles[angle], 0, wanted))
 
-    # Learning: clicks judge the variants of this area's listings against the audience's best ads anywhere.
+    # Learning: clicks judge this area's variants (pooled by audience and angle, then each ad's own).
     rows_by_id = {row["id"]: row for row in rows}
-    plan = plan_refinement(stats, learning)
-    judged = {r.listing_id for r in plan} - set(rows_by_id)
-    if judged:  # a listing whose ads clicks have judged may not have changed: read it too
+    every_angle = list(angles)
+    worse = {slug: bandit.judged_worse(slug, every_angle) for slug in by_slug}
+    judged = {r.listing_id for r in stat_rows if r.area == area and r.audience in worse
+              and (r.impressions or r.angle in worse[r.audience])} - set(rows_by_id)
+    if judged:  # a listing whose ads clicks may have judged may not have changed: read it too
         with engine.connect() as connection:
             rows_by_id.update({r["id"]: dict(r) for r in connection.execute(
                 queries.LISTINGS_WITH_DESCRIPTIONS_FOR, {"ids": sorted(judged)}).mappings() if r["area"] == area})
+    available = {listing_id: [a.slug for a in available_angles(angles.values(), angle_facts(row))]
+                 for listing_id, row in rows_by_id.items()}
     texts = {ad.ad_id: ad.text for ad in stats}
-    for retirement in plan:
-        row = rows_by_id.get(retirement.listing_id)
-        if row is None or retirement.ad_id in retire or retirement.audience not in by_slug:
+    for retirement in plan_retirements([ad for ad in stats if ad.ad_id not in retire], bandit, learning, available):
+        row = rows_by_id[retirement.listing_id]
+        if retirement.audience not in by_slug:
             continue
         audience = by_slug[retirement.audience]
         retire[retirement.ad_id] = retirement.reason
-        report.retirements.append(f"ad {retirement.ad_id} (listing {retirement.listing_id}, {audience.slug}): "
-                                  f"{retirement.reason}; examples {', '.join(map(str, retirement.examples)) or 'none'}")
-        jobs.append(AdJob(row, audience, 0, ad_input_hash(description_input(row), row.get("description"), audience),
-                          tuple(retirement.examples), tuple(texts[i] for i in retirement.examples if i in texts),
-                          f"replaces ad {retirement.ad_id}: {retirement.reason}"))
+        report.retirements.append(f"ad {retirement.ad_id} (listing {retirement.listing_id}, {audience.slug}, "
+                                  f"{retirement.angle}): {retirement.reason}; "
+                                  f"examples {', '.join(map(str, retirement.examples)) or 'none'}")
+        if retirement.replacement_angle is not None:
+            jobs.append(AdJob(row, audience, angles[retirement.replacement_angle], 0,
+                              ad_input_hash(description_input(row), row.get("description"), audience),
+                              tuple(retirement.examples), tuple(texts[i] for i in retirement.examples if i in texts),
+                              f"replaces ad {retirement.ad_id}: {retirement.reason}"))
     for ad in stats:
         audience_best = smoothed_ctr(ad.clicks, ad.impressions, learning)
         report.best_ctr[ad.audience] = round(max(report.best_ctr.get(ad.audience, 0.0), audience_best), 4)
@@ -163,7 +184,8 @@ def _save(engine: Engine, model: ModelClientResource, area: str, generator: str,
                 next_variant[key] = connection.execute(queries.NEXT_VARIANT, {
                     "listing_id": key[0], "audience": key[1]}).scalar_one()
             variant, next_variant[key] = next_variant[key], next_variant[key] + 1
-            job = AdJob(job.listing, job.audience, variant, job.input_hash, job.examples, job.example_texts, job.notes)
+            job = AdJob(job.listing, job.audience, job.angle, variant, job.input_hash, job.examples,
+                        job.example_texts, job.notes)
             try:
                 written = write_ad(model, job, known_areas, known_places)
             except Exception as error:  # the service failed for this ad: the next run writes it
@@ -178,7 +200,8 @@ def _save(engine: Engine, model: ModelClientResource, area: str, generator: str,
             notes = "; ".join(filter(None, [job.notes, "the template stood in: " + "; ".join(written.problems)
                                             if written.fell_back else ""]))
             rows.append({"listing_id": job.listing["id"], "area": area, "audience": job.audience.slug,
-                         "variant": variant, "text": written.text, "model": generator, "written_by": written.model,
+                         "variant": variant, "angle": job.angle.slug, "text": written.text, "model": generator,
+                         "written_by": written.model,
                          "prompt_version": PROMPT_VERSION, "input_hash": job.input_hash,
                          "source_version": job.listing["version"], "examples": list(job.examples),
                          "notes": notes or None, "prompt_tokens": written.prompt_tokens,

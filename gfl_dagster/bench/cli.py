@@ -11,6 +11,7 @@ import click
 
 from gfl_dagster.bench.cli_speed import bench_cli
 from gfl_dagster.bench.freshness import bench_freshness
+from gfl_dagster.bench.loop import bench_loop
 from gfl_dagster.bench.scale import bench_scale
 from gfl_dagster.bench.search import bench_search
 from gfl_dagster.bench.soak import bench_soak
@@ -101,6 +102,7 @@ def _measure_sync(limit: Optional[int], csv_path: Optional[str]) -> dict:
 bench.add_command(bench_search)
 bench.add_command(bench_cli)
 bench.add_command(bench_freshness)
+bench.add_command(bench_loop)
 bench.add_command(bench_scale)
 bench.add_command(bench_soak)
 bench.add_command(bench_up)

@@ -127,7 +127,7 @@ LISTINGS_NEEDING_ADS = text(
     "AND a.source_version >= l.version AND a.created_at >= coalesce(d.generated_at, a.created_at)) ORDER BY l.id"
 )
 ACTIVE_ADS_FOR = text(
-    "SELECT id, listing_id, audience, variant, input_hash, model, text FROM listing_ads "
+    "SELECT id, listing_id, audience, variant, angle, input_hash, model, text FROM listing_ads "
     "WHERE listing_id = ANY(:ids) AND retired_at IS NULL ORDER BY listing_id, audience, variant"
 )
 NEXT_VARIANT = text("SELECT coalesce(max(variant), 0) + 1 FROM listing_ads WHERE listing_id = :listing_id "
@@ -141,18 +141,26 @@ ORPHAN_ADS_IN_AREA = text(
 )
 # Impressions and clicks of every active ad of an audience (learning compares across listings).
 AD_STATS = text(
-    "SELECT a.id AS ad_id, a.listing_id, a.audience, a.variant, a.text, a.area, "
+    "SELECT a.id AS ad_id, a.listing_id, a.audience, a.variant, a.text, a.area, a.angle, "
     "count(*) FILTER (WHERE e.kind = 'impression') AS impressions, "
     "count(*) FILTER (WHERE e.kind = 'click') AS clicks "
     "FROM listing_ads a LEFT JOIN feedback_events e ON e.ad_id = a.id "
     "WHERE a.retired_at IS NULL GROUP BY a.id"
 )
+# The same per audience and angle over every ad, retired ones too: the bandit's pooled evidence.
+ANGLE_STATS = text(
+    "SELECT a.audience, a.angle, "
+    "count(*) FILTER (WHERE e.kind = 'impression') AS impressions, "
+    "count(*) FILTER (WHERE e.kind = 'click') AS clicks "
+    "FROM listing_ads a JOIN feedback_events e ON e.ad_id = a.id "
+    "WHERE a.angle IS NOT NULL GROUP BY a.audience, a.angle"
+)
 ADS_FOR_LISTINGS = text(
-    "SELECT id, listing_id, audience, variant, text, written_by FROM listing_ads "
+    "SELECT id, listing_id, audience, variant, angle, text, written_by FROM listing_ads "
     "WHERE listing_id = ANY(:ids) AND retired_at IS NULL ORDER BY listing_id, audience, variant"
 )
 ADS_OF_LISTING = text(
-    "SELECT id, audience, variant, text, model, written_by, prompt_version, examples, notes, created_at, "
+    "SELECT id, audience, variant, angle, text, model, written_by, prompt_version, examples, notes, created_at, "
     "retired_at, retire_reason FROM listing_ads WHERE listing_id = :id ORDER BY audience, variant"
 )
 

@@ -252,6 +252,8 @@ CREATE TABLE IF NOT EXISTS listing_ads (
     retired_at      timestamptz,
     retire_reason   text
 );
+-- The fact an ad leads with (ads/angles.py): the bandit pools clicks by audience and angle.
+ALTER TABLE listing_ads ADD COLUMN IF NOT EXISTS angle text;
 CREATE INDEX IF NOT EXISTS listing_ads_active_idx ON listing_ads (listing_id, audience) WHERE retired_at IS NULL;
 CREATE INDEX IF NOT EXISTS listing_ads_area_idx ON listing_ads (area) WHERE retired_at IS NULL;
 

@@ -134,6 +134,7 @@ listing_ads = Table(
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
     Column("retired_at", DateTime(timezone=True)),
     Column("retire_reason", Text),
+    Column("angle", Text),
 )
 
 
