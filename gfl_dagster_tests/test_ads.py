@@ -40,7 +40,7 @@ def test_the_shipped_audiences_load():
     assert "Shared room" not in BY_SLUG["family_with_kids"].room_types
     assert BY_SLUG["budget_backpacker"].max_price == 100
     assert BY_SLUG["business_traveller"].max_minimum_nights == 7
-    assert LEARNING.variants == 2 and LEARNING.min_impressions == 50 and LEARNING.examples == 3
+    assert LEARNING.variants == 2 and LEARNING.min_impressions == 200 and LEARNING.examples == 3
     assert LEARNING.retire_confidence == 0.95
     assert {"price", "place", "space", "reviews", "stay", "amenities"} <= set(ANGLES)
 

@@ -33,7 +33,10 @@ Posterior = tuple[float, float]  # Beta(alpha, beta)
 
 def value_of(item: Any, name: str) -> Any:
     """`item.name` or `item[name]`: candidates may be database rows or mappings."""
-    return item[name] if isinstance(item, Mapping) else getattr(item, name)
+    try:
+        return getattr(item, name)
+    except AttributeError:
+        return item[name]
 
 
 class Bandit:
@@ -141,7 +144,8 @@ class Bandit:
         """Up to `count` of `angles` for new ads: one Thompson draw each from a new ad's posterior, best first."""
         if not angles or count <= 0:
             return []
-        draws = self._draws([self.ad_posterior(audience, angle) for angle in angles])[:, 0]
+        alpha, beta = np.array([self.ad_posterior(audience, angle) for angle in angles], dtype=float).T
+        draws = self.rng.beta(alpha, beta)
         return [angles[i] for i in np.argsort(-draws, kind="stable")[:count]]
 
 
