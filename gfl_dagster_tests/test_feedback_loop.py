@@ -297,3 +297,41 @@ def test_ads_are_found_through_the_search_for_their_listings(synced, resources):
     found = json.loads(named.stdout)
     assert found["audience"]["slug"] == "family_with_kids"
     assert {hit["ad"]["audience"] for hit in found["hits"] if hit["ad"]} == {"family_with_kids"}
+
+
+def test_simulated_people_click_by_the_hidden_truth_and_the_bandit_would_serve_what_won(synced, resources):
+    """`gfl simulate --users`: the ad a person sees is the page's choice (`choose_ad`), the click the truth's;
+    the bandit's snapshot (ads/allocation.py) then shows the clicked angle."""
+    import random
+
+    from gfl_dagster.ads.allocation import current_bandit, read_bandit
+    from gfl_dagster.feedback.market import ClickModel
+    from gfl_dagster.feedback.simulated_users import PERSONAS, User, step
+
+    write_ads(synced, resources["model_client"], "Brooklyn")
+    family = next(p for p in PERSONAS if p.audience == "family_with_kids")
+    shown = {ad.angle for ad in active_ads(synced) if ad.audience == "family_with_kids"}
+    favourite = sorted(shown)[0]
+    truth = ClickModel({"family_with_kids": {angle: 1.0 if angle == favourite else 0.0 for angle in shown}})
+    rng = random.Random(5)
+    for n in range(30):
+        step(synced, User(f"sim-{n}", family, "Brooklyn"), rng, truth)
+    with synced.connect() as connection:
+        clicked = connection.execute(text(
+            "SELECT DISTINCT a.angle FROM feedback_events e JOIN listing_ads a ON a.id = e.ad_id "
+            "WHERE e.kind = 'click'")).scalars().all()
+    assert clicked == [favourite]
+    # The snapshot the page serves from is re-read once stale; after the clicks, the favourite wins.
+    assert current_bandit(synced) is current_bandit(synced)
+    bandit = read_bandit(synced)
+    with synced.connect() as connection:
+        ads = connection.execute(queries.ADS_FOR_LISTINGS, {"ids": [r.listing_id for r in active_ads(synced)]}).all()
+    by_listing = {}
+    for ad in ads:
+        if ad.audience == "family_with_kids":
+            by_listing.setdefault(ad.listing_id, []).append(ad)
+    contested = [ads for ads in by_listing.values() if {a.angle for a in ads} >= {favourite} and len(ads) > 1]
+    assert contested
+    for candidates in contested:
+        chosen, propensity = bandit.choose("family_with_kids", candidates)
+        assert chosen.angle == favourite and propensity > 0.9

@@ -113,12 +113,16 @@ def vector_generations(engine) -> dict:
 @click.option("--seed", type=int, help="Random seed, for a repeatable stream.")
 @click.option("--users", type=click.IntRange(min=1), help="Simulate this many people instead, who search, see "
               "ads, view, click, save and book (--rate is then searches per second).")
-def simulate(rate: float, duration: float, seed: Optional[int], users: Optional[int]) -> None:
+@click.option("--preferences", type=click.Path(exists=True, dir_okay=False),
+              help="With --users: the hidden truth of who clicks which ad, TOML with one table per audience slug, "
+                   "`angle = probability` (default: gfl_dagster/feedback/market_truth.toml).")
+def simulate(rate: float, duration: float, seed: Optional[int], users: Optional[int],
+             preferences: Optional[str]) -> None:
     """Write a stream of changes to the configured database: price and availability
     updates, new listings and deletes, each its own transaction. Watch them arrive
     with `gfl status` or in the Dagster UI."""
     if users:
-        return _simulate_users(users, rate or 10.0, duration, seed)
+        return _simulate_users(users, rate or 10.0, duration, seed, preferences)
     rate = rate or 2.0
     from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.listings.simulation import SimulationCounts, apply_change
@@ -142,11 +146,19 @@ def simulate(rate: float, duration: float, seed: Optional[int], users: Optional[
     click.echo(f"done: {made} changes ({counts.summary()})")
 
 
-def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int]) -> None:
+def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int],
+                    preferences: Optional[str]) -> None:
+    from gfl_dagster.ads.angles import load_angles
+    from gfl_dagster.ads.audiences import load_audiences
     from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.db import queries
+    from gfl_dagster.feedback.market import load_click_model
     from gfl_dagster.feedback.simulated_users import make_users, step
 
+    try:
+        truth = load_click_model(preferences, [a.slug for a in load_audiences()[0]], [a.slug for a in load_angles()])
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     rng = random.Random(seed)
     totals: dict[str, int] = {}
     with project_resources() as resources:
@@ -161,7 +173,7 @@ def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int
         made = 0
         try:
             while time.monotonic() - started < duration:
-                for kind, n in step(engine, rng.choice(people), rng).items():
+                for kind, n in step(engine, rng.choice(people), rng, truth).items():
                     totals[kind] = totals.get(kind, 0) + n
                 made += 1
                 if made % max(1, int(rate * 10)) == 0:

@@ -305,7 +305,8 @@ SIMULATE_DELETE = text("DELETE FROM listings WHERE id = :id")
 # with the active ads of its audience for each listing.
 SIMULATE_SEARCH = text(
     "SELECT l.id, array_agg(a.id ORDER BY a.variant) FILTER (WHERE a.id IS NOT NULL) AS ad_ids, "
-    "array_agg(a.variant ORDER BY a.variant) FILTER (WHERE a.id IS NOT NULL) AS ad_variants "
+    "array_agg(a.variant ORDER BY a.variant) FILTER (WHERE a.id IS NOT NULL) AS ad_variants, "
+    "array_agg(a.angle ORDER BY a.variant) FILTER (WHERE a.id IS NOT NULL) AS ad_angles "
     "FROM listings l LEFT JOIN listing_ads a ON a.listing_id = l.id AND a.audience = :audience "
     "AND a.retired_at IS NULL WHERE l.area = :area AND l.room_type = ANY(:room_types) "
     "AND (CAST(:max_price AS numeric) IS NULL OR l.price <= :max_price) "

@@ -2,9 +2,10 @@
 
 Each user has a persona (an audience of ads/audiences.toml with the listings it likes) and a
 favourite area. A step is one search: the persona's sentence, the ten listings that fit it best,
-an impression of each with the audience's ad when the listing has one (the variant chosen as the page
-chooses it, `choose_ad`), then views, ad clicks, saves and the odd booking, with probabilities that make the loop
-observable: ads whose facts come first are clicked more, so the learning step has something to find.
+an impression of each with the audience's ad when the listing has one (the variant chosen as the
+page chooses it, `choose_ad`), then views, ad clicks, saves and the odd booking. Ad clicks follow the
+market's hidden click model (feedback/market.py: a probability per audience and angle, which the
+learner never reads), so the learning step has something true to find.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 from gfl_dagster.ads.for_hits import choose_ad
 from gfl_dagster.db import queries
 from gfl_dagster.feedback.events import Event
+from gfl_dagster.feedback.market import ClickModel
 from gfl_dagster.feedback.record import record_events
 
 
@@ -37,7 +39,6 @@ PERSONAS = (
     Persona("business_traveller", "quiet place near the subway in {area}", ("Entire home/apt", "Private room")),
     Persona("older_couple", "comfortable well reviewed apartment in {area}", ("Entire home/apt",), 300),
 )
-CLICK = {0: 0.02, 1: 0.08}  # by ad variant parity: facts-first ads (even variants) are clicked more
 VIEW, SAVE, BOOK = 0.15, 0.2, 0.1
 
 
@@ -53,8 +54,9 @@ def make_users(count: int, areas: list[str], rng: random.Random) -> list[User]:
     return [User(f"sim-{n:03d}", rng.choice(PERSONAS), rng.choice(favourite)) for n in range(count)]
 
 
-def step(engine: Engine, user: User, rng: random.Random) -> dict[str, int]:
-    """One search by `user` and what they do with it; returns the events recorded, by kind."""
+def step(engine: Engine, user: User, rng: random.Random, truth: ClickModel) -> dict[str, int]:
+    """One search by `user` and what they do with it; returns the events recorded, by kind. An audience
+    the truth leaves out does not click ads."""
     with engine.connect() as connection:
         hits = connection.execute(queries.SIMULATE_SEARCH, {
             "area": user.area, "room_types": list(user.persona.room_types),
@@ -62,12 +64,14 @@ def step(engine: Engine, user: User, rng: random.Random) -> dict[str, int]:
     at = datetime.now(timezone.utc)
     query = user.persona.sentence.format(area=user.area)
     events = [Event("search", user.user_id, None, None, query, at)]
+    audience = user.persona.audience
     for hit in hits:
-        # The audience's ad the page would show, chosen as the page chooses it.
-        variants = list(zip(hit.ad_ids or [], hit.ad_variants or []))
-        ad_id, variant = choose_ad(variants, rng) if variants else (None, 0)
+        # The audience's ad the page would show, chosen as the page chooses it; clicked as the truth says.
+        variants = list(zip(hit.ad_ids or [], hit.ad_angles or []))
+        ad_id, angle = choose_ad(variants, rng) if variants else (None, None)
         events.append(Event("impression", user.user_id, hit.id, ad_id, query, at))
-        if ad_id is not None and rng.random() < CLICK[variant % 2]:
+        if ad_id is not None and audience in truth.probabilities and rng.random() < truth.probability(
+                audience, angle):
             events.append(Event("click", user.user_id, hit.id, ad_id, query, at))
         if rng.random() < VIEW:
             events.append(Event("view", user.user_id, hit.id, None, query, at))
