@@ -1,7 +1,6 @@
 """Ads per listing and audience, the pure parts: audiences, prompt, template, check, learning. No database, no model."""
 
 import json
-import random
 
 import pytest
 

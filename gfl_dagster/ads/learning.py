@@ -125,7 +125,8 @@ def plan_retirements(stats: Sequence[AdStats], bandit: Bandit, learning: Learnin
         own_best = next((ad for ad in group if ad.angle == best), None)
         reference = bandit.ad_posterior(audience, best, own_best.ad_id if own_best else None)
         for ad in group:
-            if ad.angle == best or not (bandit.judged(audience, ad.angle) or ad.impressions >= learning.min_impressions):
+            judged = bandit.judged(audience, ad.angle) or ad.impressions >= learning.min_impressions
+            if ad.angle == best or not judged:
                 continue  # the best stays; an ad nobody has judged yet is left to the bandit
             worse = bandit.probability_worse(bandit.ad_posterior(audience, ad.angle, ad.ad_id), reference)
             if worse >= learning.retire_confidence:

@@ -144,7 +144,8 @@ def run_seed(rows: Sequence[dict], audiences: Sequence[Audience], angles: Sequen
         shown_final.update(counter)
     favoured = {slug: max((angle for (a, angle) in shown_final if a == slug),
                           key=lambda angle: (shown_final[(slug, angle)], angle)) for slug in market.listings}
-    reachable = {slug: sorted({a for listing in ids for a in offered[listing]}) for slug, ids in market.listings.items()}
+    reachable = {slug: sorted({a for listing in ids for a in offered[listing]})
+                 for slug, ids in market.listings.items()}
     truth_best = {slug: truth.best_angle(slug, reachable[slug]) for slug in market.listings}
 
     # Off-policy: the learner's final-quarter policies, weighed on the uniform policy's logs (IPW).

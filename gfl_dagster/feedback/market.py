@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Hashable, Iterator, Mapping, Optional, Sequence
+from typing import Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -124,7 +124,3 @@ class Market:
             yield [Impression(people[i][0], self.listings[people[i][0]][people[i][1]], float(people[i][2]))
                    for i in order]
 
-
-def truth_summary(truth: ClickModel, audiences: Optional[Sequence[str]] = None) -> dict[str, dict[str, float]]:
-    return {audience: dict(table) for audience, table in truth.probabilities.items()
-            if audiences is None or audience in audiences}
