@@ -115,3 +115,11 @@ def test_the_confidence_is_configurable_and_the_same_seed_gives_the_same_plan():
     assert [r.ad_id for r in plan(0.95)] == [1]
     assert plan(0.9999) == []
     assert plan(0.95) == plan(0.95)
+
+
+def test_clicks_beyond_the_impressions_count_for_no_more_than_the_impressions():
+    stats = [ad(1, 10, "price", 10, 10_000), ad(2, 10, "place", 0, 500)]
+    bandit = Bandit(stats, pooled_counts(stats), LEARNING, np.random.default_rng(9))
+    assert bandit.ad_posterior("young_couple", "price", 1) == (12, 98)
+    assert bandit.ad_posterior("young_couple", "place", 2) == (2, 98)
+    assert bandit.choose("young_couple", [candidate(1, "price"), candidate(2, "place")])[1] > 0

@@ -50,8 +50,10 @@ class Bandit:
                  rng: Optional[np.random.Generator] = None):
         self.learning = learning
         self.rng = rng if rng is not None else np.random.default_rng()
-        self.pooled = {key: (int(n), int(c)) for key, (n, c) in pooled.items()}
-        self.own = {value_of(ad, "ad_id"): (int(value_of(ad, "impressions")), int(value_of(ad, "clicks")))
+        # More clicks than impressions (clicks sent without an impression served) count up to the impressions.
+        self.pooled = {key: (int(n), min(int(c), int(n))) for key, (n, c) in pooled.items()}
+        self.own = {value_of(ad, "ad_id"): (int(value_of(ad, "impressions")),
+                                            min(int(value_of(ad, "clicks")), int(value_of(ad, "impressions"))))
                     for ad in ads}
         self._wins: dict[tuple, np.ndarray] = {}  # a snapshot's answers do not change: each is computed once
         self._worse: dict[tuple, float] = {}

@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+import numpy as np
 from sqlalchemy import Engine
 
 from gfl_dagster.ads.ad_check import check_ad
@@ -106,7 +107,9 @@ def _write_ads(engine: Engine, model: ModelClientResource, area: str, progress) 
         pooled = {(r.audience, r.angle): (r.impressions, r.clicks) for r in connection.execute(queries.ANGLE_STATS)}
     stats = [AdStats(r.ad_id, r.listing_id, r.audience, r.variant, r.impressions, r.clicks, r.text, r.angle)
              for r in stat_rows]
-    bandit = Bandit(stats, pooled, learning)
+    # Seeded: the same evidence gives the same decisions (a probability near the threshold does not flip
+    # from one run to the next without a new click).
+    bandit = Bandit(stats, pooled, learning, np.random.default_rng(0))
     report.listings_seen = len(rows)
     retire: dict[int, str] = {ad_id: "its listing left the area or the source" for ad_id in orphans}
     jobs: list[AdJob] = []
@@ -142,6 +145,7 @@ def _write_ads(engine: Engine, model: ModelClientResource, area: str, progress) 
     available = {listing_id: [a.slug for a in available_angles(angles.values(), angle_facts(row))]
                  for listing_id, row in rows_by_id.items()}
     texts = {ad.ad_id: ad.text for ad in stats}
+    writing = {(job.listing["id"], job.audience.slug, job.angle.slug) for job in jobs}
     for retirement in plan_retirements([ad for ad in stats if ad.ad_id not in retire], bandit, learning, available):
         row = rows_by_id[retirement.listing_id]
         if retirement.audience not in by_slug:
@@ -151,7 +155,8 @@ def _write_ads(engine: Engine, model: ModelClientResource, area: str, progress) 
         report.retirements.append(f"ad {retirement.ad_id} (listing {retirement.listing_id}, {audience.slug}, "
                                   f"{retirement.angle}): {retirement.reason}; "
                                   f"examples {', '.join(map(str, retirement.examples)) or 'none'}")
-        if retirement.replacement_angle is not None:
+        if retirement.replacement_angle is not None and (
+                retirement.listing_id, retirement.audience, retirement.replacement_angle) not in writing:
             jobs.append(AdJob(row, audience, angles[retirement.replacement_angle], 0,
                               ad_input_hash(description_input(row), row.get("description"), audience),
                               tuple(retirement.examples), tuple(texts[i] for i in retirement.examples if i in texts),

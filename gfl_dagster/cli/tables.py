@@ -61,8 +61,8 @@ def show_text(listing_id: int, document: dict[str, Any]) -> str:
         learned = f", examples {', '.join(map(str, ad['examples']))}" if ad["examples"] else ""
         writer = ad["written_by"] if ad["written_by"] == ad["model"] else \
             f"{ad['written_by']} standing in for {ad['model']}"
-        parts.append(f"ad {ad['id']} for {ad['audience']} (variant {ad['variant']}, written by {writer}, "
-                     f"{ad['prompt_version']}{learned}; {state}):")
+        parts.append(f"ad {ad['id']} for {ad['audience']} (variant {ad['variant']}, {ad.get('angle') or 'no'} angle, "
+                     f"written by {writer}, {ad['prompt_version']}{learned}; {state}):")
         parts.append(textwrap.indent(textwrap.fill(ad["text"], 96), "  "))
         if ad["notes"]:
             parts.append(textwrap.indent(textwrap.fill(f"notes: {ad['notes']}", 96), "  "))
