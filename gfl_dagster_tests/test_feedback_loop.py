@@ -103,6 +103,7 @@ def test_clicks_retire_a_variant_judged_worse_and_its_replacement_explores_anoth
     record_events(synced, events)
 
     report = write_ads(synced, resources["model_client"], "Brooklyn")
+    assert report.best_angle == {audience: strong.angle}, "judged: only the audience that was shown ads"
     retired = [line for line in report.retirements if f"ad {weak.id} " in line]
     assert len(retired) == 1 and f"P(worse than the {strong.angle} angle, its ad {strong.id})" in retired[0]
     # Pooled by audience and angle: the audience's other ads of the weak angle go too, no other ad does.

@@ -34,6 +34,7 @@ def listing_ads(context: AssetExecutionContext, database: PostgresResource,
         "failed": report.failed,
         "retired_by_clicks": MetadataValue.md("\n".join(f"- {line}" for line in report.retirements) or "none"),
         "best_smoothed_ctr_by_audience": report.best_ctr,
+        "best_angle_by_audience": report.best_angle,
         **spend.metadata(),
         "duration_s": round(report.seconds, 2),
     })

@@ -50,6 +50,7 @@ class AdsReport:
     failed: int = 0
     retirements: list[str] = field(default_factory=list)  # "ad 12 (listing 5, family): ctr ... (examples 3, 9)"
     best_ctr: dict[str, float] = field(default_factory=dict)  # per audience, smoothed
+    best_angle: dict[str, str] = field(default_factory=dict)  # per audience: its judged angle of highest posterior
     seconds: float = 0.0
 
 
@@ -136,6 +137,8 @@ def _write_ads(engine: Engine, model: ModelClientResource, area: str, progress) 
     rows_by_id = {row["id"]: row for row in rows}
     every_angle = list(angles)
     worse = {slug: bandit.judged_worse(slug, every_angle) for slug in by_slug}
+    report.best_angle = {slug: bandit.best_angle(slug, every_angle) for slug in by_slug
+                         if any(bandit.judged(slug, angle) for angle in every_angle)}
     judged = {r.listing_id for r in stat_rows if r.area == area and r.audience in worse
               and (r.impressions or r.angle in worse[r.audience])} - set(rows_by_id)
     if judged:  # a listing whose ads clicks may have judged may not have changed: read it too
