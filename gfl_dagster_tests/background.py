@@ -14,11 +14,12 @@ from gfl_dagster.cli.processes import free_port  # noqa: F401 (re-exported for t
 GFL = Path(sys.executable).parent / "gfl"
 
 
-def up_in_background(home: Path, log: Path, port: int, web_port: int, env: Optional[dict] = None) -> int:
-    """The pid of a `gfl up --limit 10` started in the background by bash, its output in `log`."""
+def up_in_background(home: Path, log: Path, port: int, web_port: int, env: Optional[dict] = None,
+                     options: str = "--limit 10") -> int:
+    """The pid of a `gfl up --limit 10` (or other `options`) started in the background by bash, its output in `log`."""
     environment = {**os.environ, "GFL_HOME": str(home), **(env or {})}
     environment.pop("DAGSTER_HOME", None)
-    started = subprocess.run(["bash", "-c", f"'{GFL}' up --limit 10 --port {port} --web-port {web_port} "
+    started = subprocess.run(["bash", "-c", f"'{GFL}' up {options} --port {port} --web-port {web_port} "
                                             f"> '{log}' 2>&1 & echo $!"], env=environment, capture_output=True, text=True)
     return int(started.stdout)
 

@@ -63,7 +63,7 @@ def bench_sync(limit: Optional[int], csv_path: Optional[str], dagster_storage: s
 
 
 def _measure_sync(limit: Optional[int], csv_path: Optional[str]) -> dict:
-    from gfl_dagster.cli.runs import project_instance, project_resources, run_load, sync_all
+    from gfl_dagster.cli.runs import project_instance, project_resources, run_load, SEARCHABLE, sync_all
     from gfl_dagster.db import queries
     from gfl_dagster.listings.embedding_text import embedding_text
     from gfl_dagster.listings.describe import describer_name
@@ -81,7 +81,7 @@ def _measure_sync(limit: Optional[int], csv_path: Optional[str]) -> dict:
                     for r in connection.execute(queries.LISTINGS_IN_AREA, {"area": area}).mappings()]
         register_areas(instance, areas)
         started = time.monotonic()
-        sync_all(instance, areas, lambda line: click.echo(line, err=True))
+        sync_all(instance, areas, lambda line: click.echo(line, err=True), SEARCHABLE)
         sync_s = time.monotonic() - started
 
         every = max(1, len(rows) // EMBEDDER_SAMPLE)

@@ -106,7 +106,7 @@ def _measure(figures: dict, changes: int, limit: int, events: int, fast_path: bo
     from gfl_dagster.cli.processes import dagster_command, start_process
     from gfl_dagster.db import queries
     from gfl_dagster.listings.sensors import SENSOR_INTERVAL_S
-    from gfl_dagster.cli.runs import project_instance, project_resources, sync_all
+    from gfl_dagster.cli.runs import project_instance, project_resources, SEARCHABLE, sync_all
 
     figures["sensor_interval_s"] = SENSOR_INTERVAL_S
     instance = project_instance()
@@ -114,7 +114,7 @@ def _measure(figures: dict, changes: int, limit: int, events: int, fast_path: bo
         areas = ensure_loaded(instance, resources, limit, echo)
         engine = resources.database.engine()
         echo(f"initial sync of {limit} listings")
-        sync_all(instance, areas, echo)
+        sync_all(instance, areas, echo, SEARCHABLE)
         with engine.connect() as connection:
             ids = [row[0] for row in connection.execute(queries.ALL_LISTING_IDS)]
         _time_model_calls(figures, resources, engine, ids[:MODEL_CALLS])

@@ -95,7 +95,7 @@ def _progress(message: str) -> None:
 
 def _load_and_sync(csv_path: Optional[str], limit: Optional[int]) -> dict[str, Any]:
     """Load the CSV and sync every area through Dagster, as `gfl sync` does; return the corpus and timings."""
-    from gfl_dagster.cli.runs import project_instance, project_resources, run_load, sync_all
+    from gfl_dagster.cli.runs import project_instance, project_resources, run_load, SEARCHABLE, sync_all
     from gfl_dagster.db import queries
     from gfl_dagster.listings.partitions import register_areas
 
@@ -110,7 +110,7 @@ def _load_and_sync(csv_path: Optional[str], limit: Optional[int]) -> dict[str, A
     register_areas(instance, areas)
     _progress(f"{len(corpus)} listings in {len(areas)} areas; describing and embedding")
     started = time.monotonic()
-    sync_all(instance, areas, _progress)
+    sync_all(instance, areas, _progress, SEARCHABLE)
     return {"csv": path, "listings": len(corpus), "areas": areas, "corpus": corpus,
             "sync_s": round(time.monotonic() - started, 1)}
 

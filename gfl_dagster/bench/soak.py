@@ -55,9 +55,11 @@ def bench_soak(changes: int, rate: float, limit: int, faults: bool, fault_kinds:
                converge_timeout: float, seed: int, logs: Optional[Path], as_json: bool) -> None:
     """Random inserts, updates (content and filterable-only), deletes, re-inserts of deleted ids, bursts on
     one row and transactions held open across sensor ticks, at --rate, under dagster-daemon; with --faults,
-    each fault (worker, postgres, store, model, daemon) --repeats times at random moments. Then the time to
+    each fault (worker, postgres, store, model, daemon, up) --repeats times at random moments. Then the time to
     converge and the audit: lost, stale, duplicate, resurrected (goal: all 0), poison rows, runs.
-    Exits 1 when something failed or the audit is not clean; the figures are printed either way.
+    With `up` among the faults the soak runs under `gfl up` itself, restarted by that fault.
+    Exits 1 when something failed, the audit is not clean or the source was loaded again after the first
+    start; the figures are printed either way.
     """
     kinds = [kind.strip() for kind in fault_kinds.split(",") if kind.strip()] if faults else []
     unknown = sorted(set(kinds) - set(FAULTS))
@@ -73,7 +75,7 @@ def bench_soak(changes: int, rate: float, limit: int, faults: bool, fault_kinds:
     except Exception as failure:  # the figures gathered so far are still printed
         figures["error"] = f"{type(failure).__name__}: {failure}"
     print_json(figures) if as_json else click.echo(summary(figures))
-    if figures.get("error") or not figures.get("audit", {}).get("clean"):
+    if figures.get("error") or not figures.get("audit", {}).get("clean") or figures.get("source_loads") != 1:
         sys.exit(1)
 
 
@@ -81,11 +83,12 @@ def _soak(scratch: Path, logs: Path, figures: dict, kinds: list[str], repeats: i
           echo: Callable[[str], None]) -> None:
     from gfl_dagster.bench.soak_audit import audit, run_figures
     from gfl_dagster.bench.soak_changes import ChangeStream
-    from gfl_dagster.bench.soak_faults import Daemon, FaultContext, FaultRunner, schedule
+    from gfl_dagster.bench.soak_faults import Daemon, FaultContext, FaultRunner, GflUp, schedule
     from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
     from gfl_dagster.cli.common import ensure_loaded
     from gfl_dagster.cli.runs import project_instance, project_resources
     from gfl_dagster.listings.jobs import sync_area_job
+    from dagster import AssetKey
 
     rng = random.Random(figures["seed"])
     logs.mkdir(parents=True, exist_ok=True)
@@ -95,7 +98,10 @@ def _soak(scratch: Path, logs: Path, figures: dict, kinds: list[str], repeats: i
         with project_resources() as resources:
             engine = resources.database.engine()
             ensure_loaded(instance, resources, figures["listings"], echo)
-            daemon = Daemon(dict(os.environ), logs / "daemon.log")
+            # Under `gfl up` itself when it is to be restarted; else the bare daemon, as the figures before it.
+            daemon = (GflUp(dict(os.environ), logs / "up.log", figures["listings"]) if "up" in kinds
+                      else Daemon(dict(os.environ), logs / "daemon.log"))
+            figures["runner"] = "gfl up" if "up" in kinds else "dagster-daemon"
             runner = FaultRunner(FaultContext(scratch, engine, proxy, daemon, figures["outage_s"], rng), echo)
             daemon.start()
             try:
@@ -113,6 +119,8 @@ def _soak(scratch: Path, logs: Path, figures: dict, kinds: list[str], repeats: i
                 with resources.vector_store.session(LISTINGS) as store:
                     figures["audit"] = audit(engine, store, POISON_AFTER_ATTEMPTS).figures()
                 figures["dagster"] = run_figures(instance, sync_area_job.name)
+                # The first start's load only: a restart (of gfl up, of the daemon) never writes the source.
+                figures["source_loads"] = len(instance.fetch_materializations(AssetKey("raw_listings"), 100).records)
             finally:
                 runner.join(timeout_s=figures["outage_s"] + 10)  # first: a daemon fault may start it again
                 figures["faults"] = [asdict(record) for record in runner.records]
@@ -198,8 +206,10 @@ def summary(figures: dict) -> str:
                      f"{stream['long_transactions_rolled_back']} long transactions rolled back by faults")
     lines += [f"  fault {f['kind']:<8} at {f['at_s']:>6.1f}s ({f['took_s']:.1f}s): {f['outcome']}"
               for f in figures.get("faults", [])]
-    lines.append(f"  initial sync: {_seconds(figures.get('initial_sync_s'))}; converged after the last change: "
-                 f"{_seconds(figures.get('converge_s'))}")
+    lines.append(f"  initial sync under {figures.get('runner', '?')}: {_seconds(figures.get('initial_sync_s'))}; "
+                 f"converged after the last change: {_seconds(figures.get('converge_s'))}")
+    if "source_loads" in figures:
+        lines.append(f"  loads of the source: {figures['source_loads']} (goal: 1, the first start's)")
     found = figures.get("audit")
     if found:
         lines.append(f"  audit: lost {found['lost']}, stale {found['stale']}, duplicate {found['duplicate']}, "

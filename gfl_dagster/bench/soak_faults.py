@@ -4,7 +4,10 @@
 - `postgres`: the embedded Postgres stopped and started again;
 - `store`: the vector store unavailable (its table locked) for the outage;
 - `model`: the embeddings service answering 429 with Retry-After, and 500, for the outage (fault proxy);
-- `daemon`: dagster-daemon killed (kill -9, with what it started) and started again.
+- `daemon`: dagster-daemon killed (kill -9, with what it started) and started again;
+- `up`: `gfl up` itself restarted (SIGTERM, which stops the embedded Postgres too, then started again): with
+  it among the faults the soak runs under `gfl up` (UI, daemon, code server, listener, page) instead of the
+  bare daemon, and `daemon` kills `gfl up` with -9. The restarted start must keep the source as it is.
 
 A fault that cannot act (no run worker showed up) says so in its outcome; none raises.
 """
@@ -26,7 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from gfl_dagster.bench.fault_proxy import EMBEDDINGS, FaultProxy, error
-from gfl_dagster.cli.processes import dagster_command, start_process, stop_process
+from gfl_dagster.cli.processes import dagster_command, free_port, start_process, stop_process
 from gfl_dagster.db import queries
 
 WORKER_WAIT_S = 60.0  # how long the worker fault waits for a run worker to kill
@@ -64,11 +67,13 @@ class Daemon:
         self._requests.put((action, done))
         done.wait()
 
+    def command(self) -> list[str]:
+        return [dagster_command("dagster-daemon"), "run", "-m", self.module]
+
     def start(self) -> None:
         def start() -> None:
             with self.lock:
-                self.process = start_process([dagster_command("dagster-daemon"), "run", "-m", self.module],
-                                             self.log_path, self.env)
+                self.process = start_process(self.command(), self.log_path, self.env)
         self._in_owner(start)
 
     def kill(self) -> None:
@@ -101,6 +106,22 @@ class Daemon:
             except psutil.Error:
                 return []
         return [child for child in children if _is_run_worker(child)]
+
+
+class GflUp(Daemon):
+    """`gfl up` itself in place of the bare daemon, on free ports; its output goes to `log_path`."""
+
+    def __init__(self, env: dict, log_path: Path, limit: int) -> None:
+        super().__init__(env, log_path)
+        self.limit = limit
+
+    def command(self) -> list[str]:
+        return [dagster_command("gfl"), "up", "--limit", str(self.limit), "--port", str(free_port()),
+                "--web-port", str(free_port())]
+
+
+KEPT = "kept as they are"  # what a start of `gfl up` on a table holding rows says (cli/common.py)
+UP_START_S = 180.0  # how long the up fault waits for the restarted gfl up to decide about the source
 
 
 def _is_run_worker(process: psutil.Process) -> bool:
@@ -199,9 +220,33 @@ def restart_daemon(context: FaultContext) -> str:
     return f"daemon killed with {workers} run workers, down {down_s:.1f}s, started"
 
 
+def restart_up(context: FaultContext) -> str:
+    """SIGTERM to `gfl up` (it stops its children and the embedded Postgres), then `gfl up` again; what its
+    start said about the source, read from its output."""
+    up = context.daemon
+    if not isinstance(up, GflUp):
+        return "the soak runs the bare daemon: no gfl up to restart"
+    began = time.monotonic()
+    up.stop()
+    stopped_s = time.monotonic() - began
+    said_before = up.log_path.stat().st_size if up.log_path.exists() else 0
+    up.start()
+    deadline = time.monotonic() + UP_START_S
+    while time.monotonic() < deadline:
+        said = up.log_path.read_bytes()[said_before:].decode(errors="replace")
+        decided = [line for line in said.splitlines() if "listings table" in line]
+        if decided:
+            verdict = "kept the source" if KEPT in decided[0] else "WROTE THE SOURCE"
+            return f"gfl up stopped in {stopped_s:.1f}s, started again; {verdict}: {decided[0].strip()}"
+        if not up.alive():
+            return f"gfl up stopped in {stopped_s:.1f}s; the new one exited: {said[-300:]}"
+        time.sleep(0.5)
+    return f"gfl up stopped in {stopped_s:.1f}s, started again; no word about the source within {UP_START_S:g}s"
+
+
 FAULTS: dict[str, Callable[[FaultContext], str]] = {
     "worker": kill_run_worker, "postgres": restart_postgres, "store": hold_store, "model": model_outage,
-    "daemon": restart_daemon,
+    "daemon": restart_daemon, "up": restart_up,
 }
 
 

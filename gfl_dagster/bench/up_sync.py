@@ -55,9 +55,10 @@ def _measure(home: Path, limit: Optional[int], timeout_s: int, echo) -> dict:
     started = time.monotonic()
     with open(log, "wb") as output:
         up = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=dict(os.environ))
+    relay = _Relay(log, echo)  # gfl up's own lines (its progress: share, rate, time left, areas) as they come
     try:
-        startup_s = _wait_for(log, "search page: http", started, timeout_s, up)
-        sync_s = float(_DONE.search(_wait_text(log, _DONE, started, timeout_s, up)).group(1))
+        startup_s = _wait_for(log, "search page: http", started, timeout_s, up, relay)
+        sync_s = float(_DONE.search(_wait_text(log, _DONE, started, timeout_s, up, relay)).group(1))
         texts = _texts()
     finally:
         up.send_signal(signal.SIGTERM)
@@ -73,9 +74,24 @@ def _measure(home: Path, limit: Optional[int], timeout_s: int, echo) -> dict:
             "ratio": (len(texts) / sync_s) / embedder_per_s, "heartbeat_warnings": logs.count(_HEARTBEAT)}
 
 
-def _wait_text(log: Path, pattern: re.Pattern, started: float, timeout_s: int, up: subprocess.Popen) -> str:
+class _Relay:
+    """Echoes the lines of a growing log once each."""
+
+    def __init__(self, log: Path, echo) -> None:
+        self.log, self.echo, self.shown = log, echo, 0
+
+    def __call__(self, text: str) -> None:
+        complete = text[:text.rfind("\n") + 1]
+        for line in complete[self.shown:].splitlines():
+            self.echo(f"  gfl up: {line}")
+        self.shown = max(self.shown, len(complete))
+
+
+def _wait_text(log: Path, pattern: re.Pattern, started: float, timeout_s: int, up: subprocess.Popen,
+               relay=lambda text: None) -> str:
     while True:
         text = log.read_text(errors="replace") if log.exists() else ""
+        relay(text)
         if pattern.search(text):
             return text
         if up.poll() is not None:
@@ -85,8 +101,8 @@ def _wait_text(log: Path, pattern: re.Pattern, started: float, timeout_s: int, u
         time.sleep(0.2)
 
 
-def _wait_for(log: Path, marker: str, started: float, timeout_s: int, up: subprocess.Popen) -> float:
-    _wait_text(log, re.compile(re.escape(marker)), started, timeout_s, up)
+def _wait_for(log: Path, marker: str, started: float, timeout_s: int, up: subprocess.Popen, relay) -> float:
+    _wait_text(log, re.compile(re.escape(marker)), started, timeout_s, up, relay)
     return time.monotonic() - started
 
 

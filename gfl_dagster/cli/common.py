@@ -57,18 +57,48 @@ def known_areas(engine) -> list[str]:
         return [row.area for row in connection.execute(queries.LIST_AREAS)]
 
 
-def ensure_loaded(instance, resources, limit: Optional[int], echo=click.echo) -> list[str]:
-    """Load the default CSV if `listings` is empty; register areas as partitions; return them."""
+def load_csv(instance, path: Optional[str], limit: Optional[int], echo=click.echo) -> dict[str, Any]:
+    """Load a CSV into `listings` (None: the default file), its progress shown as it goes; prints the summary.
+    A file that is not a listings CSV is a clear error (exit 2), before any row is written."""
+    from gfl_dagster.cli.progress import Progress
     from gfl_dagster.cli.runs import run_load
+    from gfl_dagster.listings.csv_rows import CsvFormatError
+
+    try:
+        with Progress("loading", "rows") as progress:
+            metadata = run_load(instance, path, limit, lambda done, total: progress.update(done, total))
+    except CsvFormatError as error:
+        fail(str(error))
+    echo(load_summary(metadata))
+    return metadata
+
+
+def ensure_loaded(instance, resources, limit: Optional[int], echo=click.echo, load: Optional[str] = None) -> list[str]:
+    """The source belongs to its owner: a CSV is written into `listings` only when asked (`load`: a path), or on
+    the embedded default's first start (an empty table that never held a row). Says which, registers the areas
+    as partitions, returns them."""
+    from gfl_dagster import settings
     from gfl_dagster.db import queries
     from gfl_dagster.listings.partitions import register_areas
 
     engine = resources.database.engine()
     with engine.connect() as connection:
-        empty = connection.execute(queries.COUNT_LISTINGS).scalar_one() == 0
-    if empty:
-        echo("listings table is empty: loading the default CSV" + (f" (first {limit} rows)" if limit else ""))
-        echo(load_summary(run_load(instance, None, limit)))
+        rows = sum(row.listings for row in connection.execute(queries.LIST_AREAS))
+        emptied = not rows and connection.execute(queries.ANY_TOMBSTONE).scalar_one()
+    first = f" (first {limit} rows)" if limit else ""
+    if load:
+        echo(f"loading {load}{first} into the listings table, as asked (--load)")
+        load_csv(instance, load, limit, echo)
+    elif rows:
+        echo(f"the listings table holds {rows} rows: kept as they are (`gfl load PATH` loads a file into it)")
+    elif settings.is_set(settings.DATABASE_URL):
+        echo("the listings table of DATABASE_URL is empty: nothing is loaded into it unless asked "
+             "(`gfl load PATH`, or --load PATH); rows your application writes are synced as they come")
+    elif emptied:
+        echo("the listings table is empty, its rows deleted: nothing reloaded (`gfl load PATH` loads a file)")
+    else:
+        echo(f"first start: the listings table is empty, loading {settings.default_csv_path()}{first}")
+        load_csv(instance, None, limit, echo)
     areas = known_areas(engine)
     register_areas(instance, areas)
     return areas

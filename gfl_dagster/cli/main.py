@@ -8,7 +8,7 @@ from typing import Optional
 import click
 
 from gfl_dagster.cli.operations import simulate, status
-from gfl_dagster.cli.common import DeferredGroup, fail, load_summary, print_json
+from gfl_dagster.cli.common import DeferredGroup, fail, print_json
 from gfl_dagster.cli.feedback import feedback
 from gfl_dagster.cli.listen import listen
 from gfl_dagster.cli.model import model
@@ -33,26 +33,32 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--partition", "-p", help="Sync only this area (borough); default: every area.")
-@click.option("--limit", type=click.IntRange(min=1), help="If the table is empty, load only the first N CSV rows.")
-def sync(partition: Optional[str], limit: Optional[int]) -> None:
-    """Materialize descriptions and vectors once, headless (for CI and scripts).
+@click.option("--partition", "-p", help="Sync only this area (borough); default: every area, then recommendations.")
+@click.option("--load", "load_path", type=click.Path(exists=True, dir_okay=False),
+              help="Load this CSV into the listings table first (upserts by id), as `gfl load` does.")
+@click.option("--limit", type=click.IntRange(min=1), help="With --load, or on the first start, load only the first "
+              "N CSV rows.")
+def sync(partition: Optional[str], load_path: Optional[str], limit: Optional[int]) -> None:
+    """Materialize the whole graph once, headless (for CI and scripts), for what changed: descriptions,
+    vectors and ads of every area, then the recommendations of users with new events.
 
-    Loads the default CSV first if the listings table is empty. Exits 1 if an
-    asset check fails.
+    Writes no source row unless asked (--load), except on the embedded default's first start, when the
+    empty table gets the default CSV. Exits 1 if an asset check fails.
     """
     from gfl_dagster.cli.common import ensure_loaded
-    from gfl_dagster.cli.runs import project_instance, project_resources, sync_all
+    from gfl_dagster.cli.runs import project_instance, project_resources, refresh_recommendations, sync_all
 
     instance = project_instance()
     with project_resources() as resources:
-        areas = ensure_loaded(instance, resources, limit)
+        areas = ensure_loaded(instance, resources, limit, load=load_path)
     if partition is not None:
         if partition not in areas:
             fail(f"unknown partition {partition!r}; known areas: {', '.join(areas) or 'none (load a CSV first)'}")
         areas = [partition]
     results = sync_all(instance, areas, click.echo)
-    if any(not passed for *_, checks in results for passed in checks.values()):
+    if partition is None:
+        refresh_recommendations(instance, click.echo)
+    if any(not passed for _, synced in results for passed in synced["checks"].values()):
         sys.exit(1)
 
 
@@ -65,16 +71,11 @@ def load(path: str, limit: Optional[int]) -> None:
     Upserts by id (loading twice changes nothing); rows that fail validation go
     to the listing_rejects table with their line number and reason.
     """
-    from gfl_dagster.cli.runs import project_instance, project_resources, run_load
+    from gfl_dagster.cli.common import load_csv
+    from gfl_dagster.cli.runs import project_instance, project_resources
     from gfl_dagster.db import queries
-    from gfl_dagster.listings.csv_rows import CsvFormatError
 
-    instance = project_instance()
-    try:
-        metadata = run_load(instance, path, limit)
-    except CsvFormatError as error:
-        fail(str(error))
-    click.echo(load_summary(metadata))
+    metadata = load_csv(project_instance(), path, limit)
     if metadata.get("rejected"):
         with project_resources() as resources, resources.database.engine().connect() as connection:
             rows = connection.execute(queries.REJECTS_FOR_FILE, {"source_file": metadata["source_file"]}).all()

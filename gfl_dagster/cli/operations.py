@@ -21,6 +21,33 @@ def area_status(engine) -> list[dict]:
                  else round(float(row["oldest_pending_s"]), 1)} for row in rows]
 
 
+def loads_in_progress(engine) -> list[str]:
+    """CSV loads running now in any process ('4000/48895 rows of AB_NYC_2019.csv'): each names its session."""
+    from gfl_dagster.db import queries
+    from gfl_dagster.listings.load import LOADING_PREFIX
+
+    with engine.connect() as connection:
+        names = connection.execute(queries.LOADING_SESSIONS, {"prefix": LOADING_PREFIX + "%"}).scalars()
+        return [name[len(LOADING_PREFIX):] for name in names]
+
+
+def up_phase() -> Optional[dict]:
+    """{"pid", "phase"} of the gfl up running on this project ("loading the listings", "syncing"...), or None."""
+    import json
+
+    import psutil
+
+    from gfl_dagster import settings
+
+    try:
+        recorded = json.loads((settings.gfl_home() / "up.pid").read_text())
+        if "gfl" in " ".join(psutil.Process(int(recorded["up"])).cmdline()):
+            return {"pid": int(recorded["up"]), "phase": recorded.get("phase", "running")}
+    except (OSError, ValueError, KeyError, TypeError, psutil.Error):
+        pass
+    return None
+
+
 def status_table(rows: list[dict]) -> str:
     header = f"{'area':<24}{'source':>8}{'synced':>8}{'pending':>9}{'oldest':>10}{'rejects':>9}{'poison':>8}"
     lines = [header, "-" * len(header)]
@@ -43,10 +70,19 @@ def status(as_json: bool) -> None:
         engine = resources.database.engine()
         rows = area_status(engine)
         loop = loop_status(engine)
+        loading = loads_in_progress(engine)
+    starting = up_phase()
     if as_json:
-        print_json({"areas": rows, **loop})
+        print_json({"areas": rows, **loop, "loading": loading, "gfl_up": starting})
         return
-    click.echo(status_table(rows) if rows else "no listings yet: run `gfl up` or `gfl load PATH`")
+    for line in loading:
+        click.echo(f"loading: {line}")
+    if rows:
+        click.echo(status_table(rows))
+    elif starting and not loading:
+        click.echo(f"no listings yet: gfl up (pid {starting['pid']}) is {starting['phase']}")
+    elif not loading:
+        click.echo("no listings yet: run `gfl up` or `gfl load PATH`")
     events = ", ".join(counted(n, kind) for kind, n in loop["feedback_events"].items()) or "none"
     click.echo(f"feedback events: {events}\nads: {loop['ads']['active']} active, {loop['ads']['retired']} retired"
                f"\nusers with recommendations: {loop['users_with_recommendations']}")

@@ -53,45 +53,106 @@ def _asset_metadata(result, asset: str) -> dict[str, Any]:
     return {}
 
 
-def run_load(instance: DagsterInstance, csv_path: Optional[str], limit: Optional[int]) -> dict[str, Any]:
-    defs = _definitions()
-    config = {k: v for k, v in {"csv_path": csv_path, "limit": limit}.items() if v is not None}
-    result = materialize(
-        [defs.get_assets_def("raw_listings")], instance=instance, resources=defs.resources,
-        run_config={"ops": {"raw_listings": {"config": config}}, **_QUIET},
-    )
-    return _asset_metadata(result, "raw_listings")
+def run_load(instance: DagsterInstance, csv_path: Optional[str], limit: Optional[int],
+             progress: Callable[[int, int], None] = lambda done, total: None) -> dict[str, Any]:
+    """Load a CSV into `listings` from this process, `progress(rows written, rows)` as it goes; recorded in
+    Dagster as a materialization of raw_listings, with the metadata a run of it records."""
+    from dagster import AssetMaterialization
+
+    from gfl_dagster.listings.assets import load_metadata, source_file
+    from gfl_dagster.listings.load import load_listings_csv
+    from gfl_dagster.listings.partitions import register_areas
+
+    with project_resources() as resources:
+        report = load_listings_csv(resources.database.engine(), source_file(csv_path), limit, progress)
+    metadata = load_metadata(report, register_areas(instance, report.areas))
+    instance.report_runless_asset_event(AssetMaterialization("raw_listings", metadata=metadata,
+                                                             description="Loaded from the command line"))
+    return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
-def run_area_sync(instance: DagsterInstance, area: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, bool]]:
-    """Describe and embed one area, with its checks; returns both assets' metadata and check outcomes."""
+SEARCHABLE = ("listing_descriptions", "listing_vectors")  # what search needs of an area
+AREA_ASSETS = (*SEARCHABLE, "listing_ads")  # every asset partitioned by area, in the graph's order
+
+
+def _materialize(instance: DagsterInstance, selection: list[str], partition: str):
     defs = _definitions()
     graph = defs.resolve_asset_graph()
     # Materializable assets only: feedback_events is written by the page and the CLI, not by Dagster.
     assets = [defs.get_assets_def(key) for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
-    checks = list(defs.asset_checks or [])
-    result = materialize(
-        assets + checks, selection=["listing_descriptions", "listing_vectors"], partition_key=area,
-        instance=instance, resources=defs.resources, run_config=_QUIET, tags={"gfl/source": "cli"},
+    return materialize(
+        assets + list(defs.asset_checks or []), selection=selection, partition_key=partition, instance=instance,
+        resources=defs.resources, run_config=_QUIET, tags={"gfl/source": "cli"},
     )
-    outcomes = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    return _asset_metadata(result, "listing_descriptions"), _asset_metadata(result, "listing_vectors"), outcomes
 
 
-def sync_all(
-    instance: DagsterInstance, areas: list[str], echo: Callable[[str], None]
-) -> list[tuple[str, dict[str, Any], dict[str, Any], dict[str, bool]]]:
+def run_area_sync(instance: DagsterInstance, area: str, assets: tuple[str, ...] = AREA_ASSETS) -> dict[str, Any]:
+    """One area's `assets` with their checks: each asset's metadata by name, and "checks": outcome by check."""
+    result = _materialize(instance, list(assets), area)
+    return {**{asset: _asset_metadata(result, asset) for asset in assets},
+            "checks": {e.check_name: e.passed for e in result.get_asset_check_evaluations()}}
+
+
+def area_line(area: str, synced: dict[str, Any]) -> str:
+    from gfl_dagster.cli.common import counted
+
+    described, embedded = synced["listing_descriptions"], synced["listing_vectors"]
+    ads = synced.get("listing_ads")
+    failed_checks = [name for name, passed in synced["checks"].items() if not passed]
+    seconds = sum(synced[asset].get("duration_s", 0) for asset in synced if asset != "checks")
+    return (f"{area}: {counted(described.get('rows_seen', 0), 'listing')}, "
+            f"{described.get('generated', 0)} described, "
+            f"{embedded.get('embedded', 0)} embedded, {embedded.get('properties_updated', 0)} updated, "
+            f"{embedded.get('deleted', 0)} deleted, "
+            + ("" if ads is None else f"{ads.get('generated', 0)} ads written, {ads.get('retired', 0)} retired, ")
+            + f"{described.get('failed', 0) + embedded.get('failed', 0) + (ads or {}).get('failed', 0)} failed "
+            f"in {seconds:.1f}s" + (f"; FAILED CHECKS: {', '.join(failed_checks)}" if failed_checks else ""))
+
+
+def sync_all(instance: DagsterInstance, areas: list[str], echo: Callable[[str], None],
+             assets: tuple[str, ...] = AREA_ASSETS) -> list[tuple[str, dict[str, Any]]]:
+    """Each area in turn, progress shown (listings synced out of those pending, rate, time left, the area)."""
+    from gfl_dagster.cli.progress import PendingWork, Progress, Watcher, pending_by_area
+    from gfl_dagster.cli.project import ProjectClients
+
+    engine = ProjectClients().engine()
+    work, current = PendingWork(), {"area": ""}
     results = []
-    for number, area in enumerate(areas, start=1):
-        described, embedded, checks = run_area_sync(instance, area)
-        failed_checks = [name for name, passed in checks.items() if not passed]
-        echo(
-            f"[{number}/{len(areas)}] {area}: {described.get('rows_seen', 0)} listings, "
-            f"{described.get('generated', 0)} described, {embedded.get('embedded', 0)} embedded, "
-            f"{embedded.get('properties_updated', 0)} updated, {embedded.get('deleted', 0)} deleted, "
-            f"{described.get('failed', 0) + embedded.get('failed', 0)} failed in "
-            f"{described.get('duration_s', 0) + embedded.get('duration_s', 0):.1f}s"
-            + (f"; FAILED CHECKS: {', '.join(failed_checks)}" if failed_checks else "")
-        )
-        results.append((area, described, embedded, checks))
+    with Progress("syncing", "listings") as progress:
+        def look() -> None:
+            pending = pending_by_area(engine)
+            progress.update(*work.seen(sum(pending.get(area, 0) for area in areas)), current["area"])
+
+        look()
+        with Watcher(look):
+            for number, area in enumerate(areas, start=1):
+                current["area"] = f"{area} ({number}/{len(areas)} areas)"
+                synced = run_area_sync(instance, area, assets)
+                line = f"[{number}/{len(areas)}] {area_line(area, synced)}"
+                progress.echo(line) if progress.live else echo(line)
+                results.append((area, synced))
+        current["area"] = "done"
+        look()
+    return results
+
+
+def refresh_recommendations(instance: DagsterInstance, echo: Callable[[str], None]) -> list[tuple[str, dict]]:
+    """user_recommendations for each user bucket with a user whose events (or recommended listings) changed."""
+    from gfl_dagster.cli.common import counted
+    from gfl_dagster.cli.project import ProjectClients
+    from gfl_dagster.db import queries
+    from gfl_dagster.search import recommendation as advice
+
+    with ProjectClients().engine().connect() as connection:
+        buckets = [row.bucket for row in connection.execute(
+            queries.BUCKETS_TO_REFRESH, {"prompt_version": advice.RECOMMENDATION_PROMPT_VERSION})]
+    if not buckets:
+        echo("recommendations: no user with new events")
+    results = []
+    for number, bucket in enumerate(buckets, start=1):
+        refreshed = _asset_metadata(_materialize(instance, ["user_recommendations"], bucket), "user_recommendations")
+        echo(f"[{number}/{len(buckets)}] recommendations {bucket}: "
+             f"{counted(refreshed.get('refreshed', 0), 'user')} refreshed of "
+             f"{refreshed.get('users_with_new_events', 0)} with new events in {refreshed.get('duration_s', 0):.1f}s")
+        results.append((bucket, refreshed))
     return results

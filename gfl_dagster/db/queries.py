@@ -30,6 +30,10 @@ MODEL_USAGE_SUMMARY = text(
 )
 COUNT_LISTINGS = text("SELECT count(*) FROM listings")
 LIST_AREAS = text("SELECT area, count(*) AS listings FROM listings GROUP BY area ORDER BY area")
+ANY_TOMBSTONE = text("SELECT EXISTS (SELECT 1 FROM listing_tombstones)")  # the table held rows once
+# A CSV load names its session after its progress (listings/load.py), for `gfl status` in another process.
+NAME_LOADING_SESSION = "SELECT set_config('application_name', %s, false)"  # psycopg2 cursor, raw connection
+LOADING_SESSIONS = text("SELECT application_name FROM pg_stat_activity WHERE application_name LIKE :prefix")
 
 _LISTING_FIELDS = f"{_COLUMNS}, area, version, updated_at"
 LISTINGS_IN_AREA = text(f"SELECT {_LISTING_FIELDS} FROM listings WHERE area = :area ORDER BY id")
@@ -171,13 +175,17 @@ _RECOMMENDATION_STALE = (
     "(r.prompt_version <> :prompt_version OR EXISTS (SELECT 1 FROM unnest(r.listing_ids) AS held(id) "
     "LEFT JOIN listings l ON l.id = held.id WHERE l.id IS NULL OR l.updated_at > r.generated_at))"
 )
-USERS_TO_REFRESH = text(
+_USERS_TO_REFRESH = (
     "SELECT e.user_id, max(e.id) AS newest FROM feedback_events e "
     "LEFT JOIN user_recommendations r ON r.user_id = e.user_id "
-    "WHERE gfl_user_bucket(e.user_id) = :bucket AND e.kind IN ('view', 'click', 'save', 'book') "
+    "WHERE {bucket} e.kind IN ('view', 'click', 'save', 'book') "
     f"GROUP BY e.user_id, r.user_id, r.listing_ids, r.generated_at, r.prompt_version "
     f"HAVING max(e.id) > coalesce(max(r.source_event_id), 0) OR (r.user_id IS NOT NULL AND {_RECOMMENDATION_STALE})"
 )
+USERS_TO_REFRESH = text(_USERS_TO_REFRESH.format(bucket="gfl_user_bucket(e.user_id) = :bucket AND"))
+# The buckets with a user to refresh (`gfl sync` materializes those).
+BUCKETS_TO_REFRESH = text(f"SELECT DISTINCT gfl_user_bucket(due.user_id) AS bucket "
+                          f"FROM ({_USERS_TO_REFRESH.format(bucket='')}) due ORDER BY 1")
 # The buckets holding a recommendation that a listing change made stale (the feedback sensor asks for them).
 STALE_RECOMMENDATION_BUCKETS = text(
     f"SELECT DISTINCT r.bucket FROM user_recommendations r WHERE {_RECOMMENDATION_STALE}"

@@ -16,7 +16,7 @@ from pydantic import Field
 from gfl_dagster import settings
 from gfl_dagster.listings.describe import describe_area, describer_name
 from gfl_dagster.listings.model_switch import sync_vectors
-from gfl_dagster.listings.load import load_listings_csv
+from gfl_dagster.listings.load import LoadReport, load_listings_csv
 from gfl_dagster.listings.partitions import area_partitions, register_areas
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.resources.embedder import EmbedderResource
@@ -30,21 +30,26 @@ RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
 
 
 class LoadConfig(Config):
-    csv_path: Optional[str] = Field(default=None, description="Listings CSV; default: GFL_CSV or data/AB_NYC_2023.csv.")
+    csv_path: Optional[str] = Field(default=None, description="Listings CSV; default: GFL_CSV, or on the embedded "
+                                    "database data/AB_NYC_2023.csv.")
     limit: Optional[int] = Field(default=None, description="Load only the first N records.")
 
 
-@asset(group_name="listings", kinds=asset_kinds("database"))
-def raw_listings(context: AssetExecutionContext, config: LoadConfig, database: PostgresResource) -> MaterializeResult:
-    """Upserts a listings CSV by id; bad rows go to `listing_rejects` with their line and reason.
+def source_file(csv_path: Optional[str]) -> str:
+    """The CSV to write into `listings`. With DATABASE_URL the table is its owner's: only a file named (here,
+    or by GFL_CSV) is loaded into it, never the bundled New York file by default."""
+    if csv_path:
+        return csv_path
+    if settings.is_set(settings.DATABASE_URL) and not settings.is_set(settings.GFL_CSV):
+        raise ValueError("raw_listings writes the listings table of DATABASE_URL: name the file to load "
+                         "(run config csv_path, or GFL_CSV); the bundled New York file is loaded by default "
+                         "only into the embedded database")
+    return str(settings.default_csv_path())
 
-    Registers every area found as a partition of the downstream assets.
-    """
-    path = config.csv_path or str(settings.default_csv_path())
-    report = load_listings_csv(database.engine(), path, config.limit, progress=context.log.info)
-    new_areas = register_areas(context.instance, report.areas)
-    context.log.info(report.summary())
-    return MaterializeResult(metadata={
+
+def load_metadata(report: LoadReport, new_areas: list[str]) -> dict:
+    """What a load of raw_listings records, whether a run or `gfl load` did it."""
+    return {
         "source_file": MetadataValue.path(report.source_file),
         "rows_read": report.rows_read,
         "inserted": report.inserted,
@@ -55,7 +60,19 @@ def raw_listings(context: AssetExecutionContext, config: LoadConfig, database: P
         "new_partitions": ", ".join(new_areas) or "none",
         "ignored_columns": ", ".join(report.ignored_columns) or "none",
         "duration_s": round(report.seconds, 2),
-    })
+    }
+
+
+@asset(group_name="listings", kinds=asset_kinds("database"))
+def raw_listings(context: AssetExecutionContext, config: LoadConfig, database: PostgresResource) -> MaterializeResult:
+    """Upserts a listings CSV by id; bad rows go to `listing_rejects` with their line and reason.
+
+    Registers every area found as a partition of the downstream assets.
+    """
+    report = load_listings_csv(database.engine(), source_file(config.csv_path), config.limit,
+                               progress=lambda done, total: context.log.info(f"loaded {done}/{total} rows"))
+    context.log.info(report.summary())
+    return MaterializeResult(metadata=load_metadata(report, register_areas(context.instance, report.areas)))
 
 
 @asset(group_name="listings", partitions_def=area_partitions, deps=[raw_listings], retry_policy=RETRY,

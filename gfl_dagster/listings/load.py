@@ -56,12 +56,13 @@ def load_listings_csv(
     engine: Engine,
     path: Path | str,
     limit: Optional[int] = None,
-    progress: Callable[[str], None] = lambda message: None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> LoadReport:
     """Upsert a listings CSV by id. Loading the same file twice changes nothing.
 
     Each batch commits on its own, so an interrupted load keeps what it wrote and
-    a rerun finishes the rest.
+    a rerun finishes the rest. `progress(rows written, rows to write)` after each batch; the
+    loading session is named after its progress too (`gfl status` shows it from another process).
     """
     started = time.monotonic()
     path = Path(path).resolve()
@@ -77,6 +78,7 @@ def load_listings_csv(
         for start in range(0, len(rows), BATCH_SIZE):
             batch = rows[start:start + BATCH_SIZE]
             with raw.cursor() as cursor:
+                cursor.execute(queries.NAME_LOADING_SESSION, (loading_name(start, len(rows), path.name),))
                 written = [inserted for (inserted,) in execute_values(
                     cursor, _UPSERT_PAGE, [tuple(row[c] for c in tables.LISTING_COLUMNS) for row in batch],
                     page_size=BATCH_SIZE, fetch=True)]
@@ -84,8 +86,15 @@ def load_listings_csv(
             report.inserted += sum(written)
             report.updated += len(written) - sum(written)
             report.unchanged += len(batch) - len(written)
-            progress(f"loaded {min(start + BATCH_SIZE, len(rows))}/{len(rows)} rows")
+            progress(min(start + BATCH_SIZE, len(rows)), len(rows))
     finally:
+        try:  # a pooled connection: its session would keep the name, and seem to load still
+            raw.rollback()
+            with raw.cursor() as cursor:
+                cursor.execute(queries.NAME_LOADING_SESSION, ("",))
+            raw.commit()
+        except Exception:  # the connection broke (the reason is raised already): never reused
+            raw.invalidate()
         raw.close()
 
     with engine.begin() as connection:
@@ -99,3 +108,10 @@ def load_listings_csv(
     report.seconds = time.monotonic() - started
     return report
 
+
+LOADING_PREFIX = "gfl loading "  # application_name of a session loading a CSV; pg_stat_activity shows it
+
+
+def loading_name(done: int, total: int, file_name: str) -> str:
+    """'gfl loading 4000/48895 rows of AB_NYC_2019.csv' (Postgres keeps the first 63 bytes)."""
+    return f"{LOADING_PREFIX}{done}/{total} rows of {file_name}"[:63]
