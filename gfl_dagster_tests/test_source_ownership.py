@@ -2,6 +2,7 @@
 default's first start or when asked (`--load`, `gfl load`), never on a restart, never into DATABASE_URL's table."""
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -50,7 +51,11 @@ def test_a_restart_under_gfl_up_keeps_an_update_a_delete_and_an_insert(tmp_path)
     second = None
     try:
         wait_for(first_log, "initial sync done")
-        assert "first start: the listings table is empty, loading" in first_log.read_text()
+        said = first_log.read_text()
+        # Said at once, before the imports and the database's start: no silent first seconds.
+        assert said.startswith("gfl up: starting in ") and said.index("starting the database") < said.index("database:")
+        assert "first start: the listings table is empty, loading" in said and "loading: 100% (30/30 rows)" in said
+        assert re.search(r"initial sync: +\d+% \(\d+/30 listings\), .* left", said), said
         engine = database_engine(embedded_postgres_url(home))
         with engine.begin() as connection:
             ids = [row.id for row in connection.execute(_SOURCE)]

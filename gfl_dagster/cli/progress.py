@@ -7,6 +7,7 @@ done, the rate, the time left, and what is being worked on.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -93,7 +94,7 @@ class Progress:
         if self.bar is None:
             self.bar = tqdm(total=self.total, desc=self.what, unit=self.unit, bar_format=_BAR, file=self.stream,
                             dynamic_ncols=True, mininterval=0.2, leave=True)
-            self.bar.start_t = self.started
+            self.bar.start_t -= time.monotonic() - self.started  # the work began before its first count
         self.bar.total = self.total
         self.bar.set_postfix_str(self.detail, refresh=False)
         if self.done >= self.bar.n:
@@ -113,9 +114,10 @@ class Progress:
 
 
 def _is_terminal(stream: TextIO) -> bool:
+    """A terminal with a width: a pseudo-terminal that reports 0 columns (some CI runners) gets plain lines."""
     try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
+        return stream.isatty() and os.get_terminal_size(stream.fileno()).columns > 0
+    except (AttributeError, ValueError, OSError):
         return False
 
 
