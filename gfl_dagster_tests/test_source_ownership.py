@@ -9,6 +9,7 @@ import time
 import uuid
 
 import psutil
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -131,3 +132,32 @@ def test_a_start_on_a_database_whose_listings_hold_other_rows_writes_nothing_to_
     assert "into the listings table, as asked (--load)" in asked.stdout and "5 inserted" in asked.stdout
     with database_engine(empty).connect() as connection:
         assert connection.execute(queries.COUNT_LISTINGS).scalar_one() == 5
+
+
+def test_a_table_emptied_by_deletes_is_not_a_first_start(engine):
+    """On the embedded default too, only a table that never held a row gets the default CSV."""
+    from click.testing import CliRunner
+
+    from gfl_dagster.cli.main import cli
+
+    load_listings_csv(engine, BUNDLED_CSV, limit=3)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM listings"))
+    synced = CliRunner().invoke(cli, ["sync", "--limit", "3"])
+    assert synced.exit_code == 0, synced.output
+    assert "the listings table is empty, its rows deleted: nothing reloaded" in synced.output
+    with engine.connect() as connection:
+        assert connection.execute(queries.COUNT_LISTINGS).scalar_one() == 0
+
+
+def test_raw_listings_loads_into_database_url_only_a_file_named(monkeypatch):
+    from gfl_dagster.listings.assets import source_file
+
+    monkeypatch.delenv("GFL_CSV", raising=False)
+    assert source_file(None).endswith("AB_NYC_2023.csv")  # the embedded default: the bundled file
+    monkeypatch.setenv("DATABASE_URL", "postgresql://owner@db.example/app")
+    with pytest.raises(ValueError, match="name the file to load"):  # not the bundled file into their table
+        source_file(None)
+    assert source_file("/data/mine.csv") == "/data/mine.csv"
+    monkeypatch.setenv("GFL_CSV", str(BUNDLED_CSV))
+    assert source_file(None) == str(BUNDLED_CSV.resolve())

@@ -26,24 +26,29 @@ def _watch_initial_sync(engine, supervisor: Supervisor, on_restart: Callable[[],
 
     started = time.monotonic()
     work = PendingWork()
+    echo = supervisor.echo
     with Progress("initial sync", "listings") as progress:
         progress.echo("initial sync: the change sensor requests one run per area (watch them in the UI)")
-        while True:
-            if supervisor.check():
-                on_restart()
-            try:
-                rows = area_status(engine)
-            except DBAPIError:  # the database is restarting: look again
+        supervisor.echo = lambda line: progress.echo(click.style(line, fg="yellow"))  # above the bar, not in it
+        try:
+            while True:
+                if supervisor.check():
+                    on_restart()
+                try:
+                    rows = area_status(engine)
+                except DBAPIError:  # the database is restarting: look again
+                    time.sleep(1)
+                    continue
+                pending = {row["area"]: row["pending"] for row in rows}
+                poison = sum(row["poison_rows"] for row in rows)
+                done, total = work.seen(sum(pending.values()))
+                detail = busiest(pending) if done or not total else "waiting for the change sensor's first runs"
+                progress.update(done, total, detail + (f", {poison} failed" if poison else ""))
+                if not sum(pending.values()):
+                    break
                 time.sleep(1)
-                continue
-            pending = {row["area"]: row["pending"] for row in rows}
-            poison = sum(row["poison_rows"] for row in rows)
-            done, total = work.seen(sum(pending.values()))
-            detail = busiest(pending) if done or not total else "waiting for the change sensor's first runs"
-            progress.update(done, total, detail + (f", {poison} failed" if poison else ""))
-            if not sum(pending.values()):
-                break
-            time.sleep(1)
+        finally:
+            supervisor.echo = echo
     click.echo(f"initial sync done in {time.monotonic() - started:.1f}s")
 
 
