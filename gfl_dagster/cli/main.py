@@ -75,6 +75,7 @@ def load(path: str, limit: Optional[int]) -> None:
     from gfl_dagster.cli.runs import project_instance, project_resources
     from gfl_dagster.db import queries
 
+    click.echo(f"loading {path}" + (f" (first {limit} rows)" if limit else "") + ": reading and checking the rows")
     metadata = load_csv(project_instance(), path, limit)
     if metadata.get("rejected"):
         with project_resources() as resources, resources.database.engine().connect() as connection:
