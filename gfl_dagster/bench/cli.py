@@ -15,6 +15,7 @@ from gfl_dagster.bench.loop import bench_loop
 from gfl_dagster.bench.scale import bench_scale
 from gfl_dagster.bench.search import bench_search
 from gfl_dagster.bench.soak import bench_soak
+from gfl_dagster.bench.understanding import bench_understanding
 from gfl_dagster.bench.up_sync import bench_up
 from gfl_dagster.cli.common import print_json
 from gfl_dagster.bench.common import embedder_texts_per_s, machine, throwaway_project
@@ -106,6 +107,7 @@ bench.add_command(bench_loop)
 bench.add_command(bench_scale)
 bench.add_command(bench_soak)
 bench.add_command(bench_up)
+bench.add_command(bench_understanding)
 
 
 @bench.command("grounding")
