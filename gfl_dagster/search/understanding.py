@@ -101,6 +101,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from gfl_dagster.search.query import MAX_LIMIT, SearchQuery
+from gfl_dagster.search.understanding_numbers import words_to_digits
 
 ENTIRE, PRIVATE, SHARED, HOTEL = "Entire home/apt", "Private room", "Shared room", "Hotel room"
 
@@ -375,13 +376,7 @@ def _one_edit(a: str, b: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Numbers.
 
-_UNITS = {w: i for i, w in enumerate("one two three four five six seven eight nine".split(), 1)}
-_TEENS = {w: i for i, w in enumerate(
-    "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split(), 10)}
-_TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
-_U, _T, _D = "|".join(_UNITS), "|".join(_TEENS), "|".join(_TENS)
-_WORD_NUMBER = (rf"(?:(?:a|{_U})\s+hundred(?:\s+(?:and\s+)?(?:(?:{_D})(?:[\s-](?:{_U}))?|{_T}|{_U}))?"
-                rf"|(?:{_D})(?:[\s-](?:{_U}))?|{_T}|{_U}|a\s+dozen|dozen)\b")
+_WORD_NUMBER = r"(?:a\s+dozen|dozen)\b"  # other numbers in words are digits by now (understanding_numbers)
 _DIGITS = r"\d+(?:,\d{3})*(?:\.\d+)?(?![.,]?\d)(?:k\b)?"
 _NUM = rf"(?:{_DIGITS}|{_WORD_NUMBER})"
 _SMALL_WORDS = {"a": 1, "an": 1, "single": 1, "couple": 2, "a couple": 2, "a couple of": 2, "couple of": 2}
@@ -395,21 +390,7 @@ def _number(text: str) -> float:
         return float(text)
     if text in _SMALL_WORDS:
         return _SMALL_WORDS[text]
-    total = 0
-    for word in re.split(r"[\s-]+", text):
-        if word in _UNITS:
-            total += _UNITS[word]
-        elif word in _TEENS:
-            total += _TEENS[word]
-        elif word in _TENS:
-            total += _TENS[word]
-        elif word == "hundred":
-            total = (total or 1) * 100
-        elif word == "dozen":
-            total = (total or 1) * 12
-        elif word == "a":
-            total = 0
-    return float(total)
+    return 12.0 if text.endswith("dozen") else 0.0
 
 
 def _int(value: float) -> int:
@@ -1209,7 +1190,7 @@ def understand(sentence: str, places: Places,
 
     `price_bands`: {area or neighbourhood or "" (all): (cheap top, expensive bottom)}, see `price_bands`.
     """
-    folded, where = _fold(sentence)
+    folded, where = words_to_digits(*_fold(sentence))
     state = _State(sentence, folded, where)
     index = places._index
     for m in list(_SILENT.finditer(state.work)):

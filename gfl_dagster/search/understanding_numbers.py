@@ -1,0 +1,100 @@
+"""Numbers in words become digits before the rules run: "one fifty" -> 150, "a hundred and twenty" -> 120.
+
+The words are read by text2num (`text_to_num`, a maintained library that also reads French, Spanish,
+German, Italian, Portuguese, Dutch and Danish numbers); what is ours is only the colloquial price
+reading on top of it: "one fifty" and "two twenty five" are 150 and 225 (a digit then a number from 10
+to 99: how prices are said aloud), and "and a half" adds 0.5 ("two and a half baths").
+
+The rewrite keeps the map from each character of the folded text back to the sentence, so a rule that
+matches "150" still reports the words "one fifty" it came from.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from text_to_num import alpha2digit, text2num
+
+_WORD = re.compile(r"[a-z]+")
+_JOINERS = frozenset({"and"})  # "a hundred and twenty"
+_HALF = re.compile(r"(?P<n>\d+)\s+and\s+a\s+half\b|\b(?P<one>a|one)\s+and\s+a\s+half\b")
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_number_word(word: str) -> bool:
+    """A cardinal text2num reads ("fifty", "hundred"); not a plural ("tens", "hundreds")."""
+    if word.endswith("s") and word != "six":
+        return False
+    try:
+        text2num(word, "en")
+    except ValueError:
+        return False
+    return True
+
+
+def _joined(between: str) -> bool:
+    """Two words of one number are apart by spaces or one hyphen ("twenty-five")."""
+    return between == "-" or (between.isspace() if between else False)
+
+
+def _digits(run: str) -> str | None:
+    """The digits a run of number words stands for, or None when it is not one number."""
+    groups = alpha2digit(run.replace("-", " "), "en", threshold=0).split()
+    if not groups or not all(g.isdigit() for g in groups):
+        return None
+    if len(groups) == 1:
+        return groups[0]
+    if len(groups) == 2 and 1 <= int(groups[0]) <= 9 and 10 <= int(groups[1]) <= 99:
+        return str(int(groups[0]) * 100 + int(groups[1]))  # "one fifty": how a price is said
+    return None
+
+
+def _runs(text: str):
+    """(start, end, words) of each run of number words: "a hundred and twenty", "one fifty", "twenty-five"."""
+    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+    i = 0
+    while i < len(words):
+        start_i = i
+        if words[i][2] == "a" and i + 1 < len(words) and words[i + 1][2] in ("hundred", "thousand") \
+                and text[words[i][1]:words[i + 1][0]].isspace():
+            i += 1  # "a hundred"
+        j = i
+        while j < len(words) and _is_number_word(words[j][2]):
+            nxt = j + 1
+            if nxt < len(words) and not _joined(text[words[j][1]:words[nxt][0]]):
+                break
+            if (nxt + 1 < len(words) and words[nxt][2] in _JOINERS and _is_number_word(words[nxt + 1][2])
+                    and text[words[nxt][1]:words[nxt + 1][0]].isspace()):
+                j = nxt + 1
+                continue
+            if nxt < len(words) and _is_number_word(words[nxt][2]):
+                j = nxt
+                continue
+            break
+        if j < len(words) and _is_number_word(words[j][2]):
+            yield words[start_i][0], words[j][1], text[words[i][0]:words[j][1]]
+            i = j + 1
+        else:
+            i = start_i + 1
+
+
+def _replace(text: str, where: list[int], start: int, end: int, new: str) -> tuple[str, list[int]]:
+    """`text[start:end]` replaced by `new`, its characters mapped to the replaced span's first and last."""
+    first, last = where[start], where[end - 1]
+    mapped = [first] * (len(new) - 1) + [last] if new else []
+    return text[:start] + new + text[end:], where[:start] + mapped + where[end:]
+
+
+def words_to_digits(text: str, where: list[int]) -> tuple[str, list[int]]:
+    """`text` (folded) with its numbers in words as digits, and the offsets map carried along."""
+    if not any(c.isalpha() for c in text):
+        return text, where
+    for start, end, run in reversed(list(_runs(text))):
+        digits = _digits(run)
+        if digits is not None:
+            text, where = _replace(text, where, start, end, digits)
+    for m in reversed(list(_HALF.finditer(text))):
+        whole = int(m.group("n")) if m.group("n") else 1
+        text, where = _replace(text, where, m.start(), m.end(), f"{whole}.5")
+    return text, where
