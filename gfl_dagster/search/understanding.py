@@ -101,6 +101,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from gfl_dagster.search.query import MAX_LIMIT, SearchQuery
+from gfl_dagster.search.understanding_facts import count_rules, vocabulary, word_rules
 from gfl_dagster.search.understanding_numbers import words_to_digits
 
 ENTIRE, PRIVATE, SHARED, HOTEL = "Entire home/apt", "Private room", "Shared room", "Hotel room"
@@ -260,19 +261,7 @@ def _key(name: str) -> str:
 # The place index, built once per Places.
 
 _ARTICLES = frozenset({"el", "la", "les", "els", "l", "the"})
-_NICKNAMES = {  # nickname key -> the key of the name it stands for (used only when that name is known)
-    "bk": "brooklyn", "bklyn": "brooklyn", "bx": "bronx", "staten": "staten island",
-    "les": "lower east side", "ues": "upper east side", "uws": "upper west side",
-    "fidi": "financial district", "lic": "long island city", "bed stuy": "bedford stuyvesant",
-    "bedstuy": "bedford stuyvesant", "stuy town": "stuyvesant town", "spanish harlem": "east harlem",
-    "el barrio": "east harlem", "plg": "prospect lefferts gardens", "billyburg": "williamsburg",
-    "ditmars": "ditmars steinway",
-    "gothic quarter": "el barri gotic", "gotic": "el barri gotic",
-    "el gotic": "el barri gotic", "barri gotic": "el barri gotic", "el born": "sant pere santa caterina i la ribera",
-    "born": "sant pere santa caterina i la ribera", "la ribera": "sant pere santa caterina i la ribera",
-    "vila olimpica": "la vila olimpica del poblenou", "diagonal mar": "diagonal mar i el front maritim del poblenou",
-    "tibidabo": "vallvidrera el tibidabo i les planes", "poblesec": "el poble sec", "poble sec": "el poble sec",
-}
+_NICKNAMES = vocabulary()["nicknames"]  # nickname key -> the key of the name it stands for (used only when known)
 
 
 @dataclass(frozen=True)
@@ -428,7 +417,8 @@ class _State:
         self.spans: list[Span] = []
         self.parsed = False
         self.room_votes: list[tuple[int, str, tuple[int, int], str]] = []  # (strength, type, span, phrase)
-        self.place_hits: list[tuple[_Place, tuple[int, int], str]] = []  # (place, span, note suffix)
+        self.room_excluded: list[tuple[str, tuple[int, int], str]] = []  # (type, span, phrase): "no shared rooms"
+        self.place_hits: list[tuple[_Place, tuple[int, int], str, bool]] = []  # (place, span, note suffix, excluded)
         self.price_intent: list[tuple[str, tuple[int, int], str]] = []  # ("cheap"/"pricey", span, phrase)
         self.protected: list[tuple[int, int]] = []  # names kept as places to be near: no misspelling match
 
@@ -513,8 +503,9 @@ _NEAR_BEFORE = re.compile(
     r"\bviews?\s+(?:of|over|to)|\boverlooking|\bfacing)\s+(?:the\s+)?$")
 _NEAR_AFTER = re.compile(r"\s*(?:views?|skyline|bridge|river)\b")
 _NOT_BEFORE = re.compile(
-    r"(?:\bnot|\bno|\bexcept|\bexcluding|\bexclude|\boutside(?:\s+of)?|\bbut\s+not|\banything\s+but|"
-    r"\bother\s+than|\bavoid(?:ing)?|\baway\s+from)\s+(?:in\s+)?(?:(?:the|a|an|any)\s+)?$")
+    r"(?:\bnot|\bno|\bexcept(?:\s+for)?|\bexcluding|\bexclude|\boutside(?:\s+of)?|\bbut\s+not|"
+    r"\b(?:anything|anywhere|everywhere|any\s*where|all)\s+(?:but|except(?:\s+for)?|other\s+than|outside(?:\s+of)?)|"
+    r"\bother\s+than|\bavoid(?:ing)?|\baway\s+from|\bnowhere\s+(?:in|near))\s*,?\s+(?:in\s+)?(?:(?:the|a|an|any)\s+)?$")
 
 
 def _tokens(work: str) -> list[tuple[str, int, int, int]]:
@@ -537,15 +528,22 @@ def _place_context(state: _State, start: int, end: int, place: _Place, how: str)
         state.note(f'"{state.phrase(start, end)}": a place to be near, kept in the search text', start)
         return
     negation = _NOT_BEFORE.search(state.work, max(0, start - 30), start)
-    if negation:
-        state.parsed = True
-        state.consume(negation.start(), end)
-        state.note(f'"{state.phrase(negation.start(), end)}": excluding a place is not supported, '
-                   f"not filtered", negation.start())
-        state.span(negation.start(), end, "note", f"not {place.name}")
-        return
+    if negation:  # "not in X", "anywhere but X": the negation words go, X is excluded
+        state.consume(negation.start(), start)
+    excluded = bool(negation) or _continues_exclusion(state, start)
     state.consume(start, end, remove=False)
-    state.place_hits.append((place, (start, end), how))
+    state.place_hits.append((place, (start, end), how, excluded))
+
+
+_LIST_JOIN = re.compile(r"[\s,/&]*(?:\b(?:or|nor|and)\b)?[\s,]*(?:\bin\s+)?(?:\bthe\s+)?")
+
+
+def _continues_exclusion(state: _State, start: int) -> bool:
+    """ "not Williamsburg or Bushwick": a name listed right after an excluded one is excluded too."""
+    if not state.place_hits or not state.place_hits[-1][3]:
+        return False
+    last_end = state.place_hits[-1][1][1]
+    return _LIST_JOIN.fullmatch(state.work, last_end, start) is not None
 
 
 def _match_places(state: _State, index: _PlaceIndex) -> None:
@@ -591,51 +589,53 @@ def _match_misspelled_places(state: _State, index: _PlaceIndex) -> None:
 
 
 def _resolve_places(state: _State, places: Places) -> None:
-    """At most one area and one neighbourhood filter from the names found."""
+    """The place filters from the names found: one name -> `borough`/`neighbourhood`; several ->
+    `areas`/`neighbourhoods` (any of them); excluded names -> `not_areas`/`not_neighbourhoods`."""
     area_of = places.area_of_neighbourhood
     hits = state.place_hits
-    areas = list(dict.fromkeys(p.name for p, _, _ in hits if p.kind == "area"))
-    hoods = list(dict.fromkeys(p.name for p, _, _ in hits if p.kind == "neighbourhood"))
-    if not areas and not hoods:
+    if not hits:
         return
     state.parsed = True
 
-    def apply(kind: str, name: str) -> None:
-        field_ = "borough" if kind == "area" else "neighbourhood"
+    def names(kind: str, excluded: bool) -> list[str]:
+        return list(dict.fromkeys(p.name for p, _, _, out in hits if p.kind == kind and out == excluded))
+
+    def apply(kind: str, chosen: list[str], excluded: bool = False) -> None:
+        if not chosen:
+            return
+        many = "areas" if kind == "area" else "neighbourhoods"
+        field_ = (f"not_{many}" if excluded else many if len(chosen) > 1
+                  else "borough" if kind == "area" else "neighbourhood")
         how, at = "", None
-        for place, (s, e), read in hits:
-            if place.kind == kind and place.name == name:
+        for place, (s, e), read, out in hits:
+            if place.kind == kind and place.name in chosen and out == excluded:
                 state.removed.append((s, e))
-                state.span(s, e, field_, name)
+                state.span(s, e, field_, place.name)
                 how = how or read
                 at = s if at is None else at
-        state.filters[field_] = name
-        state.note(f"{field_} {name}{how}", at)
+        state.filters[field_] = chosen if excluded or len(chosen) > 1 else chosen[0]
+        label = {"borough": "borough", "neighbourhood": "neighbourhood"}.get(field_, field_.replace("_", " "))
+        state.note(f"{label} {' or '.join(chosen)}{how}" if not excluded
+                   else f"not in {', '.join(chosen)}{how}", at)
 
-    if len(hoods) == 1:
-        apply("neighbourhood", hoods[0])
-        home = area_of.get(hoods[0])
-        if len(areas) == 1 and home in (None, areas[0]):
-            apply("area", areas[0])
-        elif areas:
-            state.note(f"{', '.join(areas)}: not filtered, {hoods[0]} lies in {home or 'another area'}")
-    elif len(hoods) > 1:
-        state.note(f"several neighbourhoods ({', '.join(hoods)}): not filtered (one is supported), "
-                           f"kept in the search text")
-        homes = {area_of.get(h) for h in hoods}
-        if len(areas) == 1:
-            apply("area", areas[0])
-        elif not areas and len(homes) == 1 and None not in homes:
-            area = homes.pop()
-            state.filters["borough"] = area
-            state.note(f"borough {area} (where {', '.join(hoods)} lie)")
-            for _, span, _ in hits:
-                state.span(*span, "borough", area)
-    elif len(areas) == 1:
-        apply("area", areas[0])
+    areas, hoods = names("area", False), names("neighbourhood", False)
+    inside = [h for h in hoods if area_of.get(h) in areas]
+    if hoods and areas and len(inside) < len(hoods):
+        if len(hoods) == 1 and len(areas) == 1:  # "Williamsburg, Manhattan": the neighbourhood is the more precise
+            state.note(f"{areas[0]}: not filtered, {hoods[0]} lies in {area_of.get(hoods[0]) or 'another area'}")
+            areas = []
+        else:  # "Brooklyn or Astoria": either, as the neighbourhoods they hold
+            hoods = list(dict.fromkeys([*hoods, *(h for h in places.neighbourhoods if area_of.get(h) in areas)]))
+            state.note(f"{' or '.join(areas)} as their neighbourhoods, with {', '.join(inside or hoods[:1])}")
+            areas = []
+    if hoods:
+        apply("neighbourhood", hoods)
+        if len(areas) == 1 and len(hoods) == 1:  # "Williamsburg, Brooklyn"
+            apply("area", areas)
     else:
-        state.note(f"several areas ({', '.join(areas)}): not filtered (one is supported), "
-                           f"kept in the search text")
+        apply("area", areas)
+    apply("area", names("area", True), excluded=True)
+    apply("neighbourhood", names("neighbourhood", True), excluded=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -707,7 +707,7 @@ _REVIEW_COUNT = re.compile(
     rf"|(?P<min>at\s+least|min(?:imum)?(?:\s+of)?|>=|≥)\s*"
     rf"|(?P<strict_max>fewer\s+than|less\s+than|under|below|<)\s*"
     rf"|(?P<max>at\s+most|max(?:imum)?(?:\s+of)?|no\s+more\s+than|up\s+to|<=|≤)\s*)?"
-    rf"(?P<n>{_NUM})\s*(?P<plus>\+|plus|or\s+more)?\s*(?:guest\s+)?(?:reviews?|ratings?)\b"
+    rf"(?P<n>{_NUM})\s*(?P<plus>\+|plus|or\s+more)?\s*(?:guest\s+)?reviews?\b"
     rf"(?:\s*(?P<post_min>or\s+more|\+|plus|minimum|at\s+least)\b"
     rf"|\s*(?P<post_max>or\s+(?:fewer|less)|max(?:imum)?)\b)?")
 
@@ -725,33 +725,41 @@ def _on_review_count(state: _State, m: "re.Match[str]") -> None:
     state.consume(*m.span())
 
 
+_CURRENCY_BEFORE = r"(?:us|s|a|c|hk|nz)?\$|[€£]|usd|sgd|eur|gbp|aud"
+_CURRENCY_AFTER = (r"(?:us|s|a|c|hk|nz)?\$|[€£]|(?:dollars?|bucks|usd|sgd|us\s+dollars|singapore\s+dollars|euros?|eur|"
+                   r"pounds?|gbp|aud)\b")
+
+
 def _amount(g: str) -> str:
-    return (rf"(?:(?P<{g}c1>[$€£]|us\$|usd|eur)\s?)?(?P<{g}>{_NUM})"
-            rf"(?:\s?(?P<{g}c2>[$€£]|dollars?\b|bucks\b|usd\b|us\s+dollars\b|euros?\b|eur\b|pounds?\b|gbp\b))?")
+    return (rf"(?:(?P<{g}c1>{_CURRENCY_BEFORE})\s?)?(?P<{g}>{_NUM})"
+            rf"(?:\s?(?P<{g}c2>{_CURRENCY_AFTER}))?")
 
 
 def _per(g: str) -> str:
     """An optional "a night/per week/monthly" after amount `g` (groups g_per, g_per2)."""
     return (rf"(?:\s*(?:(?:a|an|per|each|every|/|for\s+(?:a|one|the))\s*(?P<{g}_per>night|nite|day|week|wk|month|mo)\b"
             rf"|(?P<{g}_per2>nightly|weekly|monthly)\b|(?:pn|p/n|/n)\b))?")
-_TRAILING_UNIT = (r"(?:\s*(?:[$€£]|dollars?\b|bucks\b|usd\b|euros?\b|eur\b))?"
+_TRAILING_UNIT = (rf"(?:\s*(?:{_CURRENCY_AFTER}))?"
                   r"(?:\s*(?:(?:a|per|each)\s+night|nightly)\b)?")  # "$100 or less per night"
 _PRICE_RANGE = re.compile(
-    rf"(?:(?P<lead>between|from|of|in\s+the\s+range(?:\s+of)?|range(?:\s+of)?)\s+)?{_amount('lo')}\s*"
-    rf"(?:-|to|and|until)\s*{_amount('hi')}{_per('hi')}{_NOT_A_COUNT}")
+    rf"(?:(?P<lead>between|from|of|in\s+the\s+range(?:\s+of)?|range(?:\s+of)?|entre|de)\s+)?{_amount('lo')}\s*"
+    rf"(?:-|to|and|until|y|a)\s*{_amount('hi')}{_per('hi')}{_NOT_A_COUNT}")
+_NEGATED = r"(?:no|not|nothing|none|never)\s+"
 _PRICE_MAX = re.compile(
     rf"(?:(?P<pre>\bunder|\bbelow|\bless\s+than|\blower\s+than|\bcheaper\s+than|\bat\s+most|\bmax(?:imum)?|"
-    rf"\bup\s+to|\bupto|\bno\s+more\s+than|\bnot\s+more\s+than|\bnot\s+over|\bno\s+higher\s+than|\bwithin|"
-    rf"\bbudget(?:\s+(?:of|is|up\s+to))?|\bmy\s+budget\s+is|\bfor|\bat|\bcosting|\bpaying|<=?|≤)\s*:?\s*)?"
+    rf"\bup\s+to|\bupto|\b{_NEGATED}(?:more\s+than|over|above|higher\s+than|exceeding|pricier\s+than|"
+    rf"more\s+expensive\s+than|greater\s+than)|\bnot\s+to\s+exceed|\bwithin|\btops|\bbelow\s+or\s+at|"
+    rf"\bbudget(?:\s+(?:of|is|up\s+to))?|\bmy\s+budget\s+is|\bfor|\bat|\bcosting|\bpaying|<=?|≤|=<)\s*:?\s*)?"
     rf"{_amount('n')}{_per('n')}{_NOT_A_COUNT}"
-    rf"(?:\s*(?P<post>or\s+(?:less|under|below|cheaper|lower)|and\s+(?:under|below|less)|max(?:imum)?|tops|"
-    rf"at\s+most|or\s+so)\b{_TRAILING_UNIT})?")
+    rf"(?:\s*(?P<post>or\s+(?:less|under|below|cheaper|lower)|and\s+(?:under|below|less|lower)|max(?:imum)?|tops|"
+    rf"at\s+(?:the\s+)?most|or\s+so|at\s+the\s+outside)\b{_TRAILING_UNIT})?")
 _PRICE_MIN = re.compile(
-    rf"(?:(?P<pre>\bover|\babove|\bmore\s+than|\bgreater\s+than|\bhigher\s+than|\bat\s+least|\bmin(?:imum)?|"
-    rf"\bstarting\s+(?:at|from)|\bfrom|>=?|≥)\s*)"
+    rf"(?:(?P<pre>(?<!\bno\s)(?<!\bnot\s)(?<!\bnothing\s)(?:\bover|\babove|\bmore\s+than|\bgreater\s+than|"
+    rf"\bhigher\s+than|\bpricier\s+than)|\bat\s+least|\bupwards\s+of|\bno\s+lower\s+than|\bmin(?:imum)?|\bstarting\s+(?:at|from)|\bfrom|"
+    rf"\b{_NEGATED}(?:less\s+than|under|below|lower\s+than|cheaper\s+than)|>=?|≥|=>)\s*:?\s*)"
     rf"{_amount('n')}{_per('n')}{_NOT_A_COUNT}"
     rf"|{_amount('m')}{_per('m')}{_NOT_A_COUNT}\s*(?P<post>or\s+more|and\s+up|and\s+above|or\s+above|plus|\+|"
-    rf"or\s+higher|minimum)(?:\b|(?<=\+)){_TRAILING_UNIT}")
+    rf"or\s+higher|or\s+over|minimum|at\s+least)(?:\b|(?<=\+)){_TRAILING_UNIT}")
 _PRICE_AROUND = re.compile(
     rf"(?P<pre>\baround|\babout|\bapprox(?:imately|\.)?|\broughly|\bcirca|~|\bclose\s+to|\bnear|"
     rf"\bsomething\s+like|\bca\.?)\s*{_amount('n')}{_per('n')}{_NOT_A_COUNT}")
@@ -787,11 +795,11 @@ def _on_price_range(state: _State, m: "re.Match[str]") -> None:
     lo, lo_marked = _amount_of(m, "lo", "hi")
     hi, hi_marked = _amount_of(m, "hi")
     per_marked = bool(_per_word(m, "hi"))
-    word_range = m.group("lead") in ("between", "from")
+    word_range = m.group("lead") in ("between", "from", "entre", "de")
     bare_range = lo >= 10  # "rooms 50-80": small bare ranges ("2-3") are not read as prices
     if not (lo_marked or hi_marked or per_marked or word_range or bare_range) or lo > hi or hi == 0:
         return
-    if m.group("lead") == "between" and not re.search(r"\band\b|-", m.group()):
+    if m.group("lead") in ("between", "entre") and not re.search(r"\b(?:and|y)\b|-", m.group()):
         return
     phrase = state.phrase(*m.span())
     lo, hi = round(lo, 2), round(hi, 2)
@@ -945,7 +953,7 @@ _ENTIRE = re.compile(
     r"hosts?\s+(?:present|on\s+site)))\b")
 _SHARED_ROOM = re.compile(
     r"\b(?:shared\s+(?:bed)?rooms?|shared\s+dorms?|(?:bed|bunk)\s+in\s+a\s+(?:shared\s+)?(?:room|dorm)|"
-    r"dorm(?:itory|s)?|hostels?|bunk(?:\s*beds?)?|shared(?!\s+(?:\w+\s+)?(?:bath|bathrooms?|baths?|kitchens?|"
+    r"dorm(?:itory|s)?|hostel\s+beds?|bunk(?:\s*beds?)?|shared(?!\s+(?:\w+\s+)?(?:bath|bathrooms?|baths?|kitchens?|"
     r"spaces?|terrace|patio|garden|pool|rooftop|roof|laundry|living|lounge|entrance|house|apartment|flat|"
     r"home|toilet|shower|wc|areas?|facilities|backyard|yard|balcony)\b))\b")
 _HOTEL = re.compile(r"\b(?:boutique\s+)?hotels?(?:\s+rooms?)?\b(?![\s-]*(?:like|style|quality|feel|vibe))")
@@ -953,7 +961,7 @@ _STUDIO = re.compile(r"\bstudios?\b")
 _FAMILY = re.compile(
     r"\b(?:family[\s-]*friendly|kid[\s-]*friendly|child[\s-]*friendly|families|for\s+(?:a\s+|my\s+|the\s+|our\s+)?"
     r"family|with\s+(?:my\s+|our\s+|the\s+)?(?:kids|children|a\s+baby|babies|toddlers?|family)|for\s+(?:the\s+)?"
-    r"(?:kids|children)|family\s+(?:home|house|apartment|apt|flat|place|trip|vacation|holiday|stay))\b")
+    r"(?:kids|children)|family\s+(?:home|house|apartment|apt|flat|place|trip|vacation|holiday|stay)|family(?=\s+with\b))\b")
 _ROOM = re.compile(r"\brooms?\b")
 _NOT_A_RENTED_ROOM = re.compile(
     r"(?:\b(?:living|dining|family|game|games|media|music|sitting|tv|laundry|storage|store|class|show|board|"
@@ -975,7 +983,7 @@ _DATES = re.compile(
     rf"\b(?:(?:in|on|for|during|this|next|from|until|till|through|around|early|late|mid)[\s-]+(?:{_MONTHS})\b"
     rf"(?:\s+\d{{1,2}}(?:st|nd|rd|th)?\b)?|(?:tomorrow|next\s+week|next\s+month|christmas|thanksgiving|"
     rf"new\s+years?(?:\s+eve)?)\b)")
-_SILENT = re.compile(r"\b(?:new\s+york(?:\s+city)?|nyc|barcelona|bcn|airbnbs?)\b")
+_SILENT = re.compile(r"\b(?:new\s+york(?:\s+city)?|nyc|barcelona|bcn|singapore|sg|boston|airbnbs?)\b")
 
 
 def _on_dates(state: _State, m: "re.Match[str]") -> None:
@@ -1022,11 +1030,9 @@ def _room_vote(room_type: str, strength: int, keep: bool = False) -> Rule:
             return
         state.parsed = True
         negation = _NOT_BEFORE.search(state.work, max(0, start - 30), start)
-        if negation:
+        if negation:  # "no shared rooms", "anything but a shared room"
             state.consume(negation.start(), end)
-            state.note(f'"{state.phrase(negation.start(), end)}": excluding a room type is not '
-                       f"supported, not filtered", negation.start())
-            state.span(negation.start(), end, "note", f"not {room_type}")
+            state.room_excluded.append((room_type, (negation.start(), end), state.phrase(negation.start(), end)))
             return
         if room_type == ENTIRE and not keep and "noun" in m.re.groupindex and m.group("noun") in (
                 "studio", "loft", "penthouse", "townhouse", "brownstone", "cottage", "villa", "duplex", "cabin",
@@ -1042,12 +1048,46 @@ def _room_vote(room_type: str, strength: int, keep: bool = False) -> Rule:
     return handle
 
 
+_ROOM_WORDS = {"private": PRIVATE, "shared": SHARED, "hotel": HOTEL}
+_ROOM_SET = re.compile(
+    r"\b(?:an?\s+)?(?P<a>private|shared|hotel)(?:\s+rooms?)?\s*(?:,|\bor\b|/|\band\b)\s*(?:an?\s+)?"
+    r"(?P<b>private|shared|hotel)\s+rooms?\b")
+EITHER = 4  # the strength of an explicit "X or Y room"
+
+
+def _on_room_set(state: _State, m: "re.Match[str]") -> None:
+    """ "private or shared room": either type; "no shared or hotel rooms": neither."""
+    types = list(dict.fromkeys(_ROOM_WORDS[m.group(g)] for g in "ab"))
+    start, end = m.span()
+    state.parsed = True
+    negation = _NOT_BEFORE.search(state.work, max(0, start - 30), start)
+    if negation:
+        state.consume(negation.start(), end)
+        state.room_excluded.extend((t, (negation.start(), end), state.phrase(negation.start(), end)) for t in types)
+        return
+    state.consume(start, end)
+    state.room_votes.extend((EITHER, t, (start, end), state.phrase(start, end)) for t in types)
+
+
 def _resolve_room_type(state: _State) -> None:
+    excluded = list(dict.fromkeys(t for t, _, _ in state.room_excluded))
+    if excluded:
+        state.filters["not_room_types"] = excluded
+        for t, span, phrase in state.room_excluded:
+            state.span(*span, "not_room_types", t)
+        phrases = ", ".join(dict.fromkeys(f'"{phrase}"' for _, _, phrase in state.room_excluded))
+        state.note(f"room type not {' or '.join(excluded)} ({phrases})", state.room_excluded[0][1][0])
     if not state.room_votes:
         return
     top = max(v[0] for v in state.room_votes)
     votes = [v for v in state.room_votes if v[0] == top]
     types = list(dict.fromkeys(v[1] for v in votes))
+    if top == EITHER and len(types) > 1:
+        state.filters["room_types"] = types
+        state.note(f"room type {' or '.join(types)} (\"{votes[0][3]}\")", votes[0][2][0])
+        for v in votes:
+            state.span(*v[2], "room_types", v[1])
+        return
     if len(types) > 1:
         state.note(f"several room types ({', '.join(types)}): not filtered, one is supported")
         return
@@ -1150,6 +1190,8 @@ _RULES: tuple[tuple["re.Pattern[str]", Rule], ...] = (
     *((pattern, _sort_rule(sort, label)) for pattern, sort, label in _SORTS),
     (_SORT_BY, _on_sort_by),
     (_DATES, _on_dates),
+    *word_rules(),
+    *count_rules(lambda state, span, phrase: state.room_votes.append((0, ENTIRE, span, phrase))),
     (_REVIEW_COUNT, _on_review_count),
     (_GOOD_REVIEWS, _on_good_reviews),
     (_NO_REVIEWS, _on_no_reviews),
@@ -1165,6 +1207,7 @@ _RULES: tuple[tuple["re.Pattern[str]", Rule], ...] = (
     (_SOME_REVIEWS, _on_some_reviews),
     (_CHEAP, _price_word("cheap")),
     (_PRICEY, _price_word("pricey")),
+    (_ROOM_SET, _on_room_set),
     (_PRIVATE_ROOM, _room_vote(PRIVATE, 3)),
     (_SHARED_ROOM, _room_vote(SHARED, 3)),
     (_HOTEL, _room_vote(HOTEL, 3)),
@@ -1193,9 +1236,10 @@ def understand(sentence: str, places: Places,
     folded, where = words_to_digits(*_fold(sentence))
     state = _State(sentence, folded, where)
     index = places._index
-    for m in list(_SILENT.finditer(state.work)):
-        state.consume(*m.span())
     _match_places(state, index)
+    for m in list(_SILENT.finditer(state.work)):  # after the places: "Singapore River" is one
+        if _SENTINEL not in state.work[m.start():m.end()]:
+            state.consume(*m.span())
     for pattern, handle in _RULES:
         _run(state, pattern, handle)
     _match_misspelled_places(state, index)

@@ -94,6 +94,15 @@ def words_to_digits(text: str, where: list[int]) -> tuple[str, list[int]]:
         digits = _digits(run)
         if digits is not None:
             text, where = _replace(text, where, start, end, digits)
+            continue
+        # "between one hundred and one fifty": two numbers joined by "and"
+        for m in reversed(list(re.finditer(r"(?:(?<=\s)|^)and(?=\s)", run))):
+            left, right = run[:m.start()].rstrip(), run[m.end():].lstrip()
+            if _digits(left) is not None and _digits(right) is not None:
+                right_start = start + m.end() + (len(run[m.end():]) - len(right))
+                text, where = _replace(text, where, right_start, end, _digits(right))
+                text, where = _replace(text, where, start, start + len(left), _digits(left))
+                break
     for m in reversed(list(_HALF.finditer(text))):
         whole = int(m.group("n")) if m.group("n") else 1
         text, where = _replace(text, where, m.start(), m.end(), f"{whole}.5")
