@@ -50,6 +50,7 @@ def bench_understanding(as_json: bool, details: bool, splits: tuple[str, ...]) -
                    f"{direction['errors']}/{direction['members']}")
     latency = report["latency_ms"]
     click.echo(f"parse latency: p50 {latency['p50']:.3f} ms, p95 {latency['p95']:.3f} ms, max {latency['max']:.3f} ms "
+               f"wall clock; CPU time p50 {latency['cpu_p50']:.3f} ms, p95 {latency['cpu_p95']:.3f} ms "
                f"({latency['parses']} parses) on {report['machine']}")
     if details:
         print_json({split: report[split].get("failures", []) for split in (*SPLITS, "metamorphic")

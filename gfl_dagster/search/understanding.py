@@ -499,7 +499,8 @@ def _run(state: _State, pattern: "re.Pattern[str]", handle: Rule) -> None:
 
 _NEAR_BEFORE = re.compile(
     r"(?:\bnear(?:by)?|\bclose\s+to|\bnext\s+to|\bby|\bbeside|\baround|\bwalk(?:ing)?\s+(?:distance\s+)?"
-    r"(?:to|from|of)|\bsteps?\s+(?:away\s+)?from|\bminutes?\s+(?:away\s+)?from|\bblocks?\s+from|"
+    r"(?:to|from|of)|\bsteps?\s+(?:away\s+)?from|\b(?:minutes?|mins?|min|km|miles?|mi)\s+(?:walk\s+|drive\s+|ride\s+)?"
+    r"(?:away\s+)?(?:from|to)|\bblocks?\s+from|"
     r"\bviews?\s+(?:of|over|to)|\boverlooking|\bfacing)\s+(?:the\s+)?$")
 _NEAR_AFTER = re.compile(r"\s*(?:views?|skyline|bridge|river)\b")
 _NOT_BEFORE = re.compile(
@@ -983,6 +984,25 @@ _DATES = re.compile(
     rf"\b(?:(?:in|on|for|during|this|next|from|until|till|through|around|early|late|mid)[\s-]+(?:{_MONTHS})\b"
     rf"(?:\s+\d{{1,2}}(?:st|nd|rd|th)?\b)?|(?:tomorrow|next\s+week|next\s+month|christmas|thanksgiving|"
     rf"new\s+years?(?:\s+eve)?)\b)")
+_STOP = (r"(?:under|below|over|above|with|without|for|in|and|or|at|max|min|less|more|no|not|but|from|between|"
+         r"cheap|cheapest|budget|around|about|near|rated|top|only|please|by|on|under|up|to|tonight|this|next)")
+_WHAT = rf"(?:(?:the|a|an)\s+)?(?!{_STOP}\b)[a-z][\w'-]*(?:\s+(?!{_STOP}\b)[a-z][\w'-]*){{0,3}}"
+_PROXIMITY = re.compile(
+    rf"\b(?:near(?:by)?|close\s+to|next\s+to|(?:within\s+)?walking\s+distance\s+(?:to|from|of)|steps\s+(?:away\s+)?from|"
+    rf"a\s+short\s+walk\s+(?:to|from)|a\s+few\s+minutes\s+from)\s+{_WHAT}"
+    rf"|\b\d+(?:\.\d+)?\s*(?:minutes?|mins?|min|km|kms|kilomet(?:er|re)s?|miles?|mi|blocks?|met(?:er|re)s?|m)\b"
+    rf"(?:\s+(?:walk(?:ing)?|drive|driving|ride|by\s+(?:car|subway|train|metro|mrt|bus|foot)))?\s+(?:away\s+)?"
+    rf"(?:from|to|of)\s+{_WHAT}")
+
+
+def _on_proximity(state: _State, m: "re.Match[str]") -> None:
+    """ "near the subway", "15 minutes to Manhattan": the data has no distances; said, not filtered."""
+    state.parsed = True
+    phrase = state.phrase(*m.span())
+    state.note(f'"{phrase}": distances are not in this data: not filtered (kept in the search text)', m.start())
+    state.span(*m.span(), "note", "distance")
+
+
 _SILENT = re.compile(r"\b(?:new\s+york(?:\s+city)?|nyc|barcelona|bcn|singapore|sg|boston|airbnbs?)\b")
 
 
@@ -1190,6 +1210,7 @@ _RULES: tuple[tuple["re.Pattern[str]", Rule], ...] = (
     *((pattern, _sort_rule(sort, label)) for pattern, sort, label in _SORTS),
     (_SORT_BY, _on_sort_by),
     (_DATES, _on_dates),
+    (_PROXIMITY, _on_proximity),
     *word_rules(),
     *count_rules(lambda state, span, phrase: state.room_votes.append((0, ENTIRE, span, phrase))),
     (_REVIEW_COUNT, _on_review_count),
