@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from gfl_dagster.search.eval.understanding_eval import evaluate, places_from_csv
-from gfl_dagster.search.eval.understanding_queries import PARSES
+from gfl_dagster.search.eval.understanding_eval import old_dev_entries, places_from_csv, score_set
 from gfl_dagster.search.understanding import understand
 from gfl_dagster.search.understanding_model import check_parse, model_understand, parse_messages
 from gfl_dagster_tests.conftest import BUNDLED_CSV
@@ -70,10 +69,11 @@ def test_the_real_model_on_labelled_sentences_never_does_worse_than_unchecked(ch
     """SmolLM2 reads a slice of the labelled set; every answer it gets wrong must be caught by the check
     (then the rules read the sentence), so no field may score below the rules' own accuracy minus what the
     check cannot see (values the sentence states but the model misassigns)."""
-    entries = [entry for entry in PARSES if entry.city == "nyc"][:4]
+    rows = [row for row in old_dev_entries() if row["city"] == "new-york"][:4]
     client = chat_client(chat_proxy, attempts=1)
-    model = evaluate(entries, {"nyc": nyc}, parse=lambda text, places: model_understand(text, places, model=client))
-    rules = evaluate(entries, {"nyc": nyc})
+    model = score_set(rows, {"new-york": nyc}, parse=lambda text, places: model_understand(text, places, model=client),
+                      details=True)
+    rules = score_set(rows, {"new-york": nyc})
     print("model path:", model["exact"], "rules:", rules["exact"])
     assert rules["exact"] == 1.0
     assert model["exact"] >= 0.5, model["failures"]

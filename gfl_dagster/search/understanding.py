@@ -536,6 +536,7 @@ def _place_context(state: _State, start: int, end: int, place: _Place, how: str)
     state.place_hits.append((place, (start, end), how, excluded))
 
 
+_EITHER = re.compile(r"\bor\b|/")
 _LIST_JOIN = re.compile(r"[\s,/&]*(?:\b(?:or|nor|and)\b)?[\s,]*(?:\bin\s+)?(?:\bthe\s+)?")
 
 
@@ -622,7 +623,9 @@ def _resolve_places(state: _State, places: Places) -> None:
     areas, hoods = names("area", False), names("neighbourhood", False)
     inside = [h for h in hoods if area_of.get(h) in areas]
     if hoods and areas and len(inside) < len(hoods):
-        if len(hoods) == 1 and len(areas) == 1:  # "Williamsburg, Manhattan": the neighbourhood is the more precise
+        spans = sorted(span for p, span, _, out in hits if not out)
+        either = any(_EITHER.search(state.work, a[1], b[0]) for a, b in zip(spans, spans[1:]))
+        if len(hoods) == 1 and len(areas) == 1 and not either:  # "Williamsburg, Manhattan": the neighbourhood
             state.note(f"{areas[0]}: not filtered, {hoods[0]} lies in {area_of.get(hoods[0]) or 'another area'}")
             areas = []
         else:  # "Brooklyn or Astoria": either, as the neighbourhoods they hold
@@ -996,8 +999,8 @@ _PROXIMITY = re.compile(
 
 
 def _on_proximity(state: _State, m: "re.Match[str]") -> None:
-    """ "near the subway", "15 minutes to Manhattan": the data has no distances; said, not filtered."""
-    state.parsed = True
+    """ "near the subway", "15 minutes to Manhattan": the data has no distances; said, not filtered
+    (and the sentence, if nothing else was understood, keeps its full text)."""
     phrase = state.phrase(*m.span())
     state.note(f'"{phrase}": distances are not in this data: not filtered (kept in the search text)', m.start())
     state.span(*m.span(), "note", "distance")

@@ -1,11 +1,10 @@
 """Scoring a query parser against the labelled sets, and timing it.
 
-Two scorers: `evaluate` on the 136 older labelled parses (understanding_queries.py, the old single-value
-fields), and `score_set`/`score_metamorphic`/`evaluate_all` on the sets of understanding_sets.md (below).
+`score_set`/`score_metamorphic`/`evaluate_all` score any parser (`parse(text, places) -> Understood`-like)
+on the sets of understanding_sets.md, the 136 older sentences of understanding_queries.py included
+(`old_dev_entries`). `gfl bench understanding` prints them.
 
-The parser is a parameter (`parse(text, places) -> Understood`-like), so a model-based parser can
-be scored on the same set later. Pure apart from `places_from_csv`/`price_bands_from_csv`, which
-read a listings CSV with the csv module.
+Pure apart from the readers of listings files (`places_from_csv`, `city_places`, `price_bands_from_csv`).
 """
 
 from __future__ import annotations
@@ -19,21 +18,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from gfl_dagster.bench.common import percentile
-from gfl_dagster.search.eval.understanding_queries import LabelledParse
 from gfl_dagster.search.understanding import Places, places_from_pairs, price_bands, understand
 
-Parse = Callable[[str, Places], Any]  # returns an object with .filters, .sort, .limit, .text
-
-# field name -> the filter keys it covers (the older set's single-value fields)
-OLD_FIELDS: dict[str, tuple[str, ...]] = {
-    "borough": ("borough",),
-    "neighbourhood": ("neighbourhood",),
-    "room_type": ("room_type",),
-    "price": ("min_price", "max_price"),
-    "reviews": ("min_reviews", "max_reviews", "min_reviews_per_month"),
-    "nights": ("min_nights", "max_nights"),
-    "availability": ("min_availability",),
-}
+Parse = Callable[[str, Places], Any]  # returns an object with .filters, .sort, .limit, .text, .notes
 
 
 def places_from_csv(path: str | Path) -> Places:
@@ -70,82 +57,8 @@ def _fold(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
 
 
-def _field_values(filters: Mapping[str, Any], keys: Sequence[str]) -> tuple:
-    def norm(value: Any) -> Any:
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-    return tuple(norm(filters.get(key)) for key in keys)
-
-
-def score_one(entry: LabelledParse, parsed: Any) -> dict[str, bool]:
-    """{field: correct} for one labelled entry, and "exact" (every field and the text)."""
-    got = dict(parsed.filters)
-    scores = {name: _field_values(got, keys) == _field_values(entry.filters, keys) for name, keys in OLD_FIELDS.items()}
-    scores["sort"] = (parsed.sort or None) == entry.sort
-    scores["limit"] = parsed.limit == entry.limit
-    text = _fold(parsed.text)
-    scores["text"] = all(_fold(words) in text for words in entry.text_contains)
-    known = {key for keys in OLD_FIELDS.values() for key in keys}
-    scores["other_filters"] = ({k: v for k, v in got.items() if k not in known}
-                               == {k: v for k, v in entry.filters.items() if k not in known})
-    scores["exact"] = all(scores.values())
-    return scores
-
-
-def evaluate(entries: Sequence[LabelledParse], places_by_city: Mapping[str, Places],
-             parse: Parse = understand, repeat: int = 5) -> dict[str, Any]:
-    """Per-field accuracy, whole-parse exact accuracy, and parse latency (p50/p95 ms over `repeat` runs).
-
-    Entries whose city is not in `places_by_city` are skipped (counted in "skipped").
-    A field's "accuracy" counts entries where neither side sets it as correct; "active_accuracy" is
-    over the entries where the label or the parse sets it.
-    """
-    scored = [(e, places_by_city[e.city]) for e in entries if e.city in places_by_city]
-    for entry, places in scored:  # warm-up: caches, regex compilation
-        parse(entry.text, places)
-    timings: list[float] = []
-    results: list[tuple[LabelledParse, Any, dict[str, bool]]] = []
-    for round_ in range(max(1, repeat)):
-        for entry, places in scored:
-            started = time.perf_counter()
-            parsed = parse(entry.text, places)
-            timings.append((time.perf_counter() - started) * 1000)
-            if round_ == 0:
-                results.append((entry, parsed, score_one(entry, parsed)))
-    n = len(results)
-    fields: dict[str, dict[str, Any]] = {}
-    for name in (*OLD_FIELDS, "sort", "limit", "text"):
-        correct = sum(s[name] for _, _, s in results)
-        if name in OLD_FIELDS:
-            active = [(e, p, s) for e, p, s in results
-                      if any(e.filters.get(k) is not None or p.filters.get(k) is not None for k in OLD_FIELDS[name])]
-        elif name == "text":
-            active = [(e, p, s) for e, p, s in results if e.text_contains]
-        else:
-            active = [(e, p, s) for e, p, s in results if e.__getattribute__(name) is not None
-                      or getattr(p, name) is not None]
-        fields[name] = {
-            "accuracy": round(correct / n, 4) if n else 0.0,
-            "active": len(active),
-            "active_accuracy": round(sum(s[name] for _, _, s in active) / len(active), 4) if active else 1.0,
-        }
-    failures = [{"text": e.text, "city": e.city, "wrong": [k for k, ok in s.items() if not ok and k != "exact"],
-                 "expected": {"filters": e.filters, "sort": e.sort, "limit": e.limit, "text_contains": e.text_contains},
-                 "got": {"filters": p.filters, "sort": p.sort, "limit": p.limit, "text": p.text}}
-                for e, p, s in results if not s["exact"]]
-    return {
-        "queries": n,
-        "skipped": len(entries) - n,
-        "exact": round(sum(s["exact"] for _, _, s in results) / n, 4) if n else 0.0,
-        "fields": fields,
-        "latency_ms": {"p50": round(percentile(timings, 0.5), 4), "p95": round(percentile(timings, 0.95), 4),
-                       "max": round(max(timings), 4)} if timings else {},
-        "failures": failures,
-    }
-
-
 # ---------------------------------------------------------------------------------------------
-# The sets of understanding_sets.md (issue 21)
-# Scoring a query parser on the labelled sets of understanding_sets.md: per field, exact, metamorphic.
+# The sets of understanding_sets.md (issue 21).
 #
 # A parse and a label are both brought to the label schema (areas, neighbourhoods, room_types ... as
 # sets), then compared field by field. Places are compared by the neighbourhoods they admit in the
@@ -421,23 +334,3 @@ def evaluate_all(shared_dir: Optional[Path], parse: Parse = understand, details:
     rows = [row for split in ("dev", "old_dev", "test") if split in splits for row in sets[split]]
     report["latency_ms"] = latency_ms(((row["text"], places[row["city"]]) for row in rows), parse)
     return report
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:  # pragma: no cover - a convenience for the README
-    """python -m gfl_dagster.search.eval.understanding_eval [SHARED_DATA_DIR]: prints the scores as JSON."""
-    import json
-    import sys
-
-    from gfl_dagster.search.eval.understanding_queries import PARSES
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    project = Path(__file__).resolve().parents[3]
-    places = {"nyc": places_from_csv(project / "data" / "AB_NYC_2023.csv")}
-    if args:
-        places["barcelona"] = places_from_csv(Path(args[0]) / "insideairbnb_barcelona_2021-10.csv")
-    report = evaluate(PARSES, places)
-    print(json.dumps(report, indent=2, ensure_ascii=False))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
