@@ -529,10 +529,11 @@ def _place_context(state: _State, start: int, end: int, place: _Place, how: str)
         state.note(f'"{state.phrase(start, end)}": a place to be near, kept in the search text', start)
         return
     negation = _NOT_BEFORE.search(state.work, max(0, start - 30), start)
-    if negation:  # "not in X", "anywhere but X": the negation words go, X is excluded
-        state.consume(negation.start(), start)
-    excluded = bool(negation) or _continues_exclusion(state, start)
+    excluded = bool(negation) or _continues_exclusion(state, start, place)
     state.consume(start, end, remove=False)
+    if negation:  # "not in X", "anywhere but X": the negation words go with X (its chip reads "not in X")
+        state.consume(negation.start(), start)
+        start = negation.start()
     state.place_hits.append((place, (start, end), how, excluded))
 
 
@@ -540,12 +541,27 @@ _EITHER = re.compile(r"\bor\b|/")
 _LIST_JOIN = re.compile(r"[\s,/&]*(?:\b(?:or|nor|and)\b)?[\s,]*(?:\bin\s+)?(?:\bthe\s+)?")
 
 
-def _continues_exclusion(state: _State, start: int) -> bool:
-    """ "not Williamsburg or Bushwick": a name listed right after an excluded one is excluded too."""
+def _merged(spans: Sequence[tuple[int, int]], work: str) -> list[tuple[int, int]]:
+    """Spans joined by "or", "and", "," or "/" become one ("Brooklyn or Queens" is one chip)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and _LIST_JOIN.fullmatch(work, out[-1][1], start) is not None:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _continues_exclusion(state: _State, start: int, place: _Place) -> bool:
+    """ "not Williamsburg or Bushwick": a name listed right after an excluded one is excluded too; after a
+    bare comma only a name of the same kind ("anywhere but Williamsburg, Brooklyn" keeps Brooklyn)."""
     if not state.place_hits or not state.place_hits[-1][3]:
         return False
-    last_end = state.place_hits[-1][1][1]
-    return _LIST_JOIN.fullmatch(state.work, last_end, start) is not None
+    last, (_, last_end) = state.place_hits[-1][0], state.place_hits[-1][1]
+    join = _LIST_JOIN.fullmatch(state.work, last_end, start)
+    if join is None:
+        return False
+    return last.kind == place.kind or _EITHER.search(join.group()) is not None or " and " in f" {join.group()} "
 
 
 def _match_places(state: _State, index: _PlaceIndex) -> None:
@@ -602,23 +618,28 @@ def _resolve_places(state: _State, places: Places) -> None:
     def names(kind: str, excluded: bool) -> list[str]:
         return list(dict.fromkeys(p.name for p, _, _, out in hits if p.kind == kind and out == excluded))
 
-    def apply(kind: str, chosen: list[str], excluded: bool = False) -> None:
+    def apply(kind: str, chosen: list[str], excluded: bool = False, also: Sequence[str] = ()) -> None:
+        """The filter of `chosen` names; `also`: names of the other kind whose words it stands for."""
         if not chosen:
             return
         many = "areas" if kind == "area" else "neighbourhoods"
         field_ = (f"not_{many}" if excluded else many if len(chosen) > 1
                   else "borough" if kind == "area" else "neighbourhood")
-        how, at = "", None
-        for place, (s, e), read, out in hits:
-            if place.kind == kind and place.name in chosen and out == excluded:
-                state.removed.append((s, e))
-                state.span(s, e, field_, place.name)
-                how = how or read
-                at = s if at is None else at
-        state.filters[field_] = chosen if excluded or len(chosen) > 1 else chosen[0]
-        label = {"borough": "borough", "neighbourhood": "neighbourhood"}.get(field_, field_.replace("_", " "))
-        state.note(f"{label} {' or '.join(chosen)}{how}" if not excluded
-                   else f"not in {', '.join(chosen)}{how}", at)
+        value: Any = chosen if excluded or len(chosen) > 1 else chosen[0]
+        mine = [(span, read) for place, span, read, out in hits if out == excluded and (
+            (place.kind == kind and place.name in chosen) or place.name in also)]
+        for s, e in _merged([span for span, _ in mine], state.work):
+            state.removed.append((s, e))
+            state.span(s, e, field_, value)
+        state.filters[field_] = value
+        how = next((read for _, read in mine if read), "")
+        at = min((span[0] for span, _ in mine), default=None)
+        shown = " or ".join(chosen)
+        if also:  # "Brooklyn or Astoria": the neighbourhoods of Brooklyn, or Astoria
+            typed = [c for c in chosen if any(p.name == c for p, _, _, _ in hits)]
+            shown = f"of {' or '.join(also)}, or {' or '.join(typed)} ({len(chosen)} in all)"
+        label = "borough" if field_ == "borough" else "neighbourhood" if field_ == "neighbourhood" else many
+        state.note(f"{label} {shown}{how}" if not excluded else f"not in {', '.join(chosen)}{how}", at)
 
     areas, hoods = names("area", False), names("neighbourhood", False)
     inside = [h for h in hoods if area_of.get(h) in areas]
@@ -629,9 +650,10 @@ def _resolve_places(state: _State, places: Places) -> None:
             state.note(f"{areas[0]}: not filtered, {hoods[0]} lies in {area_of.get(hoods[0]) or 'another area'}")
             areas = []
         else:  # "Brooklyn or Astoria": either, as the neighbourhoods they hold
+            named = areas
             hoods = list(dict.fromkeys([*hoods, *(h for h in places.neighbourhoods if area_of.get(h) in areas)]))
-            state.note(f"{' or '.join(areas)} as their neighbourhoods, with {', '.join(inside or hoods[:1])}")
-            areas = []
+            apply("neighbourhood", hoods, also=named)
+            areas = hoods = []
     if hoods:
         apply("neighbourhood", hoods)
         if len(areas) == 1 and len(hoods) == 1:  # "Williamsburg, Brooklyn"
@@ -1096,8 +1118,8 @@ def _resolve_room_type(state: _State) -> None:
     excluded = list(dict.fromkeys(t for t, _, _ in state.room_excluded))
     if excluded:
         state.filters["not_room_types"] = excluded
-        for t, span, phrase in state.room_excluded:
-            state.span(*span, "not_room_types", t)
+        for span in dict.fromkeys(span for _, span, _ in state.room_excluded):
+            state.span(*span, "not_room_types", [t for t, at, _ in state.room_excluded if at == span])
         phrases = ", ".join(dict.fromkeys(f'"{phrase}"' for _, _, phrase in state.room_excluded))
         state.note(f"room type not {' or '.join(excluded)} ({phrases})", state.room_excluded[0][1][0])
     if not state.room_votes:
@@ -1108,8 +1130,8 @@ def _resolve_room_type(state: _State) -> None:
     if top == EITHER and len(types) > 1:
         state.filters["room_types"] = types
         state.note(f"room type {' or '.join(types)} (\"{votes[0][3]}\")", votes[0][2][0])
-        for v in votes:
-            state.span(*v[2], "room_types", v[1])
+        for span in dict.fromkeys(v[2] for v in votes):
+            state.span(*span, "room_types", [v[1] for v in votes if v[2] == span])
         return
     if len(types) > 1:
         state.note(f"several room types ({', '.join(types)}): not filtered, one is supported")
