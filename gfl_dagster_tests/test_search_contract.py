@@ -87,6 +87,18 @@ def test_structured_query_filters_and_sorts_without_a_vector(store):
     assert store.search(SearchQuery(borough="Atlantis"), None) == []
 
 
+def test_set_filters_keep_any_of_and_none_of(store):
+    assert ids(store.search(SearchQuery(areas=("Queens", "Manhattan")), None)) == [1, 5, 7]
+    assert ids(store.search(SearchQuery(not_areas=("Brooklyn",)), None)) == [1, 5, 7]
+    assert ids(store.search(SearchQuery(room_types=("Private room", "Shared room")), None)) == [2, 4, 6]
+    assert ids(store.search(SearchQuery(not_room_types=("Entire home/apt", "Hotel room")), None)) == [2, 4, 6]
+    assert ids(store.search(SearchQuery(areas=("Brooklyn",), not_room_types=("Shared room",), max_price=100),
+                            None)) == [2, 4]
+    vector = [1.0, 0.0, 0.0, 0.0]
+    hits = store.search(SearchQuery(text="x", not_areas=("Manhattan", "Queens"), limit=10), vector)
+    assert ids(hits) == by_cosine(vector, [2, 3, 4, 6])
+
+
 def test_semantic_ranks_by_cosine_similarity(store):
     vector = [0.0, 1.0, 0.0, 0.0]
     hits = store.search(SearchQuery(text="x", limit=3), vector)

@@ -6,6 +6,7 @@ from weaviate.collections.classes.filters import _FilterAnd, _FilterValue
 from gfl_dagster.db import search_sql
 from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.stores import weaviate_filters as weaviate_query
+from gfl_dagster.search.query import query_from_params
 from gfl_dagster.search.retrieval import SearchError, SearchQuery, normalized_query, sorted_hits, validate_query
 
 AREAS = ["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"]
@@ -69,6 +70,22 @@ def test_names_are_normalised_to_the_stored_spelling_and_blanks_mean_unset():
     assert normalized_query(SearchQuery(borough="Atlantis"), None).borough == "Atlantis"
 
 
+def test_set_filters_take_several_names_in_their_stored_spelling():
+    query = normalized_query(SearchQuery(areas=("brooklyn", " QUEENS ", ""), not_neighbourhoods=("williamsburg",),
+                                         room_types=("private room", "Shared Room")), AREAS, NEIGHBOURHOODS)
+    assert (query.areas, query.not_neighbourhoods, query.room_types) == (
+        ("Brooklyn", "Queens"), ("Williamsburg",), ("Private room", "Shared room"))
+    assert query.has_filters and normalized_query(SearchQuery(not_areas=("Manhattan",)), AREAS).has_filters
+    with pytest.raises(SearchError, match="unknown area.*'Atlantis'"):
+        normalized_query(SearchQuery(areas=("Brooklyn", "Atlantis")), AREAS)
+    with pytest.raises(SearchError, match="unknown room type 'Castle'"):
+        normalized_query(SearchQuery(not_room_types=("Castle",)), AREAS)
+    from_params = query_from_params({"areas": ["Brooklyn", "Queens"], "not_room_types": "Shared room"})
+    assert (from_params.areas, from_params.not_room_types) == (("Brooklyn", "Queens"), ("Shared room",))
+    with pytest.raises(SearchError, match="max_price takes one value, got 2"):
+        query_from_params({"max_price": ["1", "2"]})
+
+
 def test_sort_defaults_to_descending():
     assert SearchQuery(sort="number_of_reviews").sort_order() == ("number_of_reviews", True)
     assert SearchQuery(sort="price:asc").sort_order() == ("price", False)
@@ -108,6 +125,9 @@ def test_every_filter_maps_to_its_column():
     assert sorted(params.values(), key=str) == sorted(["Queens", "Astoria", "Shared room", 1, 2, 3, 4, 5, 0.5, 7],
                                                       key=str)
     assert search_sql.filter_sql(SearchQuery(text="x")) == ("TRUE", {})
+    where, params = search_sql.filter_sql(SearchQuery(areas=("Brooklyn", "Queens"), not_room_types=("Shared room",)))
+    assert where == "v.area = ANY(:set_0) AND (v.room_type = ANY(:set_1)) IS NOT TRUE"
+    assert params == {"set_0": ["Brooklyn", "Queens"], "set_1": ["Shared room"]}
 
 
 def test_only_unfiltered_semantic_queries_use_the_hnsw_index():

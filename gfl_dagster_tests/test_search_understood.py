@@ -161,6 +161,47 @@ def test_api_returns_the_parse_with_spans_for_the_page(synced):
     assert literal["understood"]["literal"] is True and literal["understood"]["spans"] == []
 
 
+def test_several_places_exclusions_and_facts_the_data_lacks(synced):
+    found = run(synced, "most reviewed in Brooklyn or Queens, no shared rooms, rated 4.8+")
+    query = found.interpretation.query
+    assert (query.areas, query.not_room_types, query.text) == (("Brooklyn", "Queens"), ("Shared room",), "")
+    truth = sql_ids(synced, "SELECT id FROM listings WHERE area IN ('Brooklyn', 'Queens') AND room_type <> "
+                            "'Shared room' ORDER BY number_of_reviews DESC, id LIMIT 10")
+    assert [hit["id"] for hit in found.hits] == truth
+    assert "ratings are not in this data: not filtered" in found.interpretation.notes
+    outside = run(synced, "quiet place anywhere but Manhattan or Brooklyn")
+    assert outside.interpretation.query.not_areas == ("Manhattan", "Brooklyn") and outside.hits
+    assert all(hit["area"] not in ("Manhattan", "Brooklyn") for hit in outside.hits)
+    # a flag on a dimension overrides what the sentence says of it
+    flagged = run(synced, "Brooklyn or Queens", borough="Bronx")
+    assert (flagged.interpretation.query.borough, flagged.interpretation.query.areas) == ("Bronx", ())
+
+
+def test_cli_and_api_take_several_values_and_exclusions(synced):
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["search", "--borough", "Brooklyn", "--borough", "Queens", "--not-room-type",
+                                "Shared room", "--sort", "price:asc", "--json"])
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.stdout)
+    assert document["understood"]["filters"] == {"areas": ["Brooklyn", "Queens"], "not_room_types": ["Shared room"]}
+    assert document["hits"] and all(hit["neighbourhood_group"] in ("Brooklyn", "Queens")
+                                     and hit["room_type"] != "Shared room" for hit in document["hits"])
+    from gfl_dagster.resources.database import PostgresResource
+    from gfl_dagster.resources.vector_store import VectorStoreResource
+    from gfl_dagster.web.app import create_app
+
+    database = PostgresResource()
+    app = create_app(database=database, embedder=synced.embedder,
+                     vector_store=VectorStoreResource(database=database), model_client=ModelClientResource())
+    with TestClient(app) as client:
+        found = client.get("/api/search", params=[("areas", "Brooklyn"), ("areas", "Queens"), ("sort", "price")])
+        typed = client.get("/api/search", params={"text": "Brooklyn or Queens, not a shared room"}).json()
+        twice = client.get("/api/search", params=[("max_price", "1"), ("max_price", "2"), ("text", "x")])
+    assert found.status_code == 200 and {hit["area"] for hit in found.json()["hits"]} <= {"Brooklyn", "Queens"}
+    assert [span["text"] for span in typed["understood"]["spans"]] == ["Brooklyn or Queens", "not a shared room"]
+    assert twice.status_code == 400 and "given more than once" in twice.json()["error"]
+
+
 def test_the_price_bands_search_uses_are_the_ones_the_evaluation_computes(synced, tmp_path):
     """"Cheap" has one definition: the quartiles Postgres computes for the search equal those the
     evaluation computes from the same rows (the first ROWS of the bundled file)."""

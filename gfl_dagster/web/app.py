@@ -49,7 +49,7 @@ from gfl_dagster.feedback.events import MAX_USER_ID, EventError, search_event, v
 from gfl_dagster.feedback.record import record_events
 from gfl_dagster.recommendations.for_you import recommended_for
 from gfl_dagster.search.interpret import SearchContext, load_search_context
-from gfl_dagster.search.query import excerpt, query_from_params
+from gfl_dagster.search.query import SET_FILTERS, excerpt, query_from_params
 from gfl_dagster.web.rate_limit import RateLimit
 from gfl_dagster.listings.source import LISTINGS
 
@@ -62,17 +62,18 @@ MAX_EVENTS_BODY = 64 * 1024  # a page sends a few events at a time; anything lar
 CONTEXT_TTL_S = 30.0  # places and price bands change with the data, slowly
 
 
-def _single_values(params: Any, known: Optional[Collection[str]] = None) -> dict[str, str]:
-    """The query string as {name: value}. A parameter given twice is refused (which value was meant?);
-    with `known`, so is any other name (a misspelt one silently ignored gives plausible, wrong answers)."""
+def _single_values(params: Any, known: Optional[Collection[str]] = None) -> dict[str, Any]:
+    """The query string as {name: value}; a set filter (`areas=Brooklyn&areas=Queens`) as {name: [values]}.
+    Any other parameter given twice is refused (which value was meant?); with `known`, so is any other name
+    (a misspelt one silently ignored gives plausible, wrong answers)."""
     repeated = [excerpt(name) for name, count in Counter(name for name, _ in params.multi_items()).items()
-                if count > 1]
+                if count > 1 and name not in SET_FILTERS]
     if repeated:
         raise search.SearchError(f"parameter(s) given more than once: {', '.join(repeated)}; give each once")
     unknown = [excerpt(name) for name in params if known is not None and name not in known]
     if unknown:
         raise search.SearchError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(known or ())}")
-    return dict(params)
+    return {name: params.getlist(name) if name in SET_FILTERS else value for name, value in params.items()}
 
 
 def _user_id(raw: str) -> str:
