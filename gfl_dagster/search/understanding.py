@@ -1,10 +1,15 @@
 """Query understanding: a typed sentence -> filters, a sort, a limit and the text left for semantic search.
 
-Rule-based and pure (standard library only, no model, no database): `understand(sentence, places)`
+Rule-based and pure (no model, no database): `understand(sentence, places)`
 reads "quiet studio in Harlem under 120 dollars" as neighbourhood Harlem, room type Entire home/apt,
 price <= 120 and the search text "quiet studio", BEFORE retrieval, so the filters are exact.
 Matching ignores case, accents and punctuation. Every constraint comes with a human-readable note
 and a span (which words produced it), so a page can show chips and say what it understood.
+
+By concern: understanding_text.py (folding, filler words), understanding_numbers.py (numbers in words,
+through text2num), understanding_places.py (places, sets, exclusions), understanding_facts.py (counts,
+rating, amenities, property type, host flags) with their words in understanding_vocabulary.toml; this
+module holds the parse state, prices, reviews, stays, room types, rankings and the text left.
 
 The judgement calls (the README states them; the numbers were checked on the bundled New York 2023
 sample, New York 2019 and Barcelona 2021):
@@ -28,10 +33,13 @@ Places
   letters swapped) from exactly one known name of 6+ letters, with the same first letter
   ("Brookyln", "Manhatan"; not "queen" -> Queens, not "Upper Est Side", which is East or West).
 - "near/close to/next to/views of X" is about proximity, not a filter: X stays in the search text.
-  "X views/skyline/bridge" (Manhattan views, Brooklyn Bridge) likewise. "not in X"/"outside X" is
-  understood but cannot be expressed (no exclusion filter): noted, not filtered, X removed.
-- Several areas or several neighbourhoods: SearchQuery takes one value, so no filter; the names
-  stay in the text, and neighbourhoods that all lie in one area filter on that area.
+  "X views/skyline/bridge" (Manhattan views, Brooklyn Bridge) likewise; "near the subway", "15 minutes
+  to X": a note says distances are not in the data. "not in X", "outside X", "anywhere but X", "X
+  except Y": `not_areas`/`not_neighbourhoods`; a name listed after an excluded one ("not X or Y") is
+  excluded too.
+- Several areas or several neighbourhoods ("X or Y", "X/Y"): `areas`/`neighbourhoods`, any of them
+  (not the area holding them, which admits far more); an area or a neighbourhood elsewhere ("Brooklyn
+  or Astoria"): the neighbourhoods of either.
 - "Williamsburg, Brooklyn": neighbourhood Williamsburg and area Brooklyn (dropped, with a note,
   when `area_of_neighbourhood` says the neighbourhood lies elsewhere).
 
@@ -61,12 +69,13 @@ Room types (share of listings whose NAME has the word, per room type, in the thr
 - "studio" (88-92% entire homes): Entire home/apt, and "studio" stays in the text.
 - "family friendly", "for a family", "for kids" (78-88% entire homes; a family needs the whole
   place): Entire home/apt, and the family words stay in the text.
-- "shared room", "shared" (not "shared bathroom/kitchen..."), "dorm", "hostel": Shared room.
+- "shared room", "shared" (not "shared bathroom/kitchen..."), "dorm", "hostel bed": Shared room
+  ("hostel" alone is the property type).
 - "hotel", "hotel room": Hotel room (Airbnb's type for hotels).
 - "loft" (65-87% entire homes: a third of New York lofts are rooms in a shared loft) and
   "apartment" (72-93%; "apartment with a great view" must not lose private rooms) set no room type.
 - An explicit type ("private room in a loft") beats an implied one; "room" beats "studio" beats
-  "family"; two explicit types ("private or shared room"): no filter, noted.
+  "family"; "private or shared room": `room_types`, either; "no shared rooms": `not_room_types`.
 
 Stays (filters on the listing's minimum_nights; the data has no maximum stay)
 - A stay of N nights needs minimum_nights <= N: "2 nights"/"weekend" -> max_nights 2, "a night",
@@ -96,13 +105,24 @@ from __future__ import annotations
 import functools
 import re
 import statistics
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from gfl_dagster.search.query import MAX_LIMIT, SearchQuery
-from gfl_dagster.search.understanding_facts import count_rules, vocabulary, word_rules
+from gfl_dagster.search.understanding_facts import count_rules, word_rules
 from gfl_dagster.search.understanding_numbers import words_to_digits
+from gfl_dagster.search.understanding_places import (
+    NOT_BEFORE,
+    Place,
+    Places,
+    match_misspelled_places,
+    match_places,
+    places_from_pairs,
+    resolve_places,
+)
+from gfl_dagster.search.understanding_text import FILLER_WORDS, SENTINEL, fold
+
+__all__ = ["Places", "Span", "Understood", "places_from_pairs", "price_bands", "understand"]
 
 ENTIRE, PRIVATE, SHARED, HOTEL = "Entire home/apt", "Private room", "Shared room", "Hotel room"
 
@@ -114,45 +134,8 @@ YEAR_ROUND = 300  # "available year round"
 LONG_STAY_NIGHTS = 28  # "long stay": listings whose minimum stay is at least this (Airbnb's long-term)
 SHORT_STAY_NIGHTS = 7  # "short stay": minimum stay at most a week
 MONTH_NIGHTS = 30
-FUZZY_MIN_LENGTH = 6  # names this long or longer also match one edit away
 
 SEARCH_QUERY_FIELDS = frozenset(SearchQuery.__dataclass_fields__)
-
-
-@dataclass(frozen=True)
-class Places:
-    """The places a database knows, as stored (see `places_from_pairs`)."""
-
-    areas: tuple[str, ...]  # every area (borough/district; the neighbourhood where a city has no groups)
-    neighbourhoods: tuple[str, ...]  # every neighbourhood
-    # Which area each neighbourhood lies in (optional): checks "Williamsburg, Brooklyn".
-    area_of_neighbourhood: Mapping[str, str] = field(default_factory=dict)
-    _index: "_PlaceIndex" = field(init=False, repr=False, compare=False, hash=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "areas", tuple(self.areas))
-        object.__setattr__(self, "neighbourhoods", tuple(self.neighbourhoods))
-        object.__setattr__(self, "_index", _PlaceIndex(self))  # built once: parsing only looks names up
-
-
-def places_from_pairs(pairs: Iterable[tuple[Optional[str], Optional[str]]]) -> Places:
-    """Places from (neighbourhood_group, neighbourhood) pairs, one per listing, as a listings file has them.
-
-    The area is the group, or the neighbourhood where the group is blank (cities without groups).
-    """
-    areas: dict[str, None] = {}
-    neighbourhoods: dict[str, None] = {}
-    area_of: dict[str, str] = {}
-    for group, neighbourhood in pairs:
-        group, neighbourhood = (group or "").strip(), (neighbourhood or "").strip()
-        area = group or neighbourhood
-        if area:
-            areas.setdefault(area)
-        if neighbourhood:
-            neighbourhoods.setdefault(neighbourhood)
-            if area:
-                area_of.setdefault(neighbourhood, area)
-    return Places(tuple(sorted(areas)), tuple(sorted(neighbourhoods)), area_of)
 
 
 def price_bands(prices_by_area: Mapping[str, Sequence[float]]) -> dict[str, tuple[float, float]]:
@@ -209,158 +192,6 @@ class Understood:
         return fields_
 
 
-# ---------------------------------------------------------------------------------------------
-# Folding: lower case, no accents, apostrophes handled, with a map back to the sentence's offsets.
-
-_APOSTROPHES = frozenset("'’`´ʼ‘")
-_DASHES = frozenset("‐‑‒–—―−")
-_SENTINEL = "\x00"  # replaces consumed text in the working copy: no rule can match across it
-
-
-def _fold(sentence: str) -> tuple[str, list[int]]:
-    """(folded text, offset in `sentence` of each folded character).
-
-    Elided articles become words ("l'Eixample" -> "l eixample"); other apostrophes go ("Hell's" ->
-    "hells"); dashes become "-"; accents are stripped; case is folded.
-    """
-    out: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(sentence):
-        if ch in _APOSTROPHES:
-            if out and out[-1] in "ld" and (len(out) == 1 or not out[-2].isalnum()):
-                out.append(" ")
-                where.append(i)
-            continue
-        if ch in _DASHES:
-            folded = "-"
-        elif ch.isascii():
-            folded = ch.lower()
-        else:
-            folded = _fold_char(ch)
-        for c in folded:
-            out.append(c)
-            where.append(i)
-    return "".join(out), where
-
-
-@functools.lru_cache(maxsize=4096)
-def _fold_char(ch: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", ch)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-_TOKEN = re.compile(r"[a-z0-9]+")
-
-
-def _key(name: str) -> str:
-    """A name's matching key: folded words joined by single spaces ("Hell's Kitchen" -> "hells kitchen")."""
-    return " ".join(_TOKEN.findall(_fold(name)[0]))
-
-
-# ---------------------------------------------------------------------------------------------
-# The place index, built once per Places.
-
-_ARTICLES = frozenset({"el", "la", "les", "els", "l", "the"})
-_NICKNAMES = vocabulary()["nicknames"]  # nickname key -> the key of the name it stands for (used only when known)
-
-
-@dataclass(frozen=True)
-class _Place:
-    kind: str  # "area" or "neighbourhood"
-    name: str  # as stored
-
-
-class _PlaceIndex:
-    """Known place names by key, their lengths by first word, and one-edit variants for misspellings."""
-
-    def __init__(self, places: Places) -> None:
-        ranked: dict[str, tuple[int, Optional[_Place]]] = {}  # key -> (rank: 0 name, 1 derived, 2 nickname; place)
-
-        def add(key: str, place: _Place, rank: int) -> None:
-            if not key:
-                return
-            held = ranked.get(key)
-            if held is None or rank < held[0]:
-                ranked[key] = (rank, place)
-            elif rank == held[0] and held[1] is not None and held[1] != place:
-                old = held[1]
-                if old.kind != place.kind:  # the same name as an area and a neighbourhood: the area
-                    ranked[key] = (rank, old if old.kind == "area" else place)
-                elif rank > 0:  # a derived key two names share means neither
-                    ranked[key] = (rank, None)
-
-        exact: dict[str, _Place] = {}
-        for kind, names in (("area", places.areas), ("neighbourhood", places.neighbourhoods)):
-            for name in names:
-                place = _Place(kind, name)
-                key = _key(name)
-                add(key, place, 0)
-                exact.setdefault(key, place)
-        for kind, names in (("area", places.areas), ("neighbourhood", places.neighbourhoods)):
-            for name in names:
-                place = _Place(kind, name)
-                key = _key(name)
-                words = key.split()
-                if len(words) > 1 and words[0] in _ARTICLES and len(" ".join(words[1:])) >= 4:
-                    add(" ".join(words[1:]), place, 1)
-                # parts of "Sarrià-Sant Gervasi" (a district) or "Sant Gervasi - Galvany" (a neighbourhood)
-                parts = re.split(r"-" if kind == "area" else r"\s+-\s+", _fold(name)[0])
-                if len(parts) > 1:
-                    for part in parts:
-                        part_words = _TOKEN.findall(part)
-                        if part_words and part_words[0] in _ARTICLES and len(part_words) > 1:
-                            part_words = part_words[1:]
-                        part_key = " ".join(part_words)
-                        if len(part_key) >= 4:
-                            add(part_key, place, 1)
-        for nickname, target in _NICKNAMES.items():
-            if target in exact and nickname not in exact:
-                add(nickname, exact[target], 2)
-        self.places: dict[str, _Place] = {k: p for k, (_, p) in ranked.items() if p is not None}
-        fuzzy_keys = [k for k, (rank, p) in ranked.items() if p is not None and rank < 2 and len(k) >= FUZZY_MIN_LENGTH]
-        lengths: dict[str, set[int]] = {}
-        for key in self.places:
-            words = key.split(" ")
-            lengths.setdefault(words[0], set()).add(len(words))
-        self.lengths_by_first_word = {w: tuple(sorted(n, reverse=True)) for w, n in lengths.items()}
-        self.max_words = max((len(k.split(" ")) for k in self.places), default=0)
-        self.max_length = max((len(k) for k in self.places), default=0)
-        self.variants: dict[str, set[str]] = {}
-        for key in fuzzy_keys:  # nicknames are not matched one edit away ("state" is not "Staten")
-            for variant in _deletions(key):
-                self.variants.setdefault(variant, set()).add(key)
-
-    def close_key(self, words: str) -> Optional[str]:
-        """The one known name one edit away from `words` (6+ letters, same first letter), if exactly one is."""
-        if len(words) < FUZZY_MIN_LENGTH:  # "queen" is not "Queens"
-            return None
-        found = {key for variant in _deletions(words) for key in self.variants.get(variant, ())
-                 if key[0] == words[0] and len(key) >= FUZZY_MIN_LENGTH and _one_edit(words, key)}
-        targets = {self.places[key] for key in found}
-        return next(iter(found)) if len(targets) == 1 else None
-
-
-def _deletions(word: str) -> set[str]:
-    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """At most one insertion, deletion, substitution or swap of two neighbouring letters apart."""
-    if a == b:
-        return True
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
-                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
-    if len(a) > len(b):
-        a, b = b, a
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    return a[i:] == b[i + 1:]
-
 
 # ---------------------------------------------------------------------------------------------
 # Numbers.
@@ -406,7 +237,7 @@ class _State:
     def __init__(self, sentence: str, folded: str, where: list[int]) -> None:
         self.sentence = sentence
         self.folded = folded
-        self.work = folded  # consumed text replaced by _SENTINEL
+        self.work = folded  # consumed text replaced by SENTINEL
         self.where = where
         self.removed: list[tuple[int, int]] = []  # folded ranges left out of the text
         self.filters: dict[str, Any] = {}
@@ -418,7 +249,7 @@ class _State:
         self.parsed = False
         self.room_votes: list[tuple[int, str, tuple[int, int], str]] = []  # (strength, type, span, phrase)
         self.room_excluded: list[tuple[str, tuple[int, int], str]] = []  # (type, span, phrase): "no shared rooms"
-        self.place_hits: list[tuple[_Place, tuple[int, int], str, bool]] = []  # (place, span, note suffix, excluded)
+        self.place_hits: list[tuple[Place, tuple[int, int], str, bool]] = []  # (place, span, note suffix, excluded)
         self.price_intent: list[tuple[str, tuple[int, int], str]] = []  # ("cheap"/"pricey", span, phrase)
         self.protected: list[tuple[int, int]] = []  # names kept as places to be near: no misspelling match
 
@@ -436,7 +267,7 @@ class _State:
         return self.sentence[s:e]
 
     def consume(self, start: int, end: int, remove: bool = True) -> None:
-        self.work = self.work[:start] + _SENTINEL * (end - start) + self.work[end:]
+        self.work = self.work[:start] + SENTINEL * (end - start) + self.work[end:]
         if remove:
             self.removed.append((start, end))
 
@@ -490,178 +321,8 @@ def _run(state: _State, pattern: "re.Pattern[str]", handle: Rule) -> None:
     if pattern.search(state.work) is None:
         return
     for match in list(pattern.finditer(state.work)):
-        if _SENTINEL not in state.work[match.start():match.end()]:
+        if SENTINEL not in state.work[match.start():match.end()]:
             handle(state, match)
-
-
-# ---------------------------------------------------------------------------------------------
-# Places.
-
-_NEAR_BEFORE = re.compile(
-    r"(?:\bnear(?:by)?|\bclose\s+to|\bnext\s+to|\bby|\bbeside|\baround|\bwalk(?:ing)?\s+(?:distance\s+)?"
-    r"(?:to|from|of)|\bsteps?\s+(?:away\s+)?from|\b(?:minutes?|mins?|min|km|miles?|mi)\s+(?:walk\s+|drive\s+|ride\s+)?"
-    r"(?:away\s+)?(?:from|to)|\bblocks?\s+from|"
-    r"\bviews?\s+(?:of|over|to)|\boverlooking|\bfacing)\s+(?:the\s+)?$")
-_NEAR_AFTER = re.compile(r"\s*(?:views?|skyline|bridge|river)\b")
-_NOT_BEFORE = re.compile(
-    r"(?:\bnot|\bno|\bexcept(?:\s+for)?|\bexcluding|\bexclude|\boutside(?:\s+of)?|\bbut\s+not|"
-    r"\b(?:anything|anywhere|everywhere|any\s*where|all)\s+(?:but|except(?:\s+for)?|other\s+than|outside(?:\s+of)?)|"
-    r"\bother\s+than|\bavoid(?:ing)?|\baway\s+from|\bnowhere\s+(?:in|near))\s*,?\s+(?:in\s+)?(?:(?:the|a|an|any)\s+)?$")
-
-
-def _tokens(work: str) -> list[tuple[str, int, int, int]]:
-    """(word, start, end, segment) of the working text; segments are split by consumed text."""
-    out = []
-    segment = 0
-    last_end = 0
-    for m in _TOKEN.finditer(work):
-        if _SENTINEL in work[last_end:m.start()]:
-            segment += 1
-        out.append((m.group(), m.start(), m.end(), segment))
-        last_end = m.end()
-    return out
-
-
-def _place_context(state: _State, start: int, end: int, place: _Place, how: str) -> None:
-    """Applies a matched name unless it is about proximity ("near X") or an exclusion ("not in X")."""
-    if _NEAR_BEFORE.search(state.work, max(0, start - 45), start) or _NEAR_AFTER.match(state.work, end):
-        state.protected.append((start, end))
-        state.note(f'"{state.phrase(start, end)}": a place to be near, kept in the search text', start)
-        return
-    negation = _NOT_BEFORE.search(state.work, max(0, start - 30), start)
-    excluded = bool(negation) or _continues_exclusion(state, start, place)
-    state.consume(start, end, remove=False)
-    if negation:  # "not in X", "anywhere but X": the negation words go with X (its chip reads "not in X")
-        state.consume(negation.start(), start)
-        start = negation.start()
-    state.place_hits.append((place, (start, end), how, excluded))
-
-
-_EITHER = re.compile(r"\bor\b|/")
-_LIST_JOIN = re.compile(r"[\s,/&]*(?:\b(?:or|nor|and)\b)?[\s,]*(?:\bin\s+)?(?:\bthe\s+)?")
-
-
-def _merged(spans: Sequence[tuple[int, int]], work: str) -> list[tuple[int, int]]:
-    """Spans joined by "or", "and", "," or "/" become one ("Brooklyn or Queens" is one chip)."""
-    out: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if out and _LIST_JOIN.fullmatch(work, out[-1][1], start) is not None:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
-
-
-def _continues_exclusion(state: _State, start: int, place: _Place) -> bool:
-    """ "not Williamsburg or Bushwick": a name listed right after an excluded one is excluded too; after a
-    bare comma only a name of the same kind ("anywhere but Williamsburg, Brooklyn" keeps Brooklyn)."""
-    if not state.place_hits or not state.place_hits[-1][3]:
-        return False
-    last, (_, last_end) = state.place_hits[-1][0], state.place_hits[-1][1]
-    join = _LIST_JOIN.fullmatch(state.work, last_end, start)
-    if join is None:
-        return False
-    return last.kind == place.kind or _EITHER.search(join.group()) is not None or " and " in f" {join.group()} "
-
-
-def _match_places(state: _State, index: _PlaceIndex) -> None:
-    tokens = _tokens(state.work)
-    i = 0
-    while i < len(tokens):
-        word, start, _, segment = tokens[i]
-        matched = 0
-        for n in index.lengths_by_first_word.get(word, ()):
-            if i + n > len(tokens) or tokens[i + n - 1][3] != segment:
-                continue
-            key = " ".join(t[0] for t in tokens[i:i + n])
-            place = index.places.get(key)
-            if place is not None:
-                _place_context(state, start, tokens[i + n - 1][2], place, "")
-                matched = n
-                break
-        i += matched or 1
-
-
-def _match_misspelled_places(state: _State, index: _PlaceIndex) -> None:
-    tokens = [t for t in _tokens(state.work)
-              if not any(s <= t[1] < e for s, e in state.protected)]
-    i = 0
-    while i < len(tokens):
-        matched = 0
-        if tokens[i][0] not in _NOT_PLACE_WORDS:
-            for n in range(min(index.max_words, len(tokens) - i), 0, -1):
-                group = tokens[i:i + n]
-                if group[-1][3] != group[0][3] or group[-1][0] in _NOT_PLACE_WORDS:
-                    continue
-                words = " ".join(t[0] for t in group)
-                if len(words) > index.max_length + 1:
-                    continue
-                key = index.close_key(words)
-                if key is not None and key != words:
-                    start, end = group[0][1], group[-1][2]
-                    _place_context(state, start, end, index.places[key],
-                                   f' (read "{state.phrase(start, end)}" as {index.places[key].name})')
-                    matched = n
-                    break
-        i += matched or 1
-
-
-def _resolve_places(state: _State, places: Places) -> None:
-    """The place filters from the names found: one name -> `borough`/`neighbourhood`; several ->
-    `areas`/`neighbourhoods` (any of them); excluded names -> `not_areas`/`not_neighbourhoods`."""
-    area_of = places.area_of_neighbourhood
-    hits = state.place_hits
-    if not hits:
-        return
-    state.parsed = True
-
-    def names(kind: str, excluded: bool) -> list[str]:
-        return list(dict.fromkeys(p.name for p, _, _, out in hits if p.kind == kind and out == excluded))
-
-    def apply(kind: str, chosen: list[str], excluded: bool = False, also: Sequence[str] = ()) -> None:
-        """The filter of `chosen` names; `also`: names of the other kind whose words it stands for."""
-        if not chosen:
-            return
-        many = "areas" if kind == "area" else "neighbourhoods"
-        field_ = (f"not_{many}" if excluded else many if len(chosen) > 1
-                  else "borough" if kind == "area" else "neighbourhood")
-        value: Any = chosen if excluded or len(chosen) > 1 else chosen[0]
-        mine = [(span, read) for place, span, read, out in hits if out == excluded and (
-            (place.kind == kind and place.name in chosen) or place.name in also)]
-        for s, e in _merged([span for span, _ in mine], state.work):
-            state.removed.append((s, e))
-            state.span(s, e, field_, value)
-        state.filters[field_] = value
-        how = next((read for _, read in mine if read), "")
-        at = min((span[0] for span, _ in mine), default=None)
-        shown = " or ".join(chosen)
-        if also:  # "Brooklyn or Astoria": the neighbourhoods of Brooklyn, or Astoria
-            typed = [c for c in chosen if any(p.name == c for p, _, _, _ in hits)]
-            shown = f"of {' or '.join(also)}, or {' or '.join(typed)} ({len(chosen)} in all)"
-        label = "borough" if field_ == "borough" else "neighbourhood" if field_ == "neighbourhood" else many
-        state.note(f"{label} {shown}{how}" if not excluded else f"not in {', '.join(chosen)}{how}", at)
-
-    areas, hoods = names("area", False), names("neighbourhood", False)
-    inside = [h for h in hoods if area_of.get(h) in areas]
-    if hoods and areas and len(inside) < len(hoods):
-        spans = sorted(span for p, span, _, out in hits if not out)
-        either = any(_EITHER.search(state.work, a[1], b[0]) for a, b in zip(spans, spans[1:]))
-        if len(hoods) == 1 and len(areas) == 1 and not either:  # "Williamsburg, Manhattan": the neighbourhood
-            state.note(f"{areas[0]}: not filtered, {hoods[0]} lies in {area_of.get(hoods[0]) or 'another area'}")
-            areas = []
-        else:  # "Brooklyn or Astoria": either, as the neighbourhoods they hold
-            named = areas
-            hoods = list(dict.fromkeys([*hoods, *(h for h in places.neighbourhoods if area_of.get(h) in areas)]))
-            apply("neighbourhood", hoods, also=named)
-            areas = hoods = []
-    if hoods:
-        apply("neighbourhood", hoods)
-        if len(areas) == 1 and len(hoods) == 1:  # "Williamsburg, Brooklyn"
-            apply("area", areas)
-    else:
-        apply("area", areas)
-    apply("area", names("area", True), excluded=True)
-    apply("neighbourhood", names("neighbourhood", True), excluded=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1074,7 +735,7 @@ def _room_vote(room_type: str, strength: int, keep: bool = False) -> Rule:
                 state.work, max(0, start - 20), start):
             return
         state.parsed = True
-        negation = _NOT_BEFORE.search(state.work, max(0, start - 30), start)
+        negation = NOT_BEFORE.search(state.work, max(0, start - 30), start)
         if negation:  # "no shared rooms", "anything but a shared room"
             state.consume(negation.start(), end)
             state.room_excluded.append((room_type, (negation.start(), end), state.phrase(negation.start(), end)))
@@ -1105,7 +766,7 @@ def _on_room_set(state: _State, m: "re.Match[str]") -> None:
     types = list(dict.fromkeys(_ROOM_WORDS[m.group(g)] for g in "ab"))
     start, end = m.span()
     state.parsed = True
-    negation = _NOT_BEFORE.search(state.work, max(0, start - 30), start)
+    negation = NOT_BEFORE.search(state.work, max(0, start - 30), start)
     if negation:
         state.consume(negation.start(), end)
         state.room_excluded.extend((t, (negation.start(), end), state.phrase(negation.start(), end)) for t in types)
@@ -1194,25 +855,12 @@ def _band(state: _State, places: Places,
 # ---------------------------------------------------------------------------------------------
 # The text left for semantic search.
 
-FILLER_WORDS = frozenset("""
-    a an the in at on of with for and or to from by show me find search looking look i im want need
-    would like id please some any that which who is are has have having give get list listing listings
-    place places option options result results rental rentals stay stays staying accommodation
-    accommodations lodging lodgings spot spots something somewhere where can could there here
-    my our us we you your it its be been being all also just really very within inside
-    nyc barcelona bcn airbnb airbnbs per what whats anything anywhere everything yet but
-    el la les els los las en de del un una
-""".split())  # "near" is not one: "near Central Park" keeps it
-_NOT_PLACE_WORDS = FILLER_WORDS | frozenset(
-    "studio studios loft lofts apartment apartments apt flat flats house home homes room rooms family kids "
-    "quiet cozy cosy sunny bright modern spacious view views garden terrace balcony rooftop luxury private "
-    "entire shared hotel reviews reviewed cheap budget available near close next walking park street".split())
 _WORD = re.compile(r"[^\W_](?:[\w'’\-./&+]*[^\W_])?|[$€£]\S*")
 
 
 @functools.lru_cache(maxsize=8192)
 def _is_filler(word: str) -> bool:
-    return _fold(word)[0] in FILLER_WORDS
+    return fold(word)[0] in FILLER_WORDS
 
 
 def _remaining_text(state: _State) -> str:
@@ -1279,17 +927,17 @@ def understand(sentence: str, places: Places,
 
     `price_bands`: {area or neighbourhood or "" (all): (cheap top, expensive bottom)}, see `price_bands`.
     """
-    folded, where = words_to_digits(*_fold(sentence))
+    folded, where = words_to_digits(*fold(sentence))
     state = _State(sentence, folded, where)
     index = places._index
-    _match_places(state, index)
+    match_places(state, index)
     for m in list(_SILENT.finditer(state.work)):  # after the places: "Singapore River" is one
-        if _SENTINEL not in state.work[m.start():m.end()]:
+        if SENTINEL not in state.work[m.start():m.end()]:
             state.consume(*m.span())
     for pattern, handle in _RULES:
         _run(state, pattern, handle)
-    _match_misspelled_places(state, index)
-    _resolve_places(state, places)
+    match_misspelled_places(state, index)
+    resolve_places(state, places)
     _resolve_room_type(state)
     _resolve_price_words(state, places, price_bands)
     _drop_contradictions(state)
