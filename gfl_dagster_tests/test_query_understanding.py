@@ -488,3 +488,26 @@ def test_latency_with_250_neighbourhoods(nyc):
     places = Places(nyc.areas, tuple(hoods[:250]), dict(nyc.area_of_neighbourhood))
     assert len(places.neighbourhoods) == 250
     assert _p95_ms({"new-york": places}) < 1.0
+
+
+# --- any sentence ---------------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from([
+    "under", "over", "no more than", "not", "or", "and", "between", "to", "-", "$", "€", "S$", "k", "+", "for",
+    "total", "nights", "stars", "guests", "bedrooms", "2BR", "baths", "one", "fifty", "a hundred and", "twenty",
+    "1.5", "4.8", "120", "0", "99999999999999999999", "Brooklyn", "Queens", "Harlem", "not in", "anywhere but",
+    "private", "shared", "room", "rooms", "near", "the", "minutes", "pool", "pet friendly", "superhost", ",", "/",
+    "’", "É", "\u00a0", "≤", "≥", "top", "cheapest", "family of", "sleeps", "rated", "or more", "a week",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=14))
+def test_any_sentence_parses_and_its_spans_point_into_it(nyc, words):
+    sentence = " ".join(words)
+    u = parse(sentence, nyc)
+    assert all(sentence[s.start:s.end] == s.text for s in u.spans)
+    low, high = u.filters.get("min_price"), u.filters.get("max_price")
+    assert low is None or high is None or low <= high

@@ -234,7 +234,7 @@ def _symbol(phrase: str) -> str:
 # The parse state shared by the rules.
 
 class _State:
-    def __init__(self, sentence: str, folded: str, where: list[int]) -> None:
+    def __init__(self, sentence: str, folded: str, where: list[tuple[int, int]]) -> None:
         self.sentence = sentence
         self.folded = folded
         self.work = folded  # consumed text replaced by SENTINEL
@@ -260,7 +260,7 @@ class _State:
     def original(self, start: int, end: int) -> tuple[int, int]:
         if start >= end:
             return start, start
-        return self.where[start], self.where[end - 1] + 1
+        return self.where[start][0], self.where[end - 1][1]
 
     def phrase(self, start: int, end: int) -> str:
         s, e = self.original(start, end)
@@ -496,6 +496,26 @@ def _on_price_range(state: _State, m: "re.Match[str]") -> None:
     state.consume(*m.span())
 
 
+_PRICE_TOTAL = re.compile(
+    rf"(?:(?:\bunder|\bbelow|\bless\s+than|\bat\s+most|\bmax(?:imum)?|\bup\s+to|\bbudget(?:\s+of)?|"
+    rf"\b{_NEGATED}more\s+than)\s*)?(?:\btotal\s+(?:of\s+)?)?{_amount('n')}\s*(?P<total>(?:in\s+)?total\b)?"
+    rf"(?:\s*(?:budget|max))?\s*(?:for|over)\s+(?:the\s+)?(?P<nights>\d+)\s*nights?\b")
+
+
+def _on_price_total(state: _State, m: "re.Match[str]") -> None:
+    """ "$1000 total for 5 nights": a budget of 200 a night, and a stay of 5 nights."""
+    value, marked = _number(m.group("n")), bool(m.group("nc1") or m.group("nc2"))
+    nights = int(m.group("nights"))
+    if not (marked or m.group("total") or "total" in m.group()) or value <= 0 or nights < 1:
+        return
+    per_night = round(value / nights, 2)
+    phrase = state.phrase(*m.span())
+    state.set_bound("max_price", per_night, f'price <= {_money(per_night, _symbol(m.group()))} per night '
+                    f'(a total / {nights} nights, "{phrase}")', m.span())
+    state.set_bound("max_nights", nights, f'minimum stay <= {nights} nights ("{phrase}")', m.span())
+    state.consume(*m.span())
+
+
 def _on_price_max(state: _State, m: "re.Match[str]") -> None:
     value, marked = _amount_of(m, "n")
     pre, post = m.group("pre"), m.group("post")
@@ -646,7 +666,7 @@ _SHARED_ROOM = re.compile(
 _HOTEL = re.compile(r"\b(?:boutique\s+)?hotels?(?:\s+rooms?)?\b(?![\s-]*(?:like|style|quality|feel|vibe))")
 _STUDIO = re.compile(r"\bstudios?\b")
 _FAMILY = re.compile(
-    r"\b(?:family[\s-]*friendly|kid[\s-]*friendly|child[\s-]*friendly|families|for\s+(?:a\s+|my\s+|the\s+|our\s+)?"
+    r"\b(?:family[\s-]*friendly|kids?[\s-]*friendly|child(?:ren)?[\s-]*friendly|families|for\s+(?:a\s+|my\s+|the\s+|our\s+)?"
     r"family|with\s+(?:my\s+|our\s+|the\s+)?(?:kids|children|a\s+baby|babies|toddlers?|family)|for\s+(?:the\s+)?"
     r"(?:kids|children)|family\s+(?:home|house|apartment|apt|flat|place|trip|vacation|holiday|stay)|family(?=\s+with\b))\b")
 _ROOM = re.compile(r"\brooms?\b")
@@ -889,6 +909,7 @@ _RULES: tuple[tuple["re.Pattern[str]", Rule], ...] = (
     (_REVIEW_COUNT, _on_review_count),
     (_GOOD_REVIEWS, _on_good_reviews),
     (_NO_REVIEWS, _on_no_reviews),
+    (_PRICE_TOTAL, _on_price_total),
     (_PRICE_RANGE, _on_price_range),
     (_PRICE_AROUND, _on_price_around),
     (_PRICE_MIN, _on_price_min),
@@ -927,7 +948,8 @@ def understand(sentence: str, places: Places,
 
     `price_bands`: {area or neighbourhood or "" (all): (cheap top, expensive bottom)}, see `price_bands`.
     """
-    folded, where = words_to_digits(*fold(sentence))
+    folded, offsets = fold(sentence)
+    folded, where = words_to_digits(folded, [(at, at + 1) for at in offsets])
     state = _State(sentence, folded, where)
     index = places._index
     match_places(state, index)

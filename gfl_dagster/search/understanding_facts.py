@@ -51,7 +51,7 @@ def patterns() -> dict[str, Any]:
     units = v["units"]
     unit = "|".join(f"(?P<{name}>{words})" for name, words in units.items())
     count = re.compile(
-        rf"(?:(?P<strict>{_STRICT})\s*|(?P<least>{_AT_LEAST})\s*)?(?<![\w.$€£])(?P<n>{NUMBER})\s*(?P<plus>\+)?"
+        rf"(?:(?P<strict>{_STRICT})\s*|(?P<least>{_AT_LEAST}|up\s+to)\s*)?(?<![\w.$€£])(?P<n>{NUMBER})\s*(?P<plus>\+)?"
         rf"[\s-]*(?:(?:full|private|en[\s-]?suite|separate|real|double|single|queen|king)\s+)?(?:{unit})(?![\w/])(?:\s*(?P<post>{_OR_MORE})(?:\b|(?<=\+)))?")
     rated = re.compile(
         rf"\b(?:rated|rating(?:\s+of)?|reviews?\s+(?:score\s+)?(?:of\s+)?|score(?:\s+of)?)\s*"
@@ -60,7 +60,7 @@ def patterns() -> dict[str, Any]:
     guests = re.compile(
         rf"\b(?:(?P<family>famil(?:y|ies))\s+of|group\s+of|party\s+of|sleeps|accommodates?|fits|"
         rf"for\s+(?:a\s+|my\s+|our\s+)?(?:(?P<family2>family)\s+of\s+|group\s+of\s+)?|for\s+(?:{_AT_LEAST}\s+)?)"
-        rf"\s*(?:(?P<least>{_AT_LEAST})\s*)?(?P<n>\d+)\b(?!\s*(?:[$€£%.,/-]|\+?\s*(?:[a-z]{{1,3}}\$|usd|sgd|eur|"
+        rf"\s*(?:(?P<least>{_AT_LEAST})\s*)?(?P<n>\d+)\b(?!\s*(?:[$€£%/-]|[.,]\d|\+?\s*(?:[a-z]{{1,3}}\$|usd|sgd|eur|"
         rf"dollars?|bucks|euros?|pounds?|k\b|a\s+night|per|nights?|days?|weeks?|months?|years?|minutes?|mins?|"
         rf"hours?|km|miles?|mi|blocks?|{units['bedrooms']}|{units['beds']}|{units['baths']}|{units['rating']})))")
     return {

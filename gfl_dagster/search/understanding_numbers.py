@@ -6,7 +6,7 @@ reading on top of it: "one fifty" and "two twenty five" are 150 and 225 (a digit
 to 99: how prices are said aloud), and "and a half" adds 0.5 ("two and a half baths").
 
 The rewrite keeps the map from each character of the folded text back to the sentence, so a rule that
-matches "150" still reports the words "one fifty" it came from.
+matches "150" still reports (and removes from the search text) the words "one fifty" it came from.
 """
 
 from __future__ import annotations
@@ -79,15 +79,15 @@ def _runs(text: str):
             i = start_i + 1
 
 
-def _replace(text: str, where: list[int], start: int, end: int, new: str) -> tuple[str, list[int]]:
-    """`text[start:end]` replaced by `new`, its characters mapped to the replaced span's first and last."""
-    first, last = where[start], where[end - 1]
-    mapped = [first] * (len(new) - 1) + [last] if new else []
-    return text[:start] + new + text[end:], where[:start] + mapped + where[end:]
+def _replace(text: str, where: list[tuple[int, int]], start: int, end: int, new: str):
+    """`text[start:end]` replaced by `new`, each of its characters standing for the whole replaced span."""
+    whole = (where[start][0], where[end - 1][1])
+    return text[:start] + new + text[end:], where[:start] + [whole] * len(new) + where[end:]
 
 
-def words_to_digits(text: str, where: list[int]) -> tuple[str, list[int]]:
-    """`text` (folded) with its numbers in words as digits, and the offsets map carried along."""
+def words_to_digits(text: str, where: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """`text` (folded) with its numbers in words as digits; `where`: the (start, end) in the sentence of
+    each character of `text`, carried along."""
     if not any(c.isalpha() for c in text):
         return text, where
     for start, end, run in reversed(list(_runs(text))):
