@@ -79,3 +79,21 @@ def test_the_test_split_is_scored_without_a_sentence_of_detail():
     shared = shared_csv("insideairbnb_barcelona_2021-10.csv").parent
     report = evaluate_all(shared, details=True, splits=("test",))
     assert "failures" not in report["test"] and report["test"]["sentences"] >= 150
+
+
+def test_end_to_end_hits_are_checked_against_the_labels_not_the_parse(engine):
+    from gfl_dagster.listings.load import load_listings_csv
+    from gfl_dagster.search.eval.understanding_end_to_end import end_to_end
+    from gfl_dagster.search.interpret import load_search_context
+    from gfl_dagster_tests.conftest import BUNDLED_CSV
+
+    load_listings_csv(engine, BUNDLED_CSV)
+    context = load_search_context(engine)
+    rows = [row for row in load_set(DEV_SET) if row["city"] == "new-york"]
+    report = end_to_end(rows, engine, context)
+    assert report["hits"] >= 200 and report["share_satisfying"] >= 0.98
+    assert report["baseline_share_satisfying"] < 0.5
+    assert report["of_which_the_answer_says_so"] == report["sentences_asking_facts_the_data_lacks"] > 0
+    # labels that say otherwise than the sentences (every upper price bound read as a lower one) fail
+    flipped = [{**row, "label": {FLIP.get(k, k): v for k, v in row["label"].items()}} for row in rows]
+    assert end_to_end(flipped, engine, context)["share_satisfying"] < report["share_satisfying"] - 0.1

@@ -47,7 +47,8 @@ def bench_understanding(as_json: bool, details: bool, splits: tuple[str, ...], p
                 click.echo(f"{city}: not run ({report['error']})")
                 continue
             click.echo(f"{city}: {report['sentences']} test sentences, {report['hits']} hits, "
-                       f"{report['share_satisfying']:.3f} satisfy every labelled constraint the data holds; "
+                       f"{report['share_satisfying']:.3f} satisfy every labelled constraint the data holds "
+                       f"(without understanding: {report['baseline_share_satisfying']:.3f}); "
                        f"{report['sentences_without_hits']} found nothing; the answer says a fact is not in the "
                        f"data for {report['of_which_the_answer_says_so']}/{report['sentences_asking_facts_the_data_lacks']} "
                        f"sentences asking for one")

@@ -9,6 +9,7 @@ admits, and its price, reviews, minimum stay and availability are inside the lab
 summary files lack (rating, guests, amenities ...) cannot be checked on a hit; for those the check is
 that the answer says they were not filtered.
 
+The baseline: as many listings taken without understanding (the first by id), checked the same way.
 The semantic ranking does not enter: the store applies the same filters exactly (the contract tests
 show it on pgvector and Weaviate), so what a hit can violate is decided by the parse.
 """
@@ -58,7 +59,7 @@ def _hits(engine: Engine, query: SearchQuery) -> list[dict[str, Any]]:
 def end_to_end(rows: Sequence[Mapping[str, Any]], engine: Engine, context: SearchContext,
                details: bool = False) -> dict[str, Any]:
     """Share of hits satisfying every checkable labelled constraint; facts the data lacks reported as such."""
-    hits = satisfied = empty = facts_asked = facts_said = 0
+    hits = satisfied = empty = facts_asked = facts_said = baseline_hits = baseline_satisfied = 0
     failures = []
     for row in rows:
         interpretation = interpret(SearchQuery(text=row["text"]), context)
@@ -70,6 +71,10 @@ def end_to_end(rows: Sequence[Mapping[str, Any]], engine: Engine, context: Searc
         hits += len(found)
         satisfied += sum(good)
         empty += not found
+        # the baseline: the same number of listings with no understanding (the first by id)
+        unfiltered = _hits(engine, SearchQuery(text=row["text"], limit=query.limit))
+        baseline_hits += len(unfiltered)
+        baseline_satisfied += sum(hit_satisfies(row["label"], hit, context) for hit in unfiltered)
         asked = [name for name in FACT_NAMES if name in row["label"]]
         if asked:
             facts_asked += 1
@@ -80,7 +85,8 @@ def end_to_end(rows: Sequence[Mapping[str, Any]], engine: Engine, context: Searc
                              "bad_hits": [h["id"] for h, ok in zip(found, good) if not ok][:5]})
     report: dict[str, Any] = {
         "sentences": len(rows), "hits": hits, "share_satisfying": round(satisfied / hits, 4) if hits else 1.0,
-        "sentences_without_hits": empty, "sentences_asking_facts_the_data_lacks": facts_asked,
+        "sentences_without_hits": empty,
+        "baseline_share_satisfying": round(baseline_satisfied / baseline_hits, 4) if baseline_hits else 1.0, "sentences_asking_facts_the_data_lacks": facts_asked,
         "of_which_the_answer_says_so": facts_said,
     }
     if details:
