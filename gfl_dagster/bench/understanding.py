@@ -53,31 +53,14 @@ def bench_understanding(as_json: bool, details: bool, splits: tuple[str, ...], p
                        f"data for {report['of_which_the_answer_says_so']}/{report['sentences_asking_facts_the_data_lacks']} "
                        f"sentences asking for one")
         return
-    parse, used = understand, {"model": 0, "rules": 0}
-    if parser == "model":
-        import time
-
-        from gfl_dagster.bench.common import percentile
-        from gfl_dagster.clients.project import ProjectClients
-        from gfl_dagster.search.understanding_model import model_understand
-
-        configured = ProjectClients().model_client
-        if configured is None or not configured.has_chat:
-            raise click.UsageError("--parser model needs a chat model: set GFL_CHAT_MODEL and OPENAI_BASE_URL")
-        client = configured.model_copy(update={"attempts": 1})  # one answer a sentence; refused: the rules
-
-        timings: list[float] = []
-
-        def parse(text, places):  # noqa: F811
-            started = time.perf_counter()
-            read = model_understand(text, places, model=client)
-            timings.append((time.perf_counter() - started) * 1000)
-            used["model" if any("read by" in note for note in read.notes) else "rules"] += 1
-            return read
+    used, timings = {"model": 0, "rules": 0}, []
+    parse = understand if parser == "rules" else _model_parser(used, timings)
     report = evaluate_all(shared, parse=parse, details=details, splits=splits or (*SPLITS, "metamorphic"),
                           repeat=0 if parser == "model" else 5)
     report["machine"], report["parser"] = machine(), parser
     if parser == "model":  # one pass, timed as it was scored: a model's answer is seconds, not a fraction of a ms
+        from gfl_dagster.bench.common import percentile
+
         report["answers_used"] = used
         report["latency_ms"] = {"p50": round(percentile(timings, 0.5), 1), "p95": round(percentile(timings, 0.95), 1),
                                 "max": round(max(timings), 1), "cpu_p50": None, "cpu_p95": None,
@@ -141,3 +124,24 @@ def _end_to_end(shared: Optional[Path], labelled: Optional[Path] = None, details
             figures[city] = end_to_end([row for row in rows if row["city"] == city], engine,
                                        load_search_context(engine), details=details and labelled != TEST_SET)
     return figures
+
+
+def _model_parser(used: dict, timings: list):
+    """The configured chat model's parse (one answer a sentence; a refused one: the rules), counted and timed."""
+    import time
+
+    from gfl_dagster.clients.project import ProjectClients
+    from gfl_dagster.search.understanding_model import model_understand
+
+    configured = ProjectClients().model_client
+    if configured is None or not configured.has_chat:
+        raise click.UsageError("--parser model needs a chat model: set GFL_CHAT_MODEL and OPENAI_BASE_URL")
+    client = configured.model_copy(update={"attempts": 1})
+
+    def parse(text, places):
+        started = time.perf_counter()
+        read = model_understand(text, places, model=client)
+        timings.append((time.perf_counter() - started) * 1000)
+        used["model" if any("read by" in note for note in read.notes) else "rules"] += 1
+        return read
+    return parse
