@@ -89,5 +89,8 @@ class StoreQuery(Protocol):
     def range_filters(self) -> list[tuple[str, str, float]]:
         """(field, ">=" or "<=", bound) on number fields."""
 
+    def set_filters(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(field, "in" or "not in", values): keyword fields equal to any / none of these values."""
+
     def sort_order(self) -> Optional[tuple[str, bool]]:
         """(field, descending), or None: by key."""
