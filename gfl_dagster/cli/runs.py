@@ -114,6 +114,7 @@ def sync_all(instance: DagsterInstance, areas: list[str], echo: Callable[[str], 
     """Each area in turn, progress shown (listings synced out of those pending, rate, time left, the area)."""
     from gfl_dagster.cli.progress import PendingWork, Progress, Watcher, pending_by_area
     from gfl_dagster.cli.project import ProjectClients
+    from gfl_dagster.cli.signals import raise_if_stopping
 
     engine = ProjectClients().engine()
     work, current = PendingWork(), {"area": ""}
@@ -127,6 +128,7 @@ def sync_all(instance: DagsterInstance, areas: list[str], echo: Callable[[str], 
         with Watcher(look):
             for number, area in enumerate(areas, start=1):
                 current["area"] = f"{area} ({number}/{len(areas)} areas)"
+                raise_if_stopping()  # a signal Dagster swallowed at the end of the last run still stops us here
                 synced = run_area_sync(instance, area, assets)
                 line = f"[{number}/{len(areas)}] {area_line(area, synced)}"
                 progress.echo(line) if progress.live else echo(line)
@@ -141,6 +143,7 @@ def refresh_recommendations(instance: DagsterInstance, echo: Callable[[str], Non
     from gfl_dagster.cli.common import counted
     from gfl_dagster.cli.project import ProjectClients
     from gfl_dagster.db import queries
+    from gfl_dagster.cli.signals import raise_if_stopping
     from gfl_dagster.search import recommendation as advice
 
     with ProjectClients().engine().connect() as connection:
@@ -150,6 +153,7 @@ def refresh_recommendations(instance: DagsterInstance, echo: Callable[[str], Non
         echo("recommendations: no user with new events")
     results = []
     for number, bucket in enumerate(buckets, start=1):
+        raise_if_stopping()
         refreshed = _asset_metadata(_materialize(instance, ["user_recommendations"], bucket), "user_recommendations")
         echo(f"[{number}/{len(buckets)}] recommendations {bucket}: "
              f"{counted(refreshed.get('refreshed', 0), 'user')} refreshed of "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from typing import Callable, Optional
 
@@ -80,12 +79,7 @@ def up(load_path: Optional[str], limit: Optional[int], port: int, host: str, web
         click.secho(f"warning: listening on {host}: the Dagster UI and the search page have no authentication; "
                     "anyone who reaches this address can run jobs, search and record feedback", fg="yellow", err=True)
 
-    # `kill` (SIGTERM) stops as cleanly as Ctrl-C, from any launch context. A shell script that starts
-    # us with `&` leaves SIGINT ignored, and Dagster's setup_interrupt_handlers() copies SIGINT's
-    # disposition onto SIGTERM: both would be ignored here and in every child, which inherit it.
-    # Handling both first makes the copy a handler, and the children start with the default.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl-C and SIGTERM raise KeyboardInterrupt here however we were started (cli/signals.py).
     home = prepare_dagster_home()
     logs = settings.gfl_home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)

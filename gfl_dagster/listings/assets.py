@@ -6,6 +6,8 @@ from dagster import (
     AssetExecutionContext,
     Backoff,
     Config,
+    DagsterEventType,
+    Failure,
     MaterializeResult,
     MetadataValue,
     RetryPolicy,
@@ -27,6 +29,29 @@ from gfl_dagster.dagster_instance import LLM_POOL
 from gfl_dagster.generation.spend import tracked_spend
 
 RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
+_INTERRUPTIONS = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
+
+
+def not_after_a_stop(context: AssetExecutionContext) -> None:
+    """First thing in an asset under RETRY. Dagster retries a step that Ctrl-C or SIGTERM interrupted as if it
+    had failed (dagster-io/dagster#15026), so a stopped `gfl sync` or run worker would carry on; a stop is
+    meant, so the retry ends the run instead. What the interrupted attempt committed stays committed."""
+    try:
+        if context.retry_number == 0:
+            return
+    except AttributeError:  # invoked directly, outside any run (the fast path): nothing retries it
+        return
+    step = context.op_execution_context.get_step_execution_context().step.key
+    records = context.instance.get_records_for_run(context.run_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY,
+                                                   limit=1, ascending=False).records
+    if not records or records[0].event_log_entry.step_key != step:
+        return
+    error = records[0].event_log_entry.dagster_event.event_specific_data.error
+    while error is not None:
+        if error.cls_name in _INTERRUPTIONS:
+            raise Failure("stopped by a signal (Ctrl-C or SIGTERM), so not retried: what was written stays, "
+                          "the rest stays pending", allow_retries=False)
+        error = error.cause or error.context
 
 
 class LoadConfig(Config):
@@ -81,6 +106,7 @@ def listing_descriptions(
     context: AssetExecutionContext, database: PostgresResource, model_client: ModelClientResource
 ) -> MaterializeResult:
     """Generates descriptions only for listings whose facts, model or prompt version changed."""
+    not_after_a_stop(context)
     with tracked_spend(database.engine(), model_client.usage, "listing_descriptions") as spend:
         report = describe_area(database.engine(), model_client, context.partition_key, progress=context.log.info)
     if report.waiting_for_budget:
@@ -108,6 +134,7 @@ def listing_vectors(
     vector_store: VectorStoreResource,
 ) -> MaterializeResult:
     """Embeds changed listings, updates properties of filterable-only changes, deletes removed ones."""
+    not_after_a_stop(context)
     with tracked_spend(database.engine(), embedder.model_client.usage, "listing_vectors") as spend:
         report, generation = sync_vectors(database.engine(), embedder, vector_store, context.partition_key,
                                           progress=context.log.info)

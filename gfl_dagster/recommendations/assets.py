@@ -9,7 +9,7 @@ from dagster import (
     asset,
 )
 
-from gfl_dagster.listings.assets import RETRY
+from gfl_dagster.listings.assets import RETRY, not_after_a_stop
 from gfl_dagster.recommendations.refresh import refresh_bucket
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.resources.embedder import EmbedderResource
@@ -30,6 +30,7 @@ user_buckets = StaticPartitionsDefinition([f"users-{n:02d}" for n in range(16)])
 def user_recommendations(context: AssetExecutionContext, database: PostgresResource, embedder: EmbedderResource,
                          vector_store: VectorStoreResource, model_client: ModelClientResource) -> MaterializeResult:
     """Refreshes only the users of this bucket with events newer than their stored recommendation."""
+    not_after_a_stop(context)
     with tracked_spend(database.engine(), model_client.usage, "user_recommendations") as spend, \
             vector_store.session(LISTINGS) as store:
         report = refresh_bucket(database.engine(), embedder, store, model_client, context.partition_key,
