@@ -96,13 +96,18 @@ def embedding_model() -> str:
     return value(GFL_EMBEDDING_MODEL) or DEFAULT_OPENAI_EMBEDDING_MODEL
 
 
+# The Dagster daemon evaluates sensors once per loop of 5 s at most (dagster._daemon.sensor, not configurable).
+# An interval of 4 ticks on every loop; 5 would alias with it (a tick measured 4.9 s after the last one waits a
+# loop: every 10 s). Shorter ones still tick every 5 s, so the UI's "~N sec" would promise what never happens.
+SENSOR_LOOP_FLOOR_S = 4
+
+
 def sensor_interval_s() -> int:
-    """Minimum seconds between change-sensor ticks. The daemon evaluates sensors every 5 s at most,
-    so the default 1 means every loop (5 would alias with the loop and tick every 10 s)."""
-    raw = value(GFL_SENSOR_INTERVAL) or "1"
+    """Minimum seconds between change-sensor ticks, as the UI states it: at least 4 (every daemon loop, ~5 s)."""
+    raw = value(GFL_SENSOR_INTERVAL) or str(SENSOR_LOOP_FLOOR_S)
     if not raw.isdigit() or int(raw) < 1:
         raise SettingError(f"{GFL_SENSOR_INTERVAL}={raw!r} must be a whole number of seconds, at least 1")
-    return int(raw)
+    return max(int(raw), SENSOR_LOOP_FLOOR_S)
 
 
 def _whole_number(name: str, default: int, minimum: int) -> int:

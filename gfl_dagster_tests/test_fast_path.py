@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from gfl_dagster.change_capture import fast_path
 from gfl_dagster.change_capture.area_lock import area_lock
+from gfl_dagster.change_capture.change_feed import FeedCursor
 from gfl_dagster.change_capture.fast_path import (
     BUSY_RETRY_FOR_S,
     FAST_PATH_NOTE,
@@ -140,7 +141,7 @@ class SensorPath:
         for request in result.run_requests or []:
             register_areas(self.instance, [request.partition_key])  # the daemon applies the sensor's request
             run = self.job.execute_in_process(partition_key=request.partition_key, instance=self.instance,
-                                              resources=self.resources, raise_on_error=False)
+                                              resources=self.resources, raise_on_error=False, tags=request.tags)
             self.runs += 1
             self.failed_runs += not run.success
             self.rows_written += sum(
@@ -363,3 +364,76 @@ def test_the_fast_path_and_the_sensor_path_racing_on_the_same_changes_end_with_s
     assert listener.stats.synced > 0 and listener.stats.failed == 0, lines
     assert sensor_path.runs > 0 and sensor_path.failed_runs == 0
     print(f"fast path: {listener.stats}; sensor path: {sensor_path.runs} runs writing {sensor_path.rows_written} rows")
+
+
+# The fast path and the sensor do not trip over each other --------------------------------------------------
+def sensor_tick(resources, instance, cursor=None):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"database": resources["database"]})
+    return listing_changes_sensor(context)
+
+
+def test_after_a_fast_path_sync_the_sensor_asks_for_no_run_and_a_change_it_missed_still_gets_one(
+        synced, resources, instance):
+    area = areas(synced)[0]
+    register_areas(instance, areas(synced))
+    first = sensor_tick(resources, instance)  # nothing pending yet: the initial sync is done
+    assert not first.run_requests
+    listing_id = listing_in(synced, area)
+    with running_listener(resources, instance) as (listener, lines, _):
+        version = bump_price(synced, listing_id)
+        assert wait_until(lambda: listener.stats.recorded >= 3, 30), lines  # descriptions, vectors and ads
+    with synced.connect() as connection:
+        ad_versions = set(connection.execute(text(
+            "SELECT source_version FROM listing_ads WHERE listing_id = :id AND retired_at IS NULL"),
+            {"id": listing_id}).scalars())
+    assert ad_versions == {version}, "the fast path rewrote the changed listing's ads: nothing left for a run"
+
+    after_fast_path = sensor_tick(resources, instance, first.cursor)
+    assert not after_fast_path.run_requests
+    assert f"already synced (the fast path): {area}" in after_fast_path.skip_reason.skip_message
+
+    bump_price(synced, listing_id)  # no listener now: this change waits for the sensor's run
+    missed = sensor_tick(resources, instance, after_fast_path.cursor)
+    assert [request.partition_key for request in missed.run_requests] == [area]
+
+
+def test_an_area_the_fast_path_is_syncing_waits_a_tick_and_then_asks_only_if_still_pending(
+        synced, resources, instance):
+    area = areas(synced)[0]
+    register_areas(instance, areas(synced))
+    first = sensor_tick(resources, instance)
+    bump_price(synced, listing_in(synced, area))
+    with area_lock(synced, describe.STAGE, area):  # as the listener holds it while it syncs the change
+        during = sensor_tick(resources, instance, first.cursor)
+    assert not during.run_requests
+    assert FeedCursor.parse(during.cursor).deferred == [area]
+    fast_path.sync_area(resources, instance, area)  # the listener finishes
+    after = sensor_tick(resources, instance, during.cursor)
+    assert not after.run_requests and FeedCursor.parse(after.cursor).deferred == []
+
+
+def test_a_sensor_run_that_finds_its_area_synced_records_nothing_and_the_last_real_sync_stays_latest(
+        synced, resources, instance):
+    from gfl_dagster.definitions import defs
+    from gfl_dagster.listings.assets import SENSOR_TRIGGER_TAG
+
+    job = defs.resolve_job_def("sync_area")
+    area = areas(synced)[0]
+    register_areas(instance, areas(synced))
+    bump_price(synced, listing_in(synced, area))
+    real = job.execute_in_process(partition_key=area, instance=instance, resources=resources,
+                                  tags={SENSOR_TRIGGER_TAG: "changes"})
+    assert {event.asset_key.to_user_string() for event in real.get_asset_materialization_events()} == {
+        "listing_descriptions", "listing_vectors", "listing_ads"}, "a sensor run with work records it"
+
+    empty = job.execute_in_process(partition_key=area, instance=instance, resources=resources,
+                                   tags={SENSOR_TRIGGER_TAG: "changes"})  # synced meanwhile: nothing pending
+    assert empty.success
+    assert empty.get_asset_materialization_events() == []
+    for asset in ("listing_descriptions", "listing_vectors", "listing_ads"):
+        latest = instance.fetch_materializations(AssetKey(asset), limit=1).records[0]
+        assert latest.run_id == real.run_id and latest.asset_materialization.partition == area
+    assert _latest(instance, "listing_vectors").asset_materialization.metadata["embedded"].value == 1
+
+    by_hand = job.execute_in_process(partition_key=area, instance=instance, resources=resources)
+    assert len(by_hand.get_asset_materialization_events()) == 3, "a run a person asked for reports what it found"

@@ -44,11 +44,17 @@ def should_sweep(cursor: FeedCursor, now: float) -> bool:
     return bool(cursor.deferred) or now - cursor.swept_at >= SWEEP_EVERY_S
 
 
-def plan_tick(changed: Iterable[str], pending: Iterable[str], deferred: Iterable[str],
-              busy: Iterable[str]) -> TickPlan:
-    """One run per area with work, never for an area whose run is still going."""
-    wanted = set(changed) | set(pending) | set(deferred)
-    busy = set(busy)
+def wanted_areas(changed: Iterable[str], pending: Iterable[str], deferred: Iterable[str], sweep: bool) -> set[str]:
+    """Areas with rows pending at tick time: changed (or deferred) ones still pending, and on a sweep every
+    pending one. A change the fast path synced before the tick asks for no run (it would find nothing)."""
+    pending = set(pending)
+    return ((set(changed) | set(deferred)) & pending) | (pending if sweep else set())
+
+
+def plan_tick(wanted: Iterable[str], busy: Iterable[str]) -> TickPlan:
+    """One run per wanted area, never for an area a run (or the fast path) is working on: that one waits
+    for the next tick, which asks again only if rows are still pending then."""
+    wanted, busy = set(wanted), set(busy)
     return TickPlan(run_areas=sorted(wanted - busy), deferred=sorted(wanted & busy), sweep=False)
 
 

@@ -11,11 +11,13 @@ It is a fast path, not the guarantee. An area whose lock a run holds is skipped 
 seconds, then left to the run and the sensor); a failure is logged and the listener carries on; a lost
 connection is reopened. Whatever it misses, the sensor's watermark and pending sweep pick up, and when
 both sync one change the version guards (`listing_sync`, the store's source_version, tombstones) make
-the later write a no-op. Ads stay with the sensor's run, which follows every change.
+the later write a no-op. Listings hand it their ads too, so a change it synced leaves the sensor nothing
+pending, and no run.
 """
 
 from __future__ import annotations
 
+import inspect
 import select
 import time
 from dataclasses import dataclass, field
@@ -97,15 +99,21 @@ class AreaSync:
     area: str
     metadata: dict[str, dict[str, Any]]  # per asset, what its materialization reported
 
+    def worked(self, asset: str) -> bool:
+        """Whether the asset found anything: one that found nothing records nothing (zeros as its latest
+        materialization would hide its last real sync)."""
+        metadata = self.metadata[asset]
+        return bool(metadata.get("rows_seen") or metadata.get("deleted") or metadata.get("listings_seen"))
+
     @property
     def did_work(self) -> bool:
         """False when the sensor's run got there first: nothing to record."""
-        return any(m.get("rows_seen") or m.get("deleted") for m in self.metadata.values())
+        return any(self.worked(asset) for asset in self.metadata)
 
     def summary(self) -> str:
         """What the first asset generated and the last one embedded, updated and deleted."""
         steps = list(self.metadata.values())
-        described, vectors = steps[0], steps[-1]
+        described, vectors = steps[0], next((step for step in steps if "embedded" in step), steps[-1])
         return (f"{self.area}: {described.get('generated', 0)} described, {vectors.get('embedded', 0)} embedded, "
                 f"{vectors.get('properties_updated', 0)} updated, {vectors.get('deleted', 0)} deleted, "
                 f"{described.get('failed', 0) + vectors.get('failed', 0)} failed in "
@@ -116,7 +124,7 @@ class AreaSync:
 def materializations(sync: AreaSync) -> list[AssetMaterialization]:
     """What a run would have recorded, as runless events of the area's partition."""
     return [AssetMaterialization(asset, partition=sync.area, description=FAST_PATH_NOTE, metadata=metadata)
-            for asset, metadata in sync.metadata.items()]
+            for asset, metadata in sync.metadata.items() if sync.worked(asset)]
 
 
 # --- what touches Postgres and Dagster -------------------------------------------------------------------
@@ -144,7 +152,10 @@ def sync_area(resources: dict[str, Any], instance: DagsterInstance, source: List
     metadata = {}
     for asset in source.assets:  # in the run's order (listings: vectors embed descriptions)
         with build_asset_context(partition_key=area, instance=instance, resources=resources) as context:
-            metadata[asset.key.to_user_string()] = dict(asset(context).metadata or {})
+            result = asset(context)
+            if inspect.isgenerator(result):  # an asset that may record nothing yields its one result
+                result = next(result, None)
+            metadata[asset.key.to_user_string()] = dict(result.metadata or {}) if result is not None else {}
     return AreaSync(area, metadata)
 
 

@@ -1,11 +1,12 @@
 """The listings asset graph: CSV -> raw_listings -> listing_descriptions -> listing_vectors."""
 
-from typing import Optional
+from typing import Iterator, Optional
 
 from dagster import (
     AssetExecutionContext,
     Backoff,
     Config,
+    DagsterError,
     DagsterEventType,
     Failure,
     MaterializeResult,
@@ -16,6 +17,8 @@ from dagster import (
 from pydantic import Field
 
 from gfl_dagster import settings
+from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
+from gfl_dagster.db import queries
 from gfl_dagster.listings.describe import describe_area, describer_name
 from gfl_dagster.listings.model_switch import sync_vectors
 from gfl_dagster.listings.load import LoadReport, load_listings_csv
@@ -27,7 +30,11 @@ from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.resources.vector_store import VectorStoreResource
 from gfl_dagster.dagster_instance import LLM_POOL
 from gfl_dagster.generation.spend import tracked_spend
+from gfl_dagster.clients.embedder import configured_model
+from gfl_dagster.listings.source import LISTINGS
+from gfl_dagster.stores import generations
 
+SENSOR_TRIGGER_TAG = "gfl/trigger"  # on the runs the change sensor requests: why it asked ("changes", "pending")
 RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL)
 _INTERRUPTIONS = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
 
@@ -39,7 +46,7 @@ def not_after_a_stop(context: AssetExecutionContext) -> None:
     try:
         if context.retry_number == 0:
             return
-    except AttributeError:  # invoked directly, outside any run (the fast path): nothing retries it
+    except (AttributeError, DagsterError):  # invoked directly, outside any run (the fast path)
         return
     step = context.op_execution_context.get_step_execution_context().step.key
     records = context.instance.get_records_for_run(context.run_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY,
@@ -100,18 +107,42 @@ def raw_listings(context: AssetExecutionContext, config: LoadConfig, database: P
     return MaterializeResult(metadata=load_metadata(report, register_areas(context.instance, report.areas)))
 
 
+def synced_meanwhile(context: AssetExecutionContext, database: PostgresResource) -> bool:
+    """True in a run the change sensor requested whose area has nothing pending any more (the fast path, or
+    another run, synced it after the tick). Such a run records nothing: a materialization of zeros would become
+    the area's latest and hide its last real sync."""
+    try:
+        if SENSOR_TRIGGER_TAG not in context.run.tags:
+            return False  # a run asked for by a person (gfl sync, the UI) always reports what it found
+    except (AttributeError, DagsterError):  # invoked directly, outside any run (the fast path)
+        return False
+    engine, area = database.engine(), context.partition_key
+    with engine.connect() as connection:
+        pending = connection.execute(queries.PENDING_COUNT_IN_AREA,
+                                     {"area": area, "poison_attempts": POISON_AFTER_ATTEMPTS}).scalar_one()
+    if pending or (settings.vector_backend() == "pgvector" and area in generations.next_pending_by_area(
+            engine, LISTINGS, configured_model(), POISON_AFTER_ATTEMPTS)):
+        return False
+    context.log.info(f"{area}: nothing pending any more (synced since the sensor's tick); nothing recorded")
+    return True
+
+
+# output_required=False: in a run that was synced meanwhile, no materialization at all, and the rest of the
+# run (vectors, ads, their checks) is skipped with it.
 @asset(group_name="listings", partitions_def=area_partitions, deps=[raw_listings], retry_policy=RETRY,
-       kinds=asset_kinds("database", "chat"), pool=LLM_POOL)
+       kinds=asset_kinds("database", "chat"), pool=LLM_POOL, output_required=False)
 def listing_descriptions(
     context: AssetExecutionContext, database: PostgresResource, model_client: ModelClientResource
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult]:
     """Generates descriptions only for listings whose facts, model or prompt version changed."""
     not_after_a_stop(context)
+    if synced_meanwhile(context, database):
+        return
     with tracked_spend(database.engine(), model_client.usage, "listing_descriptions") as spend:
         report = describe_area(database.engine(), model_client, context.partition_key, progress=context.log.info)
     if report.waiting_for_budget:
         context.log.warning(f"{report.waiting_for_budget} listings wait for a description: {report.budget_message}")
-    return MaterializeResult(metadata={
+    yield MaterializeResult(metadata={
         "model": describer_name(model_client),
         "rows_seen": report.rows_seen,
         "changed": report.changed,
