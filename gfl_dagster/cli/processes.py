@@ -31,21 +31,33 @@ def start_process(command: list[str], log_path: Optional[Path] = None, env: Opti
                             preexec_fn=_die_with_parent if sys.platform == "linux" else None)
 
 
-def stop_process(process: subprocess.Popen, timeout_s: float = 15) -> None:
-    """SIGTERM to the whole group (the daemon's run workers and code servers too), then SIGKILL."""
-    if process.poll() is None:
+def stop_processes(processes: list[subprocess.Popen], timeout_s: float = 15) -> None:
+    """SIGTERM to each whole group at once (the daemon's run workers and code servers too), so they shut down
+    side by side within one `timeout_s`; then SIGKILL to whatever is left."""
+    import time
+
+    for process in processes:
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout_s
+    for process in processes:
         try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=timeout_s)
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        except ProcessLookupError:
             pass
-    try:  # children that outlived their leader
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    for process in processes:
+        try:  # children that outlived their leader, and a leader that ignored SIGTERM
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        process.wait()
+
+
+def stop_process(process: subprocess.Popen, timeout_s: float = 15) -> None:
+    stop_processes([process], timeout_s)
 
 
 def stop_leftovers(pid_file: Path) -> list[int]:

@@ -13,7 +13,7 @@ from gfl_dagster import settings
 from gfl_dagster.cli.common import ensure_loaded, fail
 from gfl_dagster.cli.operations import area_status
 from gfl_dagster.cli.processes import (dagster_command, free_port, port_holder, stop_leftovers, stop_process,
-                                      wait_for_port, write_workspace)
+                                      stop_processes, wait_for_port, write_workspace)
 from gfl_dagster.cli.supervisor import Child, GaveUp, Supervisor
 
 
@@ -149,8 +149,12 @@ def up(load_path: Optional[str], limit: Optional[int], port: int, host: str, web
     except KeyboardInterrupt:
         click.echo("\nstopping")
     finally:
+        # Side by side, then the code server (last in `children`), after everything that uses it.
+        users = [child for child in children if child.name != "code server"]
+        stop_processes([child.process for child in users])
         for child in children:
-            stop_process(child.process)
+            if child not in users:
+                stop_process(child.process)
         if not settings.is_set(settings.DATABASE_URL):
             from gfl_dagster.db.embedded_postgres import stop_embedded_postgres
 
