@@ -73,6 +73,26 @@ def test_the_launch_context_ignores_sigint():
     assert int(probe.stdout.split()[1], 16) & SIGINT_BIT
 
 
+def test_a_signal_a_dagster_handler_swallowed_still_stops_the_command_between_runs():
+    """Dagster swaps its own handler in while a run executes and may drop a signal between its checkpoints."""
+    from gfl_dagster.cli.signals import raise_if_stopping, stop_on_signals, stop_requested
+
+    before = signal.getsignal(signal.SIGTERM)
+    with stop_on_signals():
+        assert stop_requested() is None
+        raise_if_stopping()  # nothing asked: carries on
+        recorded = []
+        ours = signal.signal(signal.SIGTERM, lambda signum, frame: recorded.append(signum))  # as Dagster's does
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+        signal.signal(signal.SIGTERM, ours)
+        assert recorded == [signal.SIGTERM]
+        assert stop_requested() == signal.SIGTERM
+        with pytest.raises(KeyboardInterrupt):
+            raise_if_stopping()
+    assert signal.getsignal(signal.SIGTERM) == before and stop_requested() is None  # pytest's own, restored
+
+
 @pytest.fixture()
 def background(tmp_path):
     started: list[Background] = []

@@ -21,6 +21,7 @@ import os
 import signal
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator, Optional
 
 import click
@@ -28,10 +29,10 @@ import click
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+@dataclass
 class _StopState:
-    def __init__(self) -> None:
-        self.received: Optional[int] = None
-        self.wakeup_read: Optional[int] = None
+    wakeup_read: int  # the pipe's end signal.set_wakeup_fd writes every signal's number to
+    received: Optional[int] = None
 
     def note(self, signum: int) -> None:
         if self.received is None:
@@ -39,14 +40,13 @@ class _StopState:
 
     def drain(self) -> Optional[int]:
         """The first stop signal received, read from the wakeup pipe too (those Dagster's handler swallowed)."""
-        if self.wakeup_read is not None:
-            try:
-                while data := os.read(self.wakeup_read, 512):
-                    for signum in data:
-                        if signum in STOP_SIGNALS:
-                            self.note(signum)
-            except BlockingIOError:
-                pass
+        try:
+            while data := os.read(self.wakeup_read, 512):
+                for signum in data:
+                    if signum in STOP_SIGNALS:
+                        self.note(signum)
+        except BlockingIOError:
+            pass
         return self.received
 
 
@@ -71,9 +71,7 @@ def stop_on_signals() -> Iterator[None]:
     read, write = os.pipe()
     for end in (read, write):
         os.set_blocking(end, False)
-    state = _StopState()
-    state.wakeup_read = read
-    _state = state
+    _state = _StopState(read)
     previous_wakeup = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
     for signum in STOP_SIGNALS:
         signal.signal(signum, _interrupt)
