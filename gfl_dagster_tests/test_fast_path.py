@@ -413,7 +413,7 @@ def test_an_area_the_fast_path_is_syncing_waits_a_tick_and_then_asks_only_if_sti
         during = sensor_tick(resources, instance, first.cursor)
     assert not during.run_requests
     assert FeedCursor.parse(during.cursor).deferred == [area]
-    fast_path.sync_area(resources, instance, area)  # the listener finishes
+    fast_path.sync_area(resources, instance, LISTINGS_FAST_PATH, area)  # the listener finishes
     after = sensor_tick(resources, instance, during.cursor)
     assert not after.run_requests and FeedCursor.parse(after.cursor).deferred == []
 
