@@ -37,6 +37,9 @@ GFL_MAX_CONCURRENT_RUNS = "GFL_MAX_CONCURRENT_RUNS"
 GFL_LLM_POOL_LIMIT = "GFL_LLM_POOL_LIMIT"
 GFL_MODEL_PRICES = "GFL_MODEL_PRICES"
 GFL_DAILY_BUDGET_USD = "GFL_DAILY_BUDGET_USD"
+GFL_EVENT_SECRET = "GFL_EVENT_SECRET"  # a secret: read by feedback/impressions.py, never logged
+GFL_BOOKING_TOKEN = "GFL_BOOKING_TOKEN"  # a secret: read by web/app.py, never logged
+GFL_IMPRESSION_TTL = "GFL_IMPRESSION_TTL"
 
 DEFAULT_CHAT_MODEL = "gpt-4o-mini"
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
@@ -149,6 +152,11 @@ def shared_data_dir() -> Optional[Path]:
     """Tests and benchmarks only: the folder holding the large datasets that are not committed."""
     folder = value(GFL_SHARED_DATA)
     return Path(folder) if folder else None
+
+
+def impression_ttl_s() -> int:
+    """Seconds an impression id the search served stays good for the views, clicks and saves sent back with it."""
+    return _whole_number(GFL_IMPRESSION_TTL, 3600, 1)
 
 
 def gfl_home() -> Path:

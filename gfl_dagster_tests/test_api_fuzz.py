@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from gfl_dagster.cli.main import cli
+from gfl_dagster.feedback.impressions import SESSION_COOKIE, Signer
 from gfl_dagster.web.app import create_app
 from gfl_dagster.web.rate_limit import RateLimit
 from gfl_dagster_tests.test_search_page import synced_slice
@@ -28,7 +29,12 @@ SEARCH_PARAMETERS = ("text", "borough", "neighbourhood", "room_type", "min_price
                      "max_nights", "min_reviews", "max_reviews", "min_reviews_per_month", "min_availability",
                      "sort", "mode", "alpha", "limit", "literal", "user", "audience")
 SEARCH_ENDPOINTS = ("/api/search", "/api/recommend", "/api/ads")
-EVENT_FIELDS = ("kind", "user_id", "listing_id", "ad_id", "query", "occurred_at")
+EVENT_FIELDS = ("kind", "user_id", "listing_id", "ad_id", "query", "occurred_at", "impression_id", "propensity")
+# One session, and the impression ids it was served (listing 2595 without and with an ad): events are fuzzed
+# past the session and impression checks too, not only refused at the door.
+SIGNER = Signer(b"fuzz" * 8, ttl_s=10**9)
+SESSION = SIGNER.new_session()
+SERVED = [SIGNER.issue(SESSION, 2595, None), SIGNER.issue(SESSION, 2595, 1)]
 # What an answer must never show: a stack trace, or the database layer talking.
 LEAKS = ("Traceback", 'File "', "psycopg", "sqlalchemy", "SQL", "syntax error", "violates", "pg_",
          "NUL (0x00)", "out of range")
@@ -84,8 +90,11 @@ def synced(engine, resources):
 def _test_client(resources) -> TestClient:
     app = create_app(database=resources["database"], embedder=resources["embedder"],
                      vector_store=resources["vector_store"], model_client=resources["model_client"],
-                     event_budget=RateLimit(burst=10**6))  # the budget is tested elsewhere; here, what passes it
-    return TestClient(app, raise_server_exceptions=False)
+                     event_budget=RateLimit(burst=10**6),  # the budget is tested elsewhere; here, what passes it
+                     signer=SIGNER)
+    client = TestClient(app, raise_server_exceptions=False)
+    client.cookies.set(SESSION_COOKIE, SESSION)
+    return client
 
 
 @pytest.fixture()
@@ -143,10 +152,15 @@ JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.one_of(st.lists(inner,
                                                                  st.dictionaries(EVENT_TEXT, inner, max_size=4)),
                            max_leaves=12)
 EVENT_LIKE = st.fixed_dictionaries({}, optional={field: st.one_of(JSON_SCALARS, st.sampled_from(
-    ["search", "view", "click", "u1", 1, 2595, "2595", "2024-01-01T00:00:00Z", "2999-01-01T00:00:00Z"]))
+    ["search", "view", "click", "impression", "book", "u1", 1, 2595, "2595", "2024-01-01T00:00:00Z",
+     "2999-01-01T00:00:00Z", 0.5, "0.5", 1e-300, *SERVED, SERVED[0][:-1] + "0", SERVED[1].replace(".1.", ".2.", 1)]))
     for field in EVENT_FIELDS})
-A_VIEW = {"kind": "view", "user_id": "fuzz-user", "listing_id": 2595, "query": "quiet room"}  # 2595: the CSV's first
-ONE_FIELD_FUZZED = st.builds(lambda field, value: {**A_VIEW, field: value}, st.sampled_from(EVENT_FIELDS),
+# 2595: the CSV's first. A view carries the impression id it was served; an impression may carry a propensity.
+A_VIEW = {"kind": "view", "user_id": "fuzz-user", "listing_id": 2595, "query": "quiet room", "impression_id": SERVED[0]}
+AN_AD_IMPRESSION = {"kind": "impression", "user_id": "fuzz-user", "listing_id": 2595, "ad_id": 1,
+                    "impression_id": SERVED[1], "propensity": 0.5}
+ONE_FIELD_FUZZED = st.builds(lambda event, field, value: {**event, field: value},
+                             st.sampled_from([A_VIEW, AN_AD_IMPRESSION]), st.sampled_from(EVENT_FIELDS),
                              st.one_of(JSON_VALUES, st.just(None)))
 
 
@@ -156,6 +170,8 @@ ONE_FIELD_FUZZED = st.builds(lambda field, value: {**A_VIEW, field: value}, st.s
 @example(payload={"kind": "view", "user_id": "u1", "listing_id": 2595, "ad_id": "x" * 10_000})
 @example(payload={"kind": "search", "user_id": "u1", "query": "x" * 10_000})
 @example(payload={"\ud800": 1})
+@example(payload={**AN_AD_IMPRESSION, "propensity": float("1e-320")})
+@example(payload=[A_VIEW, A_VIEW])
 def test_any_json_event_body_is_recorded_or_refused_by_field(client, payload):
     response = client.post("/api/events", content=json.dumps(payload).encode("utf-8"))
     _assert_clean_answer(response, EVENT_FIELDS + ("event", "body"))
@@ -175,7 +191,7 @@ def test_events_postgres_could_not_hold_are_refused_by_field(client, payload):
 
 def test_a_far_time_zone_offset_is_stored_in_utc(client):
     """Postgres refuses an offset of -23:59 that Python accepts: the event is stored as the same moment in UTC."""
-    payload = {"kind": "view", "user_id": "u1", "listing_id": 2595, "occurred_at": "2020-01-01T00:00:00-23:59"}
+    payload = {**A_VIEW, "occurred_at": "2020-01-01T00:00:00-23:59"}
     response = client.post("/api/events", content=json.dumps(payload).encode("utf-8"))
     assert response.status_code == 200, response.text[:300]
 

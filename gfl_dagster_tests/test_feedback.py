@@ -32,6 +32,12 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
     ({"kind": "view", "user_id": "u1", "listing_id": 1, "price": 1}, "unknown field(s) price"),
     ({"kind": "view", "user_id": "u" * 200, "listing_id": 1}, "at most 128 characters"),
     (["view"], "an event is an object"),
+    ({"kind": "view", "user_id": "u1", "listing_id": 1, "impression_id": 7}, "impression_id must be the text"),
+    ({"kind": "view", "user_id": "u1", "listing_id": 1, "impression_id": "x" * 201}, "at most 200 characters"),
+    ({"kind": "click", "user_id": "u1", "listing_id": 1, "propensity": 0.5}, "propensity belongs to impression"),
+    ({"kind": "impression", "user_id": "u1", "listing_id": 1, "propensity": 0}, "propensity must be a number"),
+    ({"kind": "impression", "user_id": "u1", "listing_id": 1, "propensity": "nan"}, "propensity must be a number"),
+    ({"kind": "impression", "user_id": "u1", "listing_id": 1, "propensity": True}, "propensity must be a number"),
 ])
 def test_invalid_events_are_refused_naming_the_field(raw, problem):
     with pytest.raises(EventError, match=problem.replace("(", r"\(").replace(")", r"\)")):
@@ -106,25 +112,26 @@ def test_cli_file_is_validated_whole_before_anything_is_stored(engine, tmp_path)
 
 def test_api_records_events_and_searches_and_refuses_bad_ones(engine, resources):
     synced_slice(engine, resources, rows=40)
-    with engine.connect() as connection:
-        listing_id = connection.execute(text("SELECT min(id) FROM listings")).scalar_one()
     with TestClient(app_for(resources)) as client:
-        ok = client.post("/api/events", json=[{"kind": "view", "user_id": "u1", "listing_id": listing_id},
-                                              {"kind": "save", "user_id": "u1", "listing_id": listing_id}])
-        assert ok.status_code == 200 and ok.json() == {"recorded": 2}
-        for body, problem in (({"kind": "view", "user_id": "u1", "listing_id": 424242424242}, "unknown listing_id"),
+        hits = client.get("/api/search", params={"text": "quiet room", "limit": 3, "user": "u2"}).json()["hits"]
+        listing_id, seen = hits[0]["id"], hits[0]["impression_id"]
+        ok = client.post("/api/events", json=[
+            {"kind": "view", "user_id": "u1", "listing_id": listing_id, "impression_id": seen},
+            {"kind": "save", "user_id": "u1", "listing_id": listing_id, "impression_id": seen}])
+        assert ok.status_code == 200 and ok.json() == {"recorded": 2, "refused": 0}
+        for body, problem in (({"kind": "view", "user_id": "u1", "listing_id": 424242424242}, "impression_id"),
                               ({"kind": "nope", "user_id": "u1"}, "kind 'nope'"),
                               ({"kind": "view", "listing_id": listing_id}, "user_id is missing")):
             refused = client.post("/api/events", json=body)
             assert refused.status_code == 400 and problem in refused.json()["error"]
+            assert refused.json()["refused"] == 1
         assert client.post("/api/events", content=b"{not json").status_code == 400
         assert client.post("/api/events", content=b"[" + b" " * 70_000 + b"]").status_code == 413
-        hits = client.get("/api/search", params={"text": "quiet room", "limit": 3, "user": "u2"}).json()["hits"]
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT kind, user_id, listing_id FROM feedback_events "
                                        "WHERE user_id = 'u2' ORDER BY id")).all()
-    assert hits and [row.kind for row in rows] == ["search"], "the page posts the impressions of what it drew"
-    assert _count(engine) == 2 + 1
+    assert [row.kind for row in rows] == ["search"], "the page posts the impressions of what it drew"
+    assert _count(engine) == 1 + 2
 
 
 def test_a_clients_budget_refills_over_time_and_is_its_own():
@@ -144,15 +151,23 @@ def test_the_event_api_answers_429_with_retry_after_past_the_budget(engine, reso
     from gfl_dagster.web.app import create_app
     from gfl_dagster.web.rate_limit import RateLimit
 
-    load_listings_csv(engine, BUNDLED_CSV, limit=3)
-    with engine.connect() as connection:
-        listing_id = connection.execute(text("SELECT min(id) FROM listings")).scalar_one()
+    synced_slice(engine, resources, rows=20)
     app = create_app(database=resources["database"], embedder=resources["embedder"],
                      vector_store=resources["vector_store"], model_client=resources["model_client"],
-                     event_budget=RateLimit(per_second=0.01, burst=2))
-    event = {"kind": "view", "user_id": "u1", "listing_id": listing_id}
+                     event_budget=RateLimit(per_second=0.01, burst=5))
     with TestClient(app) as client:
-        statuses = [client.post("/api/events", json=event) for _ in range(3)]
-    assert [r.status_code for r in statuses] == [200, 200, 429]
-    assert int(statuses[2].headers["retry-after"]) >= 1 and "too many" in statuses[2].json()["error"]
-    assert _count(engine) == 2, "a refused request stores nothing"
+        hits = client.get("/api/search", params={"text": "room", "limit": 5}).json()["hits"]
+        events = [{"kind": "impression", "user_id": "u1", "listing_id": hit["id"], "impression_id": hit["impression_id"]}
+                  for hit in hits]
+        assert len(events) == 5
+        first = client.post("/api/events", json=events[:2])
+        over = client.post("/api/events", json=events[2:5])  # 3 events; 3 of the 5 are left: passes
+        last = client.post("/api/events", json=events[:1])  # none left
+        too_many = client.post("/api/events", json=events * 2)  # 10 events never fit a budget of 5
+    assert [r.status_code for r in (first, over, last, too_many)] == [200, 200, 429, 429]
+    assert int(last.headers["retry-after"]) >= 1 and "too many" in last.json()["error"]
+    assert last.json()["refused"] == 1 and too_many.json()["refused"] == 10
+    assert "10 events in one request are over this client's budget of 5" in too_many.json()["error"]
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT count(*) FROM feedback_events WHERE kind = 'impression'")).scalar()
+    assert stored == 5, "the budget counts events, and a refused request stores nothing"

@@ -200,10 +200,11 @@ def test_the_page_api_shows_the_viewers_ad_and_recommends_for_a_user(synced, res
         assert (named["audience"]["slug"], named["audience"]["source"]) == ("family_with_kids", "sentence")
         assert {hit["ad"]["audience"] for hit in named["hits"] if hit["ad"]} == {"family_with_kids"}
         shown += [hit["ad"] for hit in named["hits"] if hit["ad"]]
-        assert client.post("/api/events", json={"kind": "click", "user_id": "dave", "listing_id": declared["hits"][0]["id"],
-                                                 "ad_id": shown[0]["id"]}).status_code == 200
-        assert client.post("/api/events", json={"kind": "click", "user_id": "dave", "listing_id": declared["hits"][1]["id"],
-                                                 "ad_id": shown[1]["id"]}).status_code == 200
+        for hit in [hit for hit in declared["hits"] if hit["ad"]][:2]:  # clicks on the young couple's ads shown
+            clicked = client.post("/api/events", json={"kind": "click", "user_id": "dave", "listing_id": hit["id"],
+                                                       "ad_id": hit["ad"]["id"],
+                                                       "impression_id": hit["ad"]["impression_id"]})
+            assert clicked.status_code == 200, clicked.text
         remembered = search(text="room in Brooklyn")
         assert (remembered["audience"]["slug"], remembered["audience"]["source"]) == ("young_couple", "history"), \
             remembered["audience"]

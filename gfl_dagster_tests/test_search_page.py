@@ -285,13 +285,42 @@ def test_a_user_with_an_audience_sees_one_ad_per_listing_and_their_recommendatio
         seen += len(family)
         save_whole_page(browser, tmp_path / "search-page-family.png")
 
+        # A real click on an ad and a view of a listing count: they carry the impression ids this page's
+        # session (its HttpOnly cookie, which no script on the page can read) was served.
+        assert "gfl_session" not in browser.execute_script("return document.cookie")
+        card = next(hit for hit in browser.find_elements("css selector", "#results .hit")
+                    if hit.find_elements("css selector", ".ad-link"))
+        clicked = (int(card.get_attribute("data-id")),
+                   int(card.find_element("css selector", ".ad-link").get_attribute("data-ad-id")))
+        card.find_element("css selector", ".hit-name").click()
+        card.find_element("css selector", ".ad-link").click()  # last: its link may redraw the page
+        stored = wait_for_rows(engine, "SELECT kind, listing_id, ad_id, trusted, id FROM feedback_events "
+                                       "WHERE user_id = 'ana' AND kind IN ('click', 'view') "
+                                       "AND impression_id IS NOT NULL", 2)  # not her history's, written before
+        assert sorted(row[:4] for row in stored) == [("click", *clicked, True), ("view", clicked[0], None, True)], stored
+        first_action = min(row[4] for row in stored)
+        wait_drawn(browser)
+
     from sqlalchemy import text
 
     with engine.connect() as connection:
         recorded = connection.execute(text(
-            "SELECT count(*) FROM feedback_events WHERE user_id = 'ana' AND kind = 'impression' AND ad_id IS NOT NULL"
-        )).scalar_one()
+            "SELECT count(*) FROM feedback_events WHERE user_id = 'ana' AND kind = 'impression' AND ad_id IS NOT NULL "
+            "AND id < :before"), {"before": first_action}).scalar_one()
     assert recorded == seen, "an impression of every ad drawn, and of nothing else"
+
+
+def wait_for_rows(engine, query: str, count: int, timeout_s: float = 10.0) -> list[tuple]:
+    """The rows of `query` once there are `count` of them (the page posts its events without waiting)."""
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with engine.connect() as connection:
+            rows = [tuple(row) for row in connection.execute(text(query))]
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
 
 
 def test_a_refused_query_shows_the_search_error(engine, resources, browser):

@@ -188,6 +188,7 @@ def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int
     from gfl_dagster.ads.audiences import load_audiences
     from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.db import queries
+    from gfl_dagster.feedback.impressions import Signer
     from gfl_dagster.feedback.market import load_click_model
     from gfl_dagster.feedback.simulated_users import make_users, step
 
@@ -201,7 +202,8 @@ def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int
         engine = resources.database.engine()
         with engine.connect() as connection:
             areas = [row.area for row in sorted(connection.execute(queries.LIST_AREAS), key=lambda r: -r.listings)]
-        people = make_users(count, areas, rng)
+        signer = Signer.from_environment()
+        people = make_users(count, areas, rng, signer)
         if not people:
             click.echo("no listings yet: run `gfl up` first")
             return
@@ -209,7 +211,7 @@ def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int
         made = 0
         try:
             while time.monotonic() - started < duration:
-                for kind, n in step(engine, rng.choice(people), rng, truth).items():
+                for kind, n in step(engine, rng.choice(people), rng, truth, signer).items():
                     totals[kind] = totals.get(kind, 0) + n
                 made += 1
                 if made % max(1, int(rate * 10)) == 0:

@@ -148,7 +148,7 @@ AD_STATS = text(
     "SELECT a.id AS ad_id, a.listing_id, a.audience, a.variant, a.text, a.area, a.angle, "
     "count(*) FILTER (WHERE e.kind = 'impression') AS impressions, "
     "count(*) FILTER (WHERE e.kind = 'click') AS clicks "
-    "FROM listing_ads a LEFT JOIN feedback_events e ON e.ad_id = a.id "
+    "FROM listing_ads a LEFT JOIN feedback_events e ON e.ad_id = a.id AND e.trusted "
     "WHERE a.retired_at IS NULL GROUP BY a.id"
 )
 # The same per audience and angle over every ad, retired ones too: the bandit's pooled evidence.
@@ -178,7 +178,7 @@ _RECOMMENDATION_STALE = (
 _USERS_TO_REFRESH = (
     "SELECT e.user_id, max(e.id) AS newest FROM feedback_events e "
     "LEFT JOIN user_recommendations r ON r.user_id = e.user_id "
-    "WHERE {bucket} e.kind IN ('view', 'click', 'save', 'book') "
+    "WHERE {bucket} e.trusted AND e.kind IN ('view', 'click', 'save', 'book') "
     f"GROUP BY e.user_id, r.user_id, r.listing_ids, r.generated_at, r.prompt_version "
     f"HAVING max(e.id) > coalesce(max(r.source_event_id), 0) OR (r.user_id IS NOT NULL AND {_RECOMMENDATION_STALE})"
 )
@@ -193,18 +193,19 @@ STALE_RECOMMENDATION_BUCKETS = text(
 USER_SIGNALS = text(
     "SELECT e.listing_id, e.kind, extract(epoch FROM now() - e.occurred_at) AS age_s FROM feedback_events e "
     "JOIN listings l ON l.id = e.listing_id "
-    "WHERE e.user_id = :user_id AND e.kind IN ('view', 'click', 'save', 'book') ORDER BY e.id DESC LIMIT 200"
+    "WHERE e.user_id = :user_id AND e.trusted AND e.kind IN ('view', 'click', 'save', 'book') "
+    "ORDER BY e.id DESC LIMIT 200"
 )
-BOOKED_BY_USER = text("SELECT DISTINCT listing_id FROM feedback_events WHERE user_id = :user_id AND kind = 'book'")
+BOOKED_BY_USER = text("SELECT DISTINCT listing_id FROM feedback_events WHERE user_id = :user_id AND kind = 'book' AND trusted")
 # A user's recent searches and ad clicks, newest first: the audience their history points to (ads/viewer.py).
 AUDIENCE_HISTORY = text(
     "SELECT e.kind, e.query, a.audience FROM feedback_events e LEFT JOIN listing_ads a ON a.id = e.ad_id "
-    "WHERE e.user_id = :user_id AND (e.kind = 'search' OR (e.kind = 'click' AND e.ad_id IS NOT NULL)) "
+    "WHERE e.user_id = :user_id AND e.trusted AND (e.kind = 'search' OR (e.kind = 'click' AND e.ad_id IS NOT NULL)) "
     "ORDER BY e.id DESC LIMIT 100"
 )
 MOST_BOOKED = text(
     "SELECT e.listing_id, count(*) AS bookings FROM feedback_events e JOIN listings l ON l.id = e.listing_id "
-    "WHERE e.kind = 'book' GROUP BY e.listing_id ORDER BY bookings DESC, e.listing_id LIMIT :limit"
+    "WHERE e.kind = 'book' AND e.trusted GROUP BY e.listing_id ORDER BY bookings DESC, e.listing_id LIMIT :limit"
 )
 MOST_REVIEWED = text("SELECT id FROM listings ORDER BY number_of_reviews DESC NULLS LAST, id LIMIT :limit")
 NEWEST_EVENT_OF = text("SELECT max(id) FROM feedback_events WHERE user_id = :user_id")
@@ -216,6 +217,10 @@ NEW_EVENTS = text(
     "FILTER (WHERE e.kind IN ('view', 'click', 'save', 'book')) AS buckets, "
     "array_agg(DISTINCT a.area) FILTER (WHERE a.area IS NOT NULL) AS ad_areas "
     "FROM feedback_events e LEFT JOIN listing_ads a ON a.id = e.ad_id WHERE e.id > :after"
+)
+# Replays: the kinds already recorded against these impression ids (at most one of each per impression).
+RECORDED_FOR_IMPRESSIONS = text(
+    "SELECT impression_id, kind FROM feedback_events WHERE impression_id = ANY(:ids)"
 )
 EVENT_COUNTS = text("SELECT kind, count(*) AS n FROM feedback_events GROUP BY kind ORDER BY kind")
 AD_COUNTS = text("SELECT count(*) FILTER (WHERE retired_at IS NULL) AS active, "

@@ -228,6 +228,16 @@ CREATE TABLE IF NOT EXISTS feedback_events (
 );
 CREATE INDEX IF NOT EXISTS feedback_events_user_idx ON feedback_events (user_id, occurred_at);
 CREATE INDEX IF NOT EXISTS feedback_events_ad_idx ON feedback_events (ad_id) WHERE ad_id IS NOT NULL;
+-- What vouches for an event (issue 23): the impression id the server served (feedback/impressions.py), its
+-- propensity (an impression's), and `trusted`: written by a checked path. Rows from before the checks are
+-- not trusted, and the learners (ads, recommendations) read only trusted rows.
+ALTER TABLE feedback_events ADD COLUMN IF NOT EXISTS impression_id text;
+ALTER TABLE feedback_events ADD COLUMN IF NOT EXISTS propensity double precision
+    CHECK (propensity > 0 AND propensity <= 1);
+ALTER TABLE feedback_events ADD COLUMN IF NOT EXISTS trusted boolean NOT NULL DEFAULT false;
+-- An impression is recorded, viewed, clicked and saved at most once each: a replay is refused.
+CREATE UNIQUE INDEX IF NOT EXISTS feedback_events_once_per_impression ON feedback_events (impression_id, kind)
+    WHERE impression_id IS NOT NULL;
 
 -- Ad copy per listing and audience (ads/), generated from the listing's facts and its stored
 -- description, checked, and retired (never deleted) when its listing changes or clicks show a

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -111,6 +112,9 @@ feedback_events = Table(
     Column("query", Text),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("received_at", DateTime(timezone=True), server_default=func.now()),
+    Column("impression_id", Text),
+    Column("propensity", Float),
+    Column("trusted", Boolean, nullable=False, server_default="false"),
 )
 
 

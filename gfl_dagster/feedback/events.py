@@ -17,7 +17,8 @@ MAX_USER_ID = 128
 MAX_QUERY = 500
 # Clocks differ: an event stamped this far ahead of the server is still accepted.
 CLOCK_SKEW = timedelta(seconds=60)
-FIELDS = ("kind", "user_id", "listing_id", "ad_id", "query", "occurred_at")
+FIELDS = ("kind", "user_id", "listing_id", "ad_id", "query", "occurred_at", "impression_id", "propensity")
+MAX_IMPRESSION_ID = 200
 
 
 class EventError(ValueError):
@@ -32,10 +33,15 @@ class Event:
     ad_id: Optional[int] = None
     query: Optional[str] = None
     occurred_at: Optional[datetime] = None  # None: now
+    impression_id: Optional[str] = None  # what the server served (feedback/impressions.py)
+    propensity: Optional[float] = None  # an impression's: the probability the policy showed what it showed
 
     def row(self) -> dict[str, Any]:
+        # Stored means trusted: only the checked paths (the API after check_served, the simulator, the
+        # operator's `gfl feedback`) reach record_events; rows from before the checks are not.
         return {"kind": self.kind, "user_id": self.user_id, "listing_id": self.listing_id, "ad_id": self.ad_id,
-                "query": self.query, "occurred_at": self.occurred_at or datetime.now(timezone.utc)}
+                "query": self.query, "occurred_at": self.occurred_at or datetime.now(timezone.utc),
+                "impression_id": self.impression_id, "propensity": self.propensity, "trusted": True}
 
 
 def search_event(user_id: str, query: str) -> Event:
@@ -110,5 +116,27 @@ def validate_event(raw: Mapping[str, Any], now: Optional[datetime] = None) -> Ev
         raise EventError(f"query is longer than {MAX_QUERY} characters")
     if query is not None and any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in query):
         raise EventError("query must not contain NUL or unpaired surrogate characters")
+    impression_id = raw.get("impression_id")
+    if impression_id is not None and (not isinstance(impression_id, str) or not impression_id.isascii()
+                                      or not impression_id.isprintable() or len(impression_id) > MAX_IMPRESSION_ID):
+        raise EventError(f"impression_id must be the text the search served, at most {MAX_IMPRESSION_ID} characters")
     return Event(kind, user_id, listing_id, _whole_number("ad_id", raw.get("ad_id")), query,
-                 _timestamp(raw.get("occurred_at"), now or datetime.now(timezone.utc)))
+                 _timestamp(raw.get("occurred_at"), now or datetime.now(timezone.utc)), impression_id or None,
+                 _propensity(kind, raw.get("propensity")))
+
+
+def _propensity(kind: str, value: Any) -> Optional[float]:
+    """An impression's propensity: a probability in (0, 1]."""
+    if value is None:
+        return None
+    if kind != "impression":
+        raise EventError(f"propensity belongs to impression events, not to a {kind}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise EventError(f"propensity must be a number in (0, 1], got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise EventError(f"propensity must be a number in (0, 1], got {value!r}") from None
+    if not 0.0 < number <= 1.0:  # also refuses NaN
+        raise EventError(f"propensity must be a number in (0, 1], got {value!r}")
+    return number

@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Sequence
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from gfl_dagster.db import queries, tables
 from gfl_dagster.feedback.events import Event, EventError
 
 
 def record_events(engine: Engine, events: Sequence[Event]) -> int:
-    """Store every event or none: an event about a listing that does not exist is refused, naming it."""
+    """Store every event or none: an event about a listing that does not exist, or a second event of one kind
+    against one impression id (a replayed click), is refused, naming it.
+
+    Stored events are marked trusted: call this only with events a trusted writer vouches for (the operator,
+    a loader) or that passed feedback/impressions.check_served (the API, the simulator)."""
     if not events:
         return 0
     listing_ids = sorted({event.listing_id for event in events if event.listing_id is not None})
@@ -22,5 +27,17 @@ def record_events(engine: Engine, events: Sequence[Event]) -> int:
             if unknown:
                 raise EventError(f"unknown listing_id {', '.join(map(str, unknown[:10]))}"
                                  + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""))
-        connection.execute(tables.feedback_events.insert(), [event.row() for event in events])
+        sent = {(event.impression_id, event.kind) for event in events if event.impression_id}
+        if sent:
+            recorded = connection.execute(queries.RECORDED_FOR_IMPRESSIONS, {"ids": sorted({i for i, _ in sent})})
+            replayed = sorted(f"the {row.kind} of impression_id {row.impression_id}" for row in recorded
+                              if (row.impression_id, row.kind) in sent)
+            if replayed:
+                raise EventError(f"already recorded: {replayed[0]}"
+                                 + (f" and {len(replayed) - 1} more" if len(replayed) > 1 else "")
+                                 + " (an impression counts each kind once)")
+        try:
+            connection.execute(tables.feedback_events.insert(), [event.row() for event in events])
+        except IntegrityError:  # the same impression twice in the batch, or a concurrent request first
+            raise EventError("already recorded: an impression_id counts each kind once") from None
     return len(events)

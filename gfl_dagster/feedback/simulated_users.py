@@ -6,6 +6,10 @@ an impression of each with the audience's ad when the listing has one (the varia
 page chooses it, `choose_ad`), then views, ad clicks, saves and the odd booking. Ad clicks follow the
 market's hidden click model (feedback/market.py: a probability per audience and angle, which the
 learner never reads), so the learning step has something true to find.
+
+They are served as a person is: each user holds a session, each hit and ad shown gets its impression id
+from the functions the API uses (feedback/impressions.py), and their events pass the API's check before
+they are stored. Their bookings are the operator's (this is the operator's command).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlalchemy import Engine
 from gfl_dagster.ads.for_hits import choose_ad
 from gfl_dagster.db import queries
 from gfl_dagster.feedback.events import Event
+from gfl_dagster.feedback.impressions import Signer, check_served, served
 from gfl_dagster.feedback.market import ClickModel
 from gfl_dagster.feedback.record import record_events
 
@@ -47,14 +52,16 @@ class User:
     user_id: str
     persona: Persona
     area: str
+    session: str  # as the server hands a page its session
 
 
-def make_users(count: int, areas: list[str], rng: random.Random) -> list[User]:
+def make_users(count: int, areas: list[str], rng: random.Random, signer: Signer) -> list[User]:
     favourite = areas[:2] or areas  # the busiest areas: people crowd where the listings are
-    return [User(f"sim-{n:03d}", rng.choice(PERSONAS), rng.choice(favourite)) for n in range(count)]
+    return [User(f"sim-{n:03d}", rng.choice(PERSONAS), rng.choice(favourite), signer.new_session())
+            for n in range(count)]
 
 
-def step(engine: Engine, user: User, rng: random.Random, truth: ClickModel) -> dict[str, int]:
+def step(engine: Engine, user: User, rng: random.Random, truth: ClickModel, signer: Signer) -> dict[str, int]:
     """One search by `user` and what they do with it; returns the events recorded, by kind. An audience
     the truth leaves out does not click ads."""
     with engine.connect() as connection:
@@ -65,20 +72,30 @@ def step(engine: Engine, user: User, rng: random.Random, truth: ClickModel) -> d
     query = user.persona.sentence.format(area=user.area)
     events = [Event("search", user.user_id, None, None, query, at)]
     audience = user.persona.audience
+    shown = []
     for hit in hits:
-        # The audience's ad the page would show, chosen as the page chooses it; clicked as the truth says.
+        # The audience's ad the page would show, chosen as the page chooses it.
         variants = list(zip(hit.ad_ids or [], hit.ad_angles or []))
         ad_id, angle = choose_ad(variants, rng) if variants else (None, None)
-        events.append(Event("impression", user.user_id, hit.id, ad_id, query, at))
-        if ad_id is not None and audience in truth.probabilities and rng.random() < truth.probability(
-                audience, angle):
-            events.append(Event("click", user.user_id, hit.id, ad_id, query, at))
+        shown.append({"id": hit.id, "ad": {"id": ad_id, "angle": angle} if ad_id is not None else None})
+    served(signer, user.session, shown)  # each hit and ad its impression id, as the API serves them
+    for hit in shown:
+        listing_id, seen, ad = hit["id"], hit["impression_id"], hit["ad"]
+        events.append(Event("impression", user.user_id, listing_id, None, query, at, seen))
+        if ad is not None:
+            events.append(Event("impression", user.user_id, listing_id, ad["id"], query, at, ad["impression_id"]))
+            # Clicked as the truth says.
+            if audience in truth.probabilities and rng.random() < truth.probability(audience, ad["angle"]):
+                events.append(Event("click", user.user_id, listing_id, ad["id"], query, at, ad["impression_id"]))
         if rng.random() < VIEW:
-            events.append(Event("view", user.user_id, hit.id, None, query, at))
+            events.append(Event("view", user.user_id, listing_id, None, query, at, seen))
             if rng.random() < SAVE:
-                events.append(Event("save", user.user_id, hit.id, None, query, at))
+                events.append(Event("save", user.user_id, listing_id, None, query, at, seen))
                 if rng.random() < BOOK:
-                    events.append(Event("book", user.user_id, hit.id, None, query, at))
+                    events.append(Event("book", user.user_id, listing_id, None, query, at))
+    problems = check_served(events, signer, user.session, may_book=True)
+    if problems:
+        raise RuntimeError(f"the simulator served what the API refuses: {problems[:3]}")
     record_events(engine, events)
     counts: dict[str, Any] = {}
     for event in events:

@@ -6,14 +6,19 @@
                           SearchQuery's fields, plus `literal` (1: take the text as it is), `user` (records
                           the search as feedback) and `audience` (a slug of ads/audiences.toml: whose ads)
     GET /api/recommend    {"text", "cited_ids", "hits", "model", "problems"}; same parameters
-    POST /api/events      feedback events (one object or a list; see feedback/events.py) -> {"recorded": n}
+    POST /api/events      feedback events (one object or a list; see feedback/events.py) -> {"recorded": n,
+                          "refused": 0}; refused whole (400, or 429 over the budget) with {"error", "refused",
+                          "problems": [{"event": index, "reason"}]}
     GET /api/for-you      ?user=ID: recommended for that user (or a cold start that says so)
     GET /api/ads          every active ad of the listings a search finds (`audience` narrows them): for
                           inspecting ads, not a viewer's page (it records nothing)
 
-A hit carries `ad`: the one ad its viewer sees, or null. The audience is declared (`audience`),
-named in the sentence or read from the user's history (ads/viewer.py); with none, no ads.
-With a `user` parameter, the search is recorded as feedback. Impressions are recorded by what
+A hit carries `ad`: the one ad its viewer sees, or null. The hit and its ad each carry an `impression_id`
+(feedback/impressions.py) bound to the session (the HttpOnly `gfl_session` cookie the page and the search
+hand out): an impression, view, click or save is recorded only with the id of what this session was
+shown, once per kind; a `book` only with the booking token (Authorization: Bearer, GFL_BOOKING_TOKEN).
+The audience is declared (`audience`), named in the sentence or read from the user's history
+(ads/viewer.py); with none, no ads. With a `user` parameter, the search is recorded as feedback. Impressions are recorded by what
 draws the hits, once drawn (the page posts them to /api/events): an answer the page dropped (a
 newer search overtook it, the person navigated away) was never seen and counts nothing.
 
@@ -24,8 +29,10 @@ what the blocking embedder and database calls need.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import math
 import time
 from collections import Counter
 from contextlib import asynccontextmanager
@@ -46,7 +53,9 @@ from gfl_dagster.ads.audiences import load_audiences
 from gfl_dagster.ads.for_hits import active_ads, ad_json, ads_for_hits
 from gfl_dagster.ads.viewer import AudienceError, declared_audience, viewer_audience
 from gfl_dagster.feedback.events import MAX_USER_ID, EventError, search_event, validate_event
+from gfl_dagster.feedback.impressions import SESSION_COOKIE, Signer, check_served, served
 from gfl_dagster.feedback.record import record_events
+from gfl_dagster import settings
 from gfl_dagster.recommendations.for_you import recommended_for
 from gfl_dagster.search.interpret import SearchContext, load_search_context
 from gfl_dagster.search.query import SET_FILTERS, excerpt, query_from_params
@@ -57,6 +66,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 log = logging.getLogger(__name__)
 MAX_EVENTS_BODY = 64 * 1024  # a page sends a few events at a time; anything larger is refused
+MAX_PROBLEMS = 20  # a refused request names this many of its events' problems
 
 
 CONTEXT_TTL_S = 30.0  # places and price bands change with the data, slowly
@@ -108,7 +118,8 @@ def _plain(value: Any) -> Any:
 
 
 def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client: Any,
-               event_budget: Optional[RateLimit] = None) -> Starlette:
+               event_budget: Optional[RateLimit] = None, signer: Optional[Signer] = None,
+               booking_token: Optional[str] = None) -> Starlette:
     """The app over the project's resources (as project_resources() or the tests build them).
 
     The vector store is opened once for the app's lifetime (a Weaviate client
@@ -116,6 +127,23 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
     """
 
     event_budget = event_budget or RateLimit()
+    signer = signer or Signer.from_environment()
+    booking_token = booking_token or settings.value(settings.GFL_BOOKING_TOKEN)
+
+    def session_of(request: Request) -> Optional[str]:
+        value = request.cookies.get(SESSION_COOKIE)
+        return value if signer.valid_session(value) else None
+
+    def with_session(response: Any, request: Request, session: str) -> Any:
+        if request.cookies.get(SESSION_COOKIE) != session:
+            # HttpOnly: no script reads it; SameSite=Strict: no other site's page sends it.
+            response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")
+        return response
+
+    def may_book(request: Request) -> bool:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return bool(booking_token) and scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), booking_token.encode())
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
@@ -135,7 +163,8 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         return cached["value"]
 
     def page(request: Request) -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html")
+        return with_session(FileResponse(STATIC_DIR / "index.html"), request,
+                            session_of(request) or signer.new_session())
 
     def options(request: Request) -> Json:
         defaults = search.SearchQuery()
@@ -153,16 +182,15 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         shown = ads_for_hits(database.engine(), found.hits, audience.slug if audience else None)
         for hit in found.hits:
             hit["ad"] = shown[hit["id"]]
+        session = session_of(request) or signer.new_session()
+        served(signer, session, found.hits)
         if user_id:
             record_events(database.engine(), [search_event(user_id, query.text or "(filters only)")])
-        return Json({"hits": found.hits, "understood": found.interpretation.as_json(), "message": found.message,
-                     "ranking": found.ranking, "audience": audience.as_json() if audience else None})
+        return with_session(Json({
+            "hits": found.hits, "understood": found.interpretation.as_json(), "message": found.message,
+            "ranking": found.ranking, "audience": audience.as_json() if audience else None}), request, session)
 
     async def events_endpoint(request: Request) -> Json:
-        wait_s = event_budget.wait_s(request.client.host if request.client else "unknown")
-        if wait_s is not None:
-            return Json({"error": f"too many feedback requests from this client; retry in {wait_s:.1f}s"},
-                        status_code=429, headers={"Retry-After": RateLimit.retry_after(wait_s)})
         body = await request.body()
         if len(body) > MAX_EVENTS_BODY:
             return Json({"error": f"request body over {MAX_EVENTS_BODY} bytes"}, status_code=413)
@@ -171,9 +199,40 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
         except (ValueError, RecursionError):  # RecursionError: nested thousands deep, which no event is
             raise EventError("the body must be JSON: an event object or a list of them") from None
         raws = payload if isinstance(payload, list) else [payload]
-        events = [validate_event(raw) for raw in raws]
-        recorded = await run_in_threadpool(record_events, database.engine(), events)
-        return Json({"recorded": recorded})
+        # The budget counts events, valid or not: guessing impression ids costs as much as sending clicks.
+        wait_s = event_budget.wait_s(request.client.host if request.client else "unknown", len(raws))
+        if wait_s is not None:
+            reason = (f"{len(raws)} events in one request are over this client's budget of {event_budget.burst}; "
+                      "send fewer at a time" if wait_s == math.inf else
+                      f"too many feedback events from this client; retry in {wait_s:.1f}s")
+            return Json({"error": reason, "refused": len(raws), "problems": [{"event": None, "reason": reason}]},
+                        status_code=429, headers={"Retry-After": RateLimit.retry_after(min(wait_s, 3600.0))})
+        session = session_of(request)
+        if session is None:
+            return refuse_events(len(raws), [(None, "no session: writes need the session cookie the page "
+                                                    f"({SESSION_COOKIE}) or a search hands out")])
+        events, problems = [], []
+        for index, raw in enumerate(raws):
+            try:
+                events.append(validate_event(raw))
+            except EventError as error:
+                problems.append((index, str(error)))
+        if not problems:
+            problems = check_served(events, signer, session, may_book=may_book(request))
+        if problems:
+            return refuse_events(len(raws), problems)
+        try:
+            recorded = await run_in_threadpool(record_events, database.engine(), events)
+        except EventError as error:
+            return refuse_events(len(raws), [(None, str(error))])
+        return Json({"recorded": recorded, "refused": 0})
+
+    def refuse_events(count: int, problems: list[tuple[Optional[int], str]]) -> Json:
+        """400, nothing stored: the first reason as `error`, and each event's (the first MAX_PROBLEMS)."""
+        index, reason = problems[0]
+        first = reason if index is None or count == 1 else f"event {index}: {reason}"
+        return Json({"error": first, "refused": count,
+                     "problems": [{"event": i, "reason": r} for i, r in problems[:MAX_PROBLEMS]]}, status_code=400)
 
     def ads_endpoint(request: Request) -> Json:
         """Every active ad of the listings a search finds: ?text=...&audience=... (and the search parameters)."""

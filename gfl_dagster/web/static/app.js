@@ -154,12 +154,15 @@ function hitCard(hit) {
     const link = element("a", "ad-link", hit.ad.text);
     link.href = `#listing-${hit.id}`;
     link.dataset.adId = hit.ad.id;
-    link.addEventListener("click", () => recordEvent({kind: "click", listing_id: hit.id, ad_id: hit.ad.id}));
+    link.addEventListener("click", () => recordEvent({kind: "click", listing_id: hit.id, ad_id: hit.ad.id,
+                                                      impression_id: hit.ad.impression_id}));
     line.appendChild(link);
     card.appendChild(line);
   }
-  // Opening a card (its name) is a view.
-  card.querySelector(".hit-name").addEventListener("click", () => recordEvent({kind: "view", listing_id: hit.id}));
+  // Opening a card (its name) is a view. Every event names the impression the server served (its id, signed
+  // for this page's session cookie): the server counts nothing it did not show.
+  card.querySelector(".hit-name").addEventListener("click", () => recordEvent({kind: "view", listing_id: hit.id,
+                                                                               impression_id: hit.impression_id}));
   return card;
 }
 
@@ -229,8 +232,8 @@ function recordEvent(event) {
 // so an answer that was dropped or never drawn counts nothing.
 function recordImpressions(hits, params) {
   const query = (new URLSearchParams(params).get("text") || "").trim().slice(0, 500) || "(filters only)";
-  return recordEvents(hits.flatMap((hit) => [{kind: "impression", listing_id: hit.id, query},
-    ...(hit.ad ? [{kind: "impression", listing_id: hit.id, ad_id: hit.ad.id, query}] : [])]));
+  return recordEvents(hits.flatMap((hit) => [{kind: "impression", listing_id: hit.id, query, impression_id: hit.impression_id},
+    ...(hit.ad ? [{kind: "impression", listing_id: hit.id, ad_id: hit.ad.id, query, impression_id: hit.ad.impression_id}] : [])]));
 }
 
 // "Recommended for you" comes from the user's history, not from this search: it sits apart, below
