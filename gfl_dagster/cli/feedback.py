@@ -19,7 +19,8 @@ from gfl_dagster.cli.common import fail
 @click.option("--query", help="The search text (search events).")
 @click.option("--at", "occurred_at", help="When it happened, ISO 8601 (default: now; never in the future).")
 @click.option("--file", "path", type=click.File("r"), help="Record every event of a JSON Lines file instead "
-              "(fields: kind, user_id, listing_id, ad_id, query, occurred_at); all or none are stored.")
+              "(fields: kind, user_id, listing_id, ad_id, query, occurred_at, impression_id, propensity); all or none "
+              "are stored. The operator is a trusted writer: no impression id is asked for.")
 def feedback(kind: Optional[str], user_id: Optional[str], listing_id: Optional[int], ad_id: Optional[int],
              query: Optional[str], occurred_at: Optional[str], path) -> None:
     """Record a feedback event, e.g. gfl feedback click --user u1 --listing 2595.
