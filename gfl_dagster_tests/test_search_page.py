@@ -297,7 +297,8 @@ def test_a_user_with_an_audience_sees_one_ad_per_listing_and_their_recommendatio
         stored = wait_for_rows(engine, "SELECT kind, listing_id, ad_id, trusted, id FROM feedback_events "
                                        "WHERE user_id = 'ana' AND kind IN ('click', 'view') "
                                        "AND impression_id IS NOT NULL", 2)  # not her history's, written before
-        assert sorted(row[:4] for row in stored) == [("click", *clicked, True), ("view", clicked[0], None, True)], stored
+        assert sorted(row[:4] for row in stored) == [("click", *clicked, True), ("view", clicked[0], None, True)], \
+            stored
         first_action = min(row[4] for row in stored)
         wait_drawn(browser)
 

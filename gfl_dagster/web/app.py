@@ -18,9 +18,10 @@ A hit carries `ad`: the one ad its viewer sees, or null. The hit and its ad each
 hand out): an impression, view, click or save is recorded only with the id of what this session was
 shown, once per kind; a `book` only with the booking token (Authorization: Bearer, GFL_BOOKING_TOKEN).
 The audience is declared (`audience`), named in the sentence or read from the user's history
-(ads/viewer.py); with none, no ads. With a `user` parameter, the search is recorded as feedback. Impressions are recorded by what
-draws the hits, once drawn (the page posts them to /api/events): an answer the page dropped (a
-newer search overtook it, the person navigated away) was never seen and counts nothing.
+(ads/viewer.py); with none, no ads. With a `user` parameter, the search is recorded as feedback.
+Impressions are recorded by what draws the hits, once drawn (the page posts them to /api/events): an
+answer the page dropped (a newer search overtook it, the person navigated away) was never seen and
+counts nothing.
 
 A query that cannot run answers 400 {"error": message}, the message SearchError gives.
 Endpoints are plain functions: Starlette runs them in its thread pool, which is
@@ -47,6 +48,7 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gfl_dagster import settings
 from gfl_dagster.search import retrieval as search
 from gfl_dagster.db import queries
 from gfl_dagster.ads.audiences import load_audiences
@@ -55,7 +57,6 @@ from gfl_dagster.ads.viewer import AudienceError, declared_audience, viewer_audi
 from gfl_dagster.feedback.events import MAX_USER_ID, EventError, search_event, validate_event
 from gfl_dagster.feedback.impressions import SESSION_COOKIE, Signer, check_served, served
 from gfl_dagster.feedback.record import record_events
-from gfl_dagster import settings
 from gfl_dagster.recommendations.for_you import recommended_for
 from gfl_dagster.search.interpret import SearchContext, load_search_context
 from gfl_dagster.search.query import SET_FILTERS, excerpt, query_from_params
