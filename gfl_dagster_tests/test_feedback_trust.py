@@ -74,6 +74,13 @@ def test_the_embedded_default_keeps_one_generated_secret_in_the_home_folder(tmp_
 # --- the API -----------------------------------------------------------------------------------------------
 
 @pytest.fixture()
+def synced(engine, resources):
+    """A few listings, no ads: enough for what needs only hits."""
+    synced_slice(engine, resources, rows=12)
+    return engine
+
+
+@pytest.fixture()
 def with_ads(engine, resources):
     synced_slice(engine, resources, rows=60)
     write_ads(engine, resources["model_client"], "Brooklyn")
@@ -130,7 +137,7 @@ def test_clicks_on_what_was_not_shown_or_without_a_session_are_refused(with_ads,
     assert _stored(with_ads, "kind <> 'search'") == 0, "nothing of a refused request is stored"
 
 
-def test_a_booking_over_http_needs_the_booking_token(with_ads, resources):
+def test_a_booking_over_http_needs_the_booking_token(synced, resources):
     with TestClient(_app(resources, booking_token="s3cret-booking")) as client:
         hit = _search(client)[0]
         book = {"kind": "book", "user_id": "u1", "listing_id": hit["id"]}
@@ -138,7 +145,7 @@ def test_a_booking_over_http_needs_the_booking_token(with_ads, resources):
         wrong = client.post("/api/events", json=book, headers={"Authorization": "Bearer guess"})
         booked = client.post("/api/events", json=book, headers={"Authorization": "Bearer s3cret-booking"})
     assert refused.status_code == wrong.status_code == 400 and "trusted writer" in refused.json()["error"]
-    assert booked.status_code == 200 and _stored(with_ads, "kind = 'book'") == 1
+    assert booked.status_code == 200 and _stored(synced, "kind = 'book'") == 1
     with TestClient(_app(resources)) as client:  # no GFL_BOOKING_TOKEN: no booking over HTTP at all
         _search(client)
         assert client.post("/api/events", json=book, headers={"Authorization": "Bearer "}).status_code == 400
@@ -206,7 +213,7 @@ def test_ten_thousand_forged_clicks_for_one_ad_change_neither_its_counts_nor_any
     assert target["ad"]["id"] not in {ad_id for ad_id, _ in credulous}, "the check is what kept the plan"
 
 
-def test_the_impression_accepts_a_propensity_for_the_bandit(with_ads, resources):
+def test_the_impression_accepts_a_propensity_for_the_bandit(synced, resources):
     with TestClient(_app(resources)) as client:
         hit = _search(client)[0]
         event = {"kind": "impression", "user_id": "u1", "listing_id": hit["id"], "impression_id": hit["impression_id"]}
@@ -214,7 +221,7 @@ def test_the_impression_accepts_a_propensity_for_the_bandit(with_ads, resources)
         ok = client.post("/api/events", json={**event, "propensity": 0.25})
     assert bad.status_code == 400 and "propensity must be a number in (0, 1]" in bad.json()["error"]
     assert ok.status_code == 200
-    with with_ads.connect() as connection:
+    with synced.connect() as connection:
         assert connection.execute(text("SELECT propensity FROM feedback_events")).scalar_one() == 0.25
 
 
