@@ -308,6 +308,7 @@ def test_simulated_people_click_by_the_hidden_truth_and_the_bandit_would_serve_w
 
     from gfl_dagster.ads.allocation import current_bandit, read_bandit
     from gfl_dagster.feedback.market import ClickModel
+    from gfl_dagster.feedback.impressions import Signer
     from gfl_dagster.feedback.simulated_users import PERSONAS, User, step
 
     write_ads(synced, resources["model_client"], "Brooklyn")
@@ -316,8 +317,9 @@ def test_simulated_people_click_by_the_hidden_truth_and_the_bandit_would_serve_w
     favourite = sorted(shown)[0]
     truth = ClickModel({"family_with_kids": {angle: 1.0 if angle == favourite else 0.0 for angle in shown}})
     rng = random.Random(5)
+    signer = Signer(b"simulated" * 4)
     for n in range(30):
-        step(synced, User(f"sim-{n}", family, "Brooklyn"), rng, truth)
+        step(synced, User(f"sim-{n}", family, "Brooklyn", signer.new_session()), rng, truth, signer)
     with synced.connect() as connection:
         clicked = connection.execute(text(
             "SELECT DISTINCT a.angle FROM feedback_events e JOIN listing_ads a ON a.id = e.ad_id "

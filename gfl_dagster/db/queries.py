@@ -156,7 +156,7 @@ ANGLE_STATS = text(
     "SELECT a.audience, a.angle, "
     "count(*) FILTER (WHERE e.kind = 'impression') AS impressions, "
     "count(*) FILTER (WHERE e.kind = 'click') AS clicks "
-    "FROM listing_ads a JOIN feedback_events e ON e.ad_id = a.id "
+    "FROM listing_ads a JOIN feedback_events e ON e.ad_id = a.id AND e.trusted "
     "WHERE a.angle IS NOT NULL GROUP BY a.audience, a.angle"
 )
 ADS_FOR_LISTINGS = text(
@@ -196,7 +196,9 @@ USER_SIGNALS = text(
     "WHERE e.user_id = :user_id AND e.trusted AND e.kind IN ('view', 'click', 'save', 'book') "
     "ORDER BY e.id DESC LIMIT 200"
 )
-BOOKED_BY_USER = text("SELECT DISTINCT listing_id FROM feedback_events WHERE user_id = :user_id AND kind = 'book' AND trusted")
+BOOKED_BY_USER = text(
+    "SELECT DISTINCT listing_id FROM feedback_events WHERE user_id = :user_id AND kind = 'book' AND trusted"
+)
 # A user's recent searches and ad clicks, newest first: the audience their history points to (ads/viewer.py).
 AUDIENCE_HISTORY = text(
     "SELECT e.kind, e.query, a.audience FROM feedback_events e LEFT JOIN listing_ads a ON a.id = e.ad_id "
