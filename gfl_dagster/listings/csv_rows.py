@@ -179,21 +179,32 @@ def open_text(path: Path) -> IO[str]:
     return open(path, newline="", encoding="utf-8-sig", errors="replace")
 
 
+def read_header(path: Path) -> list[str]:
+    """A file's column names, normalised ([] for an empty file): how a loader tells one source's file from
+    another's."""
+    try:
+        with open_text(path) as handle:
+            return _normalise_header(next(csv.reader(handle), []))
+    except GZIP_ERRORS as error:
+        raise unreadable_gzip(path, error) from None
+
+
 def iter_csv_records(
-    path: Path, area_columns: Sequence[str] = AREA_COLUMNS
+    path: Path, area_columns: Sequence[str] = AREA_COLUMNS, required: Sequence[str] = REQUIRED_COLUMNS,
 ) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
     try:
-        yield from _csv_records(path, area_columns)
+        yield from _csv_records(path, area_columns, required)
     except GZIP_ERRORS as error:
         raise unreadable_gzip(path, error) from None
 
 
 def _csv_records(
-    path: Path, area_columns: Sequence[str]
+    path: Path, area_columns: Sequence[str], required: Sequence[str]
 ) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
     """Yield (first line number, record, problem) for each CSV record.
 
-    The header must have the REQUIRED_COLUMNS and one of `area_columns`.
+    The header must have the `required` columns and one of `area_columns` (if any: another source's
+    file, reviews, has none).
 
     The line number is the record's first physical line, so quoted newlines in
     names do not shift it. A record with the wrong field count yields a problem.
@@ -204,8 +215,8 @@ def _csv_records(
             header = _normalise_header(next(reader))
         except StopIteration:
             raise CsvFormatError(f"{path} is empty: expected a header line") from None
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing or not any(c in header for c in area_columns):
+        missing = [c for c in required if c not in header]
+        if missing or (area_columns and not any(c in header for c in area_columns)):
             wanted = missing or [" or ".join(area_columns)]
             raise CsvFormatError(
                 f"{path} lacks required column(s) {', '.join(wanted)}; header is: {', '.join(header)}"
@@ -239,18 +250,22 @@ def parse_csv(
     parse: Callable[[dict[str, str]], dict[str, Any]] = parse_row,
     columns_read: Sequence[str] = LISTING_COLUMNS,
     area_columns: Sequence[str] = AREA_COLUMNS,
+    required: Sequence[str] = REQUIRED_COLUMNS,
+    reject_id: str = "id",
 ) -> ParsedFile:
     """Read a listings file (its first `limit` records) into clean rows and rejects.
 
     `parse` turns one record into a row (raising RowError); `columns_read` are the
     columns it reads, for reporting the file's ignored and missing ones, and
-    `area_columns` those of which it needs one. A listing id that appears twice
-    keeps its last row; the earlier one is rejected with the line that superseded it.
+    `area_columns` those of which it needs one, `required` those it cannot do without;
+    a reject carries the record's `reject_id` column (a review's, its listing id). An id
+    (`row["id"]`) that appears twice keeps its last row; the earlier one is rejected with
+    the line that superseded it.
     """
     path = Path(path)
     parsed = ParsedFile()
     by_id: dict[int, tuple[int, dict[str, Any], dict[str, str]]] = {}
-    records = iter_csv_records(path, area_columns)
+    records = iter_csv_records(path, area_columns, required)
     _, header, _ = next(records)
     columns = list(header or {})
     parsed.ignored_columns = [c for c in columns if c not in columns_read]
@@ -259,7 +274,7 @@ def parse_csv(
         if limit is not None and count >= limit:
             break
         raw = record or {}
-        listing_id = (raw.get("id") or "").strip() or None
+        listing_id = (raw.get(reject_id) or "").strip() or None
         if problem is None:
             try:
                 row = parse(raw)
@@ -271,7 +286,7 @@ def parse_csv(
         earlier = by_id.get(row["id"])
         if earlier is not None:
             parsed.rejects.append(
-                Reject(earlier[0], listing_id, f"duplicate id {row['id']}: superseded by line {line_number}", earlier[2])
+                Reject(earlier[0], (earlier[2].get(reject_id) or "").strip() or None, f"duplicate id {row['id']}: superseded by line {line_number}", earlier[2])
             )
         by_id[row["id"]] = (line_number, row, raw)
     parsed.rows = [row for _, row, _ in sorted(by_id.values(), key=lambda kept: kept[0])]

@@ -1,0 +1,1 @@
+"""Guests ' reviews: a second source, and "what guests say" about each listing."""
