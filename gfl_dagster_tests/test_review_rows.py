@@ -120,3 +120,11 @@ def test_any_reviews_file_is_rows_or_rejects_never_a_crash(tmp_path_factory, col
     for row in parsed.rows:
         assert set(row) == set(REVIEW_COLUMNS) and row["id"] >= 1 and row["listing_id"] >= 1
         assert row["comments"] is None or "\x00" not in row["comments"]
+
+
+def test_the_reviews_spec_names_the_files_columns_and_its_partition():
+    from gfl_dagster.reviews.source import REVIEWS
+
+    assert REVIEWS.table == "reviews" and REVIEWS.key == "id" and REVIEWS.partition == "area"
+    assert set(REVIEWS.field_names) - {REVIEWS.partition} == set(REVIEW_COLUMNS) - {"id"}
+    assert REVIEWS.vector_id(1) != REVIEWS.vector_id(2) and REVIEWS.sortable == ("listing_id", "date", "reviewer_id")
