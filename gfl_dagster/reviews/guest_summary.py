@@ -2,7 +2,7 @@
 
 It counts, per aspect (aspects.toml), the guests whose reviews mention it and those who speak against it,
 and states the most mentioned with their counts ("12 of 20 guests mention cleanliness, 9 the location and 7
-the host. 3 speak unfavourably of noise."). It states only aspects at least two reviews support, in one to
+the host. 3 speak unfavourably of noise."; aspects with the same count are named together).. It states only aspects at least two reviews support, in one to
 three sentences, and records the review ids it read. A comment that talks to a model is not read at all.
 """
 
@@ -87,21 +87,33 @@ def _join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def _grouped(counts: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
+    """Aspects with the same count said once ("2 mention cleanliness and noise"), in the given order."""
+    groups: dict[int, list[str]] = {}
+    for number, label in counts:
+        groups.setdefault(number, []).append(label)
+    return list(groups.items())
+
+
 def template_summary(found: Evidence) -> GuestSummary:
     """One to three sentences restating counts: nothing a guest did not write, nothing two reviews do not back."""
     supported = [c for c in found.ranked() if len(c.review_ids) >= MIN_SUPPORT]
     if not supported:
         return GuestSummary(None, found.review_ids, ())
     top = supported[:MOST_ASPECTS]
+    groups = _grouped([(c.guests, c.label) for c in top])
+    (number, labels), rest = groups[0], groups[1:]
     noun = "guest" if found.guests == 1 else "guests"
-    first = [f"{top[0].guests} of {found.guests} {noun} mention {top[0].label}"]
-    first += [f"{count.guests} {count.label}" for count in top[1:]]
+    verb = "mentions" if number == 1 else "mention"
+    first = [f"{number} of {found.guests} {noun} {verb} {_join(labels)}"] + [f"{n} {_join(ls)}" for n, ls in rest]
     sentences = [_join(first) + "."]
     complaints = sorted((c for c in supported if len(c.against_ids) >= MIN_SUPPORT),
                         key=lambda c: (-c.against, c.key))[:MOST_COMPLAINTS]
     if complaints:
-        sentences.append(_join([f"{c.against} speak unfavourably of {c.label}" if i == 0 else f"{c.against} of {c.label}"
-                                for i, c in enumerate(complaints)]) + ".")
+        (number, labels), *rest = _grouped([(c.against, c.label) for c in complaints])
+        speak = "speaks" if number == 1 else "speak"
+        sentences.append(_join([f"{number} {speak} unfavourably of {_join(labels)}"]
+                               + [f"{n} of {_join(ls)}" for n, ls in rest]) + ".")
     stated = tuple(dict.fromkeys(c.key for c in top + complaints))
     return GuestSummary(" ".join(sentences), found.review_ids, stated)
 

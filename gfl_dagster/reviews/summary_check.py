@@ -28,13 +28,15 @@ from gfl_dagster.reviews.review_rows import plain_text
 MAX_LENGTH = 500
 MAX_SENTENCES = 3
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
-_CLAUSE = re.compile(r"[,;.!?]|\band\b|\bwhile\b|\bbut\b")
+_CLAUSE = re.compile(r"([,;.!?]|\band\b|\bwhile\b|\bbut\b)")
+_LISTING = (",", "and")  # "12 mention cleanliness and the host": both 12
 _OF_GUESTS = re.compile(r"\b(\d+)\s+of\s+(?:the\s+)?(\d+)\s+(?:guests?|reviews?|reviewers?)\b", re.IGNORECASE)
 _COUNT = re.compile(r"(?<![\w.])(\d+)(?![\w.])")
 
 
-def _clause_problems(clause: str, found: Evidence, against: bool) -> list[str]:
-    """`against`: the sentence has said, in this clause or before it, that guests spoke against something."""
+def _clause_problems(clause: str, found: Evidence, against: bool, listed: list[int]) -> list[str]:
+    """`against`: the sentence has said, in this clause or before it, that guests spoke against something;
+    `listed`: the counts of the clause this one continues a list of ("12 mention A, B and C")."""
     problems = []
     stated = mentions(clause)
     # A label names an aspect and takes no side ("2 noise"): only the clause's other words can speak against it.
@@ -43,7 +45,7 @@ def _clause_problems(clause: str, found: Evidence, against: bool) -> list[str]:
     for match in _OF_GUESTS.finditer(clause):
         if int(match.group(2)) != found.guests:
             problems.append(f'says "{match.group()}" but {found.guests} guests wrote the reviews read')
-    counts = [int(n) for n in _COUNT.findall(_OF_GUESTS.sub(lambda m: m.group(1), clause))]
+    counts = [int(n) for n in _COUNT.findall(_OF_GUESTS.sub(lambda m: m.group(1), clause))] or listed
     for key in stated:
         count = found.counts.get(key)
         label = vocabulary().aspect(key).label
@@ -94,10 +96,14 @@ def check_summary(text: str, reviews: Iterable[Mapping[str, Any]], found: Option
         problems.append("contains instruction-like text")
     for sentence in sentences:
         against = False  # "3 speak unfavourably of noise and 2 of the wifi": carried on to the sentence's end
-        for clause in _CLAUSE.split(sentence):
+        listed: list[int] = []
+        parts = _CLAUSE.split(sentence)
+        for clause, separator in zip(parts[::2], parts[1::2] + [""]):
             if clause.strip():
                 against = against or speaks_against(clause)
-                problems += _clause_problems(clause, found, against)
+                problems += _clause_problems(clause, found, against, listed)
+                numbers = [int(n) for n in _COUNT.findall(_OF_GUESTS.sub(lambda m: m.group(1), clause))]
+                listed = (numbers or listed) if separator.strip() in _LISTING else []
     read = set(found.review_ids)
     texts = [plain_text(r.get("comments")) for r in reviews if r["id"] in read]
     problems += _unbacked_claims(_OF_GUESTS.sub("guests", stripped), texts)
