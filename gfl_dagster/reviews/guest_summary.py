@@ -2,8 +2,8 @@
 
 It counts, per aspect (aspects.toml), the guests whose reviews mention it and those who speak against it,
 and states the most mentioned with their counts ("12 of 20 guests mention cleanliness, 9 the location and 7
-the host. 3 speak unfavourably of noise."; aspects with the same count are named together).. It states only aspects at least two reviews support, in one to
-three sentences, and records the review ids it read. A comment that talks to a model is not read at all.
+the host. 3 speak unfavourably of noise."; aspects with the same count are named together). It states only
+aspects at least two reviews support, in one to three sentences, and records the review ids it read. A comment that talks to a model is not read at all.
 """
 
 from __future__ import annotations
