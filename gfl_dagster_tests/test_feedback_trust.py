@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from gfl_dagster.ads.angles import load_angles
 from gfl_dagster.ads.audiences import load_audiences
+from gfl_dagster.ads.for_hits import active_ads
 from gfl_dagster.ads.learning import AdStats
 from gfl_dagster.ads.write_ads import write_ads
 from gfl_dagster.db import queries
@@ -160,7 +162,6 @@ def _plan(engine, credulous: bool = False):
     """The retirements the bandit would decide now (as write_ads decides them), by ad id."""
     import numpy as np
 
-    from gfl_dagster.ads.angles import load_angles
     from gfl_dagster.ads.bandit import Bandit
     from gfl_dagster.ads.learning import plan_retirements
 
@@ -239,10 +240,34 @@ def test_the_impression_accepts_a_propensity_for_the_bandit(synced, resources):
         assert connection.execute(text("SELECT propensity FROM feedback_events")).scalar_one() == 0.25
 
 
+def test_an_ad_is_served_with_its_angle_and_propensity_and_its_impression_stores_the_propensity(with_ads, resources):
+    from gfl_dagster.ads.allocation import current_bandit
+
+    with TestClient(_app(resources)) as client:
+        hits = [hit for hit in _search(client) if hit["ad"]]
+        events = [{"kind": "impression", "user_id": "u1", "listing_id": hit["id"], "ad_id": hit["ad"]["id"],
+                   "impression_id": hit["ad"]["impression_id"], "propensity": hit["ad"]["propensity"]}
+                  for hit in hits]
+        answer = client.post("/api/events", json=events)
+    assert hits and answer.status_code == 200, answer.text
+    angles = {angle.slug for angle in load_angles()}
+    bandit = current_bandit(with_ads)  # the snapshot the search served from
+    for hit in hits:
+        ad = hit["ad"]
+        assert ad["angle"] in angles and 0 < ad["propensity"] <= 1, ad
+        candidates = active_ads(with_ads, [hit["id"]], "young_couple")
+        chances = dict(zip([a.id for a in candidates], bandit.propensities("young_couple", candidates)))
+        assert ad["propensity"] == float(chances[ad["id"]]), "the probability it was chosen with"
+    assert any(hit["ad"]["propensity"] < 1 for hit in hits), "some listing's ad was one of several"
+    with with_ads.connect() as connection:
+        stored = dict(connection.execute(text(
+            "SELECT ad_id, propensity FROM feedback_events WHERE kind = 'impression'")).all())
+    assert stored == {hit["ad"]["id"]: hit["ad"]["propensity"] for hit in hits}
+
+
 # --- simulated people --------------------------------------------------------------------------------------
 
 def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_ads):
-    from gfl_dagster.ads.angles import load_angles
     from gfl_dagster.feedback.market import ClickModel
     from gfl_dagster.feedback.simulated_users import PERSONAS, make_users, step
 
@@ -256,6 +281,10 @@ def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_a
     assert totals.get("click", 0) > 0 and totals.get("view", 0) > 0, totals
     assert _stored(with_ads, "kind IN ('impression', 'view', 'click', 'save') AND impression_id IS NULL") == 0
     assert _stored(with_ads, "kind = 'click' AND trusted") == totals["click"]
+    # Their ads are the bandit's choice, each impression stored with the probability it was chosen with.
+    assert _stored(with_ads, "kind = 'impression' AND ad_id IS NOT NULL") > 0
+    assert _stored(with_ads, "kind = 'impression' AND ad_id IS NOT NULL AND propensity IS NULL") == 0  # (0, 1]: the schema's check
+    assert _stored(with_ads, "kind = 'impression' AND ad_id IS NULL AND propensity IS NOT NULL") == 0
     # Their events pass the API's own check, and another signer's (a forger's) would not.
     user = people[0]
     listing = next(iter(_ad_stats(with_ads).values())).listing_id

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from gfl_dagster.search.retrieval import SearchError, SearchQuery, validate_query
@@ -171,8 +172,6 @@ def test_search_with_a_borough_filter_then_recommend(engine, resources, browser,
 
 def history_for(engine, resources, user_id: str, area: str) -> list[int]:
     """A user who saved and viewed listings of `area`, with a stored "recommended for you"; returns its ids."""
-    from sqlalchemy import text
-
     from gfl_dagster.feedback.events import Event
     from gfl_dagster.feedback.record import record_events
     from gfl_dagster.recommendations.refresh import refresh_bucket
@@ -232,6 +231,11 @@ def test_a_user_with_an_audience_sees_one_ad_per_listing_and_their_recommendatio
         assert hits and ads and {audience for _, audience in ads} == {"young_couple"}, ads
         assert all(ad.text.startswith("SPONSORED") for ad in browser.find_elements("css selector", ".ad")), \
             "an ad says it is one"
+        with engine.connect() as connection:  # each ad's details say the fact it leads with (its angle)
+            angle_of = dict(connection.execute(text("SELECT id, angle FROM listing_ads")).all())
+        for ad in browser.find_elements("css selector", ".ad"):
+            angle = angle_of[int(ad.find_element("css selector", ".ad-link").get_attribute("data-ad-id"))]
+            assert ad.find_element("css selector", ".ad-angle").text == f"leads with: {angle}", ad.text
         assert browser.find_element("id", "audience-line").text == "Ads for: Young couple (you chose it)"
         chips = {chip.get_attribute("data-field") for chip in browser.find_elements("css selector", "#chips .chip")}
         assert {"borough", "max_price"} <= chips, chips
@@ -302,19 +306,20 @@ def test_a_user_with_an_audience_sees_one_ad_per_listing_and_their_recommendatio
         first_action = min(row[4] for row in stored)
         wait_drawn(browser)
 
-    from sqlalchemy import text
-
     with engine.connect() as connection:
         recorded = connection.execute(text(
             "SELECT count(*) FROM feedback_events WHERE user_id = 'ana' AND kind = 'impression' AND ad_id IS NOT NULL "
             "AND id < :before"), {"before": first_action}).scalar_one()
+        propensities = connection.execute(text(
+            "SELECT propensity FROM feedback_events WHERE user_id = 'ana' AND kind = 'impression' "
+            "AND ad_id IS NOT NULL")).scalars().all()
     assert recorded == seen, "an impression of every ad drawn, and of nothing else"
+    # Each with the probability the bandit chose it with.
+    assert propensities and all(p is not None and 0 < p <= 1 for p in propensities), propensities
 
 
 def wait_for_rows(engine, query: str, count: int, timeout_s: float = 10.0) -> list[tuple]:
     """The rows of `query` once there are `count` of them (the page posts its events without waiting)."""
-    from sqlalchemy import text
-
     deadline = time.monotonic() + timeout_s
     while True:
         with engine.connect() as connection:

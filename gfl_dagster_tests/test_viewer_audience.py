@@ -4,13 +4,15 @@ import random
 from collections import Counter
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from gfl_dagster.ads.audiences import load_audiences
+from gfl_dagster.ads.bandit import Bandit
 from gfl_dagster.ads.for_hits import choose_ad
 from gfl_dagster.ads.viewer import AudienceError, declared_audience, history_audience, named_audience
 
-AUDIENCES, _ = load_audiences()
+AUDIENCES, LEARNING = load_audiences()
 
 
 @pytest.mark.parametrize("sentence, slug, words", [
@@ -68,7 +70,32 @@ def test_a_declared_audience_must_be_known():
         declared_audience("astronauts", AUDIENCES)
 
 
-def test_every_variant_gets_its_share_of_impressions():
-    variants, rng = ["a", "b"], random.Random(7)
-    shown = Counter(choose_ad(variants, rng) for _ in range(2000))
-    assert set(shown) == {"a", "b"} and abs(shown["a"] - shown["b"]) < 200
+def test_the_served_ad_follows_the_bandit_and_says_how_likely_it_was():
+    """choose_ad (what the page and the simulated people show): with no evidence, each variant gets its share;
+    once the audience clicks one angle clearly more, that angle is shown far more, to that audience only, and
+    the propensity each impression records is the share it is shown with."""
+    variants = [SimpleNamespace(id=1, angle="price"), SimpleNamespace(id=2, angle="reviews")]
+
+    def served(bandit, audience, draws=4000):
+        rng = random.Random(7)
+        shown = [choose_ad(bandit, audience, variants, rng) for _ in range(draws)]
+        share = Counter(ad.angle for ad, _ in shown)
+        return {angle: n / draws for angle, n in share.items()}, {ad.angle: p for ad, p in shown}
+
+    fresh = Bandit([], {}, LEARNING, np.random.default_rng(3))
+    share, propensity = served(fresh, "young_couple")
+    assert share["price"] == pytest.approx(0.5, abs=0.05) and propensity["price"] == pytest.approx(0.5, abs=0.05)
+
+    evidence = {("young_couple", "reviews"): (2000, 160), ("young_couple", "price"): (2000, 40)}
+    bandit = Bandit([], evidence, LEARNING, np.random.default_rng(3))
+    share, propensity = served(bandit, "young_couple")
+    assert share["reviews"] > 0.95, share
+    for angle in share:
+        assert 0 < propensity[angle] <= 1 and propensity[angle] == pytest.approx(share[angle], abs=0.02)
+    # Another audience's clicks are not this one's evidence.
+    share, _ = served(bandit, "family_with_kids")
+    assert share["reviews"] == pytest.approx(0.5, abs=0.05)
+    # The truth flipped, the choice follows.
+    flipped = Bandit([], {("young_couple", "reviews"): (2000, 40), ("young_couple", "price"): (2000, 160)},
+                     LEARNING, np.random.default_rng(3))
+    assert served(flipped, "young_couple")[0]["price"] > 0.95

@@ -105,14 +105,16 @@ class Bandit:
                 [self.ad_posterior(audience, value_of(c, "angle"), value_of(c, "id")) for c in candidates])
         return self._wins[key]
 
-    def choose(self, audience: str, candidates: Sequence[Any]) -> tuple[Any, float]:
+    def choose(self, audience: str, candidates: Sequence[Any], rng: Any = None) -> tuple[Any, float]:
         """The ad one impression shows among `candidates` (a listing's active ads for `audience`, each with
-        `id` and `angle`), and the probability it was chosen with (its propensity)."""
+        `id` and `angle`), and the probability it was chosen with (its propensity). `rng`: anything with
+        `.random()` (a `random.Random` or numpy Generator) to draw the choice with; default the bandit's."""
         if not candidates:
             raise ValueError(f"no candidate ads to choose from for audience {audience!r}")
         probabilities = self.propensities(audience, candidates)
         cumulative = np.cumsum(probabilities)
-        index = min(int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right")),
+        draw = (self.rng if rng is None else rng).random()
+        index = min(int(np.searchsorted(cumulative, draw * cumulative[-1], side="right")),
                     len(candidates) - 1)
         return candidates[index], float(probabilities[index])
 

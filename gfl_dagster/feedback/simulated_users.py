@@ -3,9 +3,9 @@
 Each user has a persona (an audience of ads/audiences.toml with the listings it likes) and a
 favourite area. A step is one search: the persona's sentence, the ten listings that fit it best,
 an impression of each with the audience's ad when the listing has one (the variant chosen as the
-page chooses it, `choose_ad`), then views, ad clicks, saves and the odd booking. Ad clicks follow the
-market's hidden click model (feedback/market.py: a probability per audience and angle, which the
-learner never reads), so the learning step has something true to find.
+page chooses it, `choose_ad`, and recorded with its propensity), then views, ad clicks, saves and the
+odd booking. Ad clicks follow the market's hidden click model (feedback/market.py: a probability per
+audience and angle, which the learner never reads), so the learning step has something true to find.
 
 They are served as a person is: each user holds a session, each hit and ad shown gets its impression id
 from the functions the API uses (feedback/impressions.py), and their events pass the API's check before
@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from sqlalchemy import Engine
 
+from gfl_dagster.ads.allocation import current_bandit
 from gfl_dagster.ads.for_hits import choose_ad
 from gfl_dagster.db import queries
 from gfl_dagster.feedback.events import Event
@@ -72,18 +73,23 @@ def step(engine: Engine, user: User, rng: random.Random, truth: ClickModel, sign
     query = user.persona.sentence.format(area=user.area)
     events = [Event("search", user.user_id, None, None, query, at)]
     audience = user.persona.audience
+    bandit = current_bandit(engine)
     shown = []
     for hit in hits:
         # The audience's ad the page would show, chosen as the page chooses it.
-        variants = list(zip(hit.ad_ids or [], hit.ad_angles or []))
-        ad_id, angle = choose_ad(variants, rng) if variants else (None, None)
-        shown.append({"id": hit.id, "ad": {"id": ad_id, "angle": angle} if ad_id is not None else None})
+        variants = [{"id": ad_id, "angle": angle} for ad_id, angle in zip(hit.ad_ids or [], hit.ad_angles or [])]
+        ad = None
+        if variants:
+            chosen, propensity = choose_ad(bandit, audience, variants, rng)
+            ad = {**chosen, "propensity": propensity}
+        shown.append({"id": hit.id, "ad": ad})
     served(signer, user.session, shown)  # each hit and ad its impression id, as the API serves them
     for hit in shown:
         listing_id, seen, ad = hit["id"], hit["impression_id"], hit["ad"]
         events.append(Event("impression", user.user_id, listing_id, None, query, at, seen))
         if ad is not None:
-            events.append(Event("impression", user.user_id, listing_id, ad["id"], query, at, ad["impression_id"]))
+            events.append(Event("impression", user.user_id, listing_id, ad["id"], query, at, ad["impression_id"],
+                                ad["propensity"]))
             # Clicked as the truth says.
             if audience in truth.probabilities and rng.random() < truth.probability(audience, ad["angle"]):
                 events.append(Event("click", user.user_id, listing_id, ad["id"], query, at, ad["impression_id"]))

@@ -157,6 +157,11 @@ function hitCard(hit) {
     link.addEventListener("click", () => recordEvent({kind: "click", listing_id: hit.id, ad_id: hit.ad.id,
                                                       impression_id: hit.ad.impression_id}));
     line.appendChild(link);
+    if (hit.ad.angle) {  // the fact the ad leads with: what the bandit learns each audience responds to
+      const angle = element("span", "ad-angle", `leads with: ${hit.ad.angle}`);
+      angle.title = "The fact this ad leads with; ads learn which one each audience responds to";
+      line.appendChild(angle);
+    }
     card.appendChild(line);
   }
   // Opening a card (its name) is a view. Every event names the impression the server served (its id, signed
@@ -233,7 +238,10 @@ function recordEvent(event) {
 function recordImpressions(hits, params) {
   const query = (new URLSearchParams(params).get("text") || "").trim().slice(0, 500) || "(filters only)";
   return recordEvents(hits.flatMap((hit) => [{kind: "impression", listing_id: hit.id, query, impression_id: hit.impression_id},
-    ...(hit.ad ? [{kind: "impression", listing_id: hit.id, ad_id: hit.ad.id, query, impression_id: hit.ad.impression_id}] : [])]));
+    // An ad's impression carries its propensity, the probability it was chosen with: what lets the logs
+    // judge another policy off-line.
+    ...(hit.ad ? [{kind: "impression", listing_id: hit.id, ad_id: hit.ad.id, query, impression_id: hit.ad.impression_id,
+                   propensity: hit.ad.propensity}] : [])]));
 }
 
 // "Recommended for you" comes from the user's history, not from this search: it sits apart, below
