@@ -35,6 +35,7 @@ EVENT_FIELDS = ("kind", "user_id", "listing_id", "ad_id", "query", "occurred_at"
 SIGNER = Signer(b"fuzz" * 8, ttl_s=10**9)
 SESSION = SIGNER.new_session()
 SERVED = [SIGNER.issue(SESSION, 2595, None), SIGNER.issue(SESSION, 2595, 1)]
+TAMPERED = SERVED[0][:-1] + ("1" if SERVED[0].endswith("0") else "0")  # one hex digit of its signature changed
 # What an answer must never show: a stack trace, or the database layer talking.
 LEAKS = ("Traceback", 'File "', "psycopg", "sqlalchemy", "SQL", "syntax error", "violates", "pg_",
          "NUL (0x00)", "out of range")
@@ -153,7 +154,7 @@ JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.one_of(st.lists(inner,
                            max_leaves=12)
 EVENT_LIKE = st.fixed_dictionaries({}, optional={field: st.one_of(JSON_SCALARS, st.sampled_from(
     ["search", "view", "click", "impression", "book", "u1", 1, 2595, "2595", "2024-01-01T00:00:00Z",
-     "2999-01-01T00:00:00Z", 0.5, "0.5", 1e-300, *SERVED, SERVED[0][:-1] + "0", SERVED[1].replace(".1.", ".2.", 1)]))
+     "2999-01-01T00:00:00Z", 0.5, "0.5", 1e-300, *SERVED, TAMPERED, SERVED[1].replace(".1.", ".2.", 1)]))
     for field in EVENT_FIELDS})
 # 2595: the CSV's first. A view carries the impression id it was served; an impression may carry a propensity.
 A_VIEW = {"kind": "view", "user_id": "fuzz-user", "listing_id": 2595, "query": "quiet room", "impression_id": SERVED[0]}
