@@ -25,7 +25,7 @@ from gfl_dagster.cli.processes import free_port  # noqa: F401 (the tests' one fr
 from gfl_dagster.resources import model_client
 from gfl_dagster.resources.embedder import EmbedderResource, _DIMENSIONS
 from gfl_dagster.resources.model_client import ModelClientResource
-from gfl_dagster.bench.fault_proxy import _DIRECT, CHAT, FaultProxy
+from gfl_dagster_bench.fault_proxy import _DIRECT, CHAT, FaultProxy
 
 CHAT_MODEL = "SmolLM2-135M-Instruct"
 CHAT_API_KEY = "sk-gfl-test"  # the chat server requires it: any other key gets the server's own 401

@@ -46,7 +46,7 @@ def test_the_code_location_loads_as_dagster_loads_it():
 
 
 def test_the_floor_probe_loads_only_in_the_benchmark_code_location():
-    from gfl_dagster.bench.definitions import defs as bench_defs
+    from gfl_dagster_bench.definitions import defs as bench_defs
 
     repository = bench_defs.get_repository_def()
     repository.load_all_definitions()

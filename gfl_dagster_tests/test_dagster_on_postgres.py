@@ -16,9 +16,9 @@ import psycopg2
 import psutil
 from sqlalchemy.engine import make_url
 
-from gfl_dagster.bench.common import create_dagster_database
 from gfl_dagster.db.embedded_postgres import start_embedded_postgres, stop_embedded_postgres
 from gfl_dagster.resources.database import libpq_url
+from gfl_dagster_bench.common import create_dagster_database
 from gfl_dagster_tests.background import free_port, up_in_background, wait_for
 
 _RUNS = "{ runsOrError { ... on Runs { results { runId status tags { key value } } } } }"

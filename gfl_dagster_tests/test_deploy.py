@@ -12,7 +12,7 @@ import yaml
 from dagster import DagsterInstance
 
 from gfl_dagster import settings
-from gfl_dagster.bench import scale
+from gfl_dagster_bench import scale
 from gfl_dagster_tests.conftest import BUNDLED_CSV, HEADER_18, PROJECT_DIR, write_csv
 
 DEPLOY = PROJECT_DIR / "deploy"

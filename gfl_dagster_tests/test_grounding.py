@@ -1,7 +1,7 @@
 """The grounding check: claims a generated text makes that its data does not back, and debris.
 
 Pure functions, no database. The last tests measure the check on the hand-labelled
-set in gfl_dagster/listings/eval/grounding_labelled.jsonl (SmolLM2-135M outputs, hand-written and
+set in gfl_dagster_bench/eval/listings/grounding_labelled.jsonl (SmolLM2-135M outputs, hand-written and
 template texts).
 """
 
@@ -17,8 +17,8 @@ from gfl_dagster.generation.grounding import Support, unsupported_claims
 from gfl_dagster.listings.description_check import listing_source_values, listing_support
 from gfl_dagster.listings.description_prompt import template_description
 from gfl_dagster.listings.facts import description_input
-from gfl_dagster.listings.eval.grounding import LABELLED, claim_caught, evaluate, known_places_from_csv, load_entries
 from gfl_dagster.listings.vocabulary import cities, city_names
+from gfl_dagster_bench.eval.listings.grounding import LABELLED, claim_caught, evaluate, known_places_from_csv, load_entries
 from gfl_dagster_tests.conftest import shared_csv
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -3,6 +3,8 @@ folder cycle. Counted are all imports, at any depth of a module (a function's la
 type-only ones: a shared folder that needs a domain's type needs the domain."""
 
 import ast
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,13 +18,7 @@ DOMAINS = {"listings", "reviews", "search", "ads", "feedback", "recommendations"
 
 
 def _node(parts: tuple[str, ...]) -> str:
-    """A module's node in the graph: its top folder, or the top-level module itself (`settings`, `spec`).
-
-    A domain's `eval/` counts as `bench`: evaluation is benchmark code, which leaves the runtime package
-    with it (issue 19), and imports both bench and the domains.
-    """
-    if "eval" in parts[1:-1]:
-        return "bench"
+    """A module's node in the graph: its top folder, or the top-level module itself (`settings`, `spec`)."""
     return parts[0].removesuffix(".py")
 
 
@@ -41,6 +37,12 @@ def _imported(module: Path, tree: ast.AST) -> set[str]:
                 name = node.module or ""
             # `from gfl_dagster import settings` imports the module `settings`
             found |= {f"{name}.{alias.name}" if name == "gfl_dagster" else name for alias in node.names}
+    return found
+
+
+def _project_imports(module: Path) -> set[str]:
+    """The runtime package's modules `module` imports, as dotted paths inside the package."""
+    found = _imported(module, ast.parse(module.read_text(), str(module)))
     return {name.removeprefix("gfl_dagster.") for name in found if name.startswith("gfl_dagster.")}
 
 
@@ -51,7 +53,7 @@ def folder_graph() -> dict[str, dict[str, set[str]]]:
         source = _node(module.relative_to(PACKAGE).parts)
         if source == "__init__":
             continue
-        for name in _imported(module, ast.parse(module.read_text(), str(module))):
+        for name in _project_imports(module):
             target = _node(tuple(name.split(".")))
             if target != source:
                 graph[source][target].add(str(module.relative_to(PACKAGE)))
@@ -112,6 +114,30 @@ def test_no_folder_import_cycle():
         f"{a} -> {b} ({', '.join(sorted(graph[a][b]))})" for a in cycle for b in cycle if b in graph.get(a, {}))
         for cycle in found]
     assert not found, "folders that import each other:\n" + "\n".join(detail)
+
+
+def test_the_runtime_package_never_imports_the_bench_package():
+    """Benchmarks, evaluation sets and the fault proxy live in gfl_dagster_bench; the runtime reaches them
+    only through `gfl bench`, a deferred command named by a string."""
+    leaks = {str(module.relative_to(PACKAGE)) for module in PACKAGE.rglob("*.py")
+             if any(name.split(".")[0] in ("gfl_dagster_bench", "gfl_dagster_tests")
+                    for name in _imported(module, ast.parse(module.read_text(), str(module))))}
+    assert not leaks, f"runtime modules import benchmark or test code: {sorted(leaks)}"
+
+
+def test_loading_the_definitions_loads_no_benchmark_code():
+    """What a code server or `gfl up` loads: the definitions, and nothing of gfl_dagster_bench or the tests."""
+    probe = ("import sys, gfl_dagster.definitions, gfl_dagster.cli.main; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('gfl_dagster_bench', 'gfl_dagster_tests')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                          cwd=PACKAGE.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]", done.stdout
+    # The probe can see the bench package: the empty list above is the runtime's doing, not a missing module.
+    found = subprocess.run([sys.executable, "-c", "import gfl_dagster_bench.definitions, sys; "
+                            "print('gfl_dagster_bench.freshness_probe' in sys.modules)"],
+                           capture_output=True, text=True, timeout=300, cwd=PACKAGE.parent)
+    assert found.stdout.strip() == "True", found.stderr[-2000:]
 
 
 def test_cycles_are_found_where_they_are():

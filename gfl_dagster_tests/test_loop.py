@@ -14,9 +14,9 @@ from click.testing import CliRunner
 import gfl_dagster
 from gfl_dagster.ads.angles import load_angles
 from gfl_dagster.ads.audiences import load_audiences
-from gfl_dagster.bench.cli import bench
-from gfl_dagster.bench.loop import market_rows, run_seed
 from gfl_dagster.feedback.market import load_click_model, random_click_model
+from gfl_dagster_bench.cli import bench
+from gfl_dagster_bench.loop import market_rows, run_seed
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 
 AUDIENCES, LEARNING = load_audiences()

@@ -10,7 +10,6 @@ from dagster import DagsterInstance, materialize
 from sqlalchemy import text
 
 from gfl_dagster import settings
-from gfl_dagster.bench.fault_proxy import CHAT, FaultProxy
 from gfl_dagster.cli.main import cli
 from gfl_dagster.generation.spend import cost_usd, parse_prices, tracked_spend
 from gfl_dagster.listings.assets import listing_descriptions
@@ -18,11 +17,12 @@ from gfl_dagster.listings.describe import describe_area
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.listings.partitions import register_areas
+from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.stores.pgvector import PgVectorStore
+from gfl_dagster_bench.fault_proxy import CHAT, FaultProxy
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 from gfl_dagster_tests.model_servers import CHAT_MODEL, chat_client, usage
-from gfl_dagster.listings.source import LISTINGS
 
 pytest_plugins = ["gfl_dagster_tests.model_servers"]
 

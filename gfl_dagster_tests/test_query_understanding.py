@@ -4,14 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from gfl_dagster.search.eval.understanding_eval import (
-    latency_ms,
-    old_dev_entries,
-    places_from_csv,
-    price_bands_from_csv,
-    score_set,
-)
-from gfl_dagster.search.eval.understanding_queries import BARCELONA, HARDER, PARSES, SEEDS, LabelledParse
 from gfl_dagster.search.query import SearchQuery, normalized_query
 from gfl_dagster.search.understanding import (
     GOOD_REVIEWS,
@@ -20,6 +12,14 @@ from gfl_dagster.search.understanding import (
     price_bands,
     understand,
 )
+from gfl_dagster_bench.eval.search.understanding_eval import (
+    latency_ms,
+    old_dev_entries,
+    places_from_csv,
+    price_bands_from_csv,
+    score_set,
+)
+from gfl_dagster_bench.eval.search.understanding_queries import BARCELONA, HARDER, PARSES, SEEDS, LabelledParse
 from gfl_dagster_tests.conftest import BUNDLED_CSV, shared_csv
 
 ENTIRE, PRIVATE, SHARED, HOTEL = "Entire home/apt", "Private room", "Shared room", "Hotel room"

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from gfl_dagster.generation.folding import fold
-from gfl_dagster.listings.eval import real_text
-from gfl_dagster.listings.eval.real_text import (
+from gfl_dagster_bench.eval.listings import real_text
+from gfl_dagster_bench.eval.listings.real_text import (
     KINDS,
     SPLITS,
     build,

@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from gfl_dagster.bench.common import percentile
-from gfl_dagster.search.eval.metrics import dcg_at_k, ndcg_at_k, precision_at_k
-from gfl_dagster.search.eval.queries import QUERIES
-from gfl_dagster.search.eval.relevance import LANDMARKS, Relevance, distance_km, grade
+from gfl_dagster_bench.common import percentile
+from gfl_dagster_bench.eval.search.metrics import dcg_at_k, ndcg_at_k, precision_at_k
+from gfl_dagster_bench.eval.search.queries import QUERIES
+from gfl_dagster_bench.eval.search.relevance import LANDMARKS, Relevance, distance_km, grade
 
 
 def test_precision_counts_only_fully_relevant_hits_in_the_top_k():
@@ -83,7 +83,7 @@ def test_query_set_is_large_enough_and_every_query_constrains_something():
 
 
 def test_evaluate_scores_a_perfect_search_at_the_ceiling():
-    from gfl_dagster.search.eval.evaluate import ceiling, corpus_grades, evaluate
+    from gfl_dagster_bench.eval.search.evaluate import ceiling, corpus_grades, evaluate
 
     queries = [q for q in QUERIES if q.text in ("private room in Harlem", "loft in Brooklyn")]
     corpus = [{**LISTING, "id": 1}, {**LISTING, "id": 2, "neighbourhood": "Harlem", "neighbourhood_group": "Manhattan",
@@ -101,8 +101,8 @@ def test_evaluate_scores_a_perfect_search_at_the_ceiling():
 
 
 def test_constraint_grades_count_the_stated_filters_a_hit_fails():
-    from gfl_dagster.search.eval.constraints import evaluate_constraints, failed_constraints, grade
-    from gfl_dagster.search.eval.understanding_queries import LabelledParse
+    from gfl_dagster_bench.eval.search.constraints import evaluate_constraints, failed_constraints, grade
+    from gfl_dagster_bench.eval.search.understanding_queries import LabelledParse
 
     filters = {"borough": "Brooklyn", "max_price": 100, "min_reviews": 20}
     good = {"id": 1, "area": "Brooklyn", "price": 90, "number_of_reviews": 25}

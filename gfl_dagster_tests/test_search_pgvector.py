@@ -9,23 +9,23 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from gfl_dagster.cli.main import cli
 from gfl_dagster.cli.common import known_areas
-from gfl_dagster.listings.facts import format_price
-from gfl_dagster.search.recommendation import TEMPLATE_MODEL, check_recommendation
-from gfl_dagster.resources.model_client import ModelClientResource
-from gfl_dagster.resources.embedder import EmbedderResource
-from gfl_dagster.stores.pgvector import PgVectorStore
-from gfl_dagster.search.retrieval import SearchError, SearchQuery, recommend, search_listings
+from gfl_dagster.cli.main import cli
 from gfl_dagster.listings.describe import describe_area
 from gfl_dagster.listings.embed import embed_area
+from gfl_dagster.listings.facts import format_price
 from gfl_dagster.listings.load import load_listings_csv
+from gfl_dagster.resources.embedder import EmbedderResource
+from gfl_dagster.resources.model_client import ModelClientResource
+from gfl_dagster.search.recommendation import TEMPLATE_MODEL, check_recommendation
+from gfl_dagster.search.retrieval import SearchError, SearchQuery, recommend, search_listings
+from gfl_dagster.stores.pgvector import PgVectorStore
 from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
 
 pytest.register_assert_rewrite("gfl_dagster_tests.model_servers")  # a plugin (below), imported first here
-from gfl_dagster.bench.fault_proxy import CHAT, Fault
-from gfl_dagster_tests.model_servers import CHAT_MODEL, chat_client
 from gfl_dagster.listings.source import LISTINGS
+from gfl_dagster_bench.fault_proxy import CHAT, Fault
+from gfl_dagster_tests.model_servers import CHAT_MODEL, chat_client
 
 pytest_plugins = ["gfl_dagster_tests.model_servers"]  # the real chat server and its fault proxy
 

@@ -205,7 +205,7 @@ def test_cli_and_api_take_several_values_and_exclusions(synced):
 def test_the_price_bands_search_uses_are_the_ones_the_evaluation_computes(synced, tmp_path):
     """"Cheap" has one definition: the quartiles Postgres computes for the search equal those the
     evaluation computes from the same rows (the first ROWS of the bundled file)."""
-    from gfl_dagster.search.eval.understanding_eval import price_bands_from_csv
+    from gfl_dagster_bench.eval.search.understanding_eval import price_bands_from_csv
 
     rows = list(csv.reader(io.StringIO(BUNDLED_CSV.read_text(encoding="utf-8"))))[: ROWS + 1]
     sliced = tmp_path / "slice.csv"

@@ -15,19 +15,19 @@ import pytest
 from openai import APIStatusError
 from sqlalchemy import text
 
-from gfl_dagster.bench.fault_proxy import EMBEDDINGS, FaultProxy, error
-from gfl_dagster.bench.soak_audit import audit, compare
-from gfl_dagster.bench.soak_changes import BURST_WRITES, LONG_TRANSACTION_WRITES, MIX, ChangeStream
-from gfl_dagster.bench.soak_faults import FAULTS, schedule
 from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
 from gfl_dagster.cli.common import known_areas
 from gfl_dagster.listings.describe import describe_area
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
+from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.resources.model_client import ModelClientResource
+from gfl_dagster_bench.fault_proxy import EMBEDDINGS, FaultProxy, error
+from gfl_dagster_bench.soak_audit import audit, compare
+from gfl_dagster_bench.soak_changes import BURST_WRITES, LONG_TRANSACTION_WRITES, MIX, ChangeStream
+from gfl_dagster_bench.soak_faults import FAULTS, schedule
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 from gfl_dagster_tests.model_servers import EMBEDDING_MODEL
-from gfl_dagster.listings.source import LISTINGS
 
 pytest_plugins = ["gfl_dagster_tests.model_servers"]
 

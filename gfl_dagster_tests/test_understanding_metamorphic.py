@@ -11,7 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from gfl_dagster.search.eval.understanding_eval import (
+from gfl_dagster.search.understanding import understand
+from gfl_dagster_bench.eval.search.understanding_eval import (
     CITY_FILES,
     DEV_SET,
     METAMORPHIC_SET,
@@ -23,7 +24,6 @@ from gfl_dagster.search.eval.understanding_eval import (
     score_metamorphic,
     score_set,
 )
-from gfl_dagster.search.understanding import understand
 from gfl_dagster_tests.conftest import shared_csv
 
 FLIP = {"min_price": "max_price", "max_price": "min_price"}
@@ -83,7 +83,7 @@ def test_the_test_split_is_scored_without_a_sentence_of_detail():
 
 def test_end_to_end_hits_are_checked_against_the_labels_not_the_parse(engine):
     from gfl_dagster.listings.load import load_listings_csv
-    from gfl_dagster.search.eval.understanding_end_to_end import end_to_end
+    from gfl_dagster_bench.eval.search.understanding_end_to_end import end_to_end
     from gfl_dagster.search.interpret import load_search_context
     from gfl_dagster_tests.conftest import BUNDLED_CSV
 

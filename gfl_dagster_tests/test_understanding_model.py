@@ -1,6 +1,6 @@
 """The model-based query parser: its check (pure), and the real SmolLM2 server reading labelled sentences.
 
-Both paths are scored on the same labelled set (search/eval/understanding_queries.py):
+Both paths are scored on the same labelled set (gfl_dagster_bench/eval/search/understanding_queries.py):
 the rules in test_query_understanding.py, the model here on a slice (a 135M model is slow
 and weak; whatever it gets wrong must be refused by the check and read by the rules).
 """
@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from gfl_dagster.search.eval.understanding_eval import old_dev_entries, places_from_csv, score_set
 from gfl_dagster.search.understanding import understand
 from gfl_dagster.search.understanding_model import check_parse, model_understand, parse_messages
+from gfl_dagster_bench.eval.search.understanding_eval import old_dev_entries, places_from_csv, score_set
+from gfl_dagster_bench.fault_proxy import CHAT
 from gfl_dagster_tests.conftest import BUNDLED_CSV
-from gfl_dagster.bench.fault_proxy import CHAT
 
 pytest.register_assert_rewrite("gfl_dagster_tests.model_servers")
 from gfl_dagster_tests.model_servers import chat_client  # noqa: E402

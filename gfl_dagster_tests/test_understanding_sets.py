@@ -1,4 +1,4 @@
-"""The query-understanding label sets (search/eval/understanding_sets.md): frozen, well-formed, apart.
+"""The query-understanding label sets (gfl_dagster_bench/eval/search/understanding_sets.md): frozen, well-formed, apart.
 
 The test set and the metamorphic families are frozen before the parser fixes: their sha256 must be
 the one BENCHMARKS.md records, so a label changed to fit a parse fails here.
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from gfl_dagster.search.eval.understanding_queries import PARSES
+from gfl_dagster_bench.eval.search.understanding_queries import PARSES
 from gfl_dagster_tests.conftest import BUNDLED_CSV, PROJECT_DIR, shared_csv
 
-EVAL = PROJECT_DIR / "gfl_dagster" / "search" / "eval"
+EVAL = PROJECT_DIR / "gfl_dagster_bench" / "eval" / "search"
 TEST, DEV, METAMORPHIC = (EVAL / f"understanding_{name}.jsonl" for name in ("test", "dev", "metamorphic"))
 FROZEN = (TEST, METAMORPHIC)
 

@@ -179,7 +179,7 @@ cli.add_command(status)
 cli.add_command(simulate)
 cli.add_command(search)
 cli.add_command(recommend)
-cli.add_command(DeferredGroup("bench", "gfl_dagster.bench.cli:bench",
+cli.add_command(DeferredGroup("bench", "gfl_dagster_bench.cli:bench",
                                help="Benchmarks: scripts that print measured figures (not tests)."))
 cli.add_command(web)
 cli.add_command(feedback)

@@ -328,7 +328,7 @@ SIMULATE_SEARCH = text(
     "GROUP BY l.id ORDER BY l.number_of_reviews DESC NULLS LAST, l.id LIMIT 10"
 )
 
-# --- soak: `gfl bench soak` (bench/soak*.py), a chaos soak with an audit at the end -----------------
+# --- soak: `gfl bench soak` (gfl_dagster_bench/soak*.py), a chaos soak with an audit at the end -----------------
 # A random living listing, skipping rows another transaction holds: the soak's long transactions keep
 # rows locked across sensor ticks, and the stream of changes must not queue behind them.
 SOAK_PICK = text("SELECT id FROM listings ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED")

@@ -20,8 +20,8 @@ deterministic). From them, seeded:
 Listings are split into dev and test by a hash of the listing id, so no listing
 is in both. What the generator injects is data (real_text_vocabulary.toml).
 
-    python -m gfl_dagster.listings.eval.real_text [--data FOLDER] [--out FOLDER] [--verify]
-    python -m gfl_dagster.listings.eval.real_text --draw test --draw-out labelling.jsonl
+    python -m gfl_dagster_bench.eval.listings.real_text [--data FOLDER] [--out FOLDER] [--verify]
+    python -m gfl_dagster_bench.eval.listings.real_text --draw test --draw-out labelling.jsonl
 
 writes real_text_{mutations,sentences}_{dev,test}.jsonl beside this file (or in
 --out) and prints the counts and sha256 values; --verify regenerates into a

@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from gfl_dagster.bench.common import percentile
-from gfl_dagster.search.eval.metrics import mean_or_zero, ndcg_at_k, precision_at_k
-from gfl_dagster.search.eval.queries import QUERIES, LabelledQuery
-from gfl_dagster.search.eval.relevance import grade
+from gfl_dagster_bench.common import percentile
+from gfl_dagster_bench.eval.search.metrics import mean_or_zero, ndcg_at_k, precision_at_k
+from gfl_dagster_bench.eval.search.queries import QUERIES, LabelledQuery
+from gfl_dagster_bench.eval.search.relevance import grade
 
 K = 10
 Search = Callable[[str], Sequence[Mapping[str, Any]]]

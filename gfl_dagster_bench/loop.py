@@ -31,9 +31,9 @@ import numpy as np
 from gfl_dagster.ads.angles import Angle, angle_facts, available_angles, load_angles
 from gfl_dagster.ads.audiences import Audience, Learning, ineligible_reason, load_audiences
 from gfl_dagster.ads.in_memory import InMemoryLearner
-from gfl_dagster.bench.common import machine
 from gfl_dagster.cli.common import print_json
 from gfl_dagster.feedback.market import ClickModel, Impression, Market, load_click_model
+from gfl_dagster_bench.common import machine
 
 POLICIES = ("uniform", "learner", "oracle")
 GOALS = {"learner_vs_oracle": 0.85, "learner_vs_uniform": 1.3, "best_angle_found": 4, "ope_error": 0.15}

@@ -9,16 +9,16 @@ from typing import Optional
 
 import click
 
-from gfl_dagster.bench.cli_speed import bench_cli
-from gfl_dagster.bench.freshness import bench_freshness
-from gfl_dagster.bench.loop import bench_loop
-from gfl_dagster.bench.scale import bench_scale
-from gfl_dagster.bench.search import bench_search
-from gfl_dagster.bench.soak import bench_soak
-from gfl_dagster.bench.understanding import bench_understanding
-from gfl_dagster.bench.up_sync import bench_up
 from gfl_dagster.cli.common import print_json
-from gfl_dagster.bench.common import embedder_texts_per_s, machine, throwaway_project
+from gfl_dagster_bench.cli_speed import bench_cli
+from gfl_dagster_bench.common import embedder_texts_per_s, machine, throwaway_project
+from gfl_dagster_bench.freshness import bench_freshness
+from gfl_dagster_bench.loop import bench_loop
+from gfl_dagster_bench.scale import bench_scale
+from gfl_dagster_bench.search import bench_search
+from gfl_dagster_bench.soak import bench_soak
+from gfl_dagster_bench.understanding import bench_understanding
+from gfl_dagster_bench.up_sync import bench_up
 
 
 EMBEDDER_SAMPLE = 4096
@@ -116,7 +116,7 @@ bench.add_command(bench_understanding)
 def bench_grounding(as_json: bool, details: bool) -> None:
     """The description check on the hand-labelled set of generated texts: recall on invented claims,
     false rejections of faithful texts, debris caught, check latency (no database, no model)."""
-    from gfl_dagster.listings.eval.grounding import LABELLED, evaluate, known_places_from_csv, load_entries
+    from gfl_dagster_bench.eval.listings.grounding import LABELLED, evaluate, known_places_from_csv, load_entries
     from gfl_dagster import settings
 
     result = evaluate(load_entries(LABELLED), known_places_from_csv(settings.default_csv_path()))

@@ -17,8 +17,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
-from gfl_dagster.bench.common import percentile
 from gfl_dagster.search.understanding import Places, places_from_pairs, price_bands, understand
+from gfl_dagster_bench.common import percentile
 
 Parse = Callable[[str, Places], Any]  # returns an object with .filters, .sort, .limit, .text, .notes
 
@@ -127,7 +127,7 @@ def load_set(path: Path) -> list[dict[str, Any]]:
 
 def old_dev_entries() -> list[dict[str, Any]]:
     """The 136 older labelled sentences (understanding_queries.py) in the set format."""
-    from gfl_dagster.search.eval.understanding_queries import PARSES
+    from gfl_dagster_bench.eval.search.understanding_queries import PARSES
 
     out = []
     for i, entry in enumerate(PARSES, 1):

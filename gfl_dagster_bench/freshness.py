@@ -11,8 +11,8 @@ from typing import Callable, Optional
 
 import click
 
-from gfl_dagster.bench.common import machine, percentile, throwaway_project
 from gfl_dagster.cli.common import print_json
+from gfl_dagster_bench.common import machine, percentile, throwaway_project
 
 
 def _wait(check: Callable[[], bool], timeout_s: float) -> Optional[float]:
@@ -122,7 +122,7 @@ def _measure(figures: dict, changes: int, limit: int, events: int, fast_path: bo
     children = []
     try:
         # The project's code location plus the floor probe, which a user's `gfl up` never loads.
-        children.append(start_process([dagster_command("dagster-daemon"), "run", "-m", "gfl_dagster.bench.definitions"],
+        children.append(start_process([dagster_command("dagster-daemon"), "run", "-m", "gfl_dagster_bench.definitions"],
                                       scratch / "daemon.log", env=dict(os.environ)))
         if fast_path:
             children.append(start_process([dagster_command("gfl"), "listen"], scratch / "listen.log",

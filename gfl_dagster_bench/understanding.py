@@ -8,8 +8,8 @@ from typing import Optional
 
 import click
 
-from gfl_dagster.bench.common import machine
 from gfl_dagster.cli.common import print_json
+from gfl_dagster_bench.common import machine
 
 SPLITS = ("dev", "old_dev", "test")
 TITLES = {"dev": "dev (understanding_dev.jsonl)", "old_dev": "old dev (understanding_queries.py)",
@@ -33,7 +33,7 @@ def bench_understanding(as_json: bool, details: bool, splits: tuple[str, ...], p
     frozen test set (aggregate figures only), the metamorphic suite (equivalent phrasings, bound
     directions), and parse latency p50/p95. Needs GFL_SHARED_DATA for Barcelona, Singapore and Boston."""
     from gfl_dagster import settings
-    from gfl_dagster.search.eval.understanding_eval import evaluate_all
+    from gfl_dagster_bench.eval.search.understanding_eval import evaluate_all
     from gfl_dagster.search.understanding import understand
 
     shared: Optional[Path] = settings.shared_data_dir()
@@ -59,7 +59,7 @@ def bench_understanding(as_json: bool, details: bool, splits: tuple[str, ...], p
                           repeat=0 if parser == "model" else 5)
     report["machine"], report["parser"] = machine(), parser
     if parser == "model":  # one pass, timed as it was scored: a model's answer is seconds, not a fraction of a ms
-        from gfl_dagster.bench.common import percentile
+        from gfl_dagster_bench.common import percentile
 
         report["answers_used"] = used
         report["latency_ms"] = {"p50": round(percentile(timings, 0.5), 1), "p95": round(percentile(timings, 0.95), 1),
@@ -96,11 +96,11 @@ def bench_understanding(as_json: bool, details: bool, splits: tuple[str, ...], p
 
 def _end_to_end(shared: Optional[Path], labelled: Optional[Path] = None, details: bool = False) -> dict:
     """Per city: its file loaded into a throwaway project, the test sentences searched, the hits checked."""
-    from gfl_dagster.bench.common import throwaway_project
+    from gfl_dagster_bench.common import throwaway_project
     from gfl_dagster.clients.project import ProjectClients
     from gfl_dagster.listings.load import load_listings_csv
-    from gfl_dagster.search.eval.understanding_end_to_end import end_to_end
-    from gfl_dagster.search.eval.understanding_eval import BUNDLED_NYC, CITY_FILES, TEST_SET, load_set
+    from gfl_dagster_bench.eval.search.understanding_end_to_end import end_to_end
+    from gfl_dagster_bench.eval.search.understanding_eval import BUNDLED_NYC, CITY_FILES, TEST_SET, load_set
     from gfl_dagster.search.interpret import load_search_context
 
     rows = load_set(labelled or TEST_SET)

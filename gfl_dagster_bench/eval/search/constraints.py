@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from gfl_dagster.search.eval.metrics import mean_or_zero, ndcg_at_k, precision_at_k
-from gfl_dagster.search.eval.understanding_queries import LabelledParse
 from gfl_dagster.search.query import EQUALITY_FILTERS, RANGE_FILTERS
+from gfl_dagster_bench.eval.search.metrics import mean_or_zero, ndcg_at_k, precision_at_k
+from gfl_dagster_bench.eval.search.understanding_queries import LabelledParse
 
 K = 10
 

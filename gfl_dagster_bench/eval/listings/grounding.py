@@ -5,7 +5,7 @@ listing (CSV columns), a text written about it (by SmolLM2 at two temperatures,
 by hand, or by the template) and labels written by hand: the claims it invents
 (`unsupported`, in the words of the claim vocabulary) and whether it is debris.
 
-    gfl bench grounding [--details] [--json]    (gfl_dagster/bench/cli.py)
+    gfl bench grounding [--details] [--json]    (gfl_dagster_bench/cli.py)
 
 A hand-marked claim counts as caught when one reason from `unsupported_claims`
 names it: every word of the label (case, accents and plural endings aside)
@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from gfl_dagster.bench.common import percentile
 from gfl_dagster.generation import grounding
 from gfl_dagster.generation.folding import fold
 from gfl_dagster.generation.grounding import unsupported_claims
 from gfl_dagster.listings.description_check import check_description, listing_support
+from gfl_dagster_bench.common import percentile
 
 LABELLED = Path(__file__).resolve().parent / "grounding_labelled.jsonl"
 

@@ -21,9 +21,9 @@ from typing import Any, Mapping, Optional, Sequence
 from sqlalchemy import Engine, text
 
 from gfl_dagster.db.search_sql import filter_sql
-from gfl_dagster.search.eval.understanding_eval import admitted_neighbourhoods, admitted_room_types
 from gfl_dagster.search.interpret import FACT_NAMES, SearchContext, interpret
 from gfl_dagster.search.query import SORT_FIELDS, SearchQuery
+from gfl_dagster_bench.eval.search.understanding_eval import admitted_neighbourhoods, admitted_room_types
 
 BOUNDS = {"min_price": ("price", ">="), "max_price": ("price", "<="), "min_reviews": ("number_of_reviews", ">="),
           "max_reviews": ("number_of_reviews", "<="), "min_nights": ("minimum_nights", ">="),

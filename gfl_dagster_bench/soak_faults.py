@@ -28,9 +28,9 @@ import psutil
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from gfl_dagster.bench.fault_proxy import EMBEDDINGS, FaultProxy, error
 from gfl_dagster.cli.processes import dagster_command, free_port, start_process, stop_process
 from gfl_dagster.db import queries
+from gfl_dagster_bench.fault_proxy import EMBEDDINGS, FaultProxy, error
 
 WORKER_WAIT_S = 60.0  # how long the worker fault waits for a run worker to kill
 STEP_STARTED_S = 4.0  # a worker this old has imported the code location and is in its step

@@ -20,8 +20,8 @@ from typing import Any
 import click
 
 from gfl_dagster import settings
-from gfl_dagster.bench.common import machine, throwaway_project
 from gfl_dagster.cli.common import fail, print_json
+from gfl_dagster_bench.common import machine, throwaway_project
 
 TIME = "/usr/bin/time"
 # Issue 13's targets (seconds, wall): the commands that must answer at once. recommend has none: it is timed

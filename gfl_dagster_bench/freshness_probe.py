@@ -1,7 +1,7 @@
 """Dagster's own floor, for `gfl bench freshness`: an empty asset triggered exactly as the change sensor
 triggers a sync (a sensor polling a table, a run per request).
 
-Loaded only by the benchmark's daemon (`bench/definitions.py`), never by a user's `gfl up`.
+Loaded only by the benchmark's daemon (`gfl_dagster_bench/definitions.py`), never by a user's `gfl up`.
 """
 
 from dagster import (

@@ -5,7 +5,7 @@ and Boston ones by default), repeating them with fresh ids as needed, writes it
 gzipped as Inside Airbnb publishes it and as plain CSV, and times
 `parse_listings_file` on each (best of `--repeat`).
 
-    python -m gfl_dagster.bench.detailed_parse [--rows 10000] [--repeat 3] [FILE.csv.gz ...]
+    python -m gfl_dagster_bench.detailed_parse [--rows 10000] [--repeat 3] [FILE.csv.gz ...]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A measured report over a reviews file (not a test): how fast it reads, how many listings get a guest summary,
 which aspects guests mention and summaries state, and what the template and its check cost per listing.
 
-    python -m gfl_dagster.reviews.eval.report $GFL_SHARED_DATA/insideairbnb_singapore_2023-09_reviews.csv.gz
+    python -m gfl_dagster_bench.eval.reviews.report $GFL_SHARED_DATA/insideairbnb_singapore_2023-09_reviews.csv.gz
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`gfl bench search`: search quality on the labelled query set, and search latency.
 
-Quality: precision@10 and nDCG@10 of the dev query set (search/eval/queries.py)
+Quality: precision@10 and nDCG@10 of the dev query set (eval/search/queries.py)
 per mode, on the bundled dataset, with a sweep of the hybrid alpha. Latency:
 p50/p95 of a search including its query embedding, on the bundled dataset and,
 separately, on the 48,895-listing New York 2019 file.
@@ -20,10 +20,10 @@ from typing import Any, Callable, Optional
 import click
 
 from gfl_dagster import settings
-from gfl_dagster.bench.common import cpu_model, machine, throwaway_project
 from gfl_dagster.cli.common import print_json
-from gfl_dagster.search.query import DEFAULT_ALPHA, MODES, SearchQuery
 from gfl_dagster.listings.source import LISTINGS
+from gfl_dagster.search.query import DEFAULT_ALPHA, MODES, SearchQuery
+from gfl_dagster_bench.common import cpu_model, machine, throwaway_project
 
 DEFAULT_ALPHAS = "0.1,0.25,0.5,0.75,0.9"
 LARGE_CSV_NAME = "AB_NYC_2019.csv"
@@ -130,8 +130,8 @@ def _searcher(resources, store, areas: list[str], mode: str,
 
 def _measure_bundled(csv_path: Optional[str], searches: int, alphas: list[float]) -> dict[str, Any]:
     from gfl_dagster.cli.runs import project_resources
-    from gfl_dagster.search.eval.evaluate import ceiling, corpus_grades, evaluate, latency_ms
-    from gfl_dagster.search.eval.queries import QUERIES
+    from gfl_dagster_bench.eval.search.evaluate import ceiling, corpus_grades, evaluate, latency_ms
+    from gfl_dagster_bench.eval.search.queries import QUERIES
 
     texts = [q.text for q in QUERIES]
     synced = _load_and_sync(csv_path, None)
@@ -163,9 +163,9 @@ def _measure_bundled(csv_path: Optional[str], searches: int, alphas: list[float]
 def _measure_understanding(resources, store, synced: dict[str, Any], searches: int) -> dict[str, Any]:
     """The labelled sentences with constraints (New York ones): understood search against the text-only
     baseline, per mode, and the latency of parsing and of a whole understood search."""
-    from gfl_dagster.search.eval.constraints import evaluate_constraints
-    from gfl_dagster.search.eval.evaluate import latency_ms
-    from gfl_dagster.search.eval.understanding_queries import PARSES
+    from gfl_dagster_bench.eval.search.constraints import evaluate_constraints
+    from gfl_dagster_bench.eval.search.evaluate import latency_ms
+    from gfl_dagster_bench.eval.search.understanding_queries import PARSES
     from gfl_dagster.search.interpret import load_search_context
     from gfl_dagster.search.retrieval import understood_search
     from gfl_dagster.search.understanding import understand
@@ -194,7 +194,7 @@ def _measure_under_burst(resources, store, synced: dict[str, Any], texts: list[s
 
     from gfl_dagster.feedback.events import Event
     from gfl_dagster.feedback.record import record_events
-    from gfl_dagster.search.eval.evaluate import latency_ms
+    from gfl_dagster_bench.eval.search.evaluate import latency_ms
 
     ids = [row["id"] for row in synced["corpus"]]
     engine = resources.database.engine()
@@ -241,8 +241,8 @@ def _measure_large_synced(folder: Path, searches: int) -> dict[str, Any]:
 
 
 def _large_latency(resources, store, areas: list[str], listings: int, searches: int) -> dict[str, Any]:
-    from gfl_dagster.search.eval.evaluate import latency_ms
-    from gfl_dagster.search.eval.queries import QUERIES
+    from gfl_dagster_bench.eval.search.evaluate import latency_ms
+    from gfl_dagster_bench.eval.search.queries import QUERIES
 
     texts = [q.text for q in QUERIES]
     _progress(f"timing {searches} searches per mode on {listings} listings")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gfl_dagster.search.eval.relevance import Relevance
+from gfl_dagster_bench.eval.search.relevance import Relevance
 
 ENTIRE = ("Entire home/apt",)
 PRIVATE = ("Private room",)
