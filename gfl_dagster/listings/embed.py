@@ -51,18 +51,24 @@ class PlannedItem:
     needs_vector: bool
 
 
+def wanted_item(row, stored_description, model: str) -> tuple[VectorItem, str]:
+    """What the store should hold for a listing now (version, embed hash, properties; no vector) and the
+    text it embeds. `stored_description`: its listing_descriptions row (description, input_hash), or None."""
+    # A description written for other facts is stale: never let it speak for the listing.
+    current = stored_description is not None and stored_description.input_hash == content_hash(description_input(row))
+    description = stored_description.description if current else None
+    text = embedding_text(row, description)
+    embed_hash = content_hash([text, model])
+    return VectorItem(row["id"], row["version"], embed_hash, vector_properties(row, description)), text
+
+
 def plan_area(rows, descriptions, sync_state, failures, model: str) -> tuple[list[PlannedItem], int]:
     """What each listing needs in the store; returns (work, unchanged or poison count)."""
     planned, unchanged = [], 0
     for row in rows:
-        stored = descriptions.get(row["id"])
-        # A description written for other facts is stale: never let it speak for the listing.
-        description = stored.description if stored is not None and stored.input_hash == content_hash(
-            description_input(row)) else None
-        text = embedding_text(row, description)
-        embed_hash = content_hash([text, model])
+        item, text = wanted_item(row, descriptions.get(row["id"]), model)
+        embed_hash = item.embed_hash
         state = sync_state.get(row["id"])
-        item = VectorItem(row["id"], row["version"], embed_hash, vector_properties(row, description))
         failure = failures.get(row["id"])
         if is_poison(failure, embed_hash):
             unchanged += 1  # a poison row: recorded in sync_failures, retried when its content changes

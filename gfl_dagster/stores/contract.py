@@ -10,9 +10,13 @@ maps to its own types, so a third backend is one new file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Protocol, Sequence
+from datetime import date
+from typing import Any, Iterator, Mapping, Optional, Protocol, Sequence
 
 from gfl_dagster.spec import SourceSpec, StoreQuery
+
+# Objects read per request when a store is listed whole (VectorStore.objects).
+LIST_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,39 @@ class StoredVector:
     embed_hash: str
     properties: dict[str, Any]
     dimension: int
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object as the store holds it, whatever its key: listing a store sees every copy of a key."""
+
+    vector_id: str  # the store's own id of the object (a uuid); the spec's vector_id(key) when written by the sync
+    key: Optional[int]  # None: an object without one (not written by the sync)
+    partition: Optional[str]  # the spec's partition field as stored
+    version: Optional[int]
+    embed_hash: str
+    properties: dict[str, Any]  # the spec's fields, in store-neutral values (comparable_properties)
+
+
+def comparable_properties(spec: SourceSpec, properties: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec's fields in store-neutral values, so what a store holds compares equal to what was written:
+    integers as int, numbers as float, text and keywords as str, dates as ISO days; absent is None."""
+    comparable: dict[str, Any] = {}
+    for field in spec.fields:
+        value = properties.get(field.name)
+        if value is not None:
+            if field.kind == "integer":
+                value = int(value)
+            elif field.kind == "number":
+                value = float(value)
+            elif field.kind in ("text", "keyword"):
+                value = str(value)
+            elif field.kind == "bool":
+                value = bool(value)
+            elif field.kind == "date":
+                value = value.isoformat()[:10] if isinstance(value, date) else str(value)[:10]
+        comparable[field.name] = value
+    return comparable
 
 
 class RefusedWrites(RuntimeError):
@@ -71,6 +108,11 @@ class VectorStore(Protocol):
         """{key: stored source version} of the objects in one partition."""
 
     def get(self, key: int) -> Optional[StoredVector]: ...
+
+    def objects(self, page_size: int = LIST_PAGE) -> Iterator[StoredObject]:
+        """Every object of the source's collection, in pages of `page_size` (ordered by vector id), whatever
+        its partition or key: an object stored twice, under another id or in an unknown partition, is listed
+        twice. Vectors are not read. Nothing when the collection does not exist yet."""
 
     def search(self, query: StoreQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
         """Hits of a validated query: the spec's fields, `id` (the key) and `score`.

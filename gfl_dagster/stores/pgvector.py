@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from sqlalchemy import Engine
 
 from gfl_dagster.db import pgvector_sql, search_sql
 from gfl_dagster.spec import SourceSpec, StoreQuery
-from gfl_dagster.stores.contract import StoredVector, VectorItem
+from gfl_dagster.stores.contract import LIST_PAGE, StoredObject, StoredVector, VectorItem, comparable_properties
 
 
 class PgVectorStore:
@@ -80,6 +80,23 @@ class PgVectorStore:
         properties = self._hit({**row, self.spec.store_key: row["key"], "score": 0.0})
         del properties["score"]
         return StoredVector(row["key"], row["source_version"], row["embed_hash"], properties, row["dimension"])
+
+    def objects(self, page_size: int = LIST_PAGE) -> Iterator[StoredObject]:
+        with self.engine.connect() as connection:
+            if not connection.execute(self.sql.table_exists).scalar():
+                return
+        after = None
+        while True:
+            with self.engine.connect() as connection:  # one short read per page: no transaction held open
+                statement = self.sql.objects_first_page if after is None else self.sql.objects_page_after
+                page = connection.execute(statement, {"after": after, "limit": page_size}).mappings().all()
+            for row in page:
+                properties = comparable_properties(self.spec, row)
+                yield StoredObject(row["vector_id"], row["key"], properties.get(self.spec.partition),
+                                   row["source_version"], row["embed_hash"], properties)
+            if len(page) < page_size:
+                return
+            after = page[-1]["vector_id"]
 
     def search(self, query: StoreQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
         """See VectorStore.search; why filtered queries skip the HNSW index: db/search_sql.py."""

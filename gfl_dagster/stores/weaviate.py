@@ -36,7 +36,8 @@ from weaviate.exceptions import WeaviateInsertManyAllFailedError, UnexpectedStat
 
 from gfl_dagster.spec import Field, SourceSpec, StoreQuery
 from gfl_dagster.stores import weaviate_filters as weaviate_query
-from gfl_dagster.stores.contract import RefusedWrites, StoredVector, VectorItem
+from gfl_dagster.stores.contract import (LIST_PAGE, RefusedWrites, StoredObject, StoredVector, VectorItem,
+                                        comparable_properties)
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,11 @@ def _from_weaviate(spec: SourceSpec, stored: dict[str, Any]) -> dict[str, Any]:
             properties[field.name] = properties[field.name].date().isoformat()
     properties["id"] = stored[spec.store_key]
     return properties
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    """An object written by something else than the sync may lack its key or version."""
+    return None if value is None else int(value)
 
 
 def _latest_per_key(items: Sequence[VectorItem]) -> list[VectorItem]:
@@ -363,6 +369,24 @@ class WeaviateStore:
         return StoredVector(int(obj.properties[self.spec.store_key]), int(obj.properties["source_version"]),
                             str(obj.properties.get("embed_hash") or ""), _from_weaviate(self.spec, obj.properties),
                             len(vector))
+
+    def objects(self, page_size: int = LIST_PAGE) -> Iterator[StoredObject]:
+        """Weaviate's cursor (`after` a uuid, in uuid order): unlike keyset pages over the key, it sees every
+        copy of a key, and it is not bounded by the 10k result window."""
+        if not self.client.collections.exists(self.collection_name):
+            return
+        key, after = self.spec.store_key, None
+        while True:
+            page = self.collection.query.fetch_objects(after=after, limit=page_size).objects
+            for obj in page:
+                stored = obj.properties
+                properties = comparable_properties(self.spec, _from_weaviate(self.spec, {key: None, **stored}))
+                yield StoredObject(str(obj.uuid), _int_or_none(stored.get(key)), properties.get(self.spec.partition),
+                                   _int_or_none(stored.get("source_version")), str(stored.get("embed_hash") or ""),
+                                   properties)
+            if len(page) < page_size:
+                return
+            after = page[-1].uuid
 
     def search(self, query: StoreQuery, vector: Optional[Sequence[float]]) -> list[dict[str, Any]]:
         """See VectorStore.search: near_vector, native hybrid (relative score fusion), bm25, or filters + sort."""
