@@ -1,7 +1,7 @@
-"""The soak's stream of changes to `listings`, as applications write them: inserts, content and
-filterable-only updates, deletes, re-inserts of deleted ids, bursts on one row, and transactions held
-open across several sensor ticks, at a set rate. The changes of `gfl simulate` (listings/simulation.py)
-are its building blocks.
+"""The soak's stream of changes, as applications write them, at a set rate: a list of kinds of change per
+source table (STREAM). For `listings`: inserts, content and filterable-only updates, deletes, re-inserts of
+deleted ids, bursts on one row, and transactions held open across several sensor ticks. The changes of
+`gfl simulate` (listings/simulation.py) are its building blocks.
 
 The stream outlives the faults it runs beside: a write that fails (the database is restarting) is
 counted and tried again, never counted as a change.
@@ -14,17 +14,13 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional, Sequence
 
 from sqlalchemy import Connection, Engine
 
 from gfl_dagster.db import queries
 from gfl_dagster.listings.simulation import choose_operation
 
-# Shares of each kind of operation. A burst writes BURST_WRITES changes, a long transaction
-# LONG_TRANSACTION_WRITES; every other operation one.
-MIX = (("update_content", 0.30), ("update_filterable", 0.22), ("insert", 0.12), ("delete", 0.12),
-       ("reinsert", 0.08), ("burst", 0.10), ("long_transaction", 0.06))
 BURST_WRITES = 5
 LONG_TRANSACTION_WRITES = 3
 LONG_TRANSACTION_S = (8.0, 16.0)  # the daemon ticks every 5 s: each one spans two ticks or more
@@ -57,27 +53,71 @@ def _update_filterable(connection: Connection, rng: random.Random, listing_id: i
     connection.execute(queries.SIMULATE_UPDATE_AVAILABILITY, {"days": rng.randint(0, 365), "id": listing_id})
 
 
-def _one_write(connection: Connection, rng: random.Random, operation: str) -> bool:
-    """One operation in the caller's transaction; False when it found nothing to act on."""
-    listing_id = connection.execute(queries.SOAK_PICK).scalar()
-    if listing_id is None:
+def _insert(connection: Connection, rng: random.Random, listing_id: int) -> None:
+    connection.execute(queries.SIMULATE_INSERT, {"jitter": rng.uniform(-0.001, 0.001), "id": listing_id})
+
+
+def _delete(connection: Connection, rng: random.Random, listing_id: int) -> None:
+    connection.execute(queries.SIMULATE_DELETE, {"id": listing_id})
+
+
+def _reinsert(connection: Connection, rng: random.Random, listing_id: int) -> bool:
+    """A deleted id comes back, with the attributes of `listing_id`."""
+    deleted = connection.execute(queries.SOAK_PICK_DELETED).scalar()
+    if deleted is None:
         return False
-    if operation == "update_content":
-        _update_content(connection, rng, listing_id)
-    elif operation == "update_filterable":
-        _update_filterable(connection, rng, listing_id)
-    elif operation == "insert":
-        connection.execute(queries.SIMULATE_INSERT, {"jitter": rng.uniform(-0.001, 0.001), "id": listing_id})
-    elif operation == "delete":
-        connection.execute(queries.SIMULATE_DELETE, {"id": listing_id})
-    elif operation == "reinsert":
-        deleted = connection.execute(queries.SOAK_PICK_DELETED).scalar()
-        if deleted is None:
-            return False
-        connection.execute(queries.SOAK_REINSERT, {"id": deleted, "template_id": listing_id})
-    else:
-        raise ValueError(f"unknown soak operation {operation!r}")
+    connection.execute(queries.SOAK_REINSERT, {"id": deleted, "template_id": listing_id})
     return True
+
+
+Write = Callable[[Connection, random.Random], bool]
+
+
+def _on_a_listing(change: Callable[[Connection, random.Random, int], Optional[bool]]) -> Write:
+    """`change` applied to a random living listing no other transaction holds; False when there is none."""
+    def write(connection: Connection, rng: random.Random) -> bool:
+        listing_id = connection.execute(queries.SOAK_PICK).scalar()
+        return listing_id is not None and change(connection, rng, listing_id) is not False
+    return write
+
+
+@dataclass(frozen=True)
+class ChangeKind:
+    """One kind of change to one source table, and its share of the stream's operations (a relative weight)."""
+
+    name: str  # unique across the stream: the report counts changes by it
+    share: float
+    # One change in the caller's transaction; False when it found nothing to act on. None: a shape of
+    # `update_content` the stream writes itself (BURST_WRITES commits on one row, a transaction held open).
+    write: Optional[Write]
+
+
+# A burst writes BURST_WRITES changes, a long transaction LONG_TRANSACTION_WRITES; every other operation one.
+LISTING_CHANGES = (
+    ChangeKind("update_content", 0.30, _on_a_listing(_update_content)),
+    ChangeKind("update_filterable", 0.22, _on_a_listing(_update_filterable)),
+    ChangeKind("insert", 0.12, _on_a_listing(_insert)),
+    ChangeKind("delete", 0.12, _on_a_listing(_delete)),
+    ChangeKind("reinsert", 0.08, _on_a_listing(_reinsert)),
+    ChangeKind("burst", 0.10, None),
+    ChangeKind("long_transaction", 0.06, None),
+)
+# The stream: the kinds of change of each source table. Review inserts, edits and deletes join as a "reviews"
+# entry once the reviews table is on main (issue 19); the audit then checks what they regenerate.
+STREAM: dict[str, tuple[ChangeKind, ...]] = {"listings": LISTING_CHANGES}
+
+
+def mix(stream: Mapping[str, Sequence[ChangeKind]]) -> tuple[tuple[str, float], ...]:
+    """(name, share) of every kind of every source, shares summing to 1, in the stream's order."""
+    kinds = [kind for source_kinds in stream.values() for kind in source_kinds]
+    names = [kind.name for kind in kinds]
+    if len(set(names)) != len(names):
+        raise ValueError(f"change kinds must have unique names across sources: {names}")
+    total = sum(kind.share for kind in kinds)
+    return tuple((kind.name, kind.share / total) for kind in kinds)
+
+
+MIX = mix(STREAM)
 
 
 class ChangeStream:
@@ -85,8 +125,11 @@ class ChangeStream:
 
     def __init__(self, engine: Engine, rng: random.Random, rate: float,
                  echo: Callable[[str], None] = lambda line: None,
-                 hold_s: tuple[float, float] = LONG_TRANSACTION_S) -> None:
+                 hold_s: tuple[float, float] = LONG_TRANSACTION_S,
+                 stream: Mapping[str, Sequence[ChangeKind]] = STREAM) -> None:
         self.engine, self.rng, self.rate, self.echo, self.hold_s = engine, rng, rate, echo, hold_s
+        self.mix = mix(stream)
+        self.kinds = {kind.name: kind for source_kinds in stream.values() for kind in source_kinds}
         self.report = StreamReport()
         self.lock = threading.Lock()
         self.open_transactions: list[threading.Thread] = []
@@ -98,7 +141,7 @@ class ChangeStream:
                 # Paced by the clock, not by sleeps after each write: slow writes do not lower the rate.
                 time.sleep(max(0.0, started + self.report.total / self.rate - time.monotonic()))
                 before = self.report.total
-                self._operation(choose_operation(self.rng, MIX), changes - self.report.total)
+                self._operation(choose_operation(self.rng, self.mix), changes - self.report.total)
                 if before // 500 != self.report.total // 500:
                     self.echo(f"{self.report.total}/{changes} changes, {self.report.write_errors} write errors")
             for thread in self.open_transactions:
@@ -106,13 +149,14 @@ class ChangeStream:
         return self.report
 
     def _operation(self, operation: str, left: int) -> None:
-        if operation == "burst" and left >= BURST_WRITES:
+        write = self.kinds[operation].write
+        if write is not None:
+            self._commit(operation, lambda connection: write(connection, self.rng))
+        elif operation == "burst" and left >= BURST_WRITES:
             for _ in range(BURST_WRITES):  # the same row, a commit each, back to back
                 self._burst_write()
         elif operation == "long_transaction" and left >= LONG_TRANSACTION_WRITES:
             self._open_long_transaction()
-        elif operation not in ("burst", "long_transaction"):
-            self._commit(operation, lambda connection: _one_write(connection, self.rng, operation))
 
     def _commit(self, operation: str, write: Callable[[Connection], bool], count: int = 1) -> None:
         try:
@@ -148,7 +192,7 @@ class ChangeStream:
     def _open_long_transaction(self) -> None:
         self.open_transactions = [thread for thread in self.open_transactions if thread.is_alive()]
         if len(self.open_transactions) >= MAX_OPEN_TRANSACTIONS:
-            self._commit("update_content", lambda connection: _one_write(connection, self.rng, "update_content"))
+            self._operation("update_content", 1)
             return
         held_s = self.rng.uniform(*self.hold_s)
         seed = self.rng.random()

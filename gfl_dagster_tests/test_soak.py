@@ -28,7 +28,8 @@ from gfl_dagster.stores.contract import StoredObject
 from gfl_dagster.stores.weaviate import WeaviateStore
 from gfl_dagster_bench.fault_proxy import EMBEDDINGS, FaultProxy, error
 from gfl_dagster_bench.soak_audit import SHOWN, Wanted, audit, compare, wanted_listings
-from gfl_dagster_bench.soak_changes import BURST_WRITES, LONG_TRANSACTION_WRITES, MIX, ChangeStream
+from gfl_dagster_bench.soak_changes import (BURST_WRITES, LISTING_CHANGES, LONG_TRANSACTION_WRITES, MIX, ChangeKind,
+                                           ChangeStream, mix)
 from gfl_dagster_bench.soak_faults import FAULTS, schedule
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 from gfl_dagster_tests.model_servers import EMBEDDING_MODEL
@@ -172,6 +173,31 @@ def test_the_stream_writes_every_kind_of_change_and_counts_them_exactly(engine):
     assert tombstoned & set(after)  # deleted ids inserted again
     survivors = set(before) & set(after)  # how many the deletes leave depends on the threads' timing
     assert sum(after[i] != before[i] for i in survivors) > len(survivors) // 2  # updates
+
+
+def test_the_stream_is_a_list_of_kinds_per_source_and_writes_each_source_s_share(engine):
+    """The seam the reviews' changes join by: a second source's kinds are drawn and counted beside the listings'."""
+    load_listings_csv(engine, BUNDLED_CSV, limit=20)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS soak_notes (note text)"))
+        connection.execute(text("TRUNCATE soak_notes"))
+
+    def note(connection, rng) -> bool:
+        return connection.execute(text("INSERT INTO soak_notes VALUES ('a note')")).rowcount == 1
+
+    stream = {"listings": LISTING_CHANGES, "notes": (ChangeKind("note", 1.0, note),)}
+    assert dict(mix(stream))["note"] == 0.5 and sum(share for _, share in mix(stream)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="unique names"):
+        mix({"listings": LISTING_CHANGES, "again": (ChangeKind("insert", 1.0, note),)})
+    try:
+        report = ChangeStream(engine, random.Random(3), rate=2000, hold_s=(0.1, 0.2), stream=stream).run(100)
+        with engine.connect() as connection:
+            notes = connection.execute(text("SELECT count(*) FROM soak_notes")).scalar()
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE soak_notes"))
+    assert report.total == 100 and 30 <= report.changes["note"] <= 70 and notes == report.changes["note"]
+    assert report.total - report.changes["note"] > 0  # the listings' kinds still drawn beside it
 
 
 def test_a_long_transaction_holds_its_rows_across_ticks_without_stalling_the_stream(engine):
