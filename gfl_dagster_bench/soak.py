@@ -203,7 +203,7 @@ def _healthy(url: str) -> bool:
 
 
 def summary(figures: dict) -> str:
-    from gfl_dagster.bench.soak_audit import FINDINGS
+    from gfl_dagster_bench.soak_audit import FINDINGS
 
     lines = [f"soak: {figures['changes_asked']} changes at {figures['rate']:g}/s on {figures['listings']} listings, "
              f"faults: {', '.join(figures['fault_kinds']) or 'none'} (x{figures['repeats']}) on {figures['machine']}"]
