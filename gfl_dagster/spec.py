@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Literal, Optional, Protocol
 
 # Store-neutral kinds; each backend maps them to its own types (db/pgvector_sql.py, stores/weaviate.py).
-# `text` is searched by its words, `keyword` compared by exact value (a place, a room type), `list` holds
-# keywords (a listing's amenity features), filtered by "holds all of these".
+# `text` is searched by its words, `keyword` compared by exact value (a place, a room type), `list` is a list
+# of keywords (a listing's amenities), compared by exact value too.
 FieldKind = Literal["text", "keyword", "integer", "number", "date", "bool", "list"]
 SORTABLE_KINDS = ("integer", "number", "date")
 # Fixed namespace, so a row has the same vector id in every store and every run.

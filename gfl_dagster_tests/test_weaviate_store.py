@@ -51,13 +51,6 @@ _HNSW_DEFAULTS = {
 }
 _Op = base_pb2.Filters
 _VALUE_KIND = {"int": "int_value", "number": "number_value", "date": "date_value", "boolean": "bool_value"}
-
-
-def _held(actual: Any) -> list:
-    """An array property's values; a single value as a one-value array (Weaviate's contains_* on either)."""
-    return actual if isinstance(actual, list) else [actual]
-
-
 _OPERATORS = {_Op.OPERATOR_EQUAL: ("==", operator.eq), _Op.OPERATOR_GREATER_THAN: (">", operator.gt),
               _Op.OPERATOR_GREATER_THAN_EQUAL: (">=", operator.ge), _Op.OPERATOR_LESS_THAN: ("<", operator.lt),
               _Op.OPERATOR_LESS_THAN_EQUAL: ("<=", operator.le),
@@ -234,15 +227,14 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
 
 
 def _props(obj) -> dict:
-    """A batch object's properties: the plain ones, the text arrays and the empty arrays."""
+    """An object's properties as the client sends them: scalars in a struct, text lists apart, empty lists by name."""
     props = json_format.MessageToDict(obj.properties.non_ref_properties)
     props.update({array.prop_name: list(array.values) for array in obj.properties.text_array_properties})
     props.update({name: [] for name in obj.properties.empty_list_props})
     return props
 
 
-def _value(data_type: str, value: Any) -> Any:
-    """A stored property as a search result carries it."""
+def _value(data_type: str, value: Any) -> properties_pb2.Value:
     if data_type == "text[]":
         return properties_pb2.Value(list_value=properties_pb2.ListValue(
             text_values=properties_pb2.TextValues(values=value)))
@@ -251,6 +243,11 @@ def _value(data_type: str, value: Any) -> Any:
 
 def _floats(packed: bytes) -> list[float]:
     return list(struct.unpack(f"<{len(packed) // 4}f", packed))
+
+
+def _held(actual: Any) -> list:
+    """An array property's values; a single value as a one-value array (Weaviate's contains_* take either)."""
+    return actual if isinstance(actual, list) else [actual]
 
 
 def _tests(where) -> list[tuple[str, int, Any]]:

@@ -79,13 +79,16 @@ PRICE_QUARTILES = text(
 )
 # Which of the rich facts' columns a table has (the summary files' tables lack them), and whether any row holds a
 # value in each: a sentence's fact filter is applied only where the data has it (search/interpret.py).
-TABLE_COLUMNS = text("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-                     "AND table_name = :table AND column_name = ANY(:columns)")
+TABLE_COLUMNS = text("SELECT column_name, data_type = 'ARRAY' AS is_array FROM information_schema.columns "
+                     "WHERE table_schema = current_schema() AND table_name = :table AND column_name = ANY(:columns)")
 
 
-def columns_holding_values(table: str, columns: list[str]) -> TextClause:
-    """One row: for each column (names checked against TABLE_COLUMNS by the caller), whether a row has a value."""
-    held = ", ".join(f"EXISTS (SELECT 1 FROM {table} WHERE {column} IS NOT NULL) AS {column}" for column in columns)
+def columns_holding_values(table: str, columns: dict[str, bool]) -> TextClause:
+    """One row: for each column (name -> is an array; names as TABLE_COLUMNS found them), whether a row has a
+    value (an empty array is none)."""
+    held = ", ".join(f"EXISTS (SELECT 1 FROM {table} WHERE {column} IS NOT NULL"
+                     f"{f' AND cardinality({column}) > 0' if is_array else ''}) AS {column}"
+                     for column, is_array in columns.items())
     return text(f"SELECT {held or 'TRUE AS none'}")
 
 

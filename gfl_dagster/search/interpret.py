@@ -88,7 +88,7 @@ def _facts_held(connection: Any, spec: SourceSpec) -> tuple[frozenset[str], tupl
     """(the FACT_NAMES the data holds, its property types): a summary file's table has none of either."""
     carried = {name: column for name, column in _FACT_COLUMNS.items() if column in spec.field_names}
     wanted = sorted({source for column in carried.values() for source in _SOURCE_COLUMNS.get(column, (column,))})
-    present = [row[0] for row in connection.execute(queries.TABLE_COLUMNS, {"table": spec.table, "columns": wanted})]
+    present = dict(connection.execute(queries.TABLE_COLUMNS, {"table": spec.table, "columns": wanted}).all())
     held = connection.execute(queries.columns_holding_values(spec.table, present)).mappings().one() if present else {}
     facts = frozenset(name for name, column in carried.items()
                       if any(held.get(source) for source in _SOURCE_COLUMNS.get(column, (column,))))

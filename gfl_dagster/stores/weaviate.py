@@ -74,12 +74,10 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def _property(spec: SourceSpec, field: Field) -> Property:
-    """Keywords are FIELD-tokenized: an area filter on "Bedford" must not match "Bedford-Stuyvesant"."""
-    if field.kind == "keyword":
-        return Property(name=field.name, data_type=DataType.TEXT, tokenization=Tokenization.FIELD,
-                        index_filterable=True, index_searchable=False)
-    if field.kind == "list":  # its values are keywords too: "washer" must not match "dishwasher"
-        return Property(name=field.name, data_type=DataType.TEXT_ARRAY, tokenization=Tokenization.FIELD,
+    """Keywords (and lists of them) are FIELD-tokenized: an area filter on "Bedford" must not match
+    "Bedford-Stuyvesant", nor an amenity filter on "washer" match "dishwasher"."""
+    if field.kind in ("keyword", "list"):
+        return Property(name=field.name, data_type=_DATA_TYPES[field.kind], tokenization=Tokenization.FIELD,
                         index_filterable=field.filterable, index_searchable=False)
     if field.kind == "text":
         return Property(name=field.name, data_type=DataType.TEXT, index_filterable=field.filterable,
@@ -113,7 +111,7 @@ def _to_weaviate(spec: SourceSpec, item: VectorItem, embed_hash: str) -> dict[st
         elif kind == "bool":
             value = bool(value)
         elif kind == "list":
-            value = [str(one) for one in value]
+            value = [str(element) for element in value]
         elif kind == "date":
             day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
             value = datetime.combine(day, time(), tzinfo=timezone.utc)
