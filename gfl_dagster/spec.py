@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Literal, Optional, Protocol
 
 # Store-neutral kinds; each backend maps them to its own types (db/pgvector_sql.py, stores/weaviate.py).
-# `text` is searched by its words, `keyword` compared by exact value (a place, a room type).
-FieldKind = Literal["text", "keyword", "integer", "number", "date", "bool"]
+# `text` is searched by its words, `keyword` compared by exact value (a place, a room type), `list` is a list
+# of keywords (a listing's amenities), compared by exact value too.
+FieldKind = Literal["text", "keyword", "integer", "number", "date", "bool", "list"]
 SORTABLE_KINDS = ("integer", "number", "date")
 # Fixed namespace, so a row has the same vector id in every store and every run.
 _VECTOR_ID_NAMESPACE = uuid.UUID("6f4f3c2e-9a57-5b1e-8d2a-0b6a1c9e7f10")
@@ -91,6 +92,12 @@ class StoreQuery(Protocol):
 
     def set_filters(self) -> list[tuple[str, str, tuple[str, ...]]]:
         """(field, "in" or "not in", values): keyword fields equal to any / none of these values."""
+
+    def bool_filters(self) -> dict[str, bool]:
+        """{field: value}: bool fields equal to these values (a row without a value matches neither)."""
+
+    def list_filters(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(field, values): list fields holding every one of these values."""
 
     def sort_order(self) -> Optional[tuple[str, bool]]:
         """(field, descending), or None: by key."""

@@ -76,6 +76,10 @@ def bench_understanding(as_json: bool, details: bool, splits: tuple[str, ...], p
         click.echo("  " + "  ".join(f"{name} {f['accuracy']:.3f} ({f['active']})"
                                     for name, f in figures["fields"].items()))
         click.echo("  by city: " + "  ".join(f"{c} {v:.3f}" for c, v in figures["cities"].items()))
+        applied = figures["facts_applied"]
+        click.echo(f"  rich facts applied as filters (data holding them): {applied['facts_applied']}/"
+                   f"{applied['facts_asked']} = {applied['share_applied']:.3f}; sentences with every fact applied "
+                   f"{applied['rows_with_every_fact_applied']:.3f} of {applied['rows_asking']}")
     if "metamorphic" in report:
         eq, direction = report["metamorphic"]["equivalence"], report["metamorphic"]["direction"]
         click.echo(f"metamorphic: {eq['families_passed']}/{eq['families']} equivalence families whole, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gfl_dagster.search.interpret import FACT_NAMES, SearchContext, apply_facts
 from gfl_dagster.search.query import SearchQuery, normalized_query
 from gfl_dagster.search.understanding import (
     GOOD_REVIEWS,
@@ -430,8 +431,11 @@ def test_accented_spans_map_back_to_the_sentence():
 
 
 def test_every_labelled_parse_makes_a_valid_search_query(nyc):
+    """As the search applies it (interpret.apply_facts): on data holding every rich fact, its amenities are
+    canonical features the query accepts."""
+    holding_every_fact = SearchContext(nyc, facts=frozenset(FACT_NAMES), property_types=("Entire loft",))
     for entry in (e for e in PARSES if e.city == "nyc"):
-        u = parse(entry.text, nyc)
+        u = apply_facts(parse(entry.text, nyc), holding_every_fact)
         fields = u.search_query_fields()
         if not fields["text"] and not (set(fields) - {"text", "limit"}):
             continue  # nothing to search for (e.g. "top 3" alone)

@@ -169,6 +169,21 @@ def test_search_with_a_borough_filter_then_recommend(engine, resources, browser,
         assert cited and cited <= shown_ids, (cited, shown_ids)
         browser.save_screenshot(str(tmp_path / "search-page.png"))
 
+        # Facts a summary file lacks: understood and shown as chips, said, and filtering nothing away.
+        assert len(browser.find_elements("css selector", "#amenities option")) >= 30
+        query = browser.find_element("id", "query")
+        query.clear()
+        query.send_keys("quiet room with a washer rated 4.8+")
+        browser.find_element("id", "search-button").click()
+        assert wait_drawn(browser) == "done", browser.find_element("id", "error").text
+        assert wait_for(browser, "#results .hit")
+        chips = {chip.text.split("\n")[0].rstrip("×").strip(): chip.get_attribute("data-field")
+                 for chip in browser.find_elements("css selector", "#chips .chip")}
+        assert chips["washer"] == chips["rated 4.8+"] == "note", chips
+        said = browser.find_element("id", "searching-for").text
+        assert "ratings are not in this data: not filtered" in said and "amenities are not in this data" in said
+        assert browser.find_element("id", "min-rating").get_attribute("value") == ""
+
 
 def history_for(engine, resources, user_id: str, area: str) -> list[int]:
     """A user who saved and viewed listings of `area`, with a stored "recommended for you"; returns its ids."""
@@ -362,6 +377,13 @@ def test_api_answers_hits_and_refuses_bad_input_with_400(engine, resources):
             response = client.get("/api/search", params=params)
             assert response.status_code == 400 and response.json()["error"], params
         assert "min_price" in client.get("/api/search", params={"min_price": "cheap"}).json()["error"]
+        for params, said in (({"amenities": ["washer", "washr"]}, "unknown amenity 'washr'"),
+                             ({"min_rating": "6"}, "min rating must be at most 5"),
+                             ({"superhost": "maybe"}, "superhost must be true or false"),
+                             ({"superhost": ["true", "false"]}, "given more than once: 'superhost'")):
+            response = client.get("/api/search", params=params)
+            assert response.status_code == 400 and said in response.json()["error"], (params, response.json())
+        assert len(options["amenities"]) >= 30 and options["property_types"] == []  # a summary file has none
         assert client.get("/").status_code == 200 and client.get("/static/app.js").status_code == 200
 
 

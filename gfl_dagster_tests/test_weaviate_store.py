@@ -51,11 +51,14 @@ _HNSW_DEFAULTS = {
     "skip": False, "vectorCacheMaxObjects": 1000000000000,
 }
 _Op = base_pb2.Filters
-_VALUE_KIND = {"int": "int_value", "number": "number_value", "date": "date_value"}
+_VALUE_KIND = {"int": "int_value", "number": "number_value", "date": "date_value", "boolean": "bool_value"}
 _OPERATORS = {_Op.OPERATOR_EQUAL: ("==", operator.eq), _Op.OPERATOR_GREATER_THAN: (">", operator.gt),
               _Op.OPERATOR_GREATER_THAN_EQUAL: (">=", operator.ge), _Op.OPERATOR_LESS_THAN: ("<", operator.lt),
               _Op.OPERATOR_LESS_THAN_EQUAL: ("<=", operator.le),
-              _Op.OPERATOR_CONTAINS_ANY: ("contains_any", lambda actual, values: actual in values),
+              _Op.OPERATOR_CONTAINS_ANY: ("contains_any", lambda actual, values: any(
+                  value in values for value in _held(actual))),
+              _Op.OPERATOR_CONTAINS_ALL: ("contains_all", lambda actual, values: all(
+                  value in _held(actual) for value in values)),
               _Op.OPERATOR_NOT_EQUAL: ("!=", operator.ne)}
 # Not a ranking: what the fake answers for every object a near_vector / hybrid / bm25 search matches.
 _PLACEHOLDER = {"near_vector": {"distance": 0.25}, "hybrid_search": {"score": 0.5}, "bm25_search": {"score": 0.5}}
@@ -192,7 +195,7 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
         return search_get_pb2.SearchReply(took=0.0, results=results)
 
     def _result(self, uid: str, stored: dict, types: dict, wanted: Optional[set], metadata, scores: dict):
-        fields = {name: properties_pb2.Value(**{_VALUE_KIND.get(types[name], "text_value"): value})
+        fields = {name: _value(types[name], value)
                   for name, value in stored["props"].items() if wanted is None or name in wanted}
         meta = search_get_pb2.MetadataResult(id=uid, id_as_bytes=uuid.UUID(uid).bytes)
         for name, value in scores.items():
@@ -231,11 +234,27 @@ class FakeWeaviate(weaviate_pb2_grpc.WeaviateServicer):
 
 
 def _props(obj) -> dict:
-    return json_format.MessageToDict(obj.properties.non_ref_properties)
+    """An object's properties as the client sends them: scalars in a struct, text lists apart, empty lists by name."""
+    props = json_format.MessageToDict(obj.properties.non_ref_properties)
+    props.update({array.prop_name: list(array.values) for array in obj.properties.text_array_properties})
+    props.update({name: [] for name in obj.properties.empty_list_props})
+    return props
+
+
+def _value(data_type: str, value: Any) -> properties_pb2.Value:
+    if data_type == "text[]":
+        return properties_pb2.Value(list_value=properties_pb2.ListValue(
+            text_values=properties_pb2.TextValues(values=value)))
+    return properties_pb2.Value(**{_VALUE_KIND.get(data_type, "text_value"): value})
 
 
 def _floats(packed: bytes) -> list[float]:
     return list(struct.unpack(f"<{len(packed) // 4}f", packed))
+
+
+def _held(actual: Any) -> list:
+    """An array property's values; a single value as a one-value array (Weaviate's contains_* take either)."""
+    return actual if isinstance(actual, list) else [actual]
 
 
 def _tests(where) -> list[tuple[str, int, Any]]:

@@ -30,7 +30,7 @@ class QueryParameter(click.ParamType):
 
     def __init__(self, field: str):
         self.field = field
-        self.name = {int: "integer", float: "float"}.get(PARAMETER_KINDS[field], "text")  # the help's metavar
+        self.name = {int: "integer", float: "float", bool: "boolean"}.get(PARAMETER_KINDS[field], "text")  # metavar
 
     def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> Any:
         if not isinstance(value, str):  # a default, already typed
@@ -53,7 +53,13 @@ def _query_option(*names: str, **settings: Any) -> Callable[..., Any]:
 
 
 # A repeatable flag: one value is that filter, several are "any of them" (SearchQuery's set field).
-_SEVERAL = {"borough": "areas", "neighbourhood": "neighbourhoods", "room_type": "room_types"}
+_SEVERAL = {"borough": "areas", "neighbourhood": "neighbourhoods", "room_type": "room_types",
+            "property_type": "property_types"}
+
+
+def _flag(name: str, field: str, help: str) -> Callable[..., Any]:
+    """An on/off flag for a bool filter: given, the filter is true; not given, no filter."""
+    return click.option(name, field, is_flag=True, default=None, flag_value=True, help=help)
 
 _QUERY_OPTIONS = (
     _query_option("--borough", "-b", multiple=True,
@@ -72,6 +78,22 @@ _QUERY_OPTIONS = (
     _query_option("--max-reviews", help="number_of_reviews at most this (0: new listings)."),
     _query_option("--min-reviews-per-month", help="reviews_per_month at least this."),
     _query_option("--min-availability", help="availability_365 (days a year) at least this."),
+    # The detailed file's facts (a summary file has none: a filter on them finds nothing there).
+    _query_option("--min-rating", help="review_scores_rating (0 to 5) at least this, e.g. 4.8."),
+    _query_option("--min-guests", help="Guests the listing sleeps (accommodates) at least this."),
+    _query_option("--min-bedrooms", help="Bedrooms at least this."),
+    _query_option("--min-beds", help="Beds at least this."),
+    _query_option("--min-baths", help="Baths at least this (1.5: a half bath counts half)."),
+    _query_option("--amenity", "amenities", multiple=True,
+                  help="A canonical amenity (listings/amenities.toml), e.g. washer, pool, free_parking, "
+                       "\"hot tub\"; repeat for several: the listing has all of them."),
+    _flag("--superhost", "superhost", "Only listings whose host is a superhost."),
+    _flag("--instant-book", "instant_bookable", "Only listings that can be booked instantly."),
+    _query_option("--property-type", multiple=True,
+                  help="Property type as the data writes it, e.g. \"Entire condo\"; case-insensitive. Repeat for "
+                       "any of several."),
+    _query_option("--not-property-type", "not_property_types", multiple=True,
+                  help="Leave out this property type (repeatable)."),
     _query_option("--sort", help=f"FIELD[:asc|desc] (default desc); FIELD one of {', '.join(SORT_FIELDS)}. "
                                  "With a text: the hits found, reordered."),
     _query_option("--mode", default="semantic", show_default=True, help=f"One of: {', '.join(MODES)}."),
@@ -90,6 +112,7 @@ def query_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def with_query(text: Optional[str], as_json: bool, literal: bool, **flags: Any) -> Any:
         extra = {name: flags.pop(name) for name in ("user_id", "ads", "audience") if name in flags}
+        flags["amenities"] = tuple(dict.fromkeys(flags.get("amenities") or ()))
         for single, several in _SEVERAL.items():
             values = tuple(dict.fromkeys(flags.pop(single) or ()))
             flags[single] = values[0] if len(values) == 1 else None
@@ -128,8 +151,11 @@ def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, 
 
     Places, prices, reviews, room types, stays and rankings in the sentence become
     exact filters ("understood: ..." says how it was read; --literal turns that off);
-    flags given explicitly win over the sentence. A search of filters alone is ranked
-    most reviewed first unless --sort says otherwise ("ranked: ..." says which).
+    so do ratings, guests, bedrooms, amenities, superhost, instant book and the
+    property type where the data has them (a summary file has not: the answer says
+    so and does not filter on them). Flags given explicitly win over the sentence.
+    A search of filters alone is ranked most reviewed first unless --sort says
+    otherwise ("ranked: ..." says which).
 
     \b
     gfl search "listings in Brooklyn under $100 with good reviews"
@@ -137,6 +163,8 @@ def search(query: SearchQuery, as_json: bool, literal: bool, ads: bool = False, 
     gfl search "apartment with a great view" --limit 5
     gfl search "quiet" --borough Brooklyn --max-price 100 --min-reviews 10
     gfl search "loft" --mode hybrid --alpha 0.5
+    gfl search "2 bedroom place with a washer for 4 guests rated 4.8+"
+    gfl search "quiet" --min-rating 4.8 --min-guests 4 --amenity washer --amenity wifi --superhost
     """
     from gfl_dagster.cli.tables import hits_table
     from gfl_dagster.cli.project import ProjectClients

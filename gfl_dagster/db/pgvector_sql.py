@@ -15,7 +15,7 @@ from gfl_dagster.spec import SourceSpec
 
 # The store-neutral field kinds (spec.py) as Postgres column types.
 COLUMN_TYPES = {"text": "text", "keyword": "text", "integer": "integer", "number": "double precision",
-                "date": "date", "bool": "boolean"}
+                "date": "date", "bool": "boolean", "list": "text[]"}
 # Vectors travel as pgvector's own type: full float precision, no text literal to build.
 EMBEDDING = bindparam("embedding", type_=Vector())
 LOCK_STORE = text("SELECT pg_advisory_xact_lock(7419002)")

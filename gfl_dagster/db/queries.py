@@ -77,6 +77,25 @@ PRICE_QUARTILES = text(
     "percentile_cont(0.25) WITHIN GROUP (ORDER BY price) AS q1, percentile_cont(0.75) WITHIN GROUP (ORDER BY price) AS q3 "
     "FROM listings WHERE price > 0 GROUP BY GROUPING SETS ((area), (neighbourhood), ()) HAVING count(*) >= 4"
 )
+# Which of the rich facts' columns a table has (the summary files' tables lack them), and whether any row holds a
+# value in each: a sentence's fact filter is applied only where the data has it (search/interpret.py).
+TABLE_COLUMNS = text("SELECT column_name, data_type = 'ARRAY' AS is_array FROM information_schema.columns "
+                     "WHERE table_schema = current_schema() AND table_name = :table AND column_name = ANY(:columns)")
+
+
+def columns_holding_values(table: str, columns: dict[str, bool]) -> TextClause:
+    """One row: for each column (name -> is an array; names as TABLE_COLUMNS found them), whether a row has a
+    value (an empty array is none)."""
+    held = ", ".join(f"EXISTS (SELECT 1 FROM {table} WHERE {column} IS NOT NULL"
+                     f"{f' AND cardinality({column}) > 0' if is_array else ''}) AS {column}"
+                     for column, is_array in columns.items())
+    return text(f"SELECT {held or 'TRUE AS none'}")
+
+
+def property_types(table: str) -> TextClause:
+    """The property types a table's rows have, most common first."""
+    return text(f"SELECT property_type FROM {table} WHERE property_type IS NOT NULL "
+                "GROUP BY property_type ORDER BY count(*) DESC, property_type")
 AREA_NAMES = text("SELECT DISTINCT area FROM listings UNION SELECT DISTINCT neighbourhood_group FROM listings "
                   "WHERE neighbourhood_group IS NOT NULL")
 

@@ -118,6 +118,12 @@ def filter_sql(query: StoreQuery, alias: str = "v") -> tuple[str, dict[str, Any]
         clauses.append(f"{alias}.{column} = ANY(:set_{index})" if op == "in"
                        else f"({alias}.{column} = ANY(:set_{index})) IS NOT TRUE")
         params[f"set_{index}"] = list(values)
+    for column, value in query.bool_filters().items():
+        clauses.append(f"{alias}.{column} = :bool_{column}")  # NULL (not known) is neither true nor false
+        params[f"bool_{column}"] = bool(value)
+    for index, (column, values) in enumerate(query.list_filters()):
+        clauses.append(f"{alias}.{column} @> CAST(:list_{index} AS text[])")  # holds every one of the values
+        params[f"list_{index}"] = list(values)
     return (" AND ".join(clauses) or "TRUE"), params
 
 

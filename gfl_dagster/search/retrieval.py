@@ -83,15 +83,21 @@ def search_listings(
     store: VectorStore,
     known_areas: Optional[Sequence[str]] = None,
     known_neighbourhoods: Optional[Sequence[str]] = None,
+    known_property_types: Optional[Sequence[str]] = None,
 ) -> list[dict[str, Any]]:
     """Hits best first, keyed by the CSV column names plus `score` and `description`.
 
     Without text: a structured query, filtered and sorted by the store (score None), most reviewed first
     unless it names a sort (`DEFAULT_FILTER_SORT`).
     With text and a sort: the `limit` most relevant hits, then ordered by the sort.
-    Raises SearchError when the query is invalid (see `validate_query`).
+    Raises SearchError when the query is invalid (see `validate_query`), or filters on a fact the store
+    does not carry.
     """
-    query = with_default_order(normalized_query(query, known_areas, known_neighbourhoods))
+    query = with_default_order(normalized_query(query, known_areas, known_neighbourhoods, known_property_types))
+    missing = [column for column in query.filter_columns() if column not in store.spec.field_names]
+    if missing:
+        raise SearchError(f"the store's {store.spec.name}s carry no {', '.join(missing)}: "
+                          "that filter cannot be applied to this data")
     needs_vector = not query.is_structured and query.mode != "keyword"
     hits = store.search(query, query_embedder(embedder, store).embed_query(query.text) if needs_vector else None)
     if not query.is_structured and query.sort:
@@ -115,7 +121,8 @@ def understood_search(query: SearchQuery, embedder: EmbedderResource, store: Vec
     run = with_default_order(interpretation.query)
     defaulted = run.sort != interpretation.query.sort
     interpretation = replace(interpretation, query=run)
-    known = {"known_areas": context.areas, "known_neighbourhoods": context.neighbourhoods}
+    known = {"known_areas": context.areas, "known_neighbourhoods": context.neighbourhoods,
+             "known_property_types": context.property_types}
     hits = search_listings(run, embedder, store, **known)
     message = ""
     if not hits and run.has_filters:

@@ -178,3 +178,19 @@ _NEGATION_BEFORE = re.compile(r"\b(?:no|not|without|except)\s+(?:a\s+|an\s+|any\
 
 def _negated(state, start: int) -> bool:
     return _NEGATION_BEFORE.search(state.work, max(0, start - 16), start) is not None
+
+
+def amenity_feature_of(amenity: str) -> str | None:
+    """The canonical feature (listings/amenities.toml) a parsed amenity is filtered on; None: not filtered."""
+    return vocabulary()["amenity_features"].get(amenity)
+
+
+def property_types_named(name: str, known: "tuple[str, ...] | list[str]") -> tuple[str, ...]:
+    """The data's property types ("Entire condo", "Private room in condo") that a parsed one ("condo") names:
+    those its own words (the vocabulary's) find."""
+    from gfl_dagster.search.understanding_text import fold
+
+    pattern = patterns()["property_types"].get(name)
+    if pattern is None:
+        return tuple(value for value in known if value.casefold() == name.casefold())
+    return tuple(value for value in known if pattern.search(fold(value)[0]))

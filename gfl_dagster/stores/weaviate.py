@@ -50,7 +50,7 @@ _CLOUD_HOST = re.compile(r"\.weaviate\.(cloud|network)$", re.IGNORECASE)
 
 # The store-neutral field kinds (spec.py) as Weaviate data types.
 _DATA_TYPES = {"text": DataType.TEXT, "keyword": DataType.TEXT, "integer": DataType.INT,
-               "number": DataType.NUMBER, "date": DataType.DATE, "bool": DataType.BOOL}
+               "number": DataType.NUMBER, "date": DataType.DATE, "bool": DataType.BOOL, "list": DataType.TEXT_ARRAY}
 # Refused rows named in the error's message; its `refused` holds them all.
 REASONS_SHOWN = 20
 T = TypeVar("T")
@@ -75,10 +75,11 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def _property(spec: SourceSpec, field: Field) -> Property:
-    """Keywords are FIELD-tokenized: an area filter on "Bedford" must not match "Bedford-Stuyvesant"."""
-    if field.kind == "keyword":
-        return Property(name=field.name, data_type=DataType.TEXT, tokenization=Tokenization.FIELD,
-                        index_filterable=True, index_searchable=False)
+    """Keywords (and lists of them) are FIELD-tokenized: an area filter on "Bedford" must not match
+    "Bedford-Stuyvesant", nor an amenity filter on "washer" match "dishwasher"."""
+    if field.kind in ("keyword", "list"):
+        return Property(name=field.name, data_type=_DATA_TYPES[field.kind], tokenization=Tokenization.FIELD,
+                        index_filterable=field.filterable, index_searchable=False)
     if field.kind == "text":
         return Property(name=field.name, data_type=DataType.TEXT, index_filterable=field.filterable,
                         index_searchable=field.name in spec.word_fields)
@@ -110,6 +111,8 @@ def _to_weaviate(spec: SourceSpec, item: VectorItem, embed_hash: str) -> dict[st
             value = str(value)
         elif kind == "bool":
             value = bool(value)
+        elif kind == "list":
+            value = [str(element) for element in value]
         elif kind == "date":
             day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
             value = datetime.combine(day, time(), tzinfo=timezone.utc)

@@ -2,7 +2,7 @@
 
 Mirrors gfl_dagster/db/search_sql.py (pgvector) so both stores answer a query alike:
 equality on the FIELD-tokenized text properties, inclusive ranges on the numbers,
-and a structured query leaves out objects without a value for its sort field.
+equality on the bools, "contains all" on the FIELD-tokenized text arrays (list fields), and a structured query leaves out objects without a value for its sort field.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def filter_parts(spec: SourceSpec, query: StoreQuery) -> list[Any]:
             parts.append(prop.contains_any(list(values)))
         else:
             parts.extend(prop.not_equal(value) for value in values)
+    parts.extend(Filter.by_property(column).equal(bool(value)) for column, value in query.bool_filters().items())
+    parts.extend(Filter.by_property(column).contains_all(list(values)) for column, values in query.list_filters())
     return parts
 
 

@@ -1,7 +1,8 @@
 """The search page and its JSON API: a small Starlette app over search/retrieval.py.
 
     GET /                 the page (static HTML + JS + CSS, no external assets: works offline)
-    GET /api/options      areas (from the database), room types, modes and defaults for the form
+    GET /api/options      areas (from the database), room types, property types (the data's), amenities, modes
+                          and defaults for the form
     GET /api/search       {"hits", "understood", "message", "ranking", "audience"}; parameters named as
                           SearchQuery's fields, plus `literal` (1: take the text as it is), `user` (records
                           the search as feedback) and `audience` (a slug of ads/audiences.toml: whose ads)
@@ -59,7 +60,8 @@ from gfl_dagster.feedback.impressions import SESSION_COOKIE, Signer, check_serve
 from gfl_dagster.feedback.record import record_events
 from gfl_dagster.recommendations.for_you import recommended_for
 from gfl_dagster.search.interpret import SearchContext, load_search_context
-from gfl_dagster.search.query import SET_FILTERS, excerpt, query_from_params
+from gfl_dagster.listings.amenities import default_amenity_map
+from gfl_dagster.search.query import MULTI_VALUED, excerpt, query_from_params
 from gfl_dagster.web.rate_limit import RateLimit
 from gfl_dagster.listings.source import LISTINGS
 
@@ -74,17 +76,18 @@ CONTEXT_TTL_S = 30.0  # places and price bands change with the data, slowly
 
 
 def _single_values(params: Any, known: Optional[Collection[str]] = None) -> dict[str, Any]:
-    """The query string as {name: value}; a set filter (`areas=Brooklyn&areas=Queens`) as {name: [values]}.
+    """The query string as {name: value}; a set or list filter (`areas=Brooklyn&areas=Queens`,
+    `amenities=washer&amenities=pool`) as {name: [values]}.
     Any other parameter given twice is refused (which value was meant?); with `known`, so is any other name
     (a misspelt one silently ignored gives plausible, wrong answers)."""
     repeated = [excerpt(name) for name, count in Counter(name for name, _ in params.multi_items()).items()
-                if count > 1 and name not in SET_FILTERS]
+                if count > 1 and name not in MULTI_VALUED]
     if repeated:
         raise search.SearchError(f"parameter(s) given more than once: {', '.join(repeated)}; give each once")
     unknown = [excerpt(name) for name in params if known is not None and name not in known]
     if unknown:
         raise search.SearchError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(known or ())}")
-    return {name: params.getlist(name) if name in SET_FILTERS else value for name, value in params.items()}
+    return {name: params.getlist(name) if name in MULTI_VALUED else value for name, value in params.items()}
 
 
 def _user_id(raw: str) -> str:
@@ -169,8 +172,12 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
 
     def options(request: Request) -> Json:
         defaults = search.SearchQuery()
+        amenities = default_amenity_map()
         return Json({
             "areas": areas(), "room_types": list(search.ROOM_TYPES), "modes": list(search.MODES),
+            # the data's own property types (none for a summary file) and the canonical amenities
+            "property_types": list(context().property_types or ()),
+            "amenities": [{"slug": name, "label": amenities.label(name)} for name in amenities.names],
             "audiences": [{"slug": a.slug, "name": a.name} for a in load_audiences()[0]],
             "defaults": {"mode": defaults.mode, "limit": defaults.limit, "alpha": defaults.alpha},
         })

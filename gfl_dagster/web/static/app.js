@@ -46,6 +46,7 @@ function fillForm(params) {
     if (!field.name) continue;
     delete field.dataset.understood;
     if (field.type === "checkbox") field.checked = params.get(field.name) === field.value;
+    else if (field.multiple) for (const option of field.options) option.selected = params.getAll(field.name).includes(option.value);
     else if (params.has(field.name)) field.value = params.get(field.name);
     else field.value = field.name === "mode" ? (form.dataset.defaultMode || "") : "";
   }
@@ -53,7 +54,8 @@ function fillForm(params) {
 
 // The filters the sentence set, shown in the form too (marked, so they do not travel as flags).
 const FORM_FIELDS = {borough: "borough", room_type: "room-type", min_price: "min-price", max_price: "max-price",
-                     min_reviews: "min-reviews"};
+                     min_reviews: "min-reviews", min_rating: "min-rating", min_guests: "min-guests",
+                     min_bedrooms: "min-bedrooms"};
 
 function showUnderstood(understood, message) {
   const box = document.getElementById("understood");
@@ -63,6 +65,7 @@ function showUnderstood(understood, message) {
   for (const span of spans) {
     const chip = element("span", "chip", span.text);
     chip.dataset.field = span.field;
+    if (span.field === "note") chip.title = String(span.value);  // understood, not filtered: "not in this data"
     const remove = element("button", "chip-remove", "\u00d7");
     remove.type = "button";
     remove.title = `Remove \u201c${span.text}\u201d from the search`;
@@ -81,6 +84,9 @@ function showUnderstood(understood, message) {
   }
   const searching = document.getElementById("searching-for");
   searching.textContent = spans.length ? `searching for: ${understood.text ? `\u201c${understood.text}\u201d` : "the filters alone"}` : "";
+  // What was asked but not filtered (a fact this data lacks): said, so a chip is not taken for a filter.
+  const unfiltered = ((understood && understood.notes) || []).filter((note) => note.includes("not filtered"));
+  for (const note of unfiltered) searching.textContent += (searching.textContent ? " \u2014 " : "") + note;
   if (message) searching.textContent += (searching.textContent ? " \u2014 " : "") + message;
   box.hidden = !spans.length && !message;
 }
@@ -142,6 +148,11 @@ function hitCard(hit) {
   facts.appendChild(element("span", "hit-room-type", hit.room_type));
   facts.appendChild(element("span", "hit-reviews", plural(hit.number_of_reviews, "review")));
   if (hit.minimum_nights) facts.appendChild(element("span", "hit-nights", `min. ${plural(hit.minimum_nights, "night")}`));
+  // The detailed file's facts, where the listing has them (a summary-file listing has none).
+  if (typeof hit.review_scores_rating === "number") facts.appendChild(element("span", "hit-rating", `\u2605 ${hit.review_scores_rating.toFixed(2)}`));
+  if (hit.accommodates) facts.appendChild(element("span", "hit-guests", `sleeps ${hit.accommodates}`));
+  if (typeof hit.bedrooms === "number") facts.appendChild(element("span", "hit-bedrooms", plural(hit.bedrooms, "bedroom")));
+  if (hit.host_is_superhost === true) facts.appendChild(element("span", "hit-superhost", "superhost"));
   if (typeof hit.score === "number") facts.appendChild(element("span", "hit-score", `score ${hit.score.toFixed(3)}`));
   facts.appendChild(element("span", "hit-id", `#${hit.id}`));
   card.appendChild(facts);
@@ -337,6 +348,12 @@ async function loadOptions() {
   const options = await fetchJson("/api/options");
   addOptions(document.getElementById("borough"), options.areas.map((area) => area.name));
   addOptions(document.getElementById("room-type"), options.room_types);
+  addOptions(document.getElementById("property-type"), options.property_types || []);
+  for (const amenity of options.amenities || []) {
+    const option = element("option", null, amenity.label);
+    option.value = amenity.slug;
+    document.getElementById("amenities").appendChild(option);
+  }
   for (const audience of options.audiences) {
     const option = element("option", null, audience.name);
     option.value = audience.slug;

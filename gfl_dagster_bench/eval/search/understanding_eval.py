@@ -320,6 +320,50 @@ def latency_ms(texts: Iterable[tuple[str, Places]], parse: Parse = understand, r
             "cpu_p95": round(percentile(cpu, 0.95), 4), "parses": len(wall)}
 
 
+def detailed_property_types(shared_dir: Optional[Path]) -> tuple[str, ...]:
+    """Every property type of the shared detailed files (Singapore, Boston); () without GFL_SHARED_DATA."""
+    types: set[str] = set()
+    for name, _, _ in CITY_FILES.values():
+        if name and name.endswith("_listings.csv.gz") and shared_dir is not None and (Path(shared_dir) / name).exists():
+            with gzip.open(Path(shared_dir) / name, "rt", newline="", encoding="utf-8") as handle:
+                types |= {row["property_type"] for row in csv.DictReader(handle) if row.get("property_type")}
+    return tuple(sorted(types))
+
+
+def facts_applied(rows: Sequence[Mapping[str, Any]], places_by_city: Mapping[str, Places], parse: Parse,
+                  property_types: Sequence[str]) -> dict[str, Any]:
+    """How many of the labelled rich facts become the search's filters, as the label says, on data holding
+    every fact (search/interpret.apply_facts): the parse right AND applied (an amenity mapped to its
+    canonical feature, a property type to the data's property types). Aggregate only."""
+    from gfl_dagster.search.interpret import FACT_NAMES, SearchContext, apply_facts
+    from gfl_dagster.search.understanding_facts import amenity_feature_of, property_types_named
+
+    asked = applied = rows_asking = rows_whole = 0
+    for row in rows:
+        label = row["label"]
+        if not any(name in label for name in FACT_NAMES):
+            continue
+        places = places_by_city[row["city"]]
+        context = SearchContext(places, facts=frozenset(FACT_NAMES), property_types=tuple(property_types))
+        filters = apply_facts(parse(row["text"], places), context).filters
+        results = []
+        for name in (name for name in FACT_NAMES if name in label):
+            if name == "amenities":
+                results += [amenity_feature_of(a) is not None and amenity_feature_of(a) in (filters.get(name) or ())
+                            for a in label[name]]
+            elif name == "property_type":
+                wanted = set(property_types_named(label[name], property_types))
+                results.append(bool(wanted) and set(filters.get("property_types") or ()) == wanted)
+            else:
+                results.append(_same_value(label[name], filters.get(name)) and filters.get(name) is not None)
+        rows_asking += 1
+        rows_whole += all(results)
+        asked += len(results)
+        applied += sum(results)
+    return {"rows_asking": rows_asking, "facts_asked": asked, "facts_applied": applied,
+            "share_applied": _share(applied, asked), "rows_with_every_fact_applied": _share(rows_whole, rows_asking)}
+
+
 def evaluate_all(shared_dir: Optional[Path], parse: Parse = understand, details: bool = False,
                  splits: Sequence[str] = ("dev", "old_dev", "test", "metamorphic"), repeat: int = 5) -> dict[str, Any]:
     """The whole report: dev (new), old dev (136), test (aggregate only), metamorphic, latency."""
@@ -329,6 +373,8 @@ def evaluate_all(shared_dir: Optional[Path], parse: Parse = understand, details:
     for split in ("dev", "old_dev", "test"):
         if split in splits:
             report[split] = score_set(sets[split], places, parse, details=details and split != "test")
+            report[split]["facts_applied"] = facts_applied(sets[split], places, parse,
+                                                           detailed_property_types(shared_dir))
     if "metamorphic" in splits:
         report["metamorphic"] = score_metamorphic(load_set(METAMORPHIC_SET), places, parse, details=details)
     rows = [row for split in ("dev", "old_dev", "test") if split in splits for row in sets[split]]
