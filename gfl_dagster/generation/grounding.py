@@ -136,6 +136,7 @@ FEATURES: dict[str, tuple[str, str]] = {
     "laundry": ("amenity", r"laundr(?:y|ies)|w/d"),
     "washer": ("amenity", r"washers?|washing\s+machines?"),
     "dryer": ("amenity", r"(?:tumble\s+)?dryers?"),
+    "hair dryer": ("amenity", r"hair\s*dryers?|blow\s*dryers?"),
     "dishwasher": ("amenity", r"dish\s*washers?"),
     "doorman": ("amenity", r"door\s*m[ae]n|concierges?|front\s+desk"),
     "elevator": ("amenity", r"elevators?|lifts?"),

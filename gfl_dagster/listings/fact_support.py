@@ -87,7 +87,7 @@ def backed_features(listing: Mapping[str, Any], claims: FactClaims | None = None
         keys.add("superhost")
     if listing.get("bedrooms") == 0:
         keys.add("studio")
-    if listing.get("baths_shared") is False or (
+    if listing.get("baths_shared") is False or "private" in str(listing.get("bathrooms_text") or "").lower() or (
             listing.get("room_type") == "Entire home/apt" and (listing.get("baths") or 0) >= 1):
         keys.add("private bathroom")
     rating = listing.get("review_scores_rating")
