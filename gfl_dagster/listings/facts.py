@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from gfl_dagster.listings.amenities import default_amenity_map
+from gfl_dagster.listings.fact_support import default_fact_claims, listing_amenity_features
 from gfl_dagster.listings.source import LISTINGS
 
 
@@ -61,9 +63,6 @@ def rich_facts(row: Mapping[str, Any]) -> dict[str, Any]:
     """The detailed file's facts a description may state, those the row has: property type, guests, bedrooms,
     beds, baths (Airbnb's words, "1.5 shared baths"), rating, Superhost, and the canonical amenities the
     grounding check can back (fact_claims.toml), by their labels. Never the host's own words."""
-    from gfl_dagster.listings.amenities import default_amenity_map
-    from gfl_dagster.listings.fact_support import default_fact_claims, listing_amenity_features
-
     facts: dict[str, Any] = {}
     for key, column in RICH_FACT_COLUMNS.items():
         if row.get(column) not in (None, ""):
