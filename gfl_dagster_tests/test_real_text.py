@@ -215,3 +215,24 @@ def test_false_rates_weigh_each_freeze_stratum_back_to_the_pool():
     assert perfect["false_rejection"] == perfect["false_acceptance"] == 0 and not perfect["wrong"]
     with pytest.raises(ValueError, match="lack a label"):
         real_text.false_rates([{**entries[0], "label": None}], lambda s, e: [])
+
+
+def test_bench_grounding_says_when_the_real_text_cannot_be_measured(monkeypatch):
+    from click.testing import CliRunner
+
+    from gfl_dagster_bench.cli import bench
+
+    monkeypatch.delenv(SHARED_DATA_SETTING, raising=False)
+    result = CliRunner().invoke(bench, ["grounding", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output[result.output.index("{"):])
+    assert "set GFL_SHARED_DATA" in figures["real_text"] and figures["recall"] > 0.9
+
+
+def test_the_real_text_figures_of_todays_check(cities):
+    """What `gfl bench grounding` prints, on today's check: goal on test, recall >= 0.95, false rejection <= 5%."""
+    figures = real_text.evaluate(shared_csv("README.md").parent, cities=cities)
+    for split in SPLITS:
+        assert figures[split]["recall"]["mutations"] == len(_entries(f"real_text_mutations_{split}.jsonl"))
+        assert figures[split]["labels"]["sentences"] == 100 and figures[split]["pool"] == 1000
+    assert figures["test"]["recall"]["recall"] >= 0.95 and figures["test"]["labels"]["false_rejection"] <= 0.05

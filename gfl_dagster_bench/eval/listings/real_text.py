@@ -507,6 +507,31 @@ def recall_on_mutations(mutations: Sequence[Mapping[str, Any]], check: Check) ->
             "by_kind": {k: {"caught": c, "mutations": n} for k, (c, n) in by_kind.items() if n}, "missed": missed}
 
 
+def frozen(name: str) -> list[dict[str, Any]]:
+    """The entries of one frozen file beside this module."""
+    return [json.loads(line) for line in (HERE / name).read_text(encoding="utf-8").splitlines()]
+
+
+def evaluate(data: Path, progress: Callable[[str], None] = lambda message: None,
+             cities: Mapping[str, list[HostListing]] | None = None) -> dict[str, Any]:
+    """Today's description check on the frozen real-text sets, per split: recall on the injected claims (by kind),
+    false rejection and false acceptance on the hand labels, and the share of pool sentences it rejects.
+    `cities`: the listings of `data`, when already loaded."""
+    if cities is None:
+        progress(f"reading the detailed files in {data} ...")
+        cities = load_cities(data, load_vocabulary())
+    check = description_check(cities)
+    result: dict[str, Any] = {}
+    for split in SPLITS:
+        progress(f"checking the {split} split ...")
+        recall = recall_on_mutations(frozen(f"real_text_mutations_{split}.jsonl"), check)
+        rates = false_rates(frozen(f"real_text_labels_{split}.jsonl"), check)
+        pool = frozen(f"real_text_sentences_{split}.jsonl")
+        result[split] = {"recall": recall, "labels": rates,
+                         "pool_rejected": sum(bool(check(e["sentence"], e)) for e in pool), "pool": len(pool)}
+    return result
+
+
 def _jsonl(entries: Iterable[Mapping[str, Any]]) -> bytes:
     return "".join(json.dumps(e, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
                    for e in entries).encode("utf-8")
