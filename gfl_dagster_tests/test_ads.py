@@ -1,6 +1,7 @@
 """Ads per listing and audience, the pure parts: audiences, prompt, template, check, learning. No database, no model."""
 
 import json
+import re
 
 import pytest
 
@@ -59,6 +60,33 @@ def test_eligibility_before_generation():
     assert not must_state_minimum_stay(business, ASTORIA)
 
 
+def test_eligibility_on_a_detailed_rows_guests_and_amenities():
+    family, business = BY_SLUG["family_with_kids"], BY_SLUG["business_traveller"]
+    assert family.min_guests == 3 and "wifi" in business.amenities_any
+    assert "room for 2 guests: the Family with kids audience needs room for 3" == ineligible_reason(
+        family, dict(ASTORIA, accommodates=2))
+    assert ineligible_reason(family, dict(ASTORIA, accommodates=3)) is None
+    assert "none of wifi, workspace, ethernet" in ineligible_reason(business, dict(ASTORIA, amenities=["Kitchen"]))
+    assert "none of" in ineligible_reason(business, dict(ASTORIA, amenities=[]))  # listed none: it has none
+    assert ineligible_reason(business, dict(ASTORIA, amenities=["Dedicated workspace"])) is None
+    assert ineligible_reason(business, dict(ASTORIA, amenity_features=["wifi"], amenities=["?"])) is None
+    # A summary row lacks both facts: the data cannot tell, so they do not exclude it.
+    assert ineligible_reason(family, ASTORIA) is None and ineligible_reason(business, ASTORIA) is None
+
+
+@pytest.mark.parametrize("rules, error", [
+    ('rules.min_guests = 0', "min_guests must be a positive whole number"),
+    ('rules.min_guests = "3"', "min_guests must be a positive whole number"),
+    ('rules.amenities_any = ["crib", "jacuzzi"]', "unknown: ['jacuzzi']"),
+    ('rules.amenities_any = []', "amenities_any must be a non-empty list"),
+])
+def test_a_bad_guest_or_amenity_rule_is_named(tmp_path, rules, error):
+    path = tmp_path / "audiences.toml"
+    path.write_text(f'[[audience]]\nslug = "x"\nname = "X"\ndescription = "d"\n{rules}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(error)):
+        load_audiences(path)
+
+
 def test_the_template_ad_passes_the_check_for_every_row_eligible_audience_and_angle():
     """The offline writer never produces an ad its own check rejects (leading with its angle included), on the
     whole bundled dataset: each row and eligible audience with one of the row's angles in turn, so that every
@@ -101,8 +129,12 @@ def test_each_angle_leads_with_its_own_fact_and_the_check_tells_them_apart():
     rich = angle_facts(dict(ASTORIA, amenities=["Wifi", "Kitchen", "Washer"]))
     assert "amenities" in [a.slug for a in available_angles(ANGLES.values(), rich)]
     text = template_ad(family, rich, ANGLES["amenities"])
-    assert text.startswith("With Wifi, Kitchen, Washer: the entire home in Astoria")
+    # The canonical amenities by their labels, not the host's strings: "Free washer – In unit" is "washer".
+    assert text.startswith("With wifi, kitchen, washer: the entire home in Astoria"), text
     assert lead_problem(text, ANGLES["amenities"], rich) is None
+    assert check(text, angle="amenities", listing=dict(ASTORIA, amenities=["Wifi", "Kitchen", "Washer"])) == []
+    hosts = angle_facts(dict(ASTORIA, amenities=["Free washer – In unit", "Hair dryer", "Smoke alarm"]))
+    assert hosts["amenities"] == ["washer", "hair dryer"]
     assert "before its amenities" in lead_problem(texts["place"] + " Wifi.", ANGLES["amenities"], rich)
 
 
@@ -236,3 +268,28 @@ def test_a_bad_audiences_file_gives_a_clear_error(tmp_path, content, message):
     with pytest.raises(ValueError) as error:
         (load_angles if content.startswith("[[angle]]") else load_audiences)(path)
     assert str(path) in str(error.value) and message in str(error.value), str(error.value)
+
+
+def test_template_ads_on_real_detailed_rows_pass_their_check_and_use_the_guest_rule():
+    from gfl_dagster.listings.detailed_rows import parse_detailed_csv
+    from gfl_dagster_tests.conftest import shared_csv
+
+    ads = too_small = 0
+    for name in ("insideairbnb_boston_2024-06_listings.csv.gz", "insideairbnb_singapore_2023-09_listings.csv.gz"):
+        rows = [{**r, "area": r["neighbourhood_group"] or r["neighbourhood"]}
+                for r in parse_detailed_csv(shared_csv(name), limit=300).rows]
+        places = sorted({r[c] for r in rows for c in ("neighbourhood", "neighbourhood_group") if r[c]})
+        for number, row in enumerate(rows):
+            facts = angle_facts(row)
+            description = template_description(description_input(row))
+            offered = available_angles(ANGLES.values(), facts)
+            for index, audience in enumerate(AUDIENCES):
+                reason = ineligible_reason(audience, row)
+                too_small += bool(reason and "needs room for" in reason)
+                if reason is None:
+                    angle = offered[(number + index) % len(offered)]
+                    text = template_ad(audience, facts, angle)
+                    assert check_ad(text, audience, row, description, known_places=places, angle=angle) == [], \
+                        (row["id"], angle.slug, text)
+                    ads += 1
+    assert ads > 1000 and too_small > 50, (ads, too_small)

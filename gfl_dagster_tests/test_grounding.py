@@ -77,7 +77,8 @@ def test_an_amenity_named_by_the_listing_is_supported():
     assert claims("A sunny loft with a rooftop and a gym.", name=name) == []
     # Synonyms and related words back a claim too.
     assert claims("Guests can use the roof deck and the fitness room.", name=name) == []
-    assert claims("Washer and dryer in the unit.", name="Condo with Laundry") == []
+    assert claims("Laundry in the unit.", name="Condo with Laundry") == []
+    assert claims("Washer and dryer in the unit.", name="Condo with Washer/Dryer") == []
     assert claims("It has an outdoor space.", name="Garden apartment") == []
 
 
@@ -405,3 +406,69 @@ def test_recall_and_false_rejections_on_the_labelled_set(known_places):
     assert result["recall"] >= 0.9, missed
     assert result["false_rejection_rate"] <= 0.05, rejected
     assert result["debris_caught"] == result["debris_texts"]
+
+
+# The structured facts of a detailed row (issue 20): amenities, guests, bedrooms, beds, baths, rating, Superhost.
+RICH = {"property_type": "Entire condo", "accommodates": 4, "bedrooms": 2, "beds": 3, "baths": 1.5,
+        "baths_shared": None, "review_scores_rating": 4.87, "host_is_superhost": False,
+        "amenities": ["Free washer \u2013 In unit", "Wifi", "Shared outdoor pool - available all year",
+                      "Private patio or balcony", "Hair dryer"]}
+
+
+def rich_claims(text: str, **overrides) -> list[str]:
+    return claims(text, **{**RICH, **overrides})
+
+
+@pytest.mark.parametrize("text", [
+    "An entire condo for 4 guests with 2 bedrooms, 3 beds and 1.5 baths.",
+    "It sleeps 4.", "Room for up to 3 guests.", "Two bedrooms.", "A washer, wifi, a pool and a balcony.",
+    "Rated 4.9 out of 5.", "Rated 4.87.", "A 4.8 rating.", "Rated 4.8+.", "A top-rated condo.",
+])
+def test_a_detailed_rows_facts_back_what_they_say(text):
+    assert rich_claims(text) == []
+
+
+@pytest.mark.parametrize("text, claim", [
+    ("It sleeps 5.", "5 guests"),
+    ("For 6 guests.", "6 guests"),
+    ("Three bedrooms.", "3 bedrooms"),
+    ("Four beds.", "4 beds"),
+    ("Two baths.", "2 baths"),
+    ("Rated 4.95 by guests.", "rating"),
+    ("A 5-star stay.", "stars"),
+    ("A dryer in the unit.", "dryer"),  # a washer and a hair dryer are not a dryer
+    ("There is a hot tub.", "hot tub"),
+    ("Your host is a Superhost.", "superhost"),
+    ("A baby crib for the little ones.", "crib"),
+    ("An EV charger in the garage.", "ev charger"),
+])
+def test_a_claim_the_facts_do_not_back_is_named(text, claim):
+    reasons = rich_claims(text)
+    assert named(reasons, claim), reasons
+
+
+def test_a_summary_row_without_the_facts_backs_none_of_them():
+    for text in ("It sleeps 4.", "Two bedrooms.", "A washer.", "Rated 4.9."):
+        assert claims(text), text
+
+
+def test_the_facts_back_by_their_own_rule():
+    assert rich_claims("It sleeps 6.", accommodates=6) == [] and rich_claims("A crib.", amenities=["Crib"]) == []
+    assert rich_claims("Your host is a Superhost.", host_is_superhost=True) == []
+    assert rich_claims("A bright studio.", bedrooms=0) == [] and named(rich_claims("A bright studio."), "studio")
+    assert rich_claims("3+ bedrooms.", bedrooms=4) == [] and named(rich_claims("3+ bedrooms."), "3 bedrooms")
+    assert named(rich_claims("A top-rated condo.", review_scores_rating=4.5), "top-rated")
+
+
+def test_the_hosts_own_words_are_never_evidence():
+    host = {"description": "Huge pool, hot tub and sauna; sleeps 10.", "neighborhood_overview": "Steps from the beach."}
+    for text, claim in (("A hot tub and a sauna.", "hot tub"), ("It sleeps 10.", "10 guests"),
+                        ("Steps from the beach.", "beach")):
+        assert named(rich_claims(text, **host), claim)
+
+
+def test_an_unknown_key_in_the_support_is_an_error():
+    with pytest.raises(ValueError, match="unknown feature key"):
+        unsupported_claims("A pool.", Support(texts=("x",), features=("swimming pool",)))
+    with pytest.raises(ValueError, match="unknown measure"):
+        unsupported_claims("A pool.", Support(texts=("x",), measures=(("sqft", 300.0),)))

@@ -183,3 +183,56 @@ def test_the_split_is_a_fixed_function_of_the_listing_id():
         "dev", "dev", "dev", "test", "test", "dev"]
     assert {split_of(i) for i in range(1000)} == set(SPLITS)
     assert abs(sum(split_of(i) == "test" for i in range(10_000)) - 5000) < 200
+
+
+LABEL_FILES = [f"real_text_labels_{split}.jsonl" for split in SPLITS]
+
+
+def test_the_hand_labels_are_frozen_with_their_sha256_and_reasons():
+    section = (PROJECT_DIR / "BENCHMARKS.md").read_text(encoding="utf-8").split(
+        "Grounding on real text: hand labels, frozen before tuning", 1)[1]
+    for split, name in zip(SPLITS, LABEL_FILES):
+        digest = hashlib.sha256((real_text.HERE / name).read_bytes()).hexdigest()
+        assert f"{name}` `{digest}`" in section, f"{name}: sha256 {digest} is not the one BENCHMARKS.md records"
+        entries = _entries(name)
+        pool = {e["id"] for e in _entries(f"real_text_sentences_{split}.jsonl")}
+        assert len(entries) == 100 and {e["id"] for e in entries} <= pool
+        assert collections.Counter(e["check_at_freeze"] for e in entries) == {"rejected": 50, "passed": 50}
+        assert all(e["label"] in real_text.LABELS and len(e["reason"]) > 10 for e in entries)
+
+
+def test_false_rates_weigh_each_freeze_stratum_back_to_the_pool():
+    def entry(i, verdict, label):
+        return {"id": str(i), "sentence": str(i), "check_at_freeze": verdict, "pool_rejected_at_freeze": 750,
+                "pool_size": 1000, "label": label, "reason": "a reason of some length"}
+    # Rejected stratum (weight 0.75): 1 supported, 1 unsupported; passed stratum (0.25): 2 supported.
+    entries = [entry(0, "rejected", "supported"), entry(1, "rejected", "unsupported"),
+               entry(2, "passed", "supported"), entry(3, "passed", "supported")]
+    frozen = real_text.false_rates(entries, lambda s, e: ["x"] if e["check_at_freeze"] == "rejected" else [])
+    assert frozen["supported_rejected"] == 1 and frozen["supported"] == 3
+    assert frozen["false_rejection"] == pytest.approx(0.375 / 0.625) and frozen["false_acceptance"] == 0
+    perfect = real_text.false_rates(entries, lambda s, e: ["x"] if e["label"] == "unsupported" else [])
+    assert perfect["false_rejection"] == perfect["false_acceptance"] == 0 and not perfect["wrong"]
+    with pytest.raises(ValueError, match="lack a label"):
+        real_text.false_rates([{**entries[0], "label": None}], lambda s, e: [])
+
+
+def test_bench_grounding_says_when_the_real_text_cannot_be_measured(monkeypatch):
+    from click.testing import CliRunner
+
+    from gfl_dagster_bench.cli import bench
+
+    monkeypatch.delenv(SHARED_DATA_SETTING, raising=False)
+    result = CliRunner().invoke(bench, ["grounding", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output[result.output.index("{"):])
+    assert "set GFL_SHARED_DATA" in figures["real_text"] and figures["recall"] > 0.9
+
+
+def test_the_real_text_figures_of_todays_check(cities):
+    """What `gfl bench grounding` prints, on today's check: goal on test, recall >= 0.95, false rejection <= 5%."""
+    figures = real_text.evaluate(shared_csv("README.md").parent, cities=cities)
+    for split in SPLITS:
+        assert figures[split]["recall"]["mutations"] == len(_entries(f"real_text_mutations_{split}.jsonl"))
+        assert figures[split]["labels"]["sentences"] == 100 and figures[split]["pool"] == 1000
+    assert figures["test"]["recall"]["recall"] >= 0.95 and figures["test"]["labels"]["false_rejection"] <= 0.05

@@ -73,12 +73,9 @@ def _placeholders(template: str) -> set[str]:
 
 
 def angle_facts(listing: Mapping[str, Any]) -> dict[str, Any]:
-    """The facts an angle can lead with: the description's facts, and the amenities where the listing has them."""
-    facts = description_input(listing)
-    amenities = listing.get("amenities")
-    if amenities:
-        facts["amenities"] = list(amenities)
-    return facts
+    """The facts an angle can lead with: the description's facts, which for a detailed row include its canonical
+    amenities by their labels ("washer", "pool"; listings/facts.py rich_facts), never the host's own strings."""
+    return description_input(listing)
 
 
 def _stated(angle: Angle, facts: Mapping[str, Any]) -> bool:

@@ -5,7 +5,7 @@ wrong type is a ValueError naming the audience and the key, so a typo such as
 `max_prise` cannot silently switch a rule off.
 
 Eligibility has two halves. `ineligible_reason` is checked before anything is
-generated (room type, price, reviews). `max_minimum_nights` is a disclosure rule
+generated (room type, price, reviews, guests, amenities). `max_minimum_nights` is a disclosure rule
 instead: a longer minimum stay does not exclude the listing, but then the ad must
 state it, which only the written ad can show (`must_state_minimum_stay`, checked
 by ad_check.py).
@@ -28,6 +28,8 @@ except ModuleNotFoundError:  # Python 3.10
                           "or, on Python 3.10, the tomli package: pip install tomli") from None
 
 from gfl_dagster.listings.csv_rows import ROOM_TYPES
+from gfl_dagster.listings.amenities import default_amenity_map
+from gfl_dagster.listings.fact_support import listing_amenity_features
 from gfl_dagster.listings.facts import format_price
 
 DEFAULT_PATH = Path(__file__).with_name("audiences.toml")
@@ -44,6 +46,8 @@ class Audience:
     max_price: Optional[float] = None
     max_minimum_nights: Optional[int] = None
     min_reviews: Optional[int] = None
+    min_guests: Optional[int] = None  # room for at least this many (`accommodates`)
+    amenities_any: Optional[tuple[str, ...]] = None  # at least one of these canonical amenities (amenities.toml)
     phrases: tuple[str, ...] = ()  # words by which a searcher says they belong to the audience
 
 
@@ -83,6 +87,8 @@ _RULE_KEYS = {
     "max_price": _NUMBER + (_positive,),
     "max_minimum_nights": _INT + (_positive,),
     "min_reviews": _INT + (_not_negative,),
+    "min_guests": _INT + (_positive,),
+    "amenities_any": ((list,), "list of canonical amenities (listings/amenities.toml)"),
 }
 _LEARNING_KEYS = {
     "variants": _INT + (_positive,),
@@ -135,6 +141,14 @@ def _audience(table: Any, number: int, seen: set[str]) -> Audience:
             raise ValueError(f"{label} rules: room_types must be a non-empty list of {', '.join(ROOM_TYPES)}; "
                              f"got {room_types!r}")
         room_types = tuple(room_types)
+    amenities_any = rules.get("amenities_any")
+    if amenities_any is not None:
+        known = set(default_amenity_map().names)
+        unknown = [a for a in amenities_any if not isinstance(a, str) or a not in known]
+        if not amenities_any or unknown:
+            raise ValueError(f"{label} rules: amenities_any must be a non-empty list of canonical amenities "
+                             f"(listings/amenities.toml, e.g. crib, washer, workspace); unknown: {unknown!r}")
+        amenities_any = tuple(amenities_any)
     phrases = values.get("phrases", [])
     if not all(isinstance(phrase, str) and phrase.strip() for phrase in phrases):
         raise ValueError(f"{label}: phrases must be non-empty strings, got {phrases!r}")
@@ -144,6 +158,7 @@ def _audience(table: Any, number: int, seen: set[str]) -> Audience:
         room_types=room_types,
         max_price=None if rules.get("max_price") is None else float(rules["max_price"]),
         max_minimum_nights=rules.get("max_minimum_nights"), min_reviews=rules.get("min_reviews"),
+        min_guests=rules.get("min_guests"), amenities_any=amenities_any,
         phrases=tuple(" ".join(phrase.lower().split()) for phrase in phrases),
     )
 
@@ -179,6 +194,10 @@ def ineligible_reason(audience: Audience, listing: Mapping[str, Any]) -> Optiona
     """Why `listing` (CSV column names) may not get an ad for `audience`; None: it may.
 
     The minimum stay is not decided here: see `must_state_minimum_stay`.
+    A rule on a fact the listing's data lacks (a summary-file row has no `accommodates` and no amenities)
+    does not exclude it: the data cannot tell, so the listing is judged on the rules it can answer, as
+    before the detailed file. It excludes a listing whose data answers no. The ad still claims only what
+    the facts back (the grounding check), so an unknown capacity is never promised.
     """
     room_type = listing.get("room_type")
     if audience.room_types is not None and room_type not in audience.room_types:
@@ -195,7 +214,19 @@ def ineligible_reason(audience: Audience, listing: Mapping[str, Any]) -> Optiona
     if audience.min_reviews is not None and reviews < audience.min_reviews:
         return (f"{reviews} review{'s' if reviews != 1 else ''}: the {audience.name} audience needs at least "
                 f"{audience.min_reviews}")
+    guests = listing.get("accommodates")
+    if audience.min_guests is not None and guests is not None and guests < audience.min_guests:
+        return (f"room for {guests} guest{'s' if guests != 1 else ''}: the {audience.name} audience needs room "
+                f"for {audience.min_guests}")
+    if audience.amenities_any is not None and _has_amenity_data(listing):
+        if not set(listing_amenity_features(listing)) & set(audience.amenities_any):
+            return (f"none of {', '.join(audience.amenities_any)}: the {audience.name} audience needs one of "
+                    "them")
     return None
+
+
+def _has_amenity_data(listing: Mapping[str, Any]) -> bool:
+    return listing.get("amenity_features") is not None or listing.get("amenities") is not None
 
 
 def must_state_minimum_stay(audience: Audience, listing: Mapping[str, Any]) -> bool:

@@ -15,7 +15,8 @@ What counts as a claim (word lists, so the check is predictable and fast):
 
 - amenities and features: pool, balcony, terrace, patio, deck, rooftop, garden,
   yard, outdoor space, gym/fitness, view(s)/overlooking/skyline, parking, garage,
-  laundry (washer, dryer, w/d), dishwasher, doorman/concierge, elevator,
+  laundry (w/d), washer, dryer, dishwasher, crib, high chair, EV charger,
+  gazebo, projector, fees (cleaning, service, additional), doorman/concierge, elevator,
   fireplace, air conditioning, hot tub/jacuzzi, sauna/spa, wifi, workspace/desk,
   kitchen, private bathroom, private entrance, lobby, high/top floor, pets,
   breakfast, an on-site restaurant (singular "restaurant"), chef/housekeeping,
@@ -30,7 +31,8 @@ What counts as a claim (word lists, so the check is predictable and fast):
   N beds ("2 queen beds"), N baths, N sq ft / square feet / m2, N guests /
   sleeps N, N floors / N-story / Nth floor, N rooms, N-foot ceilings;
 - distances and landmarks: N minutes / hours / blocks / miles, steps from,
-  walking distance, minutes from, short drive; a park, the subway (train,
+  walking distance, minutes from, short drive, close by / nearby / surrounded by
+  / across from / in the vicinity; a park, a (super)market, hawker centre or food court, the subway (train,
   station, metro, bus), a ferry, the airport, the beach, a river / the ocean / a
   lake / a harbor / the waterfront, museums, stadiums, a zoo, universities,
   hospitals, malls (named ones quoted whole: "Fort Tryon Park"); famous named
@@ -82,6 +84,12 @@ Support rules:
   speaks of is unknown).
 - negations are not understood: "no pool" is a pool claim (simpler, and a
   description has no business listing what a place lacks).
+- structured facts back claims directly: `features` (FEATURES keys the data
+  backs: a listing's amenities mapped by its domain) back their words as a support
+  text would; `measures` back quantities by MEASURES' rules: "sleeps 4" needs
+  guests >= 4, "2 bedrooms" exactly 2 bedrooms, "rated 4.9" a rating that shows
+  as 4.9. An unknown key is a ValueError, so a typo in a domain's mapping cannot
+  silently back nothing.
 """
 
 from __future__ import annotations
@@ -100,6 +108,8 @@ class Support:
     places: tuple[str, ...] = ()  # place names the text may name (the listing's neighbourhood, area, city)
     known_places: tuple[str, ...] = ()  # every place name known; naming one not in `places` is a claim
     numbers: tuple[float, ...] = ()  # numbers the text may state (price, minimum nights, review count ...)
+    features: tuple[str, ...] = ()  # FEATURES keys the data backs ("laundry", "pool", "superhost", "studio")
+    measures: tuple[tuple[str, float], ...] = ()  # measured facts by MEASURES key: ("guests", 4), ("rating", 4.87)
 
 
 # ---------------------------------------------------------------------------
@@ -119,10 +129,14 @@ FEATURES: dict[str, tuple[str, str]] = {
     "yard": ("amenity", r"back\s*yards?|yards?|court\s*yards?"),
     "outdoor space": ("amenity", r"outdoor\s+(?:space|area)s?"),
     "gym": ("amenity", r"gyms?|fitness(?:\s+(?:center|centre|room))?|workout\s+rooms?"),
-    "view": ("amenity", r"views?|overlook(?:s|ing)?|vistas?|panoram(?:a|as|ic)|skylines?"),
+    "view": ("amenity", r"views?|overlook(?:s|ing)?|vistas?|panoram(?:a|as|ic)|skylines?|"
+                        r"look(?:s|ing)?\s+out\s+(?:over|onto|on|across)"),
     "parking": ("amenity", r"parking"),
     "garage": ("amenity", r"garages?"),
-    "laundry": ("amenity", r"laundr(?:y|ies)|washers?|dryers?|w/d|washing\s+machines?"),
+    "laundry": ("amenity", r"laundr(?:y|ies)|w/d"),
+    "washer": ("amenity", r"washers?|washing\s+machines?"),
+    "dryer": ("amenity", r"(?:tumble\s+)?dryers?"),
+    "hair dryer": ("amenity", r"hair\s*dryers?|blow\s*dryers?"),
     "dishwasher": ("amenity", r"dish\s*washers?"),
     "doorman": ("amenity", r"door\s*m[ae]n|concierges?|front\s+desk"),
     "elevator": ("amenity", r"elevators?|lifts?"),
@@ -144,8 +158,15 @@ FEATURES: dict[str, tuple[str, str]] = {
     "bikes": ("amenity", r"bikes?|bicycles?|citi\s*bikes?"),
     "tv": ("amenity", r"tvs?|televisions?|smart\s+tvs?|netflix|streaming"),
     "utilities": ("amenity", r"utilities(?:\s+included)?"),
-    "bed size": ("amenity", r"(?:queen|king|double|twin|full)[\s-]+(?:size\s+|sized\s+)?beds?|bunk\s*beds?|"
+    "bed size": ("amenity", r"(?:queen|king|double|twin|full)[\s-]+(?:size[d]?[\s-]+)?(?:beds?|mattress(?:es)?)|"
+                            r"bunk\s*beds?|(?:upper|lower)[\s-]+(?:deck(?:er)?|bunk)(?:\s+beds?)?|"
                             r"sofa[\s-]*beds?|futons?|air\s*mattress(?:es)?"),
+    "crib": ("amenity", r"(?:baby\s+)?cribs?|(?:travel\s+|baby\s+)?cots?|pack\s*'?n'?\s*plays?"),
+    "high chair": ("amenity", r"high\s*chairs?"),
+    "ev charger": ("amenity", r"ev\s+chargers?|ev\s+charging(?:\s+stations?)?|electric\s+(?:vehicle|car)\s+charg(?:er|ers|ing)"),
+    "gazebo": ("amenity", r"gazebos?|pergolas?"),
+    "projector": ("amenity", r"projectors?"),
+    "fees": ("terms", r"(?:cleaning|service|extra|additional|other|hidden)\s+fees?"),
     "superhost": ("rating", r"super\s*hosts?|guest\s+favou?rites?"),
     "renovated": ("amenity", r"(?:newly\s+)?(?:renovated|refurbished|remodell?ed)|renovations?|brand[\s-]new"),
     "hardwood floors": ("decor", r"hardwood(?:\s+floors?)?"),
@@ -186,7 +207,9 @@ FEATURES: dict[str, tuple[str, str]] = {
     "walking distance": ("distance", r"steps\s+(?:from|to|away)|walking\s+distance|(?:short|easy|quick)\s+walk|"
                                      r"walkable|stone's\s+throw|minutes?\s+(?:away|from|to|walk)|"
                                      r"blocks?\s+(?:away|from|to)|"
-                                     r"around\s+the\s+corner"),
+                                     r"around\s+the\s+corner|close\s+by|nearby|surrounded\s+by|"
+                                     r"(?:right\s+)?across\s+(?:from|the\s+(?:road|street))|"
+                                     r"(?:in|within)\s+the\s+vicinity"),
     "short drive": ("distance", r"(?:short|quick)\s+(?:drive|ride|trip)|(?:drive|ride)\s+(?:from|to|away)"),
     "park": ("landmark", r"parks?|park\s*land"),
     "subway": ("landmark", r"subways?|metro|trains?|stations?|transit|mta|bus(?:es)?|bus\s+stops?"),
@@ -203,7 +226,9 @@ FEATURES: dict[str, tuple[str, str]] = {
     "zoo": ("landmark", r"zoos?"),
     "university": ("landmark", r"universit(?:y|ies)|colleges?|campus(?:es)?"),
     "hospital": ("landmark", r"hospitals?|medical\s+cent(?:er|re)s?"),
-    "mall": ("landmark", r"(?:shopping\s+)?malls?"),
+    "mall": ("landmark", r"(?:shopping\s+)?malls?|shopping\s+cent(?:er|re)s?"),
+    "market": ("landmark", r"(?:super|farmers?'?\s+|night\s+|wet\s+)?markets?|hawker\s+cent(?:er|re)s?|"
+                           r"food\s+(?:court|cent(?:er|re))s?"),
     # ratings and superlatives
     "top-rated": ("rating", r"(?:top|highly|best|well|five[\s-]star)[\s-]rated|top[\s-](?:notch|10|ten)"),
     "rating": ("rating", r"rat(?:ed|ing|ings)"),
@@ -223,9 +248,21 @@ FEATURES: dict[str, tuple[str, str]] = {
     "popular": ("rating", r"popular|sought[\s-]after|in\s+demand"),
 }
 
+# Measured facts a `Support` can carry, and how each backs a quantity the text states:
+#   "at most"  a capacity: "for 4 guests" is backed by room for 4 or more;
+#   "equal"    a count: "2 bedrooms" only by 2 ("3+ bedrooms" by 3 or more);
+#   "score"    a rating out of 5: "rated 4.9", "4.9 stars" by a rating that rounds or truncates to it
+#              ("4.8+" by 4.8 or more).
+MEASURES: dict[str, str] = {"guests": "at most", "bedrooms": "equal", "beds": "equal", "baths": "equal",
+                            "rating": "score"}
+# The units of quantities in the text that each measure backs.
+_MEASURED_UNITS = {"guests": "guests", "bedrooms": "bedrooms", "beds": "beds", "baths": "baths",
+                   "rating": "rating", "stars": "rating"}
+
 # Other keys whose words back a key ("a garden" backs "outdoor space").
 _BACKED_ALSO: dict[str, tuple[str, ...]] = {
     "outdoor space": ("terrace", "balcony", "patio", "deck", "rooftop", "garden", "yard"),
+    "laundry": ("washer", "dryer"),
     "deck": ("rooftop",),
     "garage": ("parking",),
     "high floor": ("view",),
@@ -564,6 +601,7 @@ class _Index:
     features: frozenset[str]
     landmarks: frozenset[int]
     quoted_res: tuple[re.Pattern, ...]
+    measures: tuple[tuple[str, float], ...]
 
 
 def _number(text: str) -> float | None:
@@ -644,6 +682,14 @@ def _index(support: Support) -> _Index:
     numbers.update(v for v in (_number(m.group()) for m in _BARE_NUMBER.finditer(raw_blob)) if v is not None)
     quantities = {(unit, value) for unit, value, *_ in _quantities(raw_blob)}
     features = {_FEATURE_KEYS[int(m.lastgroup[1:])] for m in _FEATURES.finditer(blob)}
+    unknown = sorted(set(support.features) - set(FEATURES))
+    if unknown:
+        raise ValueError(f"unknown feature key(s) {', '.join(map(repr, unknown))} in the support "
+                         "(known: generation/grounding.py FEATURES)")
+    features.update(support.features)
+    unknown = sorted({key for key, _ in support.measures} - set(MEASURES))
+    if unknown:
+        raise ValueError(f"unknown measure(s) {', '.join(map(repr, unknown))} in the support (known: {', '.join(MEASURES)})")
     for key, others in _BACKED_ALSO.items():
         if features.intersection(others):
             features.add(key)
@@ -660,8 +706,31 @@ def _index(support: Support) -> _Index:
         words=words_of(raw_blob), numbers=frozenset(numbers), quantities=frozenset(quantities),
         allowed_places=_folded(tuple(support.places)),
         place_re=place_re, features=frozenset(features), landmarks=frozenset(landmarks),
-        quoted_res=tuple(quoted_res),
+        quoted_res=tuple(quoted_res), measures=tuple((k, float(v)) for k, v in support.measures if v is not None),
     )
+
+
+def _measure_backed(folded: str, start: int, end: int, unit: str, value: float,
+                    measures: tuple[tuple[str, float], ...]) -> bool:
+    """Is a quantity of the text ("for 4 guests", "2 bedrooms", "rated 4.9") backed by a measured fact?"""
+    key = _MEASURED_UNITS.get(unit)
+    facts = [v for k, v in measures if k == key]
+    if not facts:
+        return False
+    before = _BOUND_BEFORE.search(folded[max(0, start - 24):start])
+    at_least = bool(_BOUND_AFTER.match(folded, end) or _OR_MORE.search(folded, start, end)
+                    or (before and before.group("gt")))
+    rule = MEASURES[key]
+    for fact in facts:
+        if at_least or rule == "at most":
+            if fact >= value - 1e-9:
+                return True
+        elif rule == "equal":
+            if abs(fact - value) < 1e-9:
+                return True
+        elif any(abs(value - shown) < 1e-9 for shown in (round(fact, 1), round(fact, 2), int(fact * 10) / 10)):
+            return True
+    return False
 
 
 def _bound_backed(folded: str, start: int, end: int, value: float, numbers: frozenset[float]) -> bool:
@@ -780,7 +849,8 @@ def unsupported_claims(text: str, support: Support) -> list[str]:
         if kind == "number":
             backed = _bound_backed(work, start, end, value, index.numbers)
         else:
-            backed = (unit, value) in index.quantities
+            backed = ((unit, value) in index.quantities
+                      or _measure_backed(work, start, end, unit, value, index.measures))
         if not backed:
             key = (f"${_fmt(value)}" if unit == "dollars" else f"floor {_fmt(value)}" if unit == "floor"
                    else f"{_fmt(value)} {unit}")

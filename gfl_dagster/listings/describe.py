@@ -30,6 +30,7 @@ from gfl_dagster.listings.description_prompt import (
     PROMPT_VERSION,
     TEMPLATE_MODEL,
     chat_messages,
+    host_words,
     template_description,
 )
 from gfl_dagster.resources.model_client import ModelClientResource, ModelSettingError
@@ -55,9 +56,11 @@ def describe_listing(model: ModelClientResource, facts: dict[str, Any], listing:
 
     The template writes when no chat model is set, and stands in (fell_back, with the
     reasons) when every answer of the model is rejected: search never loses a listing.
+    The host's own words (a detailed row's description) reach the model only as marked
+    data; the check never takes them as evidence.
     """
     areas, places = list(known_areas), list(known_places)
-    return generate_validated(model, chat_messages(facts),
+    return generate_validated(model, chat_messages(facts, host_words(listing)),
                               lambda text: check_description(text, listing, areas, places),
                               template=Template(TEMPLATE_MODEL, lambda: template_description(facts)))
 

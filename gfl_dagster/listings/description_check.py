@@ -20,6 +20,7 @@ import json
 from gfl_dagster.generation.debris import debris_problems
 from gfl_dagster.generation.grounding import Support, unsupported_claims
 from gfl_dagster.listings.description_prompt import URL_PATTERN, quoted_name
+from gfl_dagster.listings.fact_support import backed_features, measures
 from gfl_dagster.listings.facts import description_input
 from gfl_dagster.listings.vocabulary import city_areas, city_names, other_city_names
 
@@ -67,10 +68,12 @@ def plain_text_problems(text: str, max_length: int, min_length: int = 0) -> list
 
 def listing_support(listing: Mapping[str, Any], known_places: Iterable[str] = ()) -> Support:
     """What backs a claim about one listing: its own words (the name a host wrote), its places and its city's
-    names (listings/cities/, told by its places and the database's), its numbers. Other cities' names are
-    known places: naming one is a claim."""
-    texts = tuple(str(listing.get(column) or "") for column in ("name", "room_type", "neighbourhood",
-                                                                "neighbourhood_group", "area"))
+    names (listings/cities/, told by its places and the database's), its numbers, and the structured facts of
+    a detailed row (property type, amenities, guests, bedrooms, beds, baths, rating, Superhost:
+    fact_support.py). Other cities' names are known places: naming one is a claim. The host's description and
+    neighbourhood overview are never evidence."""
+    texts = tuple(str(listing.get(column) or "") for column in ("name", "room_type", "property_type",
+                                                                "neighbourhood", "neighbourhood_group", "area"))
     known_places = tuple(known_places)
     own = tuple(p for p in (listing.get("neighbourhood"), listing.get("neighbourhood_group"), listing.get("area"))
                 if p)
@@ -79,7 +82,7 @@ def listing_support(listing: Mapping[str, Any], known_places: Iterable[str] = ()
     numbers = tuple(float(listing[column]) for column in ("price", "minimum_nights", "number_of_reviews")
                     if listing.get(column) not in (None, ""))
     return Support(texts=tuple(t for t in texts if t), places=places, known_places=tuple(known_places),
-                   numbers=numbers)
+                   numbers=numbers, features=backed_features(listing), measures=measures(listing))
 
 
 def listing_source_values(listing: Mapping[str, Any]) -> tuple[str, ...]:

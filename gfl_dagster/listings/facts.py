@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from gfl_dagster.listings.amenities import default_amenity_map
+from gfl_dagster.listings.fact_support import default_fact_claims, listing_amenity_features
 from gfl_dagster.listings.source import LISTINGS
 
 
@@ -40,7 +42,9 @@ def description_input(row: Mapping[str, Any]) -> dict[str, Any]:
     """The facts a description is written from; its hash decides regeneration.
 
     `row` is a `listings` row as Postgres returns it: its `area` is derived there
-    (gfl_area in schema.sql), the one place the partition is decided.
+    (gfl_area in schema.sql), the one place the partition is decided. A detailed
+    row adds what it has of its structured facts (rich_facts); a summary row's
+    input, and so its hash, is what it always was.
     """
     price = row.get("price")
     return {
@@ -51,7 +55,30 @@ def description_input(row: Mapping[str, Any]) -> dict[str, Any]:
         "price_per_night": format_price(price),
         "minimum_nights": row.get("minimum_nights"),
         "reviews": review_band(row.get("number_of_reviews")),
+        **rich_facts(row),
     }
+
+
+def rich_facts(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The detailed file's facts a description may state, those the row has: property type, guests, bedrooms,
+    beds, baths (Airbnb's words, "1.5 shared baths"), rating, Superhost, and the canonical amenities the
+    grounding check can back (fact_claims.toml), by their labels. Never the host's own words."""
+    facts: dict[str, Any] = {}
+    for key, column in RICH_FACT_COLUMNS.items():
+        if row.get(column) not in (None, ""):
+            facts[key] = row[column]
+    if row.get("host_is_superhost") is True:
+        facts["superhost"] = True
+    sayable = default_fact_claims().amenities
+    amenities = [default_amenity_map().label(f) for f in listing_amenity_features(row) if f in sayable]
+    if amenities:
+        facts["amenities"] = amenities
+    return facts
+
+
+# Keys of the description input -> the detailed file's columns.
+RICH_FACT_COLUMNS = {"property_type": "property_type", "guests": "accommodates", "bedrooms": "bedrooms",
+                     "beds": "beds", "baths": "bathrooms_text", "rating": "review_scores_rating"}
 
 
 def vector_properties(row: Mapping[str, Any], description: str | None) -> dict[str, Any]:

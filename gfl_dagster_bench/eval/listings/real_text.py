@@ -364,6 +364,79 @@ def draw_labelling_sample(pool: Sequence[Mapping[str, Any]], rejects: Callable[[
 
 Check = Callable[[str, Mapping[str, Any]], list[str]]  # (sentence, pool or mutation entry) -> problems
 
+# The hand-labelled sample (issue 20): 50 sentences the check rejected and 50 it passed at freeze time, from
+# each split's pool, so 100 rejected and 100 passed in all, dev and test apart. Labels are judged against the
+# listing's structured facts only (the guide: real_text_labels.md); the sample stays fixed whatever the check
+# becomes, and the rates are weighted back to the pool by the share the check rejected at freeze time.
+LABELS_PER_CLASS = 50
+LABELS = ("supported", "unsupported")
+FACT_COLUMNS = ("name", "room_type", "property_type", "neighbourhood", "neighbourhood_group", "price",
+                "minimum_nights", "number_of_reviews", "accommodates", "bedrooms", "beds", "bathrooms_text",
+                "review_scores_rating", "host_is_superhost", "instant_bookable")
+
+
+def labelling_entries(pool: Sequence[Mapping[str, Any]], check: Check,
+                      rows: Mapping[tuple[str, int], Mapping[str, Any]],
+                      per_class: int = LABELS_PER_CLASS) -> list[dict[str, Any]]:
+    """The sentences to hand-label from one split's pool, each with the check's verdict and problems of the day
+    and the listing's structured facts the label is judged against (label and reason left blank)."""
+    from gfl_dagster.listings.amenities import amenity_features
+
+    verdicts = {e["id"]: check(e["sentence"], e) for e in pool}
+    rejected, passed = draw_labelling_sample(pool, lambda e: bool(verdicts[e["id"]]), per_class)
+    entries = []
+    for verdict, group in (("rejected", rejected), ("passed", passed)):
+        for e in group:
+            row = rows[(e["city"], e["listing_id"])]
+            facts = {column: row.get(column) for column in FACT_COLUMNS}
+            facts["amenity_features"] = amenity_features(row.get("amenities") or [])
+            entries.append({**e, "check_at_freeze": verdict, "problems_at_freeze": verdicts[e["id"]],
+                            "pool_rejected_at_freeze": sum(bool(v) for v in verdicts.values()),
+                            "pool_size": len(pool), "facts": facts, "label": None, "reason": None})
+    return entries
+
+
+def false_rates(entries: Sequence[Mapping[str, Any]], check: Check) -> dict[str, Any]:
+    """How often `check` is wrong each way on the hand-labelled sample of one split.
+
+    false rejection: of the sentences whose every claim the facts support, the share the check rejects;
+    false acceptance: of the sentences with a claim the facts do not support, the share it passes. Both are
+    weighted back to the pool (the sample holds as many freeze-time rejections as passes, the pool did not),
+    and the raw counts are given beside them."""
+    if not entries:
+        raise ValueError("no labelled sentences")
+    unlabelled = [e["id"] for e in entries if e.get("label") not in LABELS or not e.get("reason")]
+    if unlabelled:
+        raise ValueError(f"{len(unlabelled)} sentences lack a label or its reason, e.g. {unlabelled[0]}")
+    share_rejected = entries[0]["pool_rejected_at_freeze"] / entries[0]["pool_size"]
+    weight = {"rejected": share_rejected, "passed": 1 - share_rejected}
+    per_stratum = collections.Counter(e["check_at_freeze"] for e in entries)
+    mass: dict[tuple[str, bool], float] = collections.defaultdict(float)
+    counts: dict[tuple[str, bool], int] = collections.Counter()
+    wrong = []
+    for e in entries:
+        rejected = bool(check(e["sentence"], e))
+        mass[(e["label"], rejected)] += weight[e["check_at_freeze"]] / per_stratum[e["check_at_freeze"]]
+        counts[(e["label"], rejected)] += 1
+        if rejected != (e["label"] == "unsupported"):
+            wrong.append({"id": e["id"], "label": e["label"], "check": "rejected" if rejected else "passed",
+                          "sentence": e["sentence"], "reason": e["reason"]})
+
+    def rate(label: str, wrong_verdict: bool) -> float:
+        total = mass[(label, True)] + mass[(label, False)]
+        return mass[(label, wrong_verdict)] / total if total else 0.0
+
+    return {
+        "sentences": len(entries),
+        "supported": counts[("supported", True)] + counts[("supported", False)],
+        "supported_rejected": counts[("supported", True)],
+        "unsupported": counts[("unsupported", True)] + counts[("unsupported", False)],
+        "unsupported_passed": counts[("unsupported", False)],
+        "false_rejection": rate("supported", True),
+        "false_acceptance": rate("unsupported", False),
+        "wrong": wrong,
+    }
+
 
 def description_check(cities: Mapping[str, list[HostListing]]) -> Check:
     """Today's description check on a host sentence, as the host's words about its own listing.
@@ -434,6 +507,31 @@ def recall_on_mutations(mutations: Sequence[Mapping[str, Any]], check: Check) ->
             "by_kind": {k: {"caught": c, "mutations": n} for k, (c, n) in by_kind.items() if n}, "missed": missed}
 
 
+def frozen(name: str) -> list[dict[str, Any]]:
+    """The entries of one frozen file beside this module."""
+    return [json.loads(line) for line in (HERE / name).read_text(encoding="utf-8").splitlines()]
+
+
+def evaluate(data: Path, progress: Callable[[str], None] = lambda message: None,
+             cities: Mapping[str, list[HostListing]] | None = None) -> dict[str, Any]:
+    """Today's description check on the frozen real-text sets, per split: recall on the injected claims (by kind),
+    false rejection and false acceptance on the hand labels, and the share of pool sentences it rejects.
+    `cities`: the listings of `data`, when already loaded."""
+    if cities is None:
+        progress(f"reading the detailed files in {data} ...")
+        cities = load_cities(data, load_vocabulary())
+    check = description_check(cities)
+    result: dict[str, Any] = {}
+    for split in SPLITS:
+        progress(f"checking the {split} split ...")
+        recall = recall_on_mutations(frozen(f"real_text_mutations_{split}.jsonl"), check)
+        rates = false_rates(frozen(f"real_text_labels_{split}.jsonl"), check)
+        pool = frozen(f"real_text_sentences_{split}.jsonl")
+        result[split] = {"recall": recall, "labels": rates,
+                         "pool_rejected": sum(bool(check(e["sentence"], e)) for e in pool), "pool": len(pool)}
+    return result
+
+
 def _jsonl(entries: Iterable[Mapping[str, Any]]) -> bytes:
     return "".join(json.dumps(e, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
                    for e in entries).encode("utf-8")
@@ -480,9 +578,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the 200 sentences to hand-label (100 today's check rejects, 100 it passes) "
                              "from the frozen pool of SPLIT (dev or test) in --out, to --draw-out")
     parser.add_argument("--draw-out", type=Path, default=Path("real_text_labelling.jsonl"))
+    parser.add_argument("--draw-labels", type=Path, metavar="FOLDER",
+                        help="write real_text_labels_{dev,test}.jsonl to FOLDER: from each split's frozen pool, "
+                             f"{LABELS_PER_CLASS} sentences today's check rejects and {LABELS_PER_CLASS} it passes, "
+                             "with the listing's facts, label and reason blank (to fill by hand)")
     args = parser.parse_args(argv)
     if args.data is None:
         parser.error("set GFL_SHARED_DATA or pass --data: the folder holding the shared Inside Airbnb files")
+    if args.draw_labels:
+        cities = load_cities(args.data, load_vocabulary())
+        rows = {(city, l.id): l.row for city, members in cities.items() for l in members}
+        check = description_check(cities)
+        args.draw_labels.mkdir(parents=True, exist_ok=True)
+        for split in SPLITS:
+            pool = [json.loads(line) for line in (args.out / f"real_text_sentences_{split}.jsonl").open(encoding="utf-8")]
+            target = args.draw_labels / f"real_text_labels_{split}.jsonl"
+            target.write_bytes(_jsonl(labelling_entries(pool, check, rows)))
+            print(f"{target}: {2 * LABELS_PER_CLASS} sentences of the {split} pool to label")
+        return 0
     if args.draw:
         pool = [json.loads(line) for line in (args.out / f"real_text_sentences_{args.draw}.jsonl").open(encoding="utf-8")]
         rejects = check_rejects(load_cities(args.data, load_vocabulary()))
