@@ -3,7 +3,9 @@
 The split decides what a change costs:
 - DESCRIPTION_FIELDS (name, area, neighbourhood, room type, price, minimum nights,
   review band) feed the LLM prompt; a change to one regenerates the description
-  and re-embeds the listing.
+  and re-embeds the listing. A detailed row adds its structured facts (property
+  type, guests, bedrooms, beds, baths, rating, Superhost, the amenities the
+  grounding check can back): a change of one of those regenerates it too.
 - Everything else (exact review counts, reviews per month, last review,
   availability, coordinates, host counts, license) is a filterable property of
   the vector object only; a change updates properties without any model call.

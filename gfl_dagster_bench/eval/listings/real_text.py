@@ -29,6 +29,13 @@ temporary folder and fails unless the bytes equal the committed files; --draw
 writes the 200 sentences to hand-label with today's check. The
 committed files are the frozen truth (sha256 in BENCHMARKS.md); this script
 only shows how they were made.
+
+The hand labels (real_text_labels_{dev,test}.jsonl, the guide in
+real_text_labels.md) were drawn by --draw-labels: 50 sentences the check
+rejected and 50 it passed at freeze time from each split's pool, each labelled
+by hand against the listing's structured facts with a one-line reason.
+`evaluate` (what `gfl bench grounding` prints) measures today's check on all of
+them: recall on the mutations, false rejection and acceptance on the labels.
 """
 
 from __future__ import annotations
