@@ -7,6 +7,7 @@ runs after pytest, from `.ci/run`.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 import uuid
@@ -25,6 +26,7 @@ from gfl_dagster.listings.describe import describe_area
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.listings.source import LISTINGS
+from gfl_dagster.spec import Field
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.stores.contract import StoredObject, comparable_properties
 from gfl_dagster.stores.weaviate import WeaviateStore
@@ -92,6 +94,11 @@ def test_stored_and_wanted_properties_compare_in_store_neutral_values():
     assert comparable_properties(LISTINGS, from_store)["last_review"] == "2019-05-21"
     assert comparable_properties(LISTINGS, from_store)["name"] is None  # absent: None, every field present
     assert set(comparable_properties(LISTINGS, from_store)) == set(LISTINGS.field_names)
+    listed = dataclasses.replace(LISTINGS, fields=(Field("amenities", "list"), Field("superhost", "bool")))
+    assert comparable_properties(listed, {"amenities": ("Wifi", "Washer"), "superhost": 1}) == {
+        "amenities": ["Wifi", "Washer"], "superhost": True}
+    assert comparable_properties(listed, {"amenities": []}) == comparable_properties(listed, {}) == {
+        "amenities": None, "superhost": None}  # Weaviate gives back no value for an empty list
 
 
 def synced(engine, resources, store, limit: int = 30) -> None:
