@@ -7,10 +7,13 @@ runs after pytest, from `.ci/run`.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 import uuid
 from collections import Counter
+from datetime import date, datetime, timezone
+from decimal import Decimal
 
 import pytest
 from openai import APIStatusError
@@ -23,8 +26,9 @@ from gfl_dagster.listings.describe import describe_area
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.listings.source import LISTINGS
+from gfl_dagster.spec import Field
 from gfl_dagster.resources.model_client import ModelClientResource
-from gfl_dagster.stores.contract import StoredObject
+from gfl_dagster.stores.contract import StoredObject, comparable_properties
 from gfl_dagster.stores.weaviate import WeaviateStore
 from gfl_dagster_bench.fault_proxy import EMBEDDINGS, FaultProxy, error
 from gfl_dagster_bench.soak_audit import SHOWN, Wanted, audit, compare, wanted_listings
@@ -80,6 +84,23 @@ def test_the_audit_counts_every_finding_but_shows_the_first_ids():
     assert len(figures["objects"]["stale"]) == SHOWN
 
 
+def test_stored_and_wanted_properties_compare_in_store_neutral_values():
+    """Postgres hands the sync Decimals and dates, Weaviate gives back floats and datetimes: equal when equal."""
+    from_source = {"price": Decimal("150.00"), "minimum_nights": 2.0, "last_review": date(2019, 5, 21),
+                   "area": "Harlem", "latitude": 40.81}
+    from_store = {"price": 150.0, "minimum_nights": 2, "last_review": datetime(2019, 5, 21, tzinfo=timezone.utc),
+                  "area": "Harlem", "latitude": 40.81, "not_a_field": 1}
+    assert comparable_properties(LISTINGS, from_source) == comparable_properties(LISTINGS, from_store)
+    assert comparable_properties(LISTINGS, from_store)["last_review"] == "2019-05-21"
+    assert comparable_properties(LISTINGS, from_store)["name"] is None  # absent: None, every field present
+    assert set(comparable_properties(LISTINGS, from_store)) == set(LISTINGS.field_names)
+    listed = dataclasses.replace(LISTINGS, fields=(Field("amenities", "list"), Field("superhost", "bool")))
+    assert comparable_properties(listed, {"amenities": ("Wifi", "Washer"), "superhost": 1}) == {
+        "amenities": ["Wifi", "Washer"], "superhost": True}
+    assert comparable_properties(listed, {"amenities": []}) == comparable_properties(listed, {}) == {
+        "amenities": None, "superhost": None}  # Weaviate gives back no value for an empty list
+
+
 def synced(engine, resources, store, limit: int = 30) -> None:
     load_listings_csv(engine, BUNDLED_CSV, limit=limit)
     for area in known_areas(engine):
@@ -93,6 +114,7 @@ def audited(engine, resources, store):
 
 def test_the_audit_reads_source_progress_and_every_object_of_the_real_store(engine, resources):
     store = resources["vector_store"].open(LISTINGS)
+    assert list(store.objects()) == []  # no vector table yet
     synced(engine, resources, store)
     found = audited(engine, resources, store)
     assert found.clean and (found.source_rows, found.store_objects) == (30, 30)

@@ -53,11 +53,14 @@ class StoredObject:
 
 def comparable_properties(spec: SourceSpec, properties: Mapping[str, Any]) -> dict[str, Any]:
     """The spec's fields in store-neutral values, so what a store holds compares equal to what was written:
-    integers as int, numbers as float, text and keywords as str, dates as ISO days; absent is None."""
+    integers as int, numbers as float, text and keywords as str, lists as lists of str, dates as ISO days;
+    absent is None (an empty list too: Weaviate does not tell one from the other)."""
     comparable: dict[str, Any] = {}
     for field in spec.fields:
         value = properties.get(field.name)
-        if value is not None:
+        if field.kind == "list":
+            value = [str(element) for element in value] if value else None
+        elif value is not None:
             if field.kind == "integer":
                 value = int(value)
             elif field.kind == "number":

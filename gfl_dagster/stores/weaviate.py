@@ -97,26 +97,12 @@ def _schema(spec: SourceSpec) -> list[Property]:
 
 def _to_weaviate(spec: SourceSpec, item: VectorItem, embed_hash: str) -> dict[str, Any]:
     """Coerce to the schema's types (rows may carry Decimal or numpy values); None means absent."""
-    properties: dict[str, Any] = {}
-    for field in spec.fields:
-        name, kind = field.name, field.kind
-        value = item.properties.get(name)
-        if value is None:
-            continue
-        if kind == "integer":
-            value = int(value)
-        elif kind == "number":
-            value = float(value)
-        elif kind in ("text", "keyword"):
-            value = str(value)
-        elif kind == "bool":
-            value = bool(value)
-        elif kind == "list":
-            value = [str(element) for element in value]
-        elif kind == "date":
-            day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-            value = datetime.combine(day, time(), tzinfo=timezone.utc)
-        properties[name] = value
+    properties = {name: value for name, value in comparable_properties(spec, item.properties).items()
+                  if value is not None}
+    for field in spec.fields_of("date"):
+        if field.name in properties:
+            properties[field.name] = datetime.combine(date.fromisoformat(properties[field.name]), time(),
+                                                      tzinfo=timezone.utc)
     properties.update({spec.store_key: int(item.key)}, source_version=int(item.version), embed_hash=embed_hash)
     return properties
 
