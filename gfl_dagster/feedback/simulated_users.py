@@ -99,7 +99,7 @@ def step(engine: Engine, user: User, rng: random.Random, truth: ClickModel, sign
                 events.append(Event("save", user.user_id, listing_id, None, query, at, seen))
                 if rng.random() < BOOK:
                     events.append(Event("book", user.user_id, listing_id, None, query, at))
-    problems = check_served(events, signer, user.session, may_book=True)
+    events, problems = check_served(events, signer, user.session, may_book=True)
     if problems:
         raise RuntimeError(f"the simulator served what the API refuses: {problems[:3]}")
     record_events(engine, events)

@@ -225,8 +225,8 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
                 events.append(validate_event(raw))
             except EventError as error:
                 problems.append((index, str(error)))
-        if not problems:
-            problems = check_served(events, signer, session, may_book=may_book(request))
+        if not problems:  # what is stored is what the impression ids vouch for (the propensity their own)
+            events, problems = check_served(events, signer, session, may_book=may_book(request))
         if problems:
             return refuse_events(len(raws), problems)
         try:
