@@ -170,3 +170,32 @@ def test_the_event_log_counts_each_ads_evidence_and_refuses_a_replay():
         with pytest.raises(EventError, match="already recorded: the click of impression_id i[12]"):
             log.record(replay)
     assert log.ad_counts() == {7: (2, 1)}, "a refused batch stores nothing"
+
+
+def test_every_impression_of_the_market_passes_the_apis_check(monkeypatch):
+    """`gfl bench loop` serves as the page does: each impression of each policy gets its impression id from
+    `served` and comes back through `check_served`; the propensity the off-policy estimate weighs by is the
+    one the token carries. A check that refused everything would stop the market, not be bypassed."""
+    from gfl_dagster.bench import loop
+    from gfl_dagster.feedback import impressions
+
+    checked = []
+
+    def counting(events, *args, **kwargs):
+        checked.append(events)
+        return impressions.check_served(events, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "check_served", counting)
+    outcome = run_seed(ROWS[:80], AUDIENCES, ANGLES, LEARNING, load(None), 400, 4, 0)
+    audiences = len(outcome["favoured_angle"])
+    assert len(checked) == 3 * 400 * audiences, "one check per impression, for each policy"
+    assert all(events[0].kind == "impression" and events[0].impression_id and 0 < events[0].propensity <= 1
+               for events in checked)
+    assert sum(len(events) == 2 and events[1].kind == "click" for events in checked) > 0
+
+    def forged(events, signer, session, **kwargs):  # what a forger's client would send: another server's ids
+        return impressions.check_served(events, impressions.Signer(b"forger" * 6), session, **kwargs)
+
+    monkeypatch.setattr(loop, "check_served", forged)
+    with pytest.raises(RuntimeError, match="the market served what the API refuses"):
+        run_seed(ROWS[:80], AUDIENCES, ANGLES, LEARNING, load(None), 400, 4, 0)
