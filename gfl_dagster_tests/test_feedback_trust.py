@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -62,6 +64,36 @@ def test_an_impression_id_vouches_for_its_item_in_its_session_until_it_expires()
     tampered = session[:-1] + ("1" if session.endswith("0") else "0")  # one hex digit of its signature changed
     assert SIGNER.valid_session(session) and not SIGNER.valid_session(tampered) \
         and not SIGNER.valid_session(secrets.token_hex(16) + "." + "0" * 32) and not SIGNER.valid_session(None)
+
+
+_SESSION = SIGNER.new_session()
+_SERVED = SIGNER.issue(_SESSION, 7, 3, 0.375)
+
+
+def _spliced(parts: list) -> str:
+    return ".".join(str(part) for part in parts)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(token=st.one_of(
+    st.text(max_size=120),
+    st.lists(st.text(alphabet="0123456789abcdefx.-", max_size=20), min_size=1, max_size=8).map(_spliced),
+    st.tuples(st.integers(0, 9), st.integers(0, 5), st.text(alphabet="0123456789abcdef", max_size=18)).map(
+        lambda change: _spliced([*(_SERVED.split(".")[:change[0] % 6]), change[2],
+                                 *(_SERVED.split(".")[change[0] % 6 + 1:])]))),
+       propensity=st.one_of(st.none(), st.floats(min_value=1e-300, max_value=1.0)))
+def test_any_impression_id_but_the_one_served_is_refused_by_reason_and_its_propensity_never_taken(token, propensity):
+    """Made-up, truncated, spliced tokens (another propensity, listing, ad, time or nonce in a served token's
+    place), with any propensity sent: refused naming the impression_id, or, the served token itself, recorded
+    with the propensity it was signed with (another one sent is refused, naming the propensity)."""
+    event = Event("impression", "u1", 7, 3, None, None, token, propensity)
+    checked, problems = check_served([event], SIGNER, _SESSION, may_book=False, now=None)
+    if token != _SERVED:
+        assert checked == [] and "impression_id" in problems[0][1], problems
+    elif propensity in (None, 0.375):
+        assert problems == [] and checked[0].propensity == 0.375
+    else:
+        assert checked == [] and "propensity" in problems[0][1]
 
 
 def test_the_embedded_default_keeps_one_generated_secret_in_the_home_folder(tmp_path, monkeypatch):
