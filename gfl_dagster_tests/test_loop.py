@@ -176,7 +176,7 @@ def test_every_impression_of_the_market_passes_the_apis_check(monkeypatch):
     """`gfl bench loop` serves as the page does: each impression of each policy gets its impression id from
     `served` and comes back through `check_served`; the propensity the off-policy estimate weighs by is the
     one the token carries. A check that refused everything would stop the market, not be bypassed."""
-    from gfl_dagster.bench import loop
+    from gfl_dagster_bench import loop
     from gfl_dagster.feedback import impressions
 
     checked = []
