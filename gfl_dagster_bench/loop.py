@@ -14,12 +14,21 @@ learner's favoured angle per audience against the truth's best, its lift over un
 interval over seeds, and an off-policy estimate (IPW) of the learner's final-quarter click-through
 from the uniform policy's logged propensities, beside the click-through measured.
 
-In-process: the market and the learner meet in memory, not through the web page's serving path.
+Every impression, under every policy, goes through the serving path a person's does: the ad is chosen
+(the learner's by `choose_ad`, the page's choice), the impression and its ad get impression ids from
+`served` (the propensity signed in), the person sends back the ad's impression (and its click, if
+any) as the page does, and `check_served`, the API's check, vouches for them before they are recorded:
+the propensity the logs keep is the one the token carries. The events are kept in memory
+(feedback/record.py's EventLog, to record_events' rule: one event per impression and kind), not in
+Postgres: a round trip per impression would turn minutes into hours. The learner reads its evidence
+from that log once per round, counted per ad as AD_STATS counts the table. Not exercised here: the
+search that finds the listings (the market draws them) and the HTTP layer.
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from collections import Counter
 from pathlib import Path
@@ -32,7 +41,10 @@ from gfl_dagster.ads.angles import Angle, angle_facts, available_angles, load_an
 from gfl_dagster.ads.audiences import Audience, Learning, ineligible_reason, load_audiences
 from gfl_dagster.ads.in_memory import InMemoryLearner
 from gfl_dagster.cli.common import print_json
+from gfl_dagster.feedback.events import Event
+from gfl_dagster.feedback.impressions import Signer, check_served, served
 from gfl_dagster.feedback.market import ClickModel, Impression, Market, load_click_model
+from gfl_dagster.feedback.record import EventLog
 from gfl_dagster_bench.common import machine
 
 POLICIES = ("uniform", "learner", "oracle")
@@ -67,6 +79,25 @@ def interval(values: Sequence[float]) -> dict[str, float]:
         return {"mean": mean, "low": mean, "high": mean}
     half = _t95(len(values) - 1) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
     return {"mean": mean, "low": mean - half, "high": mean + half}
+
+
+def serve(signer: Signer, log: EventLog, impression: Impression, ad_id: int, propensity: float,
+          clicked: bool) -> float:
+    """One impression through the serving path: a session, the listing and its ad served with impression ids,
+    the ad's impression (and click) sent back and checked as the API checks them, recorded. Returns the
+    propensity recorded: the one the impression id vouches for."""
+    session = signer.new_session()
+    hit = {"id": impression.listing_id, "ad": {"id": ad_id, "propensity": propensity}}
+    served(signer, session, [hit])
+    user, token = f"sim-{impression.audience}", hit["ad"]["impression_id"]
+    sent = [Event("impression", user, impression.listing_id, ad_id, None, None, token, propensity)]
+    if clicked:
+        sent.append(Event("click", user, impression.listing_id, ad_id, None, None, token))
+    checked, problems = check_served(sent, signer, session, may_book=False)
+    if problems:
+        raise RuntimeError(f"the market served what the API refuses: {problems}")
+    log.record(checked)
+    return checked[0].propensity
 
 
 class _Run:
@@ -106,36 +137,40 @@ def run_seed(rows: Sequence[dict], audiences: Sequence[Audience], angles: Sequen
     def learned(impression: Impression) -> tuple[Any, float]:
         return learner.choose(impression.audience, impression.listing_id)
 
+    # Uniform and the oracle show one fixed ad per listing and angle; the learner, its own.
+    fixed_ads = {key: number for number, key in enumerate(
+        ((listing, angle) for listing in offered for angle in offered[listing]), start=1)}
+    signer = Signer(secrets.token_bytes(32))
     logs: list[tuple[Impression, str, float, bool]] = []
     snapshots: list[dict[tuple[str, Hashable], dict[str, float]]] = []
 
-    def play(choose: Callable, record: Optional[Callable] = None, end_round: Optional[Callable] = None,
-             log: bool = False, snapshot: bool = False) -> _Run:
-        run = _Run(rounds)
+    def play(choose: Callable, end_round: Optional[Callable[[EventLog], Any]] = None, log: bool = False,
+             snapshot: bool = False) -> _Run:
+        run, events = _Run(rounds), EventLog()
         for number, people in enumerate(market.rounds(impressions, rounds)):
             if snapshot and number >= final.start:
                 snapshots.append({(slug, listing): learner.policy(slug, listing)
                                   for slug, ids in market.listings.items() for listing in ids})
             for impression in people:
                 shown, propensity = choose(impression)
-                angle = shown if isinstance(shown, str) else shown.angle
+                angle, ad_id = (shown, fixed_ads[(impression.listing_id, shown)]) if isinstance(shown, str) \
+                    else (shown.angle, shown.id)
                 clicked = market.clicked(impression, angle)
+                recorded = serve(signer, events, impression, ad_id, propensity, clicked)
                 run.clicks[number] += clicked
                 run.shown[number] += 1
                 run.angles[number][(impression.audience, angle)] += 1
                 run.regret += (market.click_probability(impression, best[(impression.audience, impression.listing_id)])
                                - market.click_probability(impression, angle))
-                if record:
-                    record(shown, clicked)
                 if log:
-                    logs.append((impression, angle, propensity, clicked))
+                    logs.append((impression, angle, recorded, clicked))
             if end_round:
-                end_round()
+                end_round(events)
         return run
 
     started = time.monotonic()
     runs = {"uniform": play(uniform, log=True),
-            "learner": play(learned, learner.record, learner.end_round, snapshot=True),
+            "learner": play(learned, lambda events: learner.end_round(events.ad_counts()), snapshot=True),
             "oracle": play(oracle)}
     seconds = time.monotonic() - started
 
@@ -283,8 +318,9 @@ def bench_loop(impressions: int, seeds: int, preferences: Optional[Path], rounds
                csv_path: Optional[Path], png_path: Optional[Path], as_json: bool) -> None:
     """The ads learner in a simulated market with a hidden truth, against uniform rotation and the oracle.
 
-    Runs in memory (no database, no model): the truth is a click probability per audience
-    and angle that only the market reads. Goals: learner >= 0.85x oracle and >= 1.3x uniform
+    Runs in memory (no database, no model), every impression through the serving path's own
+    functions (choose_ad, impression ids, the API's check): the truth is a click probability per
+    audience and angle that only the market reads. Goals: learner >= 0.85x oracle and >= 1.3x uniform
     over the final quarter, the best angle found for >= 4 of 5 audiences, the off-policy (IPW)
     estimate within 15% of the learner's measured click-through.
     """

@@ -34,8 +34,10 @@ EVENT_FIELDS = ("kind", "user_id", "listing_id", "ad_id", "query", "occurred_at"
 # past the session and impression checks too, not only refused at the door.
 SIGNER = Signer(b"fuzz" * 8, ttl_s=10**9)
 SESSION = SIGNER.new_session()
-SERVED = [SIGNER.issue(SESSION, 2595, None), SIGNER.issue(SESSION, 2595, 1)]
+SERVED = [SIGNER.issue(SESSION, 2595, None), SIGNER.issue(SESSION, 2595, 1, 0.5)]  # the ad chosen with 0.5
 TAMPERED = SERVED[0][:-1] + ("1" if SERVED[0].endswith("0") else "0")  # one hex digit of its signature changed
+_PARTS = SERVED[1].split(".")
+RE_PROPENSED = ".".join(_PARTS[:2] + ["3fd0000000000000"] + _PARTS[3:])  # another propensity (0.25) spliced in
 # What an answer must never show: a stack trace, or the database layer talking.
 LEAKS = ("Traceback", 'File "', "psycopg", "sqlalchemy", "SQL", "syntax error", "violates", "pg_",
          "NUL (0x00)", "out of range")
@@ -154,9 +156,11 @@ JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.one_of(st.lists(inner,
                            max_leaves=12)
 EVENT_LIKE = st.fixed_dictionaries({}, optional={field: st.one_of(JSON_SCALARS, st.sampled_from(
     ["search", "view", "click", "impression", "book", "u1", 1, 2595, "2595", "2024-01-01T00:00:00Z",
-     "2999-01-01T00:00:00Z", 0.5, "0.5", 1e-300, *SERVED, TAMPERED, SERVED[1].replace(".1.", ".2.", 1)]))
+     "2999-01-01T00:00:00Z", 0.5, "0.5", 1e-300, *SERVED, TAMPERED, RE_PROPENSED,
+     SERVED[1].replace(".1.", ".2.", 1)]))
     for field in EVENT_FIELDS})
-# 2595: the CSV's first. A view carries the impression id it was served; an impression may carry a propensity.
+# 2595: the CSV's first. A view carries the impression id it was served; an impression may carry a propensity,
+# which must be the one signed into its impression id.
 A_VIEW = {"kind": "view", "user_id": "fuzz-user", "listing_id": 2595, "query": "quiet room", "impression_id": SERVED[0]}
 AN_AD_IMPRESSION = {"kind": "impression", "user_id": "fuzz-user", "listing_id": 2595, "ad_id": 1,
                     "impression_id": SERVED[1], "propensity": 0.5}
@@ -172,6 +176,8 @@ ONE_FIELD_FUZZED = st.builds(lambda event, field, value: {**event, field: value}
 @example(payload={"kind": "search", "user_id": "u1", "query": "x" * 10_000})
 @example(payload={"\ud800": 1})
 @example(payload={**AN_AD_IMPRESSION, "propensity": float("1e-320")})
+@example(payload={**AN_AD_IMPRESSION, "propensity": 0.25, "impression_id": RE_PROPENSED})
+@example(payload={**AN_AD_IMPRESSION, "propensity": None})
 @example(payload=[A_VIEW, A_VIEW])
 def test_any_json_event_body_is_recorded_or_refused_by_field(client, payload):
     response = client.post("/api/events", content=json.dumps(payload).encode("utf-8"))

@@ -310,6 +310,7 @@ def test_simulated_people_click_by_the_hidden_truth_and_the_bandit_would_serve_w
     from gfl_dagster.feedback.market import ClickModel
     from gfl_dagster.feedback.impressions import Signer
     from gfl_dagster.feedback.simulated_users import PERSONAS, User, step
+    from gfl_dagster_tests.test_feedback_trust import search_server
 
     write_ads(synced, resources["model_client"], "Brooklyn")
     family = next(p for p in PERSONAS if p.audience == "family_with_kids")
@@ -318,8 +319,9 @@ def test_simulated_people_click_by_the_hidden_truth_and_the_bandit_would_serve_w
     truth = ClickModel({"family_with_kids": {angle: 1.0 if angle == favourite else 0.0 for angle in shown}})
     rng = random.Random(5)
     signer = Signer(b"simulated" * 4)
-    for n in range(30):
-        step(synced, User(f"sim-{n}", family, "Brooklyn", signer.new_session()), rng, truth, signer)
+    with search_server(synced, resources, signer) as server:
+        for n in range(30):
+            step(server, User(f"sim-{n}", family, "Brooklyn", signer.new_session()), rng, truth)
     with synced.connect() as connection:
         clicked = connection.execute(text(
             "SELECT DISTINCT a.angle FROM feedback_events e JOIN listing_ads a ON a.id = e.ad_id "

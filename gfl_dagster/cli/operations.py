@@ -147,8 +147,10 @@ def vector_generations(engine) -> dict:
               help="Changes per second [default: 2], or searches per second with --users [default: 10].")
 @click.option("--duration", default=60.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds to run.")
 @click.option("--seed", type=int, help="Random seed, for a repeatable stream.")
-@click.option("--users", type=click.IntRange(min=1), help="Simulate this many people instead, who search, see "
-              "ads, view, click, save and book (--rate is then searches per second).")
+@click.option("--users", type=click.IntRange(min=1), help="Simulate this many people instead, who search through "
+              "the project's search as the page does, see the bandit's ads, view what fits them, click ads as the "
+              "hidden truth says, save and book (--rate is then searches per second). Their events carry "
+              "impression ids and pass the API's checks, as a person's do.")
 @click.option("--preferences", type=click.Path(exists=True, dir_okay=False),
               help="With --users: the hidden truth of who clicks which ad, TOML with one table per audience slug, "
                    "`angle = probability` (default: gfl_dagster/feedback/market_truth.toml).")
@@ -190,7 +192,10 @@ def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int
     from gfl_dagster.db import queries
     from gfl_dagster.feedback.impressions import Signer
     from gfl_dagster.feedback.market import load_click_model
+    from gfl_dagster.feedback.serving import SearchServer
     from gfl_dagster.feedback.simulated_users import make_users, step
+    from gfl_dagster.listings.source import LISTINGS
+    from gfl_dagster.search.interpret import load_search_context
 
     try:
         truth = load_click_model(preferences, [a.slug for a in load_audiences()[0]], [a.slug for a in load_angles()])
@@ -198,20 +203,22 @@ def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int
         raise click.UsageError(str(error)) from None
     rng = random.Random(seed)
     totals: dict[str, int] = {}
-    with project_resources() as resources:
+    with project_resources() as resources, resources.vector_store.session(LISTINGS) as store:
         engine = resources.database.engine()
         with engine.connect() as connection:
             areas = [row.area for row in sorted(connection.execute(queries.LIST_AREAS), key=lambda r: -r.listings)]
-        signer = Signer.from_environment()
-        people = make_users(count, areas, rng, signer)
-        if not people:
+        if not areas:
             click.echo("no listings yet: run `gfl up` first")
             return
+        signer = Signer.from_environment()
+        people = make_users(count, areas, rng, signer)
+        context = load_search_context(engine)  # the places and price bands, read once for the run
+        server = SearchServer(engine, resources.embedder, store, lambda: context, resources.model_client, signer)
         started = time.monotonic()
         made = 0
         try:
             while time.monotonic() - started < duration:
-                for kind, n in step(engine, rng.choice(people), rng, truth, signer).items():
+                for kind, n in step(server, rng.choice(people), rng, truth).items():
                     totals[kind] = totals.get(kind, 0) + n
                 made += 1
                 if made % max(1, int(rate * 10)) == 0:

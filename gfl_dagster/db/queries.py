@@ -335,17 +335,6 @@ SIMULATE_INSERT = text(
     "neighbourhood_group, neighbourhood, latitude + :jitter, longitude - :jitter, room_type, price, minimum_nights, "
     "0, 365 FROM listings WHERE id = :id")
 SIMULATE_DELETE = text("DELETE FROM listings WHERE id = :id")
-# What a simulated persona's search finds: its area and room types, under its price, most reviewed first,
-# with the active ads of its audience for each listing.
-SIMULATE_SEARCH = text(
-    "SELECT l.id, array_agg(a.id ORDER BY a.variant) FILTER (WHERE a.id IS NOT NULL) AS ad_ids, "
-    "array_agg(a.variant ORDER BY a.variant) FILTER (WHERE a.id IS NOT NULL) AS ad_variants, "
-    "array_agg(a.angle ORDER BY a.variant) FILTER (WHERE a.id IS NOT NULL) AS ad_angles "
-    "FROM listings l LEFT JOIN listing_ads a ON a.listing_id = l.id AND a.audience = :audience "
-    "AND a.retired_at IS NULL WHERE l.area = :area AND l.room_type = ANY(:room_types) "
-    "AND (CAST(:max_price AS numeric) IS NULL OR l.price <= :max_price) "
-    "GROUP BY l.id ORDER BY l.number_of_reviews DESC NULLS LAST, l.id LIMIT 10"
-)
 
 # --- soak: `gfl bench soak` (gfl_dagster_bench/soak*.py), a chaos soak with an audit at the end -----------------
 # A random living listing, skipping rows another transaction holds: the soak's long transactions keep

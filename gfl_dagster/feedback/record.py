@@ -1,8 +1,12 @@
-"""Storing validated feedback events: append-only, one insert per batch, unknown listings refused."""
+"""Storing validated feedback events: append-only, one insert per batch, unknown listings refused.
+
+`record_events` stores them in feedback_events; `EventLog` holds them in memory for the simulated market
+(`gfl bench loop`, where a database round trip per impression would cost hours), to the same rule.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Hashable, Sequence
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -33,11 +37,44 @@ def record_events(engine: Engine, events: Sequence[Event]) -> int:
             replayed = sorted(f"the {row.kind} of impression_id {row.impression_id}" for row in recorded
                               if (row.impression_id, row.kind) in sent)
             if replayed:
-                raise EventError(f"already recorded: {replayed[0]}"
-                                 + (f" and {len(replayed) - 1} more" if len(replayed) > 1 else "")
-                                 + " (an impression counts each kind once)")
+                raise _replayed(replayed)
         try:
             connection.execute(tables.feedback_events.insert(), [event.row() for event in events])
         except IntegrityError:  # the same impression twice in the batch, or a concurrent request first
             raise EventError("already recorded: an impression_id counts each kind once") from None
     return len(events)
+
+
+def _replayed(replayed: Sequence[str]) -> EventError:
+    return EventError(f"already recorded: {replayed[0]}" + (f" and {len(replayed) - 1} more" if len(replayed) > 1
+                                                           else "") + " (an impression counts each kind once)")
+
+
+class EventLog:
+    """feedback_events in memory: what record_events would store, held to its rule (an impression counts each
+    kind once), and each ad's evidence counted as the ads learner reads the table (AD_STATS: impressions and
+    clicks per ad, of trusted events). Only events that passed check_served (or a trusted writer's) belong here."""
+
+    def __init__(self) -> None:
+        self._recorded: set[tuple[str, str]] = set()
+        self._per_ad: dict[Hashable, list[int]] = {}
+
+    def record(self, events: Sequence[Event]) -> int:
+        """Store every event or none (a replayed one refused, naming it)."""
+        sent: set[tuple[str, str]] = set()
+        replayed = []
+        for key in ((event.impression_id, event.kind) for event in events if event.impression_id):
+            if key in self._recorded or key in sent:
+                replayed.append(f"the {key[1]} of impression_id {key[0]}")
+            sent.add(key)
+        if replayed:
+            raise _replayed(replayed)
+        self._recorded |= sent
+        for event in events:
+            if event.ad_id is not None and event.kind in ("impression", "click"):
+                self._per_ad.setdefault(event.ad_id, [0, 0])[event.kind == "click"] += 1
+        return len(events)
+
+    def ad_counts(self) -> dict[Hashable, tuple[int, int]]:
+        """{ad id: (impressions, clicks)}, of the ads that have any."""
+        return {ad_id: (n, c) for ad_id, (n, c) in self._per_ad.items()}

@@ -1,33 +1,30 @@
 """Simulated people for `gfl simulate --users`: they search, see ads, view, click, save and book.
 
-Each user has a persona (an audience of ads/audiences.toml with the listings it likes) and a
-favourite area. A step is one search: the persona's sentence, the ten listings that fit it best,
-an impression of each with the audience's ad when the listing has one (the variant chosen as the
-page chooses it, `choose_ad`, and recorded with its propensity), then views, ad clicks, saves and the
-odd booking. Ad clicks follow the market's hidden click model (feedback/market.py: a probability per
-audience and angle, which the learner never reads), so the learning step has something true to find.
-
-They are served as a person is: each user holds a session, each hit and ad shown gets its impression id
-from the functions the API uses (feedback/impressions.py), and their events pass the API's check before
-they are stored. Their bookings are the operator's (this is the operator's command).
+Each user has a persona (an audience of ads/audiences.toml, the sentence it searches with and what it
+wants of a place) and a favourite area. A step is one search, served as the page's is
+(feedback/serving.py): the persona's sentence through the project's own search (understood, filtered,
+ranked), the audience's ad on each hit chosen by the bandit (`choose_ad`) with its propensity, and an
+impression id for each hit and ad, bound to the user's session. The person then sends back what the
+page sends: an impression of each hit and ad, a view of the hits that fit (by price, place, room type
+and, where the listing states them, guests, rating and amenities: the better the fit, the likelier the
+view), an ad click as the market's hidden click model says (feedback/market.py: a probability per
+audience and angle, which the learner never reads), and the odd save and booking of what was viewed.
+Those events pass the API's check (`check_served`) before they are stored, so a simulated click counts
+only as a person's does. Bookings are the operator's (this is the operator's command).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
-from sqlalchemy import Engine
-
-from gfl_dagster.ads.allocation import current_bandit
-from gfl_dagster.ads.for_hits import choose_ad
-from gfl_dagster.db import queries
 from gfl_dagster.feedback.events import Event
-from gfl_dagster.feedback.impressions import Signer, check_served, served
+from gfl_dagster.feedback.impressions import Signer, check_served
 from gfl_dagster.feedback.market import ClickModel
 from gfl_dagster.feedback.record import record_events
+from gfl_dagster.feedback.serving import SearchServer
+from gfl_dagster.search.query import SearchQuery
 
 
 @dataclass(frozen=True)
@@ -36,16 +33,27 @@ class Persona:
     sentence: str  # {area} is filled in
     room_types: tuple[str, ...]
     max_price: Optional[float] = None
+    # What it wants where the listing states it (the detailed files do; the summary file does not).
+    min_guests: Optional[int] = None
+    min_rating: Optional[float] = None
+    features: tuple[str, ...] = ()  # amenity feature slugs (listings/amenities.toml)
 
 
 PERSONAS = (
-    Persona("family_with_kids", "family friendly place in {area}", ("Entire home/apt",)),
+    Persona("family_with_kids", "family friendly place in {area}", ("Entire home/apt",), min_guests=4,
+            features=("kitchen",)),
     Persona("budget_backpacker", "cheap private room in {area}", ("Private room", "Shared room"), 80),
-    Persona("young_couple", "romantic place for two in {area}", ("Entire home/apt", "Private room"), 250),
-    Persona("business_traveller", "quiet place near the subway in {area}", ("Entire home/apt", "Private room")),
-    Persona("older_couple", "comfortable well reviewed apartment in {area}", ("Entire home/apt",), 300),
+    Persona("young_couple", "romantic place for two in {area}", ("Entire home/apt", "Private room"), 250,
+            min_guests=2),
+    Persona("business_traveller", "quiet place near the subway in {area}", ("Entire home/apt", "Private room"),
+            features=("wifi", "workspace")),
+    Persona("older_couple", "comfortable well reviewed apartment in {area}", ("Entire home/apt",), 300,
+            min_rating=4.7),
 )
-VIEW, SAVE, BOOK = 0.15, 0.2, 0.1
+# A hit is viewed with a chance between these, by the share of the persona's wishes it meets; a viewed one is
+# saved with SAVE, a saved one booked with BOOK.
+VIEW_UNFIT, VIEW_FIT = 0.02, 0.35
+SAVE, BOOK = 0.2, 0.1
 
 
 @dataclass(frozen=True)
@@ -62,48 +70,52 @@ def make_users(count: int, areas: list[str], rng: random.Random, signer: Signer)
             for n in range(count)]
 
 
-def step(engine: Engine, user: User, rng: random.Random, truth: ClickModel, signer: Signer) -> dict[str, int]:
-    """One search by `user` and what they do with it; returns the events recorded, by kind. An audience
-    the truth leaves out does not click ads."""
-    with engine.connect() as connection:
-        hits = connection.execute(queries.SIMULATE_SEARCH, {
-            "area": user.area, "room_types": list(user.persona.room_types),
-            "max_price": user.persona.max_price, "audience": user.persona.audience}).all()
-    at = datetime.now(timezone.utc)
-    query = user.persona.sentence.format(area=user.area)
-    events = [Event("search", user.user_id, None, None, query, at)]
+def fit(hit: Mapping[str, Any], user: User) -> float:
+    """The share of the user's wishes `hit` meets, of those it can be judged on: its place, room type and
+    price, and guests, rating and amenities where the listing states them (a fact it leaves out is no
+    evidence either way)."""
+    persona = user.persona
+    met = [user.area in (hit.get("neighbourhood_group"), hit.get("neighbourhood")),
+           hit.get("room_type") in persona.room_types]
+    if persona.max_price is not None and hit.get("price") is not None:
+        met.append(float(hit["price"]) <= persona.max_price)
+    if persona.min_guests is not None and hit.get("accommodates") is not None:
+        met.append(int(hit["accommodates"]) >= persona.min_guests)
+    if persona.min_rating is not None and hit.get("review_scores_rating") is not None:
+        met.append(float(hit["review_scores_rating"]) >= persona.min_rating)
+    if persona.features and hit.get("amenity_features") is not None:
+        met += [feature in hit["amenity_features"] for feature in persona.features]
+    return sum(met) / len(met)
+
+
+def step(server: SearchServer, user: User, rng: random.Random, truth: ClickModel) -> dict[str, int]:
+    """One search by `user`, served by `server` as the page's is, and what they do with it; returns the events
+    recorded, by kind. An audience the truth leaves out does not click ads."""
+    text = user.persona.sentence.format(area=user.area)
     audience = user.persona.audience
-    bandit = current_bandit(engine)
-    shown = []
-    for hit in hits:
-        # The audience's ad the page would show, chosen as the page chooses it.
-        variants = [{"id": ad_id, "angle": angle} for ad_id, angle in zip(hit.ad_ids or [], hit.ad_angles or [])]
-        ad = None
-        if variants:
-            chosen, propensity = choose_ad(bandit, audience, variants, rng)
-            ad = {**chosen, "propensity": propensity}
-        shown.append({"id": hit.id, "ad": ad})
-    served(signer, user.session, shown)  # each hit and ad its impression id, as the API serves them
-    for hit in shown:
+    found, _ = server.search(SearchQuery(text=text), user.session, declared=audience, user_id=user.user_id,
+                             rng=rng)
+    events = [Event("search", user.user_id, None, None, text)]
+    for hit in found.hits:
         listing_id, seen, ad = hit["id"], hit["impression_id"], hit["ad"]
-        events.append(Event("impression", user.user_id, listing_id, None, query, at, seen))
+        events.append(Event("impression", user.user_id, listing_id, None, text, None, seen))
         if ad is not None:
-            events.append(Event("impression", user.user_id, listing_id, ad["id"], query, at, ad["impression_id"],
+            # As the page sends it, with the propensity it was served with.
+            events.append(Event("impression", user.user_id, listing_id, ad["id"], text, None, ad["impression_id"],
                                 ad["propensity"]))
-            # Clicked as the truth says.
             if audience in truth.probabilities and rng.random() < truth.probability(audience, ad["angle"]):
-                events.append(Event("click", user.user_id, listing_id, ad["id"], query, at, ad["impression_id"]))
-        if rng.random() < VIEW:
-            events.append(Event("view", user.user_id, listing_id, None, query, at, seen))
+                events.append(Event("click", user.user_id, listing_id, ad["id"], text, None, ad["impression_id"]))
+        if rng.random() < VIEW_UNFIT + (VIEW_FIT - VIEW_UNFIT) * fit(hit, user):
+            events.append(Event("view", user.user_id, listing_id, None, text, None, seen))
             if rng.random() < SAVE:
-                events.append(Event("save", user.user_id, listing_id, None, query, at, seen))
+                events.append(Event("save", user.user_id, listing_id, None, text, None, seen))
                 if rng.random() < BOOK:
-                    events.append(Event("book", user.user_id, listing_id, None, query, at))
-    problems = check_served(events, signer, user.session, may_book=True)
+                    events.append(Event("book", user.user_id, listing_id, None, text))
+    events, problems = check_served(events, server.signer, user.session, may_book=True)
     if problems:
         raise RuntimeError(f"the simulator served what the API refuses: {problems[:3]}")
-    record_events(engine, events)
-    counts: dict[str, Any] = {}
+    record_events(server.engine, events)
+    counts: dict[str, int] = {}
     for event in events:
         counts[event.kind] = counts.get(event.kind, 0) + 1
     return counts

@@ -53,11 +53,12 @@ from gfl_dagster import settings
 from gfl_dagster.search import retrieval as search
 from gfl_dagster.db import queries
 from gfl_dagster.ads.audiences import load_audiences
-from gfl_dagster.ads.for_hits import active_ads, ad_json, ads_for_hits
-from gfl_dagster.ads.viewer import AudienceError, declared_audience, viewer_audience
+from gfl_dagster.ads.for_hits import active_ads, ad_json
+from gfl_dagster.ads.viewer import AudienceError, declared_audience
 from gfl_dagster.feedback.events import MAX_USER_ID, EventError, search_event, validate_event
-from gfl_dagster.feedback.impressions import SESSION_COOKIE, Signer, check_served, served
+from gfl_dagster.feedback.impressions import SESSION_COOKIE, Signer, check_served
 from gfl_dagster.feedback.record import record_events
+from gfl_dagster.feedback.serving import SearchServer
 from gfl_dagster.recommendations.for_you import recommended_for
 from gfl_dagster.search.interpret import SearchContext, load_search_context
 from gfl_dagster.listings.amenities import default_amenity_map
@@ -185,13 +186,9 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
     def search_endpoint(request: Request) -> Json:
         params, user_id, literal, declared = _page_state(request.query_params)
         query = query_from_params(params)
-        audience = viewer_audience(database.engine(), declared, query.text, user_id)
-        found = search.understood_search(query, embedder, request.app.state.store, context(), literal, model_client)
-        shown = ads_for_hits(database.engine(), found.hits, audience.slug if audience else None)
-        for hit in found.hits:
-            hit["ad"] = shown[hit["id"]]
         session = session_of(request) or signer.new_session()
-        served(signer, session, found.hits)
+        server = SearchServer(database.engine(), embedder, request.app.state.store, context, model_client, signer)
+        found, audience = server.search(query, session, literal=literal, declared=declared, user_id=user_id)
         if user_id:
             record_events(database.engine(), [search_event(user_id, query.text or "(filters only)")])
         return with_session(Json({
@@ -225,8 +222,8 @@ def create_app(*, database: Any, embedder: Any, vector_store: Any, model_client:
                 events.append(validate_event(raw))
             except EventError as error:
                 problems.append((index, str(error)))
-        if not problems:
-            problems = check_served(events, signer, session, may_book=may_book(request))
+        if not problems:  # what is stored is what the impression ids vouch for (the propensity their own)
+            events, problems = check_served(events, signer, session, may_book=may_book(request))
         if problems:
             return refuse_events(len(raws), problems)
         try:
