@@ -148,11 +148,6 @@ function hitCard(hit) {
   facts.appendChild(element("span", "hit-room-type", hit.room_type));
   facts.appendChild(element("span", "hit-reviews", plural(hit.number_of_reviews, "review")));
   if (hit.minimum_nights) facts.appendChild(element("span", "hit-nights", `min. ${plural(hit.minimum_nights, "night")}`));
-  // The detailed file's facts, where the listing has them (a summary-file listing has none).
-  if (typeof hit.review_scores_rating === "number") facts.appendChild(element("span", "hit-rating", `\u2605 ${hit.review_scores_rating.toFixed(2)}`));
-  if (hit.accommodates) facts.appendChild(element("span", "hit-guests", `sleeps ${hit.accommodates}`));
-  if (typeof hit.bedrooms === "number") facts.appendChild(element("span", "hit-bedrooms", plural(hit.bedrooms, "bedroom")));
-  if (hit.host_is_superhost === true) facts.appendChild(element("span", "hit-superhost", "superhost"));
   if (typeof hit.score === "number") facts.appendChild(element("span", "hit-score", `score ${hit.score.toFixed(3)}`));
   facts.appendChild(element("span", "hit-id", `#${hit.id}`));
   card.appendChild(facts);
