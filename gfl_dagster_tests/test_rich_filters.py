@@ -18,6 +18,7 @@ from sqlalchemy import text
 from gfl_dagster.listings.amenities import default_amenity_map
 from gfl_dagster.search.interpret import FACT_NAMES, SearchContext, interpret, load_search_context
 from gfl_dagster.search.query import SearchError, SearchQuery, normalized_query, query_from_params
+from gfl_dagster.search.understanding import places_from_pairs
 from gfl_dagster.search.understanding_facts import vocabulary
 from gfl_dagster.spec import Field, SourceSpec
 from gfl_dagster.stores.contract import VectorItem
@@ -228,3 +229,21 @@ def test_every_parsed_amenity_maps_to_a_canonical_feature_or_stays_in_the_text()
     mapped = vocabulary()["amenity_features"]
     assert set(mapped) <= set(parsed) and set(mapped.values()) <= features
     assert set(parsed) - set(mapped) == {"parking"}
+
+
+def test_the_end_to_end_check_reads_the_rich_facts_of_a_hit_where_the_data_holds_them():
+    from gfl_dagster_bench.eval.search.understanding_end_to_end import hit_satisfies
+
+    label = {"min_rating": 4.8, "min_guests": 4, "amenities": ["washer", "parking"], "superhost": True,
+             "property_type": "condo"}
+    held = SearchContext(places_from_pairs([("Back Bay", "Back Bay")]), facts=frozenset(FACT_NAMES),
+                         property_types=("Entire condo", "Entire home"))
+    hit = {"neighbourhood": "Back Bay", "room_type": "Entire home/apt", "review_scores_rating": 4.9,
+           "accommodates": 4, "amenity_features": ["washer", "wifi"], "host_is_superhost": True,
+           "property_type": "Entire condo"}
+    assert hit_satisfies(label, hit, held)  # "parking" names no one feature: not checked
+    for wrong in ({"review_scores_rating": 4.7}, {"accommodates": 3}, {"amenity_features": ["wifi"]},
+                  {"host_is_superhost": None}, {"property_type": "Entire home"}, {"review_scores_rating": None}):
+        assert not hit_satisfies(label, {**hit, **wrong}, held), wrong
+    lacking = replace(held, facts=frozenset())  # a summary file: the facts cannot be checked on a hit
+    assert hit_satisfies(label, {**hit, "review_scores_rating": None, "amenity_features": None}, lacking)

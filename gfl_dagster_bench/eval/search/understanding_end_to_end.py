@@ -5,8 +5,10 @@ Each sentence is understood as a search is (`interpret`: the places and price ba
 filters become the store's WHERE clause (`db/search_sql.filter_sql`, the one pgvector runs), and the
 top hits (the sentence's sort and limit, else 10 by id) are fetched from the listings table. A hit
 satisfies the label when its neighbourhood is one the label's places admit, its room type one the label
-admits, and its price, reviews, minimum stay and availability are inside the label's bounds. Facts the
-summary files lack (rating, guests, amenities ...) cannot be checked on a hit; for those the check is
+admits, and its price, reviews, minimum stay and availability are inside the label's bounds; where the
+data holds the rich facts (a detailed file), also its rating, guests, bedrooms, beds, baths, the flags, the
+amenities (by their canonical features; "parking" names none, so it is not checked) and the property
+type. Facts the data lacks (a summary file has none) cannot be checked on a hit; for those the check is
 that the answer says they were not filtered.
 
 The baseline: as many listings taken without understanding (the first by id), checked the same way.
@@ -22,7 +24,8 @@ from sqlalchemy import Engine, text
 
 from gfl_dagster.db.search_sql import filter_sql
 from gfl_dagster.search.interpret import FACT_NAMES, SearchContext, interpret
-from gfl_dagster.search.query import SORT_FIELDS, SearchQuery
+from gfl_dagster.search.query import BOOL_FILTERS, RANGE_FILTERS, SORT_FIELDS, SearchQuery
+from gfl_dagster.search.understanding_facts import amenity_feature_of, property_types_named
 from gfl_dagster_bench.eval.search.understanding_eval import admitted_neighbourhoods, admitted_room_types
 
 BOUNDS = {"min_price": ("price", ">="), "max_price": ("price", "<="), "min_reviews": ("number_of_reviews", ">="),
@@ -37,11 +40,23 @@ def hit_satisfies(label: Mapping[str, Any], hit: Mapping[str, Any], context: Sea
     room_types = admitted_room_types(label)
     if room_types is not None and hit["room_type"] not in room_types:
         return False
-    for name, (column, op) in BOUNDS.items():
+    held = context.facts  # the rich facts: checked only where the data has them
+    bounds = {**BOUNDS, **{name: RANGE_FILTERS[name] for name in FACT_NAMES if name in RANGE_FILTERS and name in held}}
+    for name, (column, op) in bounds.items():
         if name in label:
             value = hit[column]
             if value is None or (float(value) < label[name] - 0.01 if op == ">=" else float(value) > label[name] + 0.01):
                 return False
+    for name, column in BOOL_FILTERS.items():
+        if name in label and name in held and hit[column] is not label[name]:
+            return False
+    if "amenities" in label and "amenities" in held:
+        features = [feature for feature in map(amenity_feature_of, label["amenities"]) if feature]
+        if not set(features) <= set(hit["amenity_features"] or ()):
+            return False
+    if "property_type" in label and "property_type" in held and context.property_types is not None:
+        if hit["property_type"] not in property_types_named(label["property_type"], context.property_types):
+            return False
     return True
 
 
@@ -75,7 +90,7 @@ def end_to_end(rows: Sequence[Mapping[str, Any]], engine: Engine, context: Searc
         unfiltered = _hits(engine, SearchQuery(text=row["text"], limit=query.limit))
         baseline_hits += len(unfiltered)
         baseline_satisfied += sum(hit_satisfies(row["label"], hit, context) for hit in unfiltered)
-        asked = [name for name in FACT_NAMES if name in row["label"]]
+        asked = [name for name in FACT_NAMES if name in row["label"] and name not in context.facts]
         if asked:
             facts_asked += 1
             notes = " ".join(interpretation.notes)
