@@ -101,7 +101,7 @@ def bench_understanding(as_json: bool, details: bool, splits: tuple[str, ...], p
 def _end_to_end(shared: Optional[Path], labelled: Optional[Path] = None, details: bool = False) -> dict:
     """Per city: its file loaded into a throwaway project, the test sentences searched, the hits checked."""
     from gfl_dagster_bench.common import throwaway_project
-    from gfl_dagster.clients.project import ProjectClients
+    from gfl_dagster.cli.project import ProjectClients
     from gfl_dagster.listings.load import load_listings_csv
     from gfl_dagster_bench.eval.search.understanding_end_to_end import end_to_end
     from gfl_dagster_bench.eval.search.understanding_eval import BUNDLED_NYC, CITY_FILES, TEST_SET, load_set
@@ -134,7 +134,7 @@ def _model_parser(used: dict, timings: list):
     """The configured chat model's parse (one answer a sentence; a refused one: the rules), counted and timed."""
     import time
 
-    from gfl_dagster.clients.project import ProjectClients
+    from gfl_dagster.cli.project import ProjectClients
     from gfl_dagster.search.understanding_model import model_understand
 
     configured = ProjectClients().model_client
