@@ -335,8 +335,11 @@ def search_server(engine, resources, signer=SIGNER):
         yield SearchServer(engine, resources["embedder"], store, lambda: context, resources["model_client"], signer)
 
 
-def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_ads, resources):
-    from gfl_dagster.feedback.market import ClickModel
+def test_simulated_people_are_served_like_a_person_their_clicks_count_and_one_seed_repeats(with_ads, resources,
+                                                                                          monkeypatch):
+    from gfl_dagster.ads import for_hits
+    from gfl_dagster.ads.allocation import read_bandit
+    from gfl_dagster.feedback.market import ClickModel, load_click_model
     from gfl_dagster.feedback.simulated_users import PERSONAS, make_users, step
 
     rng = random.Random(5)
@@ -369,32 +372,24 @@ def test_simulated_people_are_served_like_a_person_and_their_clicks_count(with_a
     assert check_served([Event("view", user.user_id, listing, None, None, None, token)], SIGNER, user.session,
                         may_book=False)[1] == []
     assert check_served([forged], SIGNER, user.session, may_book=False)[1][0][1].startswith("impression_id was not")
-
-
-def test_the_same_seed_gives_the_simulated_people_the_same_steps(with_ads, resources, monkeypatch):
-    """On one snapshot of the bandit, one seed: the same searches, ads and propensities, views, clicks, saves and
-    bookings; only the impression ids (random nonces) differ. The page re-reads its snapshot every 30 s, and a
-    new snapshot estimates the propensities afresh (Monte Carlo): the test holds one, however slow the machine."""
-    from gfl_dagster.ads import for_hits
-    from gfl_dagster.ads.allocation import read_bandit
-    from gfl_dagster.feedback.market import load_click_model
-    from gfl_dagster.feedback.simulated_users import make_users, step
-
+    # One seed, one snapshot of the bandit: the same searches, ads and propensities, views, clicks, saves and
+    # bookings; only the impression ids (random nonces) differ. The page re-reads its snapshot every 30 s, and a
+    # new snapshot estimates the propensities afresh (Monte Carlo): the test holds one, however slow the machine.
     snapshot = read_bandit(with_ads)
     monkeypatch.setattr(for_hits, "current_bandit", lambda engine: snapshot)
     truth = load_click_model(None, [a.slug for a in load_audiences()[0]], [a.slug for a in load_angles()])
 
     def run(seed):
+        with with_ads.begin() as connection:
+            connection.execute(text("DELETE FROM feedback_events"))
         rng = random.Random(seed)
         people = make_users(6, ["Brooklyn", "Manhattan"], rng, SIGNER)
         with search_server(with_ads, resources) as server:
             for _ in range(8):
                 step(server, rng.choice(people), rng, truth)
-        with with_ads.begin() as connection:
-            steps = connection.execute(text(
+        with with_ads.connect() as connection:
+            return connection.execute(text(
                 "SELECT kind, user_id, listing_id, ad_id, query, propensity FROM feedback_events ORDER BY id")).all()
-            connection.execute(text("DELETE FROM feedback_events"))
-        return steps
 
     first, again, other = run(11), run(11), run(12)
     assert len(first) > 8 and first == again

@@ -15,7 +15,8 @@
                           inspecting ads, not a viewer's page (it records nothing)
 
 A hit carries `ad`: the one ad its viewer sees, or null. The hit and its ad each carry an `impression_id`
-(feedback/impressions.py) bound to the session (the HttpOnly `gfl_session` cookie the page and the search
+(feedback/impressions.py; the ad's also signs in its propensity, which its impression then records) bound to
+the session (the HttpOnly `gfl_session` cookie the page and the search
 hand out): an impression, view, click or save is recorded only with the id of what this session was
 shown, once per kind; a `book` only with the booking token (Authorization: Bearer, GFL_BOOKING_TOKEN).
 The audience is declared (`audience`), named in the sentence or read from the user's history
