@@ -1,6 +1,7 @@
 """Assembles the code location: each domain's definitions, and the resources the environment configures.
 
-listings: CSV rows -> descriptions -> vectors; ads: copy per audience that learns from clicks;
+listings: CSV rows -> descriptions -> vectors; reviews: guests' reviews -> what guests say, in each listing's
+vector (and each review a stay); ads: copy per audience that learns from clicks;
 feedback: what people do, fed back by a sensor; recommendations: recommended for you, per user.
 """
 
@@ -11,6 +12,7 @@ from gfl_dagster.feedback import definitions as feedback
 from gfl_dagster.listings import definitions as listings
 from gfl_dagster.recommendations import definitions as recommendations
 from gfl_dagster.resources.from_env import resources_from_env
+from gfl_dagster.reviews import definitions as reviews
 
-defs = Definitions.merge(listings.defs, ads.defs, feedback.defs, recommendations.defs,
+defs = Definitions.merge(listings.defs, reviews.defs, ads.defs, feedback.defs, recommendations.defs,
                          Definitions(resources=resources_from_env()))

@@ -242,7 +242,7 @@ def time_case(instance, database, since: str, sweep: bool, ticks: int,
 def _evaluate_sensor(instance, database, cursor) -> Any:
     from dagster import build_sensor_context
 
-    from gfl_dagster.listings.sensors import listing_changes_sensor
+    from gfl_dagster.reviews.sensors import listing_changes_sensor
 
     context = build_sensor_context(instance=instance, cursor=cursor.dump(), resources={"database": database})
     return listing_changes_sensor(context)
@@ -261,6 +261,7 @@ def _time_tick_queries(instance, engine, cursor, sweep: bool, expect: tuple[int,
     from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
     from gfl_dagster.db import queries
     from gfl_dagster.listings.sensors import busy_areas
+    from gfl_dagster.reviews.fast_path import AREA_FAST_PATH
 
     changes, _ = expect
     figures = {}
@@ -268,7 +269,7 @@ def _time_tick_queries(instance, engine, cursor, sweep: bool, expect: tuple[int,
         figures["watermark_ms"], horizon = _timed(
             lambda: connection.execute(queries.WATERMARK_HORIZON).scalar_one())
         figures["changed_rows_ms"], changed = _timed(lambda: connection.execute(
-            queries.CHANGED_AREAS, {"since": cursor.horizon, "horizon": horizon}).all())
+            queries.changed_areas(*AREA_FAST_PATH.watched), {"since": cursor.horizon, "horizon": horizon}).all())
         _check_count("changed rows", sum(row.changes for row in changed), changes)
         if sweep:
             figures["pending_sweep_ms"], pending = _timed(lambda: connection.execute(

@@ -133,7 +133,7 @@ def wanted_listings(engine: Engine, model: str) -> dict[int, Wanted]:
         for row in rows:
             described = None if row["description_input_hash"] is None else SimpleNamespace(
                 description=row["generated_description"], input_hash=row["description_input_hash"])
-            item, _ = wanted_item(row, described, model)
+            item, _ = wanted_item(row, described, model, row["guest_summary"])
             wanted[item.key] = Wanted(item.version, item.embed_hash, comparable_properties(LISTINGS, item.properties))
     return wanted
 

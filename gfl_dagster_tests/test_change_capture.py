@@ -14,7 +14,7 @@ from gfl_dagster.db import queries, tables
 from gfl_dagster.listings.facts import vector_properties
 from gfl_dagster.listings.identity import content_hash
 from gfl_dagster.stores.contract import VectorItem
-from gfl_dagster.listings.sensors import listing_changes_sensor
+from gfl_dagster.reviews.sensors import listing_changes_sensor
 from gfl_dagster.listings import describe as describe_module
 from gfl_dagster.listings import embed as embed_module
 from gfl_dagster.change_capture.change_feed import FeedCursor

@@ -34,11 +34,11 @@ from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
 from gfl_dagster.db import queries
 from gfl_dagster.listings import describe
 from gfl_dagster.listings.describe import describe_area
-from gfl_dagster.ads.fast_path import LISTINGS_AND_ADS_FAST_PATH as LISTINGS_FAST_PATH
+from gfl_dagster.reviews.fast_path import LISTEN_FAST_PATH as LISTINGS_FAST_PATH
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.listings.partitions import register_areas
-from gfl_dagster.listings.sensors import listing_changes_sensor
+from gfl_dagster.reviews.sensors import listing_changes_sensor
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 from gfl_dagster.listings.source import LISTINGS
 

@@ -31,6 +31,7 @@ from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
 from gfl_dagster.db import queries
 from gfl_dagster.db.engine import libpq_url
 from gfl_dagster.change_capture.area_lock import lock_key
+from gfl_dagster.spec import SourceSpec
 
 BUSY_RETRY_FOR_S = 10.0  # a run holding an area usually covers the change; past this the sensor surely does
 BUSY_RETRY_EVERY_S = 0.25
@@ -50,6 +51,7 @@ class ListenedSource:
     """What the listener needs of a source, handed to it by the domain that owns the source."""
 
     channel: str  # the NOTIFY channel the source's trigger names a changed area on
+    watched: tuple[SourceSpec, ...]  # the sources whose changes an area's sync carries (their watermark)
     assets: tuple[AssetsDefinition, ...]  # what a sync run of an area materializes, in its order
     stages: tuple[str, ...]  # the area-lock stages (change_capture/area_lock.py) those assets take
     pending_count: TextClause  # rows waiting in an area (:area, :poison_attempts)

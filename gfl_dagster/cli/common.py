@@ -73,6 +73,21 @@ def load_csv(instance, path: Optional[str], limit: Optional[int], echo=click.ech
     return metadata
 
 
+def load_reviews(instance, path: str, limit: Optional[int], echo=click.echo) -> dict[str, Any]:
+    """Load a reviews file into `reviews`, its progress shown as it goes; prints the summary."""
+    from gfl_dagster.cli.progress import Progress
+    from gfl_dagster.cli.runs import run_review_load
+    from gfl_dagster.listings.csv_rows import CsvFormatError
+
+    try:
+        with Progress("loading", "reviews") as progress:
+            metadata = run_review_load(instance, path, limit, lambda done, total: progress.update(done, total))
+    except CsvFormatError as error:
+        fail(str(error))
+    echo(load_summary(metadata) + f"; {metadata.get('stays_recorded')} stays recorded")
+    return metadata
+
+
 def ensure_loaded(instance, resources, limit: Optional[int], echo=click.echo, load: Optional[str] = None) -> list[str]:
     """The source belongs to its owner: a CSV is written into `listings` only when asked (`load`: a path), or on
     the embedded default's first start (an empty table that never held a row). Says which, registers the areas

@@ -27,14 +27,14 @@ def listen() -> None:
     from dagster import DagsterExecutionInterruptedError
 
     from gfl_dagster.change_capture.fast_path import ASSET_RESOURCES, ChangeListener
-    from gfl_dagster.ads.fast_path import LISTINGS_AND_ADS_FAST_PATH
+    from gfl_dagster.reviews.fast_path import LISTEN_FAST_PATH
     from gfl_dagster.cli.runs import project_instance, project_resources
 
     instance = project_instance()
     try:
         with project_resources() as resources:
             ChangeListener({name: getattr(resources, name) for name in ASSET_RESOURCES}, instance,
-                           LISTINGS_AND_ADS_FAST_PATH, log=_log).run()
+                           LISTEN_FAST_PATH, log=_log).run()
     # Ctrl-C or SIGTERM (cli/signals.py); while the listener runs an asset, Dagster's own handler raises it as
     # DagsterExecutionInterruptedError. Either way the connection is closed cleanly and the row stays pending.
     except (KeyboardInterrupt, DagsterExecutionInterruptedError):

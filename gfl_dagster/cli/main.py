@@ -71,33 +71,43 @@ def sync(partition: Optional[str], load_path: Optional[str], limit: Optional[int
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--limit", type=click.IntRange(min=1), help="Load only the first N records.")
 def load(path: str, limit: Optional[int]) -> None:
-    """Load a listings CSV (Inside Airbnb summary format, 16 or 18 columns).
+    """Load a listings file (Inside Airbnb summary format, 16 or 18 columns) or a reviews file
+    (listing_id,id,date,reviewer_id,reviewer_name,comments), told apart by the header; .csv or .csv.gz.
 
-    Upserts by id (loading twice changes nothing); rows that fail validation go
-    to the listing_rejects table with their line number and reason.
+    Upserts by id (loading twice changes nothing); rows that fail validation go to listing_rejects or
+    review_rejects with their line number and reason, as does a review of a listing not loaded. Each review is
+    also recorded as a stay (a `book` event of user guest-<reviewer_id>), once.
     """
-    from gfl_dagster.cli.common import load_csv
+    from gfl_dagster.cli.common import load_csv, load_reviews
     from gfl_dagster.cli.runs import project_instance, project_resources
     from gfl_dagster.db import queries
+    from gfl_dagster.reviews.review_rows import is_reviews_file
 
     click.echo(f"loading {path}" + (f" (first {limit} rows)" if limit else "") + ": reading and checking the rows")
-    metadata = load_csv(project_instance(), path, limit)
+    reviews = is_reviews_file(path)
+    metadata = (load_reviews if reviews else load_csv)(project_instance(), path, limit)
     if metadata.get("rejected"):
+        rejects, table = ((queries.REVIEW_REJECTS_FOR_FILE, "review_rejects") if reviews
+                          else (queries.REJECTS_FOR_FILE, "listing_rejects"))
         with project_resources() as resources, resources.database.engine().connect() as connection:
-            rows = connection.execute(queries.REJECTS_FOR_FILE, {"source_file": metadata["source_file"]}).all()
-        click.echo("rejected rows (kept in listing_rejects):")
+            rows = connection.execute(rejects, {"source_file": metadata["source_file"]}).all()
+        click.echo(f"rejected rows (kept in {table}):")
         for row in rows[:20]:
-            click.echo(f"  line {row.line_number} (id {row.listing_id}): {row.reason}")
+            click.echo(f"  line {row.line_number} (" + (f"review {row.review_id}, " if reviews else "")
+                       + f"listing {row.listing_id}): {row.reason}")
         if len(rows) > 20:
             click.echo(f"  ... {len(rows) - 20} more")
-    click.echo("run `gfl sync` (or let the sensor) describe and embed them")
+    click.echo("run `gfl sync` (or let the sensor) " + ("summarize them into their listings' vectors" if reviews
+                                                          else "describe and embed them"))
 
 
 @cli.command()
 @click.argument("listing_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print {source, description, vector} as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {source, description, guest_summary, ads, vector} as JSON.")
 def show(listing_id: int, as_json: bool) -> None:
-    """One listing: the source row, its stored description, its ads, and what the vector store holds.
+    """One listing: the source row, its stored description, what guests say (and the review ids it was built
+    from), its ads, and what the vector store holds.
 
     For every generated text: who wrote it (the model, or the template standing in and why), from
     which prompt version, and for an ad the example ads it learned from and why it was retired."""
@@ -110,6 +120,7 @@ def show(listing_id: int, as_json: bool) -> None:
     with project.engine().connect() as connection:
         source = connection.execute(queries.LISTING_BY_ID, {"id": listing_id}).mappings().first()
         description = connection.execute(queries.DESCRIPTION_BY_ID, {"id": listing_id}).mappings().first()
+        guest_summary = connection.execute(queries.GUEST_SUMMARY_BY_ID, {"id": listing_id}).mappings().first()
         sync_state = connection.execute(queries.SYNC_STATE_BY_ID, {"id": listing_id}).mappings().first()
         ads = [dict(row) for row in connection.execute(queries.ADS_OF_LISTING, {"id": listing_id}).mappings()]
     with project.vector_store.session(LISTINGS) as store:
@@ -119,6 +130,7 @@ def show(listing_id: int, as_json: bool) -> None:
             **{c: source[c] for c in LISTING_COLUMNS}, "area": source["area"], "version": source["version"],
             "updated_at": source["updated_at"]},
         "description": None if description is None else dict(description),
+        "guest_summary": None if guest_summary is None else dict(guest_summary),
         "ads": ads,
         "vector": None if stored is None else {
             "store": project.vector_store.backend, "properties": stored.properties, "synced_version": stored.version,

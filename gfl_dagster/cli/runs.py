@@ -71,7 +71,24 @@ def run_load(instance: DagsterInstance, csv_path: Optional[str], limit: Optional
     return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
-SEARCHABLE = ("listing_descriptions", "listing_vectors")  # what search needs of an area
+def run_review_load(instance: DagsterInstance, path: str, limit: Optional[int],
+                    progress: Callable[[int, int], None] = lambda done, total: None) -> dict[str, Any]:
+    """Load a reviews file into `reviews` (and each review's stay) from this process, as run_load does a
+    listings file: recorded in Dagster as a materialization of the `reviews` asset."""
+    from dagster import AssetMaterialization
+
+    from gfl_dagster.reviews.assets import review_load_metadata
+    from gfl_dagster.reviews.load import load_reviews_file
+
+    with project_resources() as resources:
+        report = load_reviews_file(resources.database.engine(), path, limit, progress)
+    metadata = review_load_metadata(report)
+    instance.report_runless_asset_event(AssetMaterialization("reviews", metadata=metadata,
+                                                             description="Loaded from the command line"))
+    return {key: getattr(value, "value", value) for key, value in metadata.items()}
+
+
+SEARCHABLE = ("listing_descriptions", "guest_summaries", "listing_vectors")  # what search needs of an area
 AREA_ASSETS = (*SEARCHABLE, "listing_ads")  # every asset partitioned by area, in the graph's order
 
 
@@ -97,11 +114,13 @@ def area_line(area: str, synced: dict[str, Any]) -> str:
     from gfl_dagster.cli.common import counted
 
     described, embedded = synced["listing_descriptions"], synced["listing_vectors"]
+    summarized = synced.get("guest_summaries", {})
     ads = synced.get("listing_ads")
     failed_checks = [name for name, passed in synced["checks"].items() if not passed]
     seconds = sum(synced[asset].get("duration_s", 0) for asset in synced if asset != "checks")
     return (f"{area}: {counted(described.get('rows_seen', 0), 'listing')}, "
             f"{described.get('generated', 0)} described, "
+            f"{summarized.get('summaries_written', 0)} guest summaries, "
             f"{embedded.get('embedded', 0)} embedded, {embedded.get('properties_updated', 0)} updated, "
             f"{embedded.get('deleted', 0)} deleted, "
             + ("" if ads is None else f"{ads.get('generated', 0)} ads written, {ads.get('retired', 0)} retired, ")

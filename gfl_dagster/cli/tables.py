@@ -56,6 +56,7 @@ def show_text(listing_id: int, document: dict[str, Any]) -> str:
         parts.append(f"description ({writer}, {description['prompt_version']}, "
                      f"generated {description['generated_at']}):")
         parts.append(textwrap.indent(textwrap.fill(description["description"], 96), "  "))
+    parts += guest_summary_lines(document.get("guest_summary"))
     for ad in document.get("ads") or []:
         state = f"retired {ad['retired_at']}: {ad['retire_reason']}" if ad["retired_at"] else "active"
         learned = f", examples {', '.join(map(str, ad['examples']))}" if ad["examples"] else ""
@@ -72,5 +73,23 @@ def show_text(listing_id: int, document: dict[str, Any]) -> str:
     else:
         parts.append(f"vector store ({vector['store']}, {vector['embedding_model']}, {vector['dimension']} dims, "
                      f"synced version {vector['synced_version']}):")
-        parts += [f"  {key}: {value}" for key, value in vector["properties"].items() if key != "description"]
+        parts += [f"  {key}: {value}" for key, value in vector["properties"].items()
+                  if key not in ("description", "guest_summary")]
     return "\n".join(parts)
+
+
+def guest_summary_lines(summary: dict[str, Any] | None) -> list[str]:
+    """What guests say, who wrote it, and the reviews it was built from."""
+    if summary is None:
+        return ["what guests say: no reviews summarized"]
+    writer = summary["written_by"]
+    if summary.get("fallback_reason"):
+        writer = f"{writer} standing in for {summary['model']}: {summary['fallback_reason']}"
+    ids = summary["review_ids"] or []
+    shown = ", ".join(map(str, ids[:30])) + (f" and {len(ids) - 30} more" if len(ids) > 30 else "")
+    lines = [f"what guests say ({writer}, from {counted(summary['review_count'], 'review')}, "
+             f"generated {summary['generated_at']}):"]
+    lines.append(textwrap.indent(textwrap.fill(summary["summary"], 96), "  ") if summary["summary"]
+                 else "  nothing two reviews agree on")
+    lines.append(textwrap.indent(textwrap.fill(f"built from reviews {shown or 'none'}", 96), "  "))
+    return lines

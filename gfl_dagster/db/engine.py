@@ -58,13 +58,17 @@ def use_search_path(engine: Engine, search_path: str = SEARCH_PATH) -> Engine:
     return engine
 
 
-def apply_schema(engine: Engine) -> None:
-    """Apply schema.sql once per version of it.
+# The shared machinery's DDL and the listings' (schema.sql), then each further source's, in one transaction.
+SCHEMA_FILES = ("schema.sql", "reviews.sql")
 
-    Re-running its DDL on every process start would take exclusive locks on
+
+def apply_schema(engine: Engine) -> None:
+    """Apply the schema files once per version of them.
+
+    Re-running their DDL on every process start would take exclusive locks on
     `listings` and queue behind any long application transaction.
     """
-    schema = package_files.files("gfl_dagster.db").joinpath("schema.sql").read_text()
+    schema = "\n".join(package_files.files("gfl_dagster.db").joinpath(name).read_text() for name in SCHEMA_FILES)
     version = hashlib.sha256(schema.encode()).hexdigest()
     with engine.begin() as connection:
         applied = (connection.execute(queries.APPLIED_SCHEMA_VERSION).scalar()

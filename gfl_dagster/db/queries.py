@@ -48,8 +48,9 @@ CONFIRM_DESCRIPTIONS = text("UPDATE listing_descriptions SET source_version = :v
 LISTINGS_NEEDING_VECTORS = text(
     f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))} FROM listings l "
     "LEFT JOIN listing_sync s ON s.listing_id = l.id LEFT JOIN listing_descriptions d ON d.listing_id = l.id "
+    "LEFT JOIN guest_summaries g ON g.listing_id = l.id "
     "WHERE l.area = :area AND (s.listing_id IS NULL OR s.synced_version < l.version "
-    "OR s.embedding_model <> :model OR d.generated_at > s.synced_at) ORDER BY l.id"
+    "OR s.embedding_model <> :model OR d.generated_at > s.synced_at OR g.generated_at > s.synced_at) ORDER BY l.id"
 )
 EXISTING_LISTINGS = text("SELECT id FROM listings WHERE id = ANY(:ids)")
 LISTING_BY_ID = text(f"SELECT {_LISTING_FIELDS} FROM listings WHERE id = :id")
@@ -253,14 +254,17 @@ RECOMMENDATION_COUNT = text("SELECT count(*) FROM user_recommendations")
 # are all visible now. A watermark that only advances to the horizon cannot skip a
 # long transaction that commits after a later one (the timestamp-watermark bug).
 WATERMARK_HORIZON = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-CHANGED_AREAS = text(
-    "SELECT area, count(*) AS changes FROM ("
-    " SELECT area FROM listings WHERE change_xid >= CAST(:since AS xid8) AND change_xid < CAST(:horizon AS xid8)"
-    " UNION ALL"
-    " SELECT area FROM listing_tombstones"
-    " WHERE change_xid >= CAST(:since AS xid8) AND change_xid < CAST(:horizon AS xid8)"
-    ") changed GROUP BY area"
-)
+
+
+def changed_areas(*sources: SourceSpec) -> TextClause:
+    """The areas (partitions) with rows written or deleted in [:since, :horizon) in any of `sources`, with their
+    count: the sources' tables and tombstones, read by their `change_xid` (every source's DDL keeps one)."""
+    window = "change_xid >= CAST(:since AS xid8) AND change_xid < CAST(:horizon AS xid8)"
+    changed = " UNION ALL ".join(f"SELECT {spec.partition} AS area FROM {table} WHERE {window}"
+                                 for spec in sources for table in (spec.table, spec.tombstone_table))
+    return text(f"SELECT area, count(*) AS changes FROM ({changed}) changed GROUP BY area")
+
+
 # The oldest transaction holding the horizon back, if any: shown as lag, never as loss.
 OLDEST_OPEN_TRANSACTION_S = text(
     "SELECT extract(epoch FROM now() - min(xact_start)) FROM pg_stat_activity "
@@ -279,7 +283,17 @@ _PENDING = (
     "UNION ALL "
     "SELECT s.area, coalesce(t.deleted_at, s.synced_at) AS changed_at FROM listing_sync s "
     "LEFT JOIN listings l ON l.id = s.listing_id LEFT JOIN listing_tombstones t ON t.listing_id = s.listing_id "
-    "WHERE l.id IS NULL"
+    "WHERE l.id IS NULL "
+    "UNION ALL "
+    # Listings whose guest summary is behind their reviews (reviews.sql), or whose vector is behind their summary.
+    "SELECT r.area, r.changed_at FROM (SELECT area, listing_id, count(*) AS n, max(version) AS newest, "
+    " max(updated_at) AS changed_at FROM reviews GROUP BY area, listing_id) r "
+    "JOIN listings rl ON rl.id = r.listing_id LEFT JOIN guest_summaries g ON g.listing_id = r.listing_id "
+    "WHERE g.listing_id IS NULL OR g.review_count <> r.n OR g.newest_review_version <> r.newest "
+    "UNION ALL "
+    "SELECT g.area, g.generated_at AS changed_at FROM guest_summaries g "
+    "WHERE (g.review_count > 0 AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.listing_id = g.listing_id)) "
+    "OR EXISTS (SELECT 1 FROM listing_sync s WHERE s.listing_id = g.listing_id AND s.synced_at < g.generated_at)"
 )
 PENDING_BY_AREA = text(
     f"SELECT area, count(*) AS pending, extract(epoch FROM now() - min(changed_at)) AS oldest_s "
@@ -357,8 +371,9 @@ SOAK_LOCK_STORE = text("LOCK TABLE listing_vectors IN ACCESS EXCLUSIVE MODE")
 # progress and the failures.
 SOAK_SOURCE_ROWS = text(
     f"SELECT {', '.join('l.' + c for c in _LISTING_FIELDS.split(', '))}, d.description AS generated_description, "
-    "d.input_hash AS description_input_hash "
-    "FROM listings l LEFT JOIN listing_descriptions d ON d.listing_id = l.id ORDER BY l.id")
+    "d.input_hash AS description_input_hash, g.summary AS guest_summary "
+    "FROM listings l LEFT JOIN listing_descriptions d ON d.listing_id = l.id "
+    "LEFT JOIN guest_summaries g ON g.listing_id = l.id ORDER BY l.id")
 SOAK_DELETED_VERSIONS = text(
     "SELECT t.listing_id, t.version FROM listing_tombstones t "
     "WHERE NOT EXISTS (SELECT 1 FROM listings l WHERE l.id = t.listing_id)")
@@ -405,3 +420,35 @@ DESCRIPTIONS_WRITTEN_SINCE = text(
 )
 # The database's clock: run start times (the worker's clock) are shifted onto it before comparing.
 DATABASE_CLOCK = text("SELECT clock_timestamp()")
+
+# --- reviews (db/reviews.sql): the second source, and the guest summaries written from it ------------------
+REVIEW_COUNT = text("SELECT count(*) FROM reviews")
+# Listings of an area whose guest summary is missing or behind their reviews (their count and newest version
+# are what it was built from), or was written by another generator; and summaries of listings whose reviews
+# are all gone (rewritten empty, so the listing re-embeds without them).
+LISTINGS_NEEDING_SUMMARY = text(
+    "SELECT r.listing_id FROM (SELECT listing_id, count(*) AS n, max(version) AS newest FROM reviews "
+    " WHERE area = :area GROUP BY listing_id) r JOIN listings l ON l.id = r.listing_id "
+    "LEFT JOIN guest_summaries g ON g.listing_id = r.listing_id "
+    "WHERE g.listing_id IS NULL OR g.review_count <> r.n OR g.newest_review_version <> r.newest OR g.model <> :model "
+    "UNION SELECT g.listing_id FROM guest_summaries g WHERE g.area = :area AND g.review_count > 0 "
+    "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.listing_id = g.listing_id) ORDER BY 1"
+)
+REVIEWS_OF_LISTINGS = text(
+    "SELECT r.id, r.listing_id, r.reviewer_id, r.comments, r.version, l.area FROM reviews r "
+    "JOIN listings l ON l.id = r.listing_id WHERE r.listing_id = ANY(:ids) ORDER BY r.listing_id, r.id"
+)
+AREAS_OF_LISTINGS = text("SELECT id, area FROM listings WHERE id = ANY(:ids)")
+# Summaries of listings that no longer exist: their listing's vector is deleted with it.
+DELETE_ORPHAN_SUMMARIES = text(
+    "DELETE FROM guest_summaries g WHERE g.area = :area AND NOT EXISTS (SELECT 1 FROM listings l WHERE l.id = g.listing_id)"
+)
+GUEST_SUMMARIES_FOR = text("SELECT listing_id, summary, review_ids FROM guest_summaries WHERE listing_id = ANY(:ids)")
+GUEST_SUMMARY_BY_ID = text(
+    "SELECT summary, review_ids, aspects, review_count, newest_review_version, model, written_by, fallback_reason, "
+    "generated_at FROM guest_summaries WHERE listing_id = :id"
+)
+REVIEW_REJECTS_FOR_FILE = text(
+    "SELECT line_number, review_id, listing_id, reason FROM review_rejects WHERE source_file = :source_file "
+    "ORDER BY line_number"
+)

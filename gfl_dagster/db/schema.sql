@@ -238,6 +238,10 @@ ALTER TABLE feedback_events ADD COLUMN IF NOT EXISTS trusted boolean NOT NULL DE
 -- An impression is recorded, viewed, clicked and saved at most once each: a replay is refused.
 CREATE UNIQUE INDEX IF NOT EXISTS feedback_events_once_per_impression ON feedback_events (impression_id, kind)
     WHERE impression_id IS NOT NULL;
+-- What a loaded event stands for (a review's stay: 'review:<id>'): loading the file again records it once.
+ALTER TABLE feedback_events ADD COLUMN IF NOT EXISTS source_ref text;
+CREATE UNIQUE INDEX IF NOT EXISTS feedback_events_once_per_source_ref ON feedback_events (source_ref)
+    WHERE source_ref IS NOT NULL;
 
 -- Ad copy per listing and audience (ads/), generated from the listing's facts and its stored
 -- description, checked, and retired (never deleted) when its listing changes or clicks show a

@@ -115,6 +115,46 @@ feedback_events = Table(
     Column("impression_id", Text),
     Column("propensity", Float),
     Column("trusted", Boolean, nullable=False, server_default="false"),
+    Column("source_ref", Text),
+)
+
+
+# The reviews source (reviews.sql): `area`, `version`, `change_xid` and the timestamps are set by Postgres.
+reviews = Table(
+    "reviews", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("listing_id", BigInteger, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("reviewer_id", BigInteger),
+    Column("reviewer_name", Text),
+    Column("comments", Text),
+)
+REVIEW_COLUMNS = tuple(column.name for column in reviews.columns)
+
+review_rejects = Table(
+    "review_rejects", metadata,
+    Column("source_file", Text, primary_key=True),
+    Column("line_number", Integer, primary_key=True),
+    Column("review_id", Text),
+    Column("listing_id", Text),
+    Column("reason", Text, nullable=False),
+    Column("raw", JSONB, nullable=False),
+    Column("rejected_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+guest_summaries = Table(
+    "guest_summaries", metadata,
+    Column("listing_id", BigInteger, primary_key=True),
+    Column("area", Text, nullable=False),
+    Column("summary", Text),
+    Column("review_ids", ARRAY(BigInteger), nullable=False),
+    Column("aspects", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("review_count", Integer, nullable=False),
+    Column("newest_review_version", BigInteger, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("written_by", Text, nullable=False),
+    Column("fallback_reason", Text),
+    Column("generated_at", DateTime(timezone=True), server_default=func.now()),
 )
 
 
@@ -169,15 +209,15 @@ model_usage = Table(
 )
 
 
-def _upsert_listings():
+def _upsert_source(table: Table):
     """Idempotent upsert by id: an unchanged row is not written at all (no version bump).
 
     Returns `inserted` per written row (False: an update); unchanged rows return nothing.
     """
-    statement = insert(listings)
-    content = [column for column in listings.columns if column.name != "id"]
+    statement = insert(table)
+    content = [column for column in table.columns if column.name != "id"]
     return statement.on_conflict_do_update(
-        index_elements=[listings.c.id],
+        index_elements=[table.c.id],
         set_={column.name: statement.excluded[column.name] for column in content},
         where=tuple_(*content).is_distinct_from(tuple_(*(statement.excluded[c.name] for c in content))),
     ).returning(literal_column("xmax = 0").label("inserted"))
@@ -192,10 +232,18 @@ def _upsert(table: Table, key: list[str], refresh: tuple[str, ...] = ()):
     return statement, values
 
 
-UPSERT_LISTINGS = _upsert_listings()
+UPSERT_LISTINGS = _upsert_source(listings)
+UPSERT_REVIEWS = _upsert_source(reviews)
 
 _reject, _reject_values = _upsert(listing_rejects, ["source_file", "line_number"], refresh=("rejected_at",))
 UPSERT_REJECT = _reject.on_conflict_do_update(index_elements=["source_file", "line_number"], set_=_reject_values)
+
+_review_reject, _review_reject_values = _upsert(review_rejects, ["source_file", "line_number"], refresh=("rejected_at",))
+UPSERT_REVIEW_REJECT = _review_reject.on_conflict_do_update(index_elements=["source_file", "line_number"],
+                                                            set_=_review_reject_values)
+
+_summary, _summary_values = _upsert(guest_summaries, ["listing_id"], refresh=("generated_at",))
+UPSERT_GUEST_SUMMARY = _summary.on_conflict_do_update(index_elements=["listing_id"], set_=_summary_values)
 
 _description, _description_values = _upsert(listing_descriptions, ["listing_id"], refresh=("generated_at",))
 UPSERT_DESCRIPTION = _description.on_conflict_do_update(index_elements=["listing_id"], set_=_description_values)

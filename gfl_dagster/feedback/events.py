@@ -35,13 +35,15 @@ class Event:
     occurred_at: Optional[datetime] = None  # None: now
     impression_id: Optional[str] = None  # what the server served (feedback/impressions.py)
     propensity: Optional[float] = None  # an impression's: the probability the policy showed what it showed
+    source_ref: Optional[str] = None  # what a loaded event stands for ("review:<id>"): recorded once
 
     def row(self) -> dict[str, Any]:
         # Stored means trusted: only the checked paths (the API after check_served, the simulator, the
         # operator's `gfl feedback`) reach record_events; rows from before the checks are not.
         return {"kind": self.kind, "user_id": self.user_id, "listing_id": self.listing_id, "ad_id": self.ad_id,
                 "query": self.query, "occurred_at": self.occurred_at or datetime.now(timezone.utc),
-                "impression_id": self.impression_id, "propensity": self.propensity, "trusted": True}
+                "impression_id": self.impression_id, "propensity": self.propensity, "trusted": True,
+                "source_ref": self.source_ref}
 
 
 def search_event(user_id: str, query: str) -> Event:

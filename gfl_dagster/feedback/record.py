@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Hashable, Sequence
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from gfl_dagster.db import queries, tables
@@ -23,14 +24,8 @@ def record_events(engine: Engine, events: Sequence[Event]) -> int:
     a loader) or that passed feedback/impressions.check_served (the API, the simulator)."""
     if not events:
         return 0
-    listing_ids = sorted({event.listing_id for event in events if event.listing_id is not None})
     with engine.begin() as connection:
-        if listing_ids:
-            known = {row.id for row in connection.execute(queries.EXISTING_LISTINGS, {"ids": listing_ids})}
-            unknown = [listing_id for listing_id in listing_ids if listing_id not in known]
-            if unknown:
-                raise EventError(f"unknown listing_id {', '.join(map(str, unknown[:10]))}"
-                                 + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""))
+        _refuse_unknown_listings(connection, events)
         sent = {(event.impression_id, event.kind) for event in events if event.impression_id}
         if sent:
             recorded = connection.execute(queries.RECORDED_FOR_IMPRESSIONS, {"ids": sorted({i for i, _ in sent})})
@@ -78,3 +73,30 @@ class EventLog:
     def ad_counts(self) -> dict[Hashable, tuple[int, int]]:
         """{ad id: (impressions, clicks)}, of the ads that have any."""
         return {ad_id: (n, c) for ad_id, (n, c) in self._per_ad.items()}
+
+
+def record_once(engine: Engine, events: Sequence[Event]) -> int:
+    """Store the events a trusted loader derives from its source (a review's stay), each once by its
+    `source_ref`: loading the same file again records nothing. Returns how many were new. All or none:
+    an event about a listing that does not exist is refused, naming it."""
+    if any(event.source_ref is None for event in events):
+        raise ValueError("record_once stores events that name their source_ref")
+    if not events:
+        return 0
+    statement = insert(tables.feedback_events).on_conflict_do_nothing(
+        index_elements=["source_ref"], index_where=tables.feedback_events.c.source_ref.isnot(None))
+    with engine.begin() as connection:
+        _refuse_unknown_listings(connection, events)
+        new = connection.execute(statement.returning(tables.feedback_events.c.id), [e.row() for e in events])
+        return len(new.all())
+
+
+def _refuse_unknown_listings(connection: Connection, events: Sequence[Event]) -> None:
+    listing_ids = sorted({event.listing_id for event in events if event.listing_id is not None})
+    if not listing_ids:
+        return
+    known = {row.id for row in connection.execute(queries.EXISTING_LISTINGS, {"ids": listing_ids})}
+    unknown = [listing_id for listing_id in listing_ids if listing_id not in known]
+    if unknown:
+        raise EventError(f"unknown listing_id {', '.join(map(str, unknown[:10]))}"
+                         + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""))

@@ -156,7 +156,9 @@ def listing_descriptions(
     })
 
 
-@asset(group_name="listings", partitions_def=area_partitions, deps=[listing_descriptions], retry_policy=RETRY,
+# After guest_summaries (reviews/assets.py), named by key: a listing's guest summary is part of its embedding text.
+@asset(group_name="listings", partitions_def=area_partitions, deps=[listing_descriptions, "guest_summaries"],
+       retry_policy=RETRY,
        kinds=asset_kinds("vector_store", "embeddings"))
 def listing_vectors(
     context: AssetExecutionContext,

@@ -50,6 +50,7 @@ class ParsedFile:
     rejects: list[Reject] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
+    lines: dict[int, int] = field(default_factory=dict)  # each kept row's line, by its id
 
 
 def _text(value: str) -> str | None:
@@ -290,4 +291,5 @@ def parse_csv(
             )
         by_id[row["id"]] = (line_number, row, raw)
     parsed.rows = [row for _, row, _ in sorted(by_id.values(), key=lambda kept: kept[0])]
+    parsed.lines = {key: line for key, (line, _, _) in by_id.items()}
     return parsed

@@ -1,4 +1,5 @@
-"""The listings domain: CSV rows -> descriptions -> vectors, kept in sync by the change sensor."""
+"""The listings domain: CSV rows -> descriptions -> vectors, kept in sync by the change sensor (which the reviews
+domain builds: an area's sync carries both sources, reviews/sensors.py)."""
 
 from dagster import Definitions
 
@@ -6,12 +7,10 @@ from gfl_dagster.listings.assets import listing_descriptions, listing_vectors, r
 from gfl_dagster.listings.checks import descriptions_pass_validation, vectors_match_source
 from gfl_dagster.listings.jobs import reconcile_job, sync_area_job
 from gfl_dagster.listings.schedules import reconcile_nightly
-from gfl_dagster.listings.sensors import listing_changes_sensor
 
 defs = Definitions(
     assets=[raw_listings, listing_descriptions, listing_vectors],
     asset_checks=[vectors_match_source, descriptions_pass_validation],
     jobs=[sync_area_job, reconcile_job],
-    sensors=[listing_changes_sensor],
     schedules=[reconcile_nightly],
 )

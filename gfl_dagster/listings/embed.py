@@ -51,22 +51,24 @@ class PlannedItem:
     needs_vector: bool
 
 
-def wanted_item(row, stored_description, model: str) -> tuple[VectorItem, str]:
+def wanted_item(row, stored_description, model: str, guest_summary: str | None = None) -> tuple[VectorItem, str]:
     """What the store should hold for a listing now (version, embed hash, properties; no vector) and the
-    text it embeds. `stored_description`: its listing_descriptions row (description, input_hash), or None."""
+    text it embeds. `stored_description`: its listing_descriptions row (description, input_hash), or None;
+    `guest_summary`: what its guests say (guest_summaries), or None."""
     # A description written for other facts is stale: never let it speak for the listing.
     current = stored_description is not None and stored_description.input_hash == content_hash(description_input(row))
     description = stored_description.description if current else None
-    text = embedding_text(row, description)
+    text = embedding_text(row, description, guest_summary)
     embed_hash = content_hash([text, model])
-    return VectorItem(row["id"], row["version"], embed_hash, vector_properties(row, description)), text
+    return VectorItem(row["id"], row["version"], embed_hash, vector_properties(row, description, guest_summary)), text
 
 
-def plan_area(rows, descriptions, sync_state, failures, model: str) -> tuple[list[PlannedItem], int]:
+def plan_area(rows, descriptions, sync_state, failures, model: str,
+              guest_summaries: dict | None = None) -> tuple[list[PlannedItem], int]:
     """What each listing needs in the store; returns (work, unchanged or poison count)."""
     planned, unchanged = [], 0
     for row in rows:
-        item, text = wanted_item(row, descriptions.get(row["id"]), model)
+        item, text = wanted_item(row, descriptions.get(row["id"]), model, (guest_summaries or {}).get(row["id"]))
         embed_hash = item.embed_hash
         state = sync_state.get(row["id"])
         failure = failures.get(row["id"])
@@ -110,8 +112,9 @@ def _embed_area(engine: Engine, embedder: EmbedderResource, store: VectorStore, 
         descriptions = {r.listing_id: r for r in connection.execute(queries.DESCRIPTIONS_FOR, {"ids": ids})}
         sync_state = {r.listing_id: r for r in connection.execute(queries.SYNC_STATE_FOR, {"ids": ids})}
         failures = {r.listing_id: r for r in connection.execute(queries.FAILURES_FOR, {"stage": STAGE, "ids": ids})}
+        summaries = {r.listing_id: r.summary for r in connection.execute(queries.GUEST_SUMMARIES_FOR, {"ids": ids})}
     report.rows_seen = len(rows)
-    planned, report.unchanged = plan_area(rows, descriptions, sync_state, failures, model)
+    planned, report.unchanged = plan_area(rows, descriptions, sync_state, failures, model, summaries)
 
     planned_ids = {p.item.key for p in planned}
     changed_at = [row["updated_at"] for row in rows if row["id"] in planned_ids]

@@ -8,14 +8,16 @@ from gfl_dagster.listings.facts import description_input
 from gfl_dagster.listings.description_prompt import template_description
 
 
-def embedding_text(row: Mapping[str, Any], description: str | None) -> str:
-    """Listing name and key attributes, then the generated description.
+def embedding_text(row: Mapping[str, Any], description: str | None, guest_summary: str | None = None) -> str:
+    """Listing name and key attributes, then the generated description, then what guests say.
 
     Without a current description (generation failed or is pending) the listing
     is still embedded from its attributes, so it stays searchable and no stale
-    description speaks for it.
+    description speaks for it. The guest summary (reviews/) is checked, extractive text about the reviews:
+    "somewhere guests call quiet" finds the listings whose guests say so.
     """
     facts = description_input(row)
     head = f"{facts['name']}. {facts['room_type']} in {facts['neighbourhood']}, {facts['area']}."
     body = description if description else template_description(facts)
-    return f"{head} {body}".strip()
+    guests = f" What guests say: {guest_summary}" if guest_summary else ""
+    return f"{head} {body}{guests}".strip()

@@ -83,12 +83,14 @@ RICH_FACT_COLUMNS = {"property_type": "property_type", "guests": "accommodates",
                      "beds": "beds", "baths": "bathrooms_text", "rating": "review_scores_rating"}
 
 
-def vector_properties(row: Mapping[str, Any], description: str | None) -> dict[str, Any]:
-    """Filterable properties of the vector object, keyed by CSV column names."""
+def vector_properties(row: Mapping[str, Any], description: str | None,
+                      guest_summary: str | None = None) -> dict[str, Any]:
+    """Filterable properties of the vector object, keyed by CSV column names, and the generated texts."""
     properties = {field: row.get(field) for field in LISTINGS.field_names}
     properties["id"] = int(row["id"])
     properties["price"] = None if row.get("price") is None else float(row["price"])
     last_review = row.get("last_review")
     properties["last_review"] = last_review.isoformat() if hasattr(last_review, "isoformat") else last_review
     properties["description"] = description
+    properties["guest_summary"] = guest_summary
     return properties

@@ -8,9 +8,11 @@ from gfl_dagster.db import queries
 from gfl_dagster.listings import describe, embed
 from gfl_dagster.listings.assets import listing_descriptions, listing_vectors
 from gfl_dagster.listings.partitions import register_areas
+from gfl_dagster.listings.source import LISTINGS
 
 LISTINGS_FAST_PATH = ListenedSource(
     channel=queries.LISTING_CHANGES_CHANNEL,
+    watched=(LISTINGS,),
     assets=(listing_descriptions, listing_vectors),  # vectors embed the descriptions
     stages=(describe.STAGE, embed.STAGE),
     pending_count=queries.PENDING_COUNT_IN_AREA,

@@ -30,10 +30,11 @@ sync_area_job = define_asset_job(
     "sync_area",
     # With the checks, scoped by the tag to the rows each run touched: a one-row change costs a
     # one-row check, and the UI shows the checks evaluated on every sync.
-    selection=AssetSelection.assets("listing_descriptions", "listing_vectors", "listing_ads"),
+    selection=AssetSelection.assets("listing_descriptions", "guest_summaries", "listing_vectors", "listing_ads"),
     executor_def=in_process_executor,
     tags={CHECK_SCOPE_TAG: TOUCHED_ROWS},
-    description="Describe, embed and advertise what changed in one area, and check what it touched.",
+    description="Describe, summarize guests' reviews, embed and advertise what changed in one area, and check "
+                "what it touched.",
 )
 
 

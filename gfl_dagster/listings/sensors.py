@@ -7,11 +7,13 @@ from dagster import (
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
     sensor,
 )
+from sqlalchemy import TextClause
 
 from gfl_dagster import settings
 from gfl_dagster.clients.embedder import configured_model
@@ -22,8 +24,7 @@ from gfl_dagster.listings.partitions import area_partitions
 from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.change_capture.change_feed import FeedCursor, lag_message, plan_tick, should_sweep, wanted_areas
-from gfl_dagster.change_capture.fast_path import run_holds
-from gfl_dagster.listings.fast_path import LISTINGS_FAST_PATH
+from gfl_dagster.change_capture.fast_path import ListenedSource, run_holds
 from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
 from gfl_dagster.change_capture.run_liveness import live_runs
 from gfl_dagster.stores import generations
@@ -38,21 +39,35 @@ def busy_areas(instance) -> set[str]:
     return {run.tags.get("dagster/partition") for run in runs} - {None}
 
 
-@sensor(
-    job=sync_area_job,
-    minimum_interval_seconds=SENSOR_INTERVAL_S,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Every daemon loop (~5 s): the transaction-id watermark finds changed areas, and one run is "
-                "requested per area with rows still pending (what the fast path synced asks for none).",
-)
-def listing_changes_sensor(context: SensorEvaluationContext, database: PostgresResource) -> SensorResult:
+def area_changes_sensor(source: ListenedSource) -> SensorDefinition:
+    """The change sensor of the area sync `source` describes (what it watches, what its runs lock): the
+    domain that completes the area's sync builds it (reviews/sensors.py), so listings need not name reviews."""
+    changed_areas = queries.changed_areas(*source.watched)
+
+    @sensor(
+        name="listing_changes_sensor",
+        job=sync_area_job,
+        minimum_interval_seconds=SENSOR_INTERVAL_S,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Every daemon loop (~5 s): the transaction-id watermark finds changed areas ("
+                    + ", ".join(spec.table for spec in source.watched) + "), and one run is requested per "
+                    "area with rows still pending (what the fast path synced asks for none).",
+    )
+    def listing_changes_sensor(context: SensorEvaluationContext, database: PostgresResource) -> SensorResult:
+        return _tick(context, database, source, changed_areas)
+
+    return listing_changes_sensor
+
+
+def _tick(context: SensorEvaluationContext, database: PostgresResource, source: ListenedSource,
+          changed_areas: TextClause) -> SensorResult:
     cursor = FeedCursor.parse(context.cursor)
     now = time.time()
     sweep = should_sweep(cursor, now)
     with database.engine().connect() as connection:
         horizon = connection.execute(queries.WATERMARK_HORIZON).scalar_one()
         changed = {row.area: row.changes for row in connection.execute(
-            queries.CHANGED_AREAS, {"since": cursor.horizon, "horizon": horizon})}
+            changed_areas, {"since": cursor.horizon, "horizon": horizon})}
         # What is pending now decides, not what changed: the fast path syncs most changes before this tick.
         look = sweep or bool(changed) or bool(cursor.deferred)
         pending = {row.area: (row.pending, float(row.oldest_s or 0.0)) for row in connection.execute(
@@ -64,7 +79,7 @@ def listing_changes_sensor(context: SensorEvaluationContext, database: PostgresR
         pending = {**building, **pending}
     wanted = wanted_areas(changed, pending, cursor.deferred, sweep)
     # An area whose locks are held is being synced (the fast path, or a run Dagster does not list yet).
-    working = {area for area in wanted if run_holds(database.engine(), LISTINGS_FAST_PATH, area)}
+    working = {area for area in wanted if run_holds(database.engine(), source, area)}
     plan = plan_tick(wanted, busy_areas(context.instance) | working)
     next_cursor = FeedCursor(horizon=horizon, deferred=plan.deferred, swept_at=now if sweep else cursor.swept_at,
                              tick=cursor.tick + 1)

@@ -12,10 +12,11 @@ LISTINGS = SourceSpec(
     table="listings",
     key="id",
     partition="area",  # gfl_area(neighbourhood_group, neighbourhood), generated in db/schema.sql
-    # Named as in the CSV; `description` is the generated text, added by the sync.
+    # Named as in the CSV; `description` and `guest_summary` are generated texts, added by the sync.
     fields=(
         Field("name", "text"),
         Field("description", "text", filterable=False),
+        Field("guest_summary", "text", filterable=False),  # what guests say (reviews/), added by the sync
         Field("area", "keyword"),
         Field("neighbourhood_group", "keyword"),
         Field("neighbourhood", "keyword"),
@@ -29,11 +30,11 @@ LISTINGS = SourceSpec(
         Field("latitude", "number"),
         Field("longitude", "number"),
     ),
-    word_fields=("name", "neighbourhood", "neighbourhood_group", "room_type", "description"),
+    word_fields=("name", "neighbourhood", "neighbourhood_group", "room_type", "description", "guest_summary"),
     store_key="listing_id",
     vector_table="listing_vectors",
     sync_table="listing_sync",
     tombstone_table="listing_tombstones",
     collection="Listing",
-    layout_version="2",
+    layout_version="3",
 )

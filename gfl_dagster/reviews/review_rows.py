@@ -75,17 +75,16 @@ def parse_reviews(path: Path | str, limit: int | None = None) -> ParsedFile:
 def without_unknown_listings(parsed: ParsedFile, known_listing_ids: Iterable[int]) -> ParsedFile:
     """The file's rows whose listing is known; each other row becomes a reject naming its listing.
 
-    Pure: the loader passes the listings table's ids. Line numbers are kept from the rejects' records only,
-    so a reject made here carries no line (0) but its whole row.
+    Pure: the loader passes the listings table's ids. A reject made here names the row's line.
     """
     known = set(known_listing_ids)
     kept = ParsedFile(ignored_columns=parsed.ignored_columns, missing_columns=parsed.missing_columns,
-                      rejects=list(parsed.rejects))
+                      rejects=list(parsed.rejects), lines=parsed.lines)
     for row in parsed.rows:
         if row["listing_id"] in known:
             kept.rows.append(row)
         else:
-            kept.rejects.append(Reject(0, str(row["listing_id"]),
+            kept.rejects.append(Reject(parsed.lines.get(row["id"], 0), str(row["listing_id"]),
                                        f"review {row['id']} is of an unknown listing {row['listing_id']}",
                                        {column: "" if row[column] is None else str(row[column])
                                         for column in REVIEW_COLUMNS}))

@@ -152,6 +152,13 @@ function hitCard(hit) {
   facts.appendChild(element("span", "hit-id", `#${hit.id}`));
   card.appendChild(facts);
   card.appendChild(element("p", "hit-description", hit.description || "No description yet."));
+  // What guests say: checked, extractive text over strangers' reviews, set as text (never as HTML).
+  if (hit.guest_summary) {
+    const guests = element("p", "hit-guests");
+    guests.appendChild(element("span", "hit-guests-label", "What guests say: "));
+    guests.appendChild(document.createTextNode(hit.guest_summary));
+    card.appendChild(guests);
+  }
   // At most one ad, written for the viewer's audience; its impression is posted once drawn.
   if (hit.ad) {
     const line = element("p", "ad");

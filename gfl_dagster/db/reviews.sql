@@ -1,0 +1,143 @@
+-- The reviews source (reviews/source.py): guests' reviews of listings, as Inside Airbnb's reviews file has them,
+-- and what is generated from them. Applied right after schema.sql, in its transaction (db/engine.py), so the
+-- search_path and the advisory lock are schema.sql's.
+--
+-- The change capture is the listings', written once as functions of the source (the trigger's arguments): a
+-- global version bumped only when content changes, the writing transaction's xid8 for the watermark, a
+-- tombstone per delete, and a notification of the row's area on commit.
+
+-- A row's version and change_xid, bumped only when its content changed (TG_ARGV[0]: the version sequence).
+-- A no-op write keeps its version: nothing downstream has to run.
+CREATE OR REPLACE FUNCTION gfl_stamp_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    stamps text[] := ARRAY['version', 'change_xid', 'created_at', 'updated_at', 'area'];
+BEGIN
+    IF (to_jsonb(NEW) - stamps) IS NOT DISTINCT FROM (to_jsonb(OLD) - stamps) THEN
+        NEW.version := OLD.version;
+        NEW.change_xid := OLD.change_xid;
+        NEW.updated_at := OLD.updated_at;
+    ELSE
+        NEW.version := nextval(TG_ARGV[0]::regclass);
+        NEW.change_xid := pg_current_xact_id();
+        NEW.updated_at := now();
+    END IF;
+    NEW.created_at := OLD.created_at;
+    RETURN NEW;
+END $$;
+
+-- A deleted row's tombstone (TG_ARGV: the tombstone table, its key column, the version sequence): the
+-- watermark sees deletes, and a late write of an older version cannot bring the row back.
+CREATE OR REPLACE FUNCTION gfl_record_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- Quoted by concatenation, not format(): psycopg2 would read format's placeholders as its own.
+    EXECUTE 'INSERT INTO gfl.' || quote_ident(TG_ARGV[0]) || ' (' || quote_ident(TG_ARGV[1])
+        || ', area, version, change_xid, deleted_at) VALUES ($1, $2, nextval(' || quote_literal(TG_ARGV[2])
+        || '::regclass), pg_current_xact_id(), now()) ON CONFLICT (' || quote_ident(TG_ARGV[1]) || ') DO UPDATE '
+        || 'SET area = EXCLUDED.area, version = EXCLUDED.version, change_xid = EXCLUDED.change_xid, '
+        || 'deleted_at = EXCLUDED.deleted_at'
+        USING (to_jsonb(OLD) ->> 'id')::bigint, OLD.area;
+    RETURN OLD;
+END $$;
+
+-- The fast path (change_capture/fast_path.py): a content change notifies its area on TG_ARGV[0] at commit,
+-- as listings_notify_change does (schema.sql says why the payload is bounded).
+CREATE OR REPLACE FUNCTION gfl_notify_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') AND octet_length(NEW.area) < 8000
+       AND (TG_OP = 'INSERT' OR NEW.version IS DISTINCT FROM OLD.version) THEN
+        PERFORM pg_notify(TG_ARGV[0], NEW.area);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') AND octet_length(OLD.area) < 8000
+       AND (TG_OP = 'DELETE' OR NEW.area IS DISTINCT FROM OLD.area) THEN
+        PERFORM pg_notify(TG_ARGV[0], OLD.area);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE SEQUENCE IF NOT EXISTS review_version_seq;
+
+-- One row per review. `area` is the reviewed listing's (a review has no place of its own): set on every write
+-- from `listings`, so the watermark and the notification name the area whose listing the review changes.
+CREATE TABLE IF NOT EXISTS reviews (
+    id             bigint PRIMARY KEY,
+    listing_id     bigint NOT NULL,
+    date           date NOT NULL,
+    reviewer_id    bigint,
+    reviewer_name  text,
+    comments       text,  -- as written: newlines and HTML kept (a stranger's text: data, never instructions)
+    area           text NOT NULL DEFAULT 'Unknown',
+    version        bigint NOT NULL DEFAULT nextval('review_version_seq'),
+    change_xid     xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now()
+);
+-- The guest summaries of an area group its reviews by listing: (area, listing_id) serves both.
+CREATE INDEX IF NOT EXISTS reviews_area_listing_idx ON reviews (area, listing_id);
+CREATE INDEX IF NOT EXISTS reviews_listing_idx ON reviews (listing_id);
+CREATE INDEX IF NOT EXISTS reviews_change_xid_idx ON reviews (change_xid, id);
+
+CREATE OR REPLACE FUNCTION gfl_review_area() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.area := coalesce((SELECT l.area FROM gfl.listings l WHERE l.id = NEW.listing_id), 'Unknown');
+    RETURN NEW;
+END $$;
+
+-- Triggers of one event fire in name order: the area first, then the stamp that compares content.
+DROP TRIGGER IF EXISTS reviews_1_area ON reviews;
+CREATE TRIGGER reviews_1_area BEFORE INSERT OR UPDATE ON reviews
+    FOR EACH ROW EXECUTE FUNCTION gfl_review_area();
+DROP TRIGGER IF EXISTS reviews_2_stamp_change ON reviews;
+CREATE TRIGGER reviews_2_stamp_change BEFORE UPDATE ON reviews
+    FOR EACH ROW EXECUTE FUNCTION gfl_stamp_change('gfl.review_version_seq');
+
+CREATE TABLE IF NOT EXISTS review_tombstones (
+    review_id   bigint PRIMARY KEY,
+    area        text NOT NULL,
+    version     bigint NOT NULL,
+    change_xid  xid8 NOT NULL,
+    deleted_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS review_tombstones_change_xid_idx ON review_tombstones (change_xid, review_id);
+
+DROP TRIGGER IF EXISTS reviews_record_delete ON reviews;
+CREATE TRIGGER reviews_record_delete AFTER DELETE ON reviews
+    FOR EACH ROW EXECUTE FUNCTION gfl_record_delete('review_tombstones', 'review_id', 'gfl.review_version_seq');
+
+-- On the listings' channel: a changed review is a change of its listing's area, synced by the same listener.
+DROP TRIGGER IF EXISTS reviews_notify_change ON reviews;
+CREATE TRIGGER reviews_notify_change AFTER INSERT OR UPDATE OR DELETE ON reviews
+    FOR EACH ROW EXECUTE FUNCTION gfl_notify_change('gfl_listing_changes');
+
+-- Records of a reviews file that failed validation or name an unknown listing, with their line and reason.
+CREATE TABLE IF NOT EXISTS review_rejects (
+    source_file  text NOT NULL,
+    line_number  integer NOT NULL,
+    review_id    text,
+    listing_id   text,
+    reason       text NOT NULL,
+    raw          jsonb NOT NULL,
+    rejected_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source_file, line_number)
+);
+
+-- "What guests say", one row per reviewed listing (reviews/summaries.py), and what it was built from: a
+-- summary is stale when its listing's reviews are no longer `review_count` rows with `newest_review_version`
+-- as their newest version (an insert or edit raises it, a delete lowers the count).
+CREATE TABLE IF NOT EXISTS guest_summaries (
+    listing_id             bigint PRIMARY KEY,
+    area                   text NOT NULL,
+    summary                text,  -- NULL: no aspect is mentioned by two reviews
+    review_ids             bigint[] NOT NULL,  -- the reviews it read
+    aspects                text[] NOT NULL DEFAULT '{}',
+    review_count           integer NOT NULL,
+    newest_review_version  bigint NOT NULL,
+    model                  text NOT NULL,  -- the generator it answers for (chat model or template)
+    written_by             text NOT NULL,  -- who wrote the text: the model, or the template standing in
+    fallback_reason        text,
+    generated_at           timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS guest_summaries_area_idx ON guest_summaries (area);
