@@ -28,7 +28,8 @@ BEGIN
             || quote_ident(relation.relname) || ' SET SCHEMA gfl';
     END LOOP;
     FOREACH routine IN ARRAY ARRAY['gfl_area(text, text)', 'gfl_user_bucket(text)',
-                                   'gfl_stamp_listing_change()', 'gfl_record_listing_delete()']
+                                   'gfl_stamp_listing_change()', 'gfl_record_listing_delete()',
+                                   'gfl_stamp_change()', 'gfl_record_delete()', 'gfl_notify_change()']
     LOOP
         IF to_regprocedure('public.' || routine) IS NOT NULL AND to_regprocedure('gfl.' || routine) IS NULL THEN
             EXECUTE 'ALTER FUNCTION public.' || routine || ' SET SCHEMA gfl';
@@ -96,20 +97,23 @@ CREATE INDEX IF NOT EXISTS listings_area_idx ON listings (area);
 CREATE INDEX IF NOT EXISTS listings_change_xid_idx ON listings (change_xid, id);
 CREATE INDEX IF NOT EXISTS listings_area_updated_at_idx ON listings (area, updated_at);
 
+-- Change capture, written once for every source: each source's DDL names its version sequence, tombstone table
+-- and channel as the triggers' arguments (listings below, reviews in reviews.sql).
 -- Triggers run in the writer's session, whose search_path may not name gfl (an app on Supabase):
 -- their bodies qualify what they touch.
-CREATE OR REPLACE FUNCTION gfl_stamp_listing_change() RETURNS trigger
+-- A row's version and change_xid, bumped only when its content changed (TG_ARGV[0]: the version sequence).
+-- A no-op write keeps its version: nothing downstream has to run.
+CREATE OR REPLACE FUNCTION gfl_stamp_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     stamps text[] := ARRAY['version', 'change_xid', 'created_at', 'updated_at', 'area'];
 BEGIN
     IF (to_jsonb(NEW) - stamps) IS NOT DISTINCT FROM (to_jsonb(OLD) - stamps) THEN
-        -- A no-op write keeps its version: nothing downstream has to run.
         NEW.version := OLD.version;
         NEW.change_xid := OLD.change_xid;
         NEW.updated_at := OLD.updated_at;
     ELSE
-        NEW.version := nextval('gfl.listing_version_seq');
+        NEW.version := nextval(TG_ARGV[0]::regclass);
         NEW.change_xid := pg_current_xact_id();
         NEW.updated_at := now();
     END IF;
@@ -117,9 +121,44 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- A deleted row's tombstone (TG_ARGV: the tombstone table, its key column, the version sequence): the
+-- watermark sees deletes, and a late write of an older version cannot bring the row back.
+CREATE OR REPLACE FUNCTION gfl_record_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- Quoted by concatenation, not format(): psycopg2 would read format's placeholders as its own.
+    EXECUTE 'INSERT INTO gfl.' || quote_ident(TG_ARGV[0]) || ' (' || quote_ident(TG_ARGV[1])
+        || ', area, version, change_xid, deleted_at) VALUES ($1, $2, nextval(' || quote_literal(TG_ARGV[2])
+        || '::regclass), pg_current_xact_id(), now()) ON CONFLICT (' || quote_ident(TG_ARGV[1]) || ') DO UPDATE '
+        || 'SET area = EXCLUDED.area, version = EXCLUDED.version, change_xid = EXCLUDED.change_xid, '
+        || 'deleted_at = EXCLUDED.deleted_at'
+        USING (to_jsonb(OLD) ->> 'id')::bigint, OLD.area;
+    RETURN OLD;
+END $$;
+
+-- The fast path (change_capture/fast_path.py): a content change notifies its area on TG_ARGV[0] at commit,
+-- delivered when the writing transaction commits (never for one that rolls back). Postgres folds identical
+-- payloads of one transaction into one: a burst of a thousand rows is one notification per area. A payload is at
+-- most 8000 bytes and a longer one would fail the writer's transaction: such an area (a pasted paragraph as
+-- neighbourhood) is left to the sensor.
+CREATE OR REPLACE FUNCTION gfl_notify_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') AND octet_length(NEW.area) < 8000
+       AND (TG_OP = 'INSERT' OR NEW.version IS DISTINCT FROM OLD.version) THEN
+        PERFORM pg_notify(TG_ARGV[0], NEW.area);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') AND octet_length(OLD.area) < 8000
+       AND (TG_OP = 'DELETE' OR NEW.area IS DISTINCT FROM OLD.area) THEN
+        PERFORM pg_notify(TG_ARGV[0], OLD.area);
+    END IF;
+    RETURN NULL;
+END $$;
+
 DROP TRIGGER IF EXISTS listings_stamp_change ON listings;
 CREATE TRIGGER listings_stamp_change BEFORE UPDATE ON listings
-    FOR EACH ROW EXECUTE FUNCTION gfl_stamp_listing_change();
+    FOR EACH ROW EXECUTE FUNCTION gfl_stamp_change('gfl.listing_version_seq');
+DROP FUNCTION IF EXISTS gfl_stamp_listing_change();  -- its copy before gfl_stamp_change
 
 -- Deletes leave a tombstone so the vector store can follow them, and so a late,
 -- stale upsert (version below the tombstone's) cannot resurrect the listing.
@@ -133,20 +172,10 @@ CREATE TABLE IF NOT EXISTS listing_tombstones (
 CREATE INDEX IF NOT EXISTS listing_tombstones_change_xid_idx ON listing_tombstones (change_xid, listing_id);
 CREATE INDEX IF NOT EXISTS listing_tombstones_area_deleted_at_idx ON listing_tombstones (area, deleted_at);
 
-CREATE OR REPLACE FUNCTION gfl_record_listing_delete() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO gfl.listing_tombstones (listing_id, area, version, change_xid, deleted_at)
-    VALUES (OLD.id, OLD.area, nextval('gfl.listing_version_seq'), pg_current_xact_id(), now())
-    ON CONFLICT (listing_id) DO UPDATE
-        SET area = EXCLUDED.area, version = EXCLUDED.version,
-            change_xid = EXCLUDED.change_xid, deleted_at = EXCLUDED.deleted_at;
-    RETURN OLD;
-END $$;
-
 DROP TRIGGER IF EXISTS listings_record_delete ON listings;
 CREATE TRIGGER listings_record_delete AFTER DELETE ON listings
-    FOR EACH ROW EXECUTE FUNCTION gfl_record_listing_delete();
+    FOR EACH ROW EXECUTE FUNCTION gfl_record_delete('listing_tombstones', 'listing_id', 'gfl.listing_version_seq');
+DROP FUNCTION IF EXISTS gfl_record_listing_delete();  -- its copy before gfl_record_delete
 
 -- CSV rows that failed validation, kept with their line and reason.
 CREATE TABLE IF NOT EXISTS listing_rejects (
@@ -321,23 +350,11 @@ CREATE TABLE IF NOT EXISTS model_usage (
 -- rolls back). Postgres folds identical payloads of one transaction into one: a burst of a thousand rows
 -- is one notification per area. A no-op write keeps its version and notifies nothing. The change sensor
 -- stays the guarantee; this only makes a change arrive sooner.
+-- The channel gfl_listing_changes: a changed listing notifies its area (and the area it left), and so does a
+-- review (reviews.sql). A no-op write keeps its version and notifies nothing. The change sensor stays the
+-- guarantee; this only makes a change arrive sooner.
 DROP FUNCTION IF EXISTS public.gfl_notify_listing_change() CASCADE;  -- a copy made before the gfl schema
-CREATE OR REPLACE FUNCTION gfl_notify_listing_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    -- A payload is at most 8000 bytes and a longer one would fail the writer's transaction: such an
-    -- area (a pasted paragraph as neighbourhood) is left to the sensor.
-    IF TG_OP IN ('INSERT', 'UPDATE') AND octet_length(NEW.area) < 8000
-       AND (TG_OP = 'INSERT' OR NEW.version IS DISTINCT FROM OLD.version) THEN
-        PERFORM pg_notify('gfl_listing_changes', NEW.area);
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') AND octet_length(OLD.area) < 8000
-       AND (TG_OP = 'DELETE' OR NEW.area IS DISTINCT FROM OLD.area) THEN
-        PERFORM pg_notify('gfl_listing_changes', OLD.area);  -- the area a listing left or was deleted from
-    END IF;
-    RETURN NULL;
-END $$;
-
 DROP TRIGGER IF EXISTS listings_notify_change ON listings;
 CREATE TRIGGER listings_notify_change AFTER INSERT OR UPDATE OR DELETE ON listings
-    FOR EACH ROW EXECUTE FUNCTION gfl_notify_listing_change();
+    FOR EACH ROW EXECUTE FUNCTION gfl_notify_change('gfl_listing_changes');
+DROP FUNCTION IF EXISTS gfl_notify_listing_change();  -- its copy before gfl_notify_change

@@ -52,7 +52,7 @@ listings = Table(
     Column("license", Text),
 )
 LISTING_COLUMNS = tuple(column.name for column in listings.columns)
-# Set by Postgres (gfl_area, the version sequence, triggers), never written by the project.
+# Set by Postgres (gfl_area, the version sequence, triggers), never written by the project; a review's too.
 DERIVED_LISTING_COLUMNS = ("area", "version", "change_xid", "created_at", "updated_at")
 
 listing_rejects = Table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from psycopg2.extras import execute_values
 from sqlalchemy import Engine
@@ -73,29 +73,8 @@ def load_listings_csv(
     report = LoadReport(str(path), rows_read=len(rows) + len(rejects), rejected=len(rejects),
                         ignored_columns=parsed.ignored_columns, missing_columns=parsed.missing_columns)
 
-    raw = engine.raw_connection()
-    try:
-        for start in range(0, len(rows), BATCH_SIZE):
-            batch = rows[start:start + BATCH_SIZE]
-            with raw.cursor() as cursor:
-                cursor.execute(queries.NAME_LOADING_SESSION, (loading_name(start, len(rows), path.name),))
-                written = [inserted for (inserted,) in execute_values(
-                    cursor, _UPSERT_PAGE, [tuple(row[c] for c in tables.LISTING_COLUMNS) for row in batch],
-                    page_size=BATCH_SIZE, fetch=True)]
-            raw.commit()
-            report.inserted += sum(written)
-            report.updated += len(written) - sum(written)
-            report.unchanged += len(batch) - len(written)
-            progress(min(start + BATCH_SIZE, len(rows)), len(rows))
-    finally:
-        try:  # a pooled connection: its session would keep the name, and seem to load still
-            raw.rollback()
-            with raw.cursor() as cursor:
-                cursor.execute(queries.NAME_LOADING_SESSION, ("",))
-            raw.commit()
-        except Exception:  # the connection broke (the reason is raised already): never reused
-            raw.invalidate()
-        raw.close()
+    report.inserted, report.updated, report.unchanged = upsert_in_batches(
+        engine, _UPSERT_PAGE, tables.LISTING_COLUMNS, rows, path.name, progress)
 
     with engine.begin() as connection:
         if rejects:
@@ -107,6 +86,39 @@ def load_listings_csv(
         report.areas = [row.area for row in connection.execute(queries.LIST_AREAS)]
     report.seconds = time.monotonic() - started
     return report
+
+
+def upsert_in_batches(engine: Engine, upsert_page: str, columns: tuple[str, ...], rows: list[dict[str, Any]],
+                      file_name: str, progress: Callable[[int, int], None],
+                      after_batch: Callable[[list[dict[str, Any]]], None] = lambda batch: None) -> tuple[int, int, int]:
+    """Write `rows` by `upsert_page` (values_page's form), BATCH_SIZE at a time, each batch committed on its
+    own, then `after_batch(batch)`; returns (inserted, updated, unchanged): an unchanged row is not written."""
+    inserted = updated = unchanged = 0
+    raw = engine.raw_connection()
+    try:
+        for start in range(0, len(rows), BATCH_SIZE):
+            batch = rows[start:start + BATCH_SIZE]
+            with raw.cursor() as cursor:
+                cursor.execute(queries.NAME_LOADING_SESSION, (loading_name(start, len(rows), file_name),))
+                written = [new for (new,) in execute_values(
+                    cursor, upsert_page, [tuple(row[c] for c in columns) for row in batch],
+                    page_size=BATCH_SIZE, fetch=True)]
+            raw.commit()
+            inserted += sum(written)
+            updated += len(written) - sum(written)
+            unchanged += len(batch) - len(written)
+            after_batch(batch)
+            progress(min(start + BATCH_SIZE, len(rows)), len(rows))
+    finally:
+        try:  # a pooled connection: its session would keep the name, and seem to load still
+            raw.rollback()
+            with raw.cursor() as cursor:
+                cursor.execute(queries.NAME_LOADING_SESSION, ("",))
+            raw.commit()
+        except Exception:  # the connection broke (the reason is raised already): never reused
+            raw.invalidate()
+        raw.close()
+    return inserted, updated, unchanged
 
 
 LOADING_PREFIX = "gfl loading "  # application_name of a session loading a CSV; pg_stat_activity shows it

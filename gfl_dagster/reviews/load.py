@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from psycopg2.extras import execute_values
 from sqlalchemy import Engine
 
 from gfl_dagster.db import queries, tables
 from gfl_dagster.feedback.events import Event
 from gfl_dagster.feedback.record import record_once
-from gfl_dagster.listings.load import loading_name, values_page
+from gfl_dagster.listings.load import upsert_in_batches, values_page
 from gfl_dagster.reviews.review_rows import parse_reviews, without_unknown_listings
 
-BATCH_SIZE = 2000
 _UPSERT_PAGE = values_page(tables.UPSERT_REVIEWS)
 
 
@@ -75,30 +73,12 @@ def load_reviews_file(
     rows, rejects = parsed.rows, parsed.rejects
     report = ReviewLoadReport(str(path), rows_read=len(rows) + len(rejects), rejected=len(rejects),
                               listings=len({row["listing_id"] for row in rows}))
-    raw = engine.raw_connection()
-    try:
-        for start in range(0, len(rows), BATCH_SIZE):
-            batch = rows[start:start + BATCH_SIZE]
-            with raw.cursor() as cursor:
-                cursor.execute(queries.NAME_LOADING_SESSION, (loading_name(start, len(rows), path.name),))
-                written = [inserted for (inserted,) in execute_values(
-                    cursor, _UPSERT_PAGE, [tuple(row[c] for c in tables.REVIEW_COLUMNS) for row in batch],
-                    page_size=BATCH_SIZE, fetch=True)]
-            raw.commit()
-            report.inserted += sum(written)
-            report.updated += len(written) - sum(written)
-            report.unchanged += len(batch) - len(written)
-            report.stays_recorded += record_once(engine, [stay(row) for row in batch])
-            progress(min(start + BATCH_SIZE, len(rows)), len(rows))
-    finally:
-        try:  # a pooled connection: its session would keep the name, and seem to load still
-            raw.rollback()
-            with raw.cursor() as cursor:
-                cursor.execute(queries.NAME_LOADING_SESSION, ("",))
-            raw.commit()
-        except Exception:  # the connection broke (the reason is raised already): never reused
-            raw.invalidate()
-        raw.close()
+
+    def record_stays(batch: list[dict[str, Any]]) -> None:  # after the batch's reviews, so a rerun records the rest
+        report.stays_recorded += record_once(engine, [stay(row) for row in batch])
+
+    report.inserted, report.updated, report.unchanged = upsert_in_batches(
+        engine, _UPSERT_PAGE, tables.REVIEW_COLUMNS, rows, path.name, progress, record_stays)
     if rejects:
         with engine.begin() as connection:
             connection.execute(tables.UPSERT_REVIEW_REJECT, [
