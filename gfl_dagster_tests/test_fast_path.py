@@ -430,7 +430,7 @@ def test_a_sensor_run_that_finds_its_area_synced_records_nothing_and_the_last_re
     real = job.execute_in_process(partition_key=area, instance=instance, resources=resources,
                                   tags={SENSOR_TRIGGER_TAG: "changes"})
     assert {event.asset_key.to_user_string() for event in real.get_asset_materialization_events()} == {
-        "listing_descriptions", "listing_vectors", "listing_ads"}, "a sensor run with work records it"
+        "listing_descriptions", "guest_summaries", "listing_vectors", "listing_ads"}, "a sensor run with work records it"
 
     empty = job.execute_in_process(partition_key=area, instance=instance, resources=resources,
                                    tags={SENSOR_TRIGGER_TAG: "changes"})  # synced meanwhile: nothing pending
@@ -442,4 +442,4 @@ def test_a_sensor_run_that_finds_its_area_synced_records_nothing_and_the_last_re
     assert _latest(instance, "listing_vectors").asset_materialization.metadata["embedded"].value == 1
 
     by_hand = job.execute_in_process(partition_key=area, instance=instance, resources=resources)
-    assert len(by_hand.get_asset_materialization_events()) == 3, "a run a person asked for reports what it found"
+    assert len(by_hand.get_asset_materialization_events()) == 4, "a run a person asked for reports what it found"

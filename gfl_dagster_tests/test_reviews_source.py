@@ -343,6 +343,14 @@ def test_the_fast_path_carries_a_new_review_to_its_listings_summary_and_vector(e
     with instance_for_test() as instance:
         listener = ChangeListener(resources, instance, LISTEN_FAST_PATH, log=lambda line: None)
         [synced] = listener.handle({area})
+        # A review without words: the summary is rebuilt (its count moved) to the same text, and nothing waits.
+        execute(engine, "INSERT INTO reviews (id, listing_id, date, reviewer_id) "
+                        "VALUES (600000000000000003, :id, '2023-09-23', 3)", id=listing_id)
+        [same] = listener.handle({area})
+        with engine.connect() as connection:
+            pending = connection.execute(queries.PENDING_COUNT_IN_AREA, {"area": area, "poison_attempts": 3}).scalar()
+    assert (same.metadata["guest_summaries"]["rows_seen"], same.metadata["listing_vectors"]["embedded"]) == (1, 0)
+    assert pending == 0, "a summary rewritten to the same text leaves its listing current, not pending"
     assert synced.metadata["guest_summaries"]["rows_seen"] == 1, "only the reviewed listing's summary"
     assert synced.metadata["listing_vectors"]["embedded"] == 1
     summary = summary_of(engine, listing_id)

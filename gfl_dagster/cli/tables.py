@@ -34,6 +34,8 @@ def hits_table(hits: list[dict[str, Any]], sort_field: str | None = None) -> str
         )
         if hit.get("description"):
             lines.append(textwrap.indent(textwrap.fill(hit["description"], 96), "    "))
+        if hit.get("guest_summary"):
+            lines.append(textwrap.indent(textwrap.fill(f"What guests say: {hit['guest_summary']}", 96), "    "))
     return "\n".join(lines)
 
 

@@ -319,6 +319,7 @@ STATUS_BY_AREA = text(
     "LEFT JOIN source USING (area) LEFT JOIN synced USING (area) LEFT JOIN pending USING (area) "
     "LEFT JOIN rejects USING (area) LEFT JOIN poison USING (area) ORDER BY a.area"
 )
+CONFIRM_SYNC_STATE = text("UPDATE listing_sync SET synced_at = now() WHERE listing_id = ANY(:ids)")
 FORGET_SYNC_STATE = text("DELETE FROM listing_sync WHERE listing_id = ANY(:ids)")
 AREA_LOCK = text("SELECT pg_advisory_lock(hashtext(:key))")
 AREA_UNLOCK = text("SELECT pg_advisory_unlock(hashtext(:key))")
@@ -420,6 +421,18 @@ DESCRIPTIONS_WRITTEN_SINCE = text(
 )
 # The database's clock: run start times (the worker's clock) are shifted onto it before comparing.
 DATABASE_CLOCK = text("SELECT clock_timestamp()")
+
+# `gfl bench freshness`'s review: a new review of a listing, searchable once its listing's summary was built
+# from it and the listing's vector embedded (or confirmed) since.
+FRESHNESS_REVIEW = text(
+    "INSERT INTO reviews (id, listing_id, date, reviewer_id, reviewer_name, comments) "
+    "SELECT coalesce(max(id), 0) + 1, :listing_id, current_date, :reviewer_id, 'Bench guest', :comments FROM reviews "
+    "RETURNING version"
+)
+REVIEW_SEARCHABLE = text(
+    "SELECT g.newest_review_version >= :version AND s.synced_at >= g.generated_at FROM guest_summaries g "
+    "JOIN listing_sync s ON s.listing_id = g.listing_id WHERE g.listing_id = :id"
+)
 
 # --- reviews (db/reviews.sql): the second source, and the guest summaries written from it ------------------
 REVIEW_COUNT = text("SELECT count(*) FROM reviews")

@@ -115,6 +115,7 @@ def _embed_area(engine: Engine, embedder: EmbedderResource, store: VectorStore, 
         summaries = {r.listing_id: r.summary for r in connection.execute(queries.GUEST_SUMMARIES_FOR, {"ids": ids})}
     report.rows_seen = len(rows)
     planned, report.unchanged = plan_area(rows, descriptions, sync_state, failures, model, summaries)
+    _confirm_current(engine, {row["id"] for row in rows if row["id"] in sync_state} - {p.item.key for p in planned})
 
     planned_ids = {p.item.key for p in planned}
     changed_at = [row["updated_at"] for row in rows if row["id"] in planned_ids]
@@ -228,6 +229,14 @@ def _each_or_all(work, batch: list, failures: list) -> list[tuple]:
         raise errors[-1][1]
     failures.extend(errors)
     return done
+
+
+def _confirm_current(engine: Engine, ids: set[int]) -> None:
+    """Listings read because something they are embedded from was rewritten (a guest summary regenerated) whose
+    text came out the same: the store holds what they need now, so they stop being pending."""
+    if ids:
+        with engine.begin() as connection:
+            connection.execute(queries.CONFIRM_SYNC_STATE, {"ids": sorted(ids)})
 
 
 def _record_progress(engine: Engine, area: str, model: str, items: list[VectorItem]) -> None:
