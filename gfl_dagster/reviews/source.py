@@ -1,15 +1,15 @@
 """Reviews as a source: the table, its key, its partition (its listing's area) and the fields of a review.
 
-Not yet handed to change capture: the shared change-capture SQL is still listings-only. What the core needs
-from this spec before it can be (issue 19):
-- a partition reached through a foreign key: a review has no area of its own; its partition is its
-  listing's (`SELECT area FROM listings WHERE id = reviews.listing_id`), so the spec must be able to say
-  "partition of `listing_id` in `listings`" and the core must join, or the table must carry a copy of the area
-  kept by a trigger;
-- a source whose changes regenerate another source's rows: a new, changed or deleted review regenerates its
-  listing's guest summary, so change capture must hand on the set of changed `listing_id`s, not review ids;
-- a source with no vectors of its own: reviews reach search through the listing's embedding text, so the
-  vector, sync and tombstone tables below are named for the store contract's sake and need not exist.
+How the core takes it (issue 19):
+- change capture: db/reviews.sql gives the table schema.sql's trigger functions of a source (version,
+  change_xid, tombstones in `tombstone_table`, its area notified on the listings' channel), and the watermark
+  reads it by this spec (db/queries.changed_areas);
+- the partition is reached through a foreign key: a review's `area` is its listing's, copied by a trigger on
+  every write (a listing that later moves keeps its reviews' old area until they are written again);
+- its changes regenerate another source's rows: a changed review makes its listing's guest summary stale
+  (reviews/write_summaries.py), and the summary reaches search in that listing's vector;
+- it has no vectors of its own: the vector and sync tables below are named for the store contract's sake and
+  do not exist.
 """
 
 from __future__ import annotations
