@@ -14,6 +14,7 @@ from gfl_dagster_bench.cli_speed import bench_cli
 from gfl_dagster_bench.common import embedder_texts_per_s, machine, throwaway_project
 from gfl_dagster_bench.freshness import bench_freshness
 from gfl_dagster_bench.loop import bench_loop
+from gfl_dagster_bench.recommend import bench_recommend
 from gfl_dagster_bench.scale import bench_scale
 from gfl_dagster_bench.search import bench_search
 from gfl_dagster_bench.soak import bench_soak
@@ -104,6 +105,7 @@ bench.add_command(bench_search)
 bench.add_command(bench_cli)
 bench.add_command(bench_freshness)
 bench.add_command(bench_loop)
+bench.add_command(bench_recommend)
 bench.add_command(bench_scale)
 bench.add_command(bench_soak)
 bench.add_command(bench_up)

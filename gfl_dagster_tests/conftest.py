@@ -23,7 +23,8 @@ SHARED_DATA_SETTING = "GFL_SHARED_DATA"
 
 _TABLES = ("listings", "listing_tombstones", "listing_rejects", "listing_descriptions", "listing_sync",
            "sync_failures", "vector_store_meta", "freshness_probes", "feedback_events", "listing_ads",
-           "user_recommendations", "model_usage", "reviews", "review_tombstones", "review_rejects", "guest_summaries")
+           "user_recommendations", "listing_co_bookings", "listing_co_bookings_built", "model_usage", "reviews",
+           "review_tombstones", "review_rejects", "guest_summaries")
 
 
 def shared_csv(name: str) -> Path:

@@ -20,6 +20,7 @@ from gfl_dagster.listings.describe import describe_area
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.recommendations import refresh as refresh_module
+from gfl_dagster.recommendations.co_bookings import rebuild_co_bookings
 from gfl_dagster.recommendations.refresh import refresh_bucket
 from gfl_dagster.search import recommendation as advice
 from gfl_dagster_tests.conftest import BUNDLED_CSV
@@ -150,6 +151,37 @@ def test_recommendations_follow_a_users_events_and_refresh_only_that_user(synced
         refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
         refresh_bucket(synced, resources["embedder"], store, resources["model_client"], _bucket(synced, "bob"))
     assert calls.count("alice") == 1 and calls.count("bob") <= 1
+
+
+def test_a_guest_is_recommended_what_guests_of_the_same_listing_booked_never_what_they_booked(synced, resources):
+    with synced.connect() as connection:
+        listings = [r[0] for r in connection.execute(text(
+            "SELECT id FROM listings ORDER BY coalesce(number_of_reviews, 0), id LIMIT 60"))]
+    also, untrusted_only, stayed = listings[0], listings[1], listings[-1]  # the least reviewed: popularity aside
+    bucket = _bucket(synced, "guest-new")
+
+    def recommended(event_kind):
+        record_events(synced, [Event(event_kind, "guest-new", stayed)])
+        with resources["vector_store"].session(LISTINGS) as store:
+            refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
+        with synced.connect() as connection:
+            return connection.execute(queries.RECOMMENDATION_FOR, {"user_id": "guest-new"}).mappings().one()
+
+    before = recommended("book")
+    record_events(synced, [event for n in range(20) for event in
+                           (Event("book", f"guest-{n}", stayed), Event("book", f"guest-{n}", also))])
+    with synced.begin() as connection:  # bookings nobody vouched for say nothing
+        connection.execute(text("INSERT INTO feedback_events (kind, user_id, listing_id, occurred_at) VALUES "
+                                "('book', 'guest-x', :a, now()), ('book', 'guest-x', :b, now())"),
+                           {"a": stayed, "b": untrusted_only})
+    built = rebuild_co_bookings(synced)
+    assert (built.guests, built.pairs) == (21, 2), "20 guests and guest-new, one pair both ways; guest-x is not trusted"
+    with synced.connect() as connection:
+        assert connection.execute(queries.CO_BOOKINGS_DUE, {"min_age_s": 0}).scalar() is None, "built: not due"
+    after = recommended("view")
+    assert after["listing_ids"][0] == also != before["listing_ids"][0], "guests who stayed here also stayed there"
+    assert stayed not in before["listing_ids"] + after["listing_ids"], "what the guest booked is never recommended"
+    assert all(f"[{i}]" in after["blurb"] for i in after["listing_ids"][:3]), "the checked blurb cites them"
 
 
 def test_the_feedback_sensor_requests_what_events_touch_and_then_settles(synced, resources):

@@ -92,7 +92,7 @@ SEARCHABLE = ("listing_descriptions", "guest_summaries", "listing_vectors")  # w
 AREA_ASSETS = (*SEARCHABLE, "listing_ads")  # every asset partitioned by area, in the graph's order
 
 
-def _materialize(instance: DagsterInstance, selection: list[str], partition: str):
+def _materialize(instance: DagsterInstance, selection: list[str], partition: Optional[str]):
     defs = _definitions()
     graph = defs.resolve_asset_graph()
     # Materializable assets only: feedback_events is written by the page and the CLI, not by Dagster.
@@ -158,7 +158,8 @@ def sync_all(instance: DagsterInstance, areas: list[str], echo: Callable[[str], 
 
 
 def refresh_recommendations(instance: DagsterInstance, echo: Callable[[str], None]) -> list[tuple[str, dict]]:
-    """user_recommendations for each user bucket with a user whose events (or recommended listings) changed."""
+    """listing_co_bookings when newer bookings arrived, then user_recommendations for each user bucket with a
+    user whose events (or recommended listings) changed."""
     from gfl_dagster.cli.common import counted
     from gfl_dagster.cli.project import ProjectClients
     from gfl_dagster.db import queries
@@ -166,8 +167,13 @@ def refresh_recommendations(instance: DagsterInstance, echo: Callable[[str], Non
     from gfl_dagster.search import recommendation as advice
 
     with ProjectClients().engine().connect() as connection:
+        co_bookings_due = connection.execute(queries.CO_BOOKINGS_DUE, {"min_age_s": 0}).scalar() is not None
         buckets = [row.bucket for row in connection.execute(
             queries.BUCKETS_TO_REFRESH, {"prompt_version": advice.RECOMMENDATION_PROMPT_VERSION})]
+    if co_bookings_due:  # first: the users' refreshes read them
+        built = _asset_metadata(_materialize(instance, ["listing_co_bookings"], None), "listing_co_bookings")
+        echo(f"co-bookings: {built.get('pairs', 0)} pairs of listings from {counted(built.get('guests', 0), 'guest')}"
+             f" in {built.get('duration_s', 0):.1f}s")
     if not buckets:
         echo("recommendations: no user with new events")
     results = []

@@ -210,8 +210,10 @@ BUCKETS_TO_REFRESH = text(f"SELECT DISTINCT gfl_user_bucket(due.user_id) AS buck
 STALE_RECOMMENDATION_BUCKETS = text(
     f"SELECT DISTINCT r.bucket FROM user_recommendations r WHERE {_RECOMMENDATION_STALE}"
 )
+# Ages from the user's newest event: weights are relative, and a guest's stays of years ago keep theirs.
 USER_SIGNALS = text(
-    "SELECT e.listing_id, e.kind, extract(epoch FROM now() - e.occurred_at) AS age_s FROM feedback_events e "
+    "SELECT e.listing_id, e.kind, extract(epoch FROM max(e.occurred_at) OVER () - e.occurred_at) AS age_s "
+    "FROM feedback_events e "
     "JOIN listings l ON l.id = e.listing_id "
     "WHERE e.user_id = :user_id AND e.trusted AND e.kind IN ('view', 'click', 'save', 'book') "
     "ORDER BY e.id DESC LIMIT 200"
@@ -230,6 +232,27 @@ MOST_BOOKED = text(
     "WHERE e.kind = 'book' AND e.trusted GROUP BY e.listing_id ORDER BY bookings DESC, e.listing_id LIMIT :limit"
 )
 MOST_REVIEWED = text("SELECT id FROM listings ORDER BY number_of_reviews DESC NULLS LAST, id LIMIT :limit")
+# The recommender's figures for candidates (recommendations/ranking.py): reviews, and co-bookings of the user's listings.
+REVIEWS_OF = text("SELECT id, coalesce(number_of_reviews, 0) AS reviews FROM listings WHERE id = ANY(:ids)")
+MOST_REVIEWED_COUNTS = text("SELECT id, coalesce(number_of_reviews, 0) AS reviews FROM listings "
+                            "ORDER BY number_of_reviews DESC NULLS LAST, id LIMIT :limit")
+CO_BOOKINGS_OF = text("SELECT listing_id, other_id, guests FROM listing_co_bookings c "
+                      "JOIN listings l ON l.id = c.other_id WHERE c.listing_id = ANY(:ids)")
+# Every guest's trusted bookings, newest first (a guest's latest listings pair up: co_bookings.py).
+TRUSTED_BOOKINGS = text("SELECT user_id, listing_id, max(id) AS newest FROM feedback_events "
+                        "WHERE kind = 'book' AND trusted GROUP BY user_id, listing_id ORDER BY user_id, newest DESC")
+# Co-bookings are due when a trusted booking is newer than what they reflect, and the last build is older
+# than :min_age_s seconds (0: whenever there is a newer booking).
+CO_BOOKINGS_DUE = text(
+    "SELECT b.newest FROM (SELECT max(id) AS newest FROM feedback_events WHERE kind = 'book' AND trusted) b "
+    "LEFT JOIN listing_co_bookings_built s ON true "
+    "WHERE b.newest > coalesce(s.source_event_id, 0) "
+    "AND (s.built_at IS NULL OR s.built_at < now() - make_interval(secs => :min_age_s))"
+)
+# DELETE, not TRUNCATE: a user's refresh reading the old rows meanwhile is not blocked.
+CLEAR_CO_BOOKINGS = [text("DELETE FROM listing_co_bookings"), text("DELETE FROM listing_co_bookings_built")]
+RECORD_CO_BOOKINGS_BUILT = text("INSERT INTO listing_co_bookings_built (source_event_id, guests, pairs) "
+                                "VALUES (:source_event_id, :guests, :pairs)")
 NEWEST_EVENT_OF = text("SELECT max(id) FROM feedback_events WHERE user_id = :user_id")
 FORGET_RECOMMENDATION = text("DELETE FROM user_recommendations WHERE user_id = :user_id")
 RECOMMENDATION_FOR = text("SELECT * FROM user_recommendations WHERE user_id = :user_id")

@@ -324,6 +324,23 @@ CREATE TABLE IF NOT EXISTS user_recommendations (
 -- The prompt that wrote it: a new prompt refreshes every recommendation ('' = written before this was kept).
 ALTER TABLE user_recommendations ADD COLUMN IF NOT EXISTS prompt_version text NOT NULL DEFAULT '';
 
+-- Which listings the same guests booked (recommendations/co_bookings.py), for "guests who stayed here also
+-- stayed at": rebuilt whole from the trusted bookings by the listing_co_bookings asset when newer bookings
+-- arrived (at most every few minutes under `gfl up`, on each `gfl sync`); a user's refresh reads only the
+-- rows of their own listings. The one row of listing_co_bookings_built says which bookings it reflects.
+CREATE TABLE IF NOT EXISTS listing_co_bookings (
+    listing_id  bigint NOT NULL,
+    other_id    bigint NOT NULL,
+    guests      integer NOT NULL CHECK (guests > 0),
+    PRIMARY KEY (listing_id, other_id)
+);
+CREATE TABLE IF NOT EXISTS listing_co_bookings_built (
+    source_event_id  bigint NOT NULL,   -- the newest trusted booking it reflects
+    guests           integer NOT NULL,
+    pairs            integer NOT NULL,
+    built_at         timestamptz NOT NULL DEFAULT now()
+);
+
 -- Freshness probes: `gfl bench freshness` measures Dagster's own trigger-to-run floor
 -- by asking an empty asset to answer, triggered the same way as the sync.
 CREATE TABLE IF NOT EXISTS freshness_probes (

@@ -197,6 +197,13 @@ user_recommendations = Table(
     Column("prompt_version", Text, nullable=False, server_default=""),
 )
 
+listing_co_bookings = Table(
+    "listing_co_bookings", metadata,
+    Column("listing_id", BigInteger, primary_key=True),
+    Column("other_id", BigInteger, primary_key=True),
+    Column("guests", Integer, nullable=False),
+)
+
 model_usage = Table(
     "model_usage", metadata,
     Column("day", Date, primary_key=True),

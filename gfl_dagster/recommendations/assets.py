@@ -1,4 +1,5 @@
-"""user_recommendations: "recommended for you", per bucket of users, from their events and the listing vectors."""
+"""user_recommendations: "recommended for you", per bucket of users, from their events, the listing vectors and
+listing_co_bookings: which listings the same guests booked, rebuilt from every trusted booking."""
 
 from dagster import (
     AllPartitionMapping,
@@ -10,6 +11,7 @@ from dagster import (
 )
 
 from gfl_dagster.listings.assets import RETRY, not_after_a_stop
+from gfl_dagster.recommendations.co_bookings import rebuild_co_bookings
 from gfl_dagster.recommendations.refresh import refresh_bucket
 from gfl_dagster.resources.database import PostgresResource
 from gfl_dagster.resources.embedder import EmbedderResource
@@ -24,8 +26,19 @@ from gfl_dagster.listings.source import LISTINGS
 user_buckets = StaticPartitionsDefinition([f"users-{n:02d}" for n in range(16)])
 
 
+@asset(group_name="recommendations", retry_policy=RETRY, deps=["feedback_events"], kinds=asset_kinds("database"))
+def listing_co_bookings(context: AssetExecutionContext, database: PostgresResource) -> MaterializeResult:
+    """Guests who booked this listing also booked: rebuilt whole from the trusted bookings. The feedback sensor
+    asks for it when newer bookings arrived and the last build is a few minutes old; `gfl sync` on each run."""
+    not_after_a_stop(context)
+    built = rebuild_co_bookings(database.engine())
+    return MaterializeResult(metadata={"guests": built.guests, "pairs": built.pairs,
+                                       "newest_booking": built.source_event_id, "duration_s": round(built.seconds, 2)})
+
+
 @asset(group_name="recommendations", partitions_def=user_buckets, retry_policy=RETRY,
-       deps=["feedback_events", AssetDep("listing_vectors", partition_mapping=AllPartitionMapping())],
+       deps=["feedback_events", "listing_co_bookings",
+             AssetDep("listing_vectors", partition_mapping=AllPartitionMapping())],
        kinds=asset_kinds("database", "chat"), pool=LLM_POOL)
 def user_recommendations(context: AssetExecutionContext, database: PostgresResource, embedder: EmbedderResource,
                          vector_store: VectorStoreResource, model_client: ModelClientResource) -> MaterializeResult:

@@ -1,7 +1,7 @@
-"""The recommendations domain: recommended for you, per bucket of users."""
+"""The recommendations domain: recommended for you, per bucket of users, and the co-bookings they draw on."""
 
 from dagster import Definitions
 
-from gfl_dagster.recommendations.assets import user_recommendations
+from gfl_dagster.recommendations.assets import listing_co_bookings, user_recommendations
 
-defs = Definitions(assets=[user_recommendations])
+defs = Definitions(assets=[listing_co_bookings, user_recommendations])

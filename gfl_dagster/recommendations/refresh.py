@@ -1,11 +1,13 @@
-"""Users of one bucket -> "recommended for you": retrieval from their events, a checked blurb, stored back.
+"""Users of one bucket -> "recommended for you": their listings chosen from their events, a checked blurb, stored.
 
 Only users whose newest event is newer than their stored recommendation, or whose
 recommendation holds a listing that changed or went away, are refreshed: one user's new
 event costs that user's refresh, one listing's change the refreshes of those it is
-recommended to, and nothing else. The listings come
-from the vector store (those that still exist), nearest to the weighted centroid of
-what the user viewed, clicked, saved and booked, minus what they booked; the blurb cites
+recommended to, and nothing else. The listings are chosen by recommendations/ranking.py
+(the choice `gfl bench recommend` judges): what is nearest, in the vector store, to the
+weighted centroid of what the user viewed, clicked, saved and booked, what the guests who
+booked the same listings also booked (listing_co_bookings: only the rows of the user's own
+listings are read), and how reviewed each is; never one the user booked. The blurb cites
 only them (the recommendation check), written by the chat model or the template.
 """
 
@@ -13,15 +15,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from gfl_dagster.db import queries, tables
 from gfl_dagster.generation.generate import Template, from_template, generate_validated
 from gfl_dagster.generation.spend import BudgetReached
 from gfl_dagster.listings.embedding_text import embedding_text
-from gfl_dagster.recommendations.signals import listing_weights, weighted_centroid
+from gfl_dagster.recommendations import ranking
+from gfl_dagster.recommendations.signals import listing_weights
 from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.search import recommendation as advice
@@ -30,7 +33,6 @@ from gfl_dagster.search.retrieval import query_embedder
 from gfl_dagster.stores.contract import VectorStore
 
 PICKS = 6
-ANCHORS = 5  # the listings a user engaged with most, embedded to find what is like them
 REQUEST = "Listings like the ones this user viewed, saved and booked."
 
 
@@ -67,22 +69,40 @@ def refresh_bucket(engine: Engine, embedder: EmbedderResource, store: VectorStor
     return report
 
 
+class ProjectSources:
+    """ranking.Sources from the vector store (nearest listings) and the tables (co-bookings, reviews)."""
+
+    def __init__(self, connection: Connection, store: VectorStore):
+        self.connection, self.store = connection, store
+
+    def nearest(self, centroid: Sequence[float], count: int) -> dict[int, float]:
+        return {hit["id"]: hit["score"] for hit in self.store.search(SearchQuery(text=REQUEST, limit=count), centroid)}
+
+    def co_bookings(self, listings: Sequence[int]) -> list[tuple[int, int, int]]:
+        return [tuple(row) for row in self.connection.execute(queries.CO_BOOKINGS_OF, {"ids": list(listings)})]
+
+    def popularity(self, listings: Iterable[int] | None, count: int = 0) -> dict[int, float]:
+        rows = self.connection.execute(queries.MOST_REVIEWED_COUNTS, {"limit": count}) if listings is None else \
+            self.connection.execute(queries.REVIEWS_OF, {"ids": list(listings)})
+        return {row.id: float(row.reviews) for row in rows}
+
+
 def recommend_for_user(engine: Engine, embedder: EmbedderResource, store: VectorStore, model: ModelClientResource,
                        user_id: str, newest_event: int, bucket: str) -> dict[str, Any] | None:
     with engine.connect() as connection:
         signals = [dict(r) for r in connection.execute(queries.USER_SIGNALS, {"user_id": user_id}).mappings()]
         booked = {r.listing_id for r in connection.execute(queries.BOOKED_BY_USER, {"user_id": user_id})}
         weights = listing_weights(signals)
-        anchors = sorted(weights, key=lambda i: -weights[i])[:ANCHORS]
         rows = {r["id"]: dict(r) for r in connection.execute(queries.LISTINGS_WITH_DESCRIPTIONS_FOR,
-                                                              {"ids": anchors}).mappings()}
-    if not rows:
-        return None  # every listing the user touched is gone: nothing to be like
-    texts = [embedding_text(r, r.get("description")) for r in rows.values()]
-    vectors = dict(zip(rows, query_embedder(embedder, store).embed_documents(texts)))  # in the store's vector space
-    centroid = weighted_centroid(vectors, weights)
-    hits = [hit for hit in store.search(SearchQuery(text=REQUEST, limit=PICKS + len(booked)), centroid)
-            if hit["id"] not in booked][:PICKS]
+                                                              {"ids": ranking.anchors(weights)}).mappings()}
+        if not rows:
+            return None  # every listing the user touched is gone: nothing to be like
+        texts = [embedding_text(r, r.get("description")) for r in rows.values()]
+        vectors = dict(zip(rows, query_embedder(embedder, store).embed_documents(texts)))  # the store's space
+        chosen = ranking.recommend(weights, vectors, ProjectSources(connection, store), booked, PICKS)
+        found = {r["id"]: dict(r) for r in connection.execute(queries.LISTINGS_WITH_DESCRIPTIONS_FOR,
+                                                               {"ids": chosen}).mappings()}
+    hits = [found[listing] for listing in chosen if listing in found]  # in the chosen order, as they are now
     if not hits:
         return None
     def check(text: str) -> list[str]:
@@ -100,6 +120,7 @@ def recommend_for_user(engine: Engine, embedder: EmbedderResource, store: Vector
             "blurb": generated.text or advice.template_recommendation(hits), "model": writer,
             "written_by": generated.model if generated.text else advice.TEMPLATE_MODEL,
             "based_on": {"anchors": {str(i): round(weights[i], 3) for i in rows}, "excluded_booked": sorted(booked),
+                         "ranking": ranking.BLEND.__dict__,
                          "prompt_tokens": generated.prompt_tokens, "completion_tokens": generated.completion_tokens},
             "source_event_id": newest_event, "prompt_version": advice.RECOMMENDATION_PROMPT_VERSION,
             "notes": "; ".join(generated.problems) if generated.fell_back else None}

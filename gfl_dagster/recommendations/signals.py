@@ -13,17 +13,11 @@ HALF_LIFE_S = 7 * 24 * 3600.0
 
 
 def listing_weights(events: Iterable[Mapping]) -> dict[int, float]:
-    """{listing id: weight} from events with `listing_id`, `kind` and `age_s` (seconds since it happened)."""
+    """{listing id: weight} from events with `listing_id`, `kind` and `age_s` (seconds before the user's
+    newest event: the weights are relative, and a guest's stays of years ago do not all round to nothing)."""
     weights: dict[int, float] = {}
     for event in events:
         decay = 0.5 ** (max(0.0, float(event["age_s"] or 0.0)) / HALF_LIFE_S)
         listing_id = int(event["listing_id"])
         weights[listing_id] = weights.get(listing_id, 0.0) + KIND_WEIGHTS.get(event["kind"], 0.0) * decay
     return weights
-
-
-def weighted_centroid(vectors: Mapping[int, list[float]], weights: Mapping[int, float]) -> list[float]:
-    """The weighted mean of the vectors of the listings the user engaged with."""
-    total = sum(weights[i] for i in vectors)
-    dimension = len(next(iter(vectors.values())))
-    return [sum(vectors[i][d] * weights[i] for i in vectors) / total for d in range(dimension)]

@@ -1,0 +1,108 @@
+"""Chooses one user's listings from what is like their history and what its guests also booked (pure).
+
+Three signals, blended on a log scale (weights in `Blend`, chosen on the dev guests of `gfl bench recommend`):
+
+- content: cosine similarity of a listing's vector to the weighted centroid of the user's strongest listings
+  (the vector store's `CONTENT_POOL` nearest; a candidate found otherwise gets the pool's lowest);
+- co-bookings: how many guests booked both a listing and one of the user's, weighted by that one's weight in
+  the user's history (the listing_co_bookings table, built from every guest's trusted bookings);
+- popularity: the listing's reviews, a prior that ranks places guests choose first among near-equals.
+
+Where the candidates and their figures come from is the caller's (`Sources`): the vector store and the
+database in the project, arrays in the benchmark, so both judge the same choice. Listings the user already
+booked are never returned, whatever their score.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Protocol, Sequence
+
+from gfl_dagster.search.query import MAX_LIMIT
+
+ANCHORS = 5  # the user's strongest listings: their centroid is what "like them" means, their co-bookings count
+CONTENT_POOL = MAX_LIMIT  # nearest listings to the centroid considered: as many as one search returns
+POPULAR_POOL = 50  # most-reviewed listings always considered, so a user without co-bookings still gets a prior
+
+
+@dataclass(frozen=True)
+class Blend:
+    content: float  # per 0.01 of cosine similarity to the centroid
+    co_bookings: float  # per unit of ln(1 + weighted guests who booked both)
+    popularity: float  # per unit of ln(1 + reviews)
+
+
+# Chosen on the dev guests (BENCHMARKS.md, "Recommendations judged on real guests"): the best hit@10 on the
+# real dev guests among the blends at or above popularity on every simulated dev truth with a taste.
+BLEND = Blend(content=0.5, co_bookings=4.0, popularity=2.0)
+
+
+class Sources(Protocol):
+    """Where candidates come from: the vector store and tables in the project, arrays in the benchmark."""
+
+    def nearest(self, centroid: Sequence[float], count: int) -> dict[int, float]:
+        """{listing: cosine similarity} of the `count` listings nearest the centroid."""
+
+    def co_bookings(self, listings: Sequence[int]) -> Iterable[tuple[int, int, int]]:
+        """(listing, other, guests who booked both) for each of `listings`."""
+
+    def popularity(self, listings: Iterable[int] | None, count: int = 0) -> dict[int, float]:
+        """{listing: reviews} of `listings`; None: the `count` most-reviewed."""
+
+
+def anchors(weights: Mapping[int, float]) -> list[int]:
+    """The user's strongest listings, strongest first (ties: the smaller id)."""
+    return sorted(weights, key=lambda listing: (-weights[listing], listing))[:ANCHORS]
+
+
+def weighted_centroid(vectors: Mapping[int, Sequence[float]], weights: Mapping[int, float]) -> list[float]:
+    """The weighted mean of the vectors of the listings the user engaged with."""
+    total = sum(weights[i] for i in vectors)
+    dimension = len(next(iter(vectors.values())))
+    return [sum(vectors[i][d] * weights[i] for i in vectors) / total for d in range(dimension)]
+
+
+def co_booking_scores(weights: Mapping[int, float], pairs: Iterable[tuple[int, int, int]]) -> dict[int, float]:
+    """{listing: sum over the user's listings a of weight(a) x guests who booked both a and it}, the weights
+    scaled so that the user's strongest listing counts 1."""
+    strongest = max(weights.values(), default=0.0) or 1.0
+    scores: dict[int, float] = {}
+    for anchor, other, guests in pairs:
+        if anchor in weights:
+            scores[other] = scores.get(other, 0.0) + weights[anchor] / strongest * guests
+    return scores
+
+
+def blend_scores(content: Mapping[int, float], co_bookings: Mapping[int, float], popularity: Mapping[int, float],
+                 blend: Blend = BLEND) -> dict[int, float]:
+    """A score for every listing in `content`, `co_bookings` or `popularity` (a missing figure: content's
+    lowest, no co-bookings, no reviews)."""
+    floor = min(content.values(), default=0.0)
+    return {listing: blend.content * 100.0 * content.get(listing, floor)
+            + blend.co_bookings * math.log1p(co_bookings.get(listing, 0.0))
+            + blend.popularity * math.log1p(popularity.get(listing, 0.0))
+            for listing in set(content) | set(co_bookings) | set(popularity)}
+
+
+def best(scores: Mapping[int, float], exclude: Iterable[int], limit: int) -> list[int]:
+    """The `limit` best-scored listings not excluded, best first; ties go to the smaller id (reproducible)."""
+    excluded = set(exclude)
+    return sorted((listing for listing in scores if listing not in excluded),
+                  key=lambda listing: (-scores[listing], listing))[:limit]
+
+
+def recommend(weights: Mapping[int, float], vectors: Mapping[int, Sequence[float]], sources: Sources,
+              booked: Iterable[int], limit: int, blend: Blend = BLEND) -> list[int]:
+    """The user's `limit` listings, best first, none of `booked`.
+
+    `weights`: {listing: weight} of the user's history (signals.listing_weights); `vectors`: the vectors of
+    some of its listings (the anchors'; a listing that went away has none)."""
+    booked = set(booked)
+    strongest = anchors(weights)
+    held = {listing: vectors[listing] for listing in strongest if listing in vectors}
+    content = sources.nearest(weighted_centroid(held, weights), CONTENT_POOL) if held else {}
+    co = co_booking_scores({listing: weights[listing] for listing in strongest}, sources.co_bookings(strongest))
+    candidates = (set(content) | set(co) | set(sources.popularity(None, POPULAR_POOL))) - booked
+    scores = blend_scores(content, co, sources.popularity(candidates), blend)
+    return best(scores, booked, limit)
