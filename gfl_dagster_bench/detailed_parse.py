@@ -1,11 +1,13 @@
-"""How fast a detailed Inside Airbnb listings file is read into rows and rejects (pure parsing, no database).
+"""How fast a detailed Inside Airbnb listings file is read into rows and rejects, and loaded into Postgres.
 
 Builds a file of `--rows` records from real detailed files (the shared Singapore
 and Boston ones by default), repeating them with fresh ids as needed, writes it
 gzipped as Inside Airbnb publishes it and as plain CSV, and times
-`parse_listings_file` on each (best of `--repeat`).
+`parse_listings_file` on each (best of `--repeat`). With `--load`, also times
+`gfl load` of the gzipped file into a throwaway embedded Postgres: the first load
+(every row inserted) and a reload (every row unchanged).
 
-    python -m gfl_dagster_bench.detailed_parse [--rows 10000] [--repeat 3] [FILE.csv.gz ...]
+    python -m gfl_dagster_bench.detailed_parse [--rows 10000] [--repeat 3] [--load] [FILE.csv.gz ...]
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="detailed .csv.gz files (default: the shared Singapore and Boston files in $GFL_SHARED_DATA)")
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--load", action="store_true", help="also time loading the gzipped file into Postgres")
     args = parser.parse_args(argv)
     files = args.files
     if not files:
@@ -75,6 +78,24 @@ def main(argv: list[str] | None = None) -> None:
                 best = min(best, time.perf_counter() - started)
             print(f"{name}: {len(parsed.rows)} rows, {len(parsed.rejects)} rejects of {args.rows} records "
                   f"({len(content) / 1e6:.1f} MB) in {best:.2f} s: {args.rows / best:,.0f} rows/s (best of {args.repeat})")
+        if args.load:
+            time_load(Path(folder) / "listings.csv.gz")
+
+
+def time_load(path: Path) -> None:
+    """Load `path` twice into a throwaway project's embedded Postgres; print what each load wrote and took."""
+    from gfl_dagster_bench.common import throwaway_project
+    from gfl_dagster.db.engine import start_database
+    from gfl_dagster.listings.load import load_listings_csv
+
+    with throwaway_project("gfl-bench-load-"):
+        engine = start_database(None)
+        for attempt in ("first load", "reload"):
+            report = load_listings_csv(engine, path)
+            print(f"{attempt} of {path.name}: {report.inserted} inserted, {report.unchanged} unchanged, "
+                  f"{report.rejected} rejected in {report.seconds:.2f} s: {report.rows_read / report.seconds:,.0f} "
+                  "rows/s")
+        engine.dispose()
 
 
 if __name__ == "__main__":

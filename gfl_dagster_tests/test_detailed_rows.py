@@ -57,7 +57,7 @@ def test_the_singapore_file_is_recognized_and_every_record_is_a_row(singapore):
     assert singapore.missing_columns == []
     assert "listing_url" in singapore.ignored_columns and "neighbourhood" in singapore.ignored_columns
     row = next(r for r in singapore.rows if r["id"] == 71609)
-    assert set(row) == set(LISTING_COLUMNS) | set(DETAILED_COLUMNS)
+    assert set(row) == set(LISTING_COLUMNS) and set(DETAILED_COLUMNS) < set(LISTING_COLUMNS)
     # The places are the cleansed columns; the group is Singapore's region.
     assert {r["neighbourhood_group"] for r in singapore.rows} == {
         "Central Region", "West Region", "East Region", "North-East Region", "North Region"}
@@ -89,7 +89,7 @@ def test_boston_keeps_empty_prices_as_unknown_and_takes_the_area_from_the_neighb
     assert row["price"] == 92.0 and row["accommodates"] == 2 and row["bathrooms_text"] == "1 bath"
     assert row["neighborhood_overview"].startswith("Beacon Hill is a historic neighborhood")
     # The host's HTML is text: no markup survives anywhere.
-    assert not any("<br" in (r["description"] or "") for r in boston.rows)
+    assert not any("<br" in (r["host_description"] or "") for r in boston.rows)
 
 
 def test_price_strings_with_thousands_are_read(boston):

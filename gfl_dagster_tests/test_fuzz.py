@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gfl_dagster.db.tables import LISTING_COLUMNS
+from gfl_dagster.db.tables import LISTING_COLUMNS, SUMMARY_LISTING_COLUMNS
+from gfl_dagster.listings.amenities import amenity_features
 from gfl_dagster.listings.csv_rows import CsvFormatError, parse_csv
 from gfl_dagster.listings.detailed_rows import DETAILED_MARKERS, parse_detailed_csv, parse_listings_file
 from gfl_dagster.search.query import SearchError, normalized_query
@@ -36,7 +37,7 @@ def _csv_bytes(header: list[str], rows: list[list[str]], encoding: str) -> bytes
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    columns=st.lists(st.sampled_from(LISTING_COLUMNS + ("extra", "ID", " name ")), min_size=1, max_size=20),
+    columns=st.lists(st.sampled_from(SUMMARY_LISTING_COLUMNS + ("extra", "ID", " name ")), min_size=1, max_size=20),
     rows=st.lists(st.lists(FIELD, min_size=0, max_size=22), max_size=25),
     encoding=st.sampled_from(["utf-8", "latin-1", "utf-16"]),
 )
@@ -55,7 +56,7 @@ def test_any_csv_is_read_without_a_crash_and_every_record_is_accounted_for(tmp_p
     assert len(parsed.rows) + len(parsed.rejects) == len(records)
     assert all(reject.reason for reject in parsed.rejects)
     for row in parsed.rows:
-        assert set(row) == set(LISTING_COLUMNS) and row["id"] >= 1
+        assert set(row) == set(SUMMARY_LISTING_COLUMNS) and row["id"] >= 1
         assert row["room_type"] in ("Entire home/apt", "Private room", "Shared room", "Hotel room")
         assert math.isfinite(row["latitude"]) and -90 <= row["latitude"] <= 90
 
@@ -121,7 +122,9 @@ def test_any_detailed_csv_is_read_without_a_crash_and_every_record_is_accounted_
             assert row[column] is None or 0 <= row[column] <= 5
         assert row["baths"] is None or (math.isfinite(row["baths"]) and row["baths"] >= 0)
         assert row["host_is_superhost"] in (None, True, False) and row["instant_bookable"] in (None, True, False)
-        for column in ("description", "neighborhood_overview"):
+        assert set(row) == set(LISTING_COLUMNS)
+        assert row["amenity_features"] == amenity_features(row["amenities"])
+        for column in ("host_description", "neighborhood_overview"):
             assert row[column] is None or ("<script" not in row[column] and "\x00" not in row[column])
 
 

@@ -24,3 +24,13 @@ def test_show_names_an_ads_writer_once_and_says_when_the_template_stood_in():
     assert "written by ad-template-v1, ad-v2; active" in alone and "for ad-template-v1" not in alone
     stood_in = show_text(7, {**document, "ads": [_ad("ad-template-v1", "SmolLM2")]})
     assert "written by ad-template-v1 standing in for SmolLM2, ad-v2" in stood_in
+
+
+def test_a_hit_from_the_detailed_file_shows_its_facts_and_a_summary_hit_none():
+    rich = {**HIT, "number_of_reviews": 3, "property_type": "Entire condo", "accommodates": 4, "bedrooms": 1,
+            "beds": 2, "bathrooms_text": "1.5 baths", "review_scores_rating": 4.8, "host_is_superhost": True,
+            "instant_bookable": False, "amenities": ["Wifi"]}
+    assert hits_table([rich]).endswith(
+        "| 3 reviews\n    Entire condo | 4 guests | 1 bedroom | 2 beds | 1.5 baths | rated 4.80 | superhost")
+    assert hits_table([{**HIT, "number_of_reviews": 3, "bedrooms": 0}]).endswith("| 3 reviews\n    0 bedrooms")
+    assert hits_table([{**HIT, "number_of_reviews": 3, "accommodates": None}]).endswith("| 3 reviews")

@@ -30,7 +30,7 @@ import pytest
 from google.protobuf import json_format
 from grpc_health.v1 import health, health_pb2_grpc
 from sqlalchemy import text
-from weaviate.classes.config import Tokenization, VectorDistances
+from weaviate.classes.config import DataType, Tokenization, VectorDistances
 from weaviate.classes.data import DataObject
 from weaviate.proto.v1 import base_pb2, batch_delete_pb2, batch_pb2, properties_pb2, search_get_pb2
 from weaviate.proto.v1 import weaviate_pb2_grpc
@@ -410,6 +410,10 @@ def item(listing_id: int, version: int, area: str = "Manhattan", vector: Optiona
         "area": area, "neighbourhood_group": area, "neighbourhood": "Harlem", "room_type": "Entire home/apt", "price": 150.0,
         "minimum_nights": 2, "number_of_reviews": 12, "reviews_per_month": 0.5, "availability_365": 200,
         "last_review": "2019-05-21", "latitude": 40.81, "longitude": -73.95,
+        "property_type": "Entire rental unit", "accommodates": 4, "bedrooms": 2, "beds": 2, "baths": 1.5,
+        "bathrooms_text": "1.5 baths", "review_scores_rating": 4.87, "host_is_superhost": True,
+        "instant_bookable": False, "amenities": ["Wifi", "Free washer – In unit"],
+        "amenity_features": ["wifi", "washer"],
     }
     properties.update(overrides)
     return VectorItem(listing_id, version, f"hash-{listing_id}-{version}", properties, vector)
@@ -478,6 +482,11 @@ def test_contract(store, monkeypatch):
     props = {p.name: p for p in config.properties}
     assert props["name"].index_searchable and props["description"].index_searchable
     assert props["neighbourhood_group"].tokenization == Tokenization.FIELD and props["listing_id"].index_filterable
+    # A list of keywords: its elements compared whole ("washer" is not "dishwasher"); the host's strings not filtered.
+    assert (props["amenity_features"].data_type, props["amenity_features"].tokenization) == (
+        DataType.TEXT_ARRAY, Tokenization.FIELD) and props["amenity_features"].index_filterable
+    assert props["amenities"].data_type == DataType.TEXT_ARRAY and not props["amenities"].index_filterable
+    assert props["host_is_superhost"].data_type == DataType.BOOL and props["accommodates"].data_type == DataType.INT
     assert config.vector_config["default"].vector_index_config.distance_metric == VectorDistances.COSINE
 
     store.upsert([item(1, 5, vector=VEC), item(2, 5, "Brooklyn", vector=VEC), item(3, 5, vector=VEC)])

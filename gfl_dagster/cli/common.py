@@ -121,7 +121,8 @@ def ensure_loaded(instance, resources, limit: Optional[int], echo=click.echo, lo
 
 def load_summary(metadata: dict[str, Any]) -> str:
     return (
-        f"loaded {metadata.get('source_file')}: {metadata.get('rows_read')} rows read, "
+        f"loaded {metadata.get('source_file')} ({metadata.get('file_kind', 'summary')} file): "
+        f"{metadata.get('rows_read')} rows read, "
         f"{metadata.get('inserted')} inserted, {metadata.get('updated')} updated, "
         f"{metadata.get('unchanged')} unchanged, {metadata.get('rejected')} rejected "
         f"({metadata.get('duration_s')}s)"

@@ -71,12 +71,15 @@ def sync(partition: Optional[str], load_path: Optional[str], limit: Optional[int
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--limit", type=click.IntRange(min=1), help="Load only the first N records.")
 def load(path: str, limit: Optional[int]) -> None:
-    """Load a listings file (Inside Airbnb summary format, 16 or 18 columns) or a reviews file
-    (listing_id,id,date,reviewer_id,reviewer_name,comments), told apart by the header; .csv or .csv.gz.
+    """Load a listings file or a reviews file, told apart by the header; .csv or .csv.gz. A listings file is the
+    summary CSV (16 or 18 columns) or the detailed one (75 or 79 columns); a reviews file has
+    listing_id,id,date,reviewer_id,reviewer_name,comments.
 
     Upserts by id (loading twice changes nothing); rows that fail validation go to listing_rejects or
     review_rejects with their line number and reason, as does a review of a listing not loaded. Each review is
-    also recorded as a stay (a `book` event of user guest-<reviewer_id>), once.
+    also recorded as a stay (a `book` event of user guest-<reviewer_id>), once. The detailed listings file adds
+    property type, guests, bedrooms, beds, baths, ratings, superhost, instant book, amenities and the host's
+    own texts; a summary file loaded later updates the summary's columns and keeps those.
     """
     from gfl_dagster.cli.common import load_csv, load_reviews
     from gfl_dagster.cli.runs import project_instance, project_resources

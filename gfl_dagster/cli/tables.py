@@ -32,11 +32,31 @@ def hits_table(hits: list[dict[str, Any]], sort_field: str | None = None) -> str
             f"{format_price(hit.get('price')) or 'no price'}/night | {counted(hit.get('number_of_reviews') or 0, 'review')}"
             f"{extra}"
         )
+        details = detailed_facts(hit)
+        if details:
+            lines.append(f"    {details}")
         if hit.get("description"):
             lines.append(textwrap.indent(textwrap.fill(hit["description"], 96), "    "))
         if hit.get("guest_summary"):
             lines.append(textwrap.indent(textwrap.fill(f"What guests say: {hit['guest_summary']}", 96), "    "))
     return "\n".join(lines)
+
+
+def detailed_facts(hit: dict[str, Any]) -> str:
+    """'Entire condo | 4 guests | 2 bedrooms | 1 bed | 1.5 baths | rated 4.87 | superhost | instant book';
+    '' for a listing loaded from a summary file."""
+    def count(column: str, noun: str) -> str:
+        return "" if hit.get(column) is None else counted(hit[column], noun)
+
+    rating = hit.get("review_scores_rating")
+    parts = [hit.get("property_type") or "", count("accommodates", "guest"), count("bedrooms", "bedroom"),
+             count("beds", "bed"), hit.get("bathrooms_text") or "", "" if rating is None else f"rated {rating:.2f}",
+             "superhost" if hit.get("host_is_superhost") else "", "instant book" if hit.get("instant_bookable") else ""]
+    return " | ".join(part for part in parts if part)
+
+
+def _value(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def show_text(listing_id: int, document: dict[str, Any]) -> str:
@@ -46,7 +66,7 @@ def show_text(listing_id: int, document: dict[str, Any]) -> str:
         parts.append(f"listing {listing_id}: not in the source database")
     else:
         parts.append(f"listing {listing_id} (version {source['version']}, updated {source['updated_at']}):")
-        parts += [f"  {key}: {value}" for key, value in source.items() if key not in ("version", "updated_at")]
+        parts += [f"  {key}: {_value(value)}" for key, value in source.items() if key not in ("version", "updated_at")]
     description = document["description"]
     if description is None:
         parts.append("description: none stored")
@@ -75,7 +95,7 @@ def show_text(listing_id: int, document: dict[str, Any]) -> str:
     else:
         parts.append(f"vector store ({vector['store']}, {vector['embedding_model']}, {vector['dimension']} dims, "
                      f"synced version {vector['synced_version']}):")
-        parts += [f"  {key}: {value}" for key, value in vector["properties"].items()
+        parts += [f"  {key}: {_value(value)}" for key, value in vector["properties"].items()
                   if key not in ("description", "guest_summary")]
     return "\n".join(parts)
 

@@ -93,6 +93,32 @@ BEGIN
         ALTER TABLE listings ADD COLUMN area text GENERATED ALWAYS AS (gfl_area(neighbourhood_group, neighbourhood)) STORED;
     END IF;
 END $$;
+-- The facts only the detailed file has (listings/detailed_rows.py), under its own column names: NULL for a
+-- listing loaded from a summary file. Added, never rewritten: a database made before them gains them empty
+-- (nullable, no default: no table rewrite). The change trigger below compares every column, so they are content.
+ALTER TABLE listings
+    ADD COLUMN IF NOT EXISTS property_type                text,
+    ADD COLUMN IF NOT EXISTS accommodates                 integer,
+    ADD COLUMN IF NOT EXISTS bedrooms                     integer,
+    ADD COLUMN IF NOT EXISTS beds                         integer,
+    ADD COLUMN IF NOT EXISTS bathrooms_text               text,
+    ADD COLUMN IF NOT EXISTS baths                        double precision,  -- parsed from bathrooms_text
+    ADD COLUMN IF NOT EXISTS baths_shared                 boolean,
+    ADD COLUMN IF NOT EXISTS review_scores_rating         double precision,
+    ADD COLUMN IF NOT EXISTS review_scores_accuracy       double precision,
+    ADD COLUMN IF NOT EXISTS review_scores_cleanliness    double precision,
+    ADD COLUMN IF NOT EXISTS review_scores_checkin        double precision,
+    ADD COLUMN IF NOT EXISTS review_scores_communication  double precision,
+    ADD COLUMN IF NOT EXISTS review_scores_location       double precision,
+    ADD COLUMN IF NOT EXISTS review_scores_value          double precision,
+    ADD COLUMN IF NOT EXISTS host_is_superhost            boolean,
+    ADD COLUMN IF NOT EXISTS instant_bookable             boolean,
+    ADD COLUMN IF NOT EXISTS amenities                    text[],  -- the host's strings, as written
+    ADD COLUMN IF NOT EXISTS amenity_features             text[],  -- canonical (listings/amenities.toml)
+    -- The host's own words (the file's `description`), HTML stripped: untrusted text, never the generated
+    -- description, which lives in listing_descriptions.
+    ADD COLUMN IF NOT EXISTS host_description             text,
+    ADD COLUMN IF NOT EXISTS neighborhood_overview        text;
 CREATE INDEX IF NOT EXISTS listings_area_idx ON listings (area);
 CREATE INDEX IF NOT EXISTS listings_change_xid_idx ON listings (change_xid, id);
 CREATE INDEX IF NOT EXISTS listings_area_updated_at_idx ON listings (area, updated_at);

@@ -28,8 +28,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 
 metadata = MetaData()
 
-# The operational table, as an Inside Airbnb summary file has it (the 18-column header; the older
-# 16-column format lacks the last two). `area`, `version`, `change_xid` and the timestamps are set by Postgres.
+# The operational table: the columns of an Inside Airbnb summary file (the 18-column header; the older
+# 16-column format lacks the last two), then the facts only the detailed file has (NULL for a listing
+# loaded from a summary file). `area`, `version`, `change_xid` and the timestamps are set by Postgres.
 listings = Table(
     "listings", metadata,
     Column("id", BigInteger, primary_key=True),
@@ -50,8 +51,31 @@ listings = Table(
     Column("availability_365", Integer),
     Column("number_of_reviews_ltm", Integer),
     Column("license", Text),
+    # The detailed file's, under its own column names; `baths` is parsed from bathrooms_text, the host's
+    # `description` is kept as host_description (the generated one is `description` everywhere else).
+    Column("property_type", Text),
+    Column("accommodates", Integer),
+    Column("bedrooms", Integer),
+    Column("beds", Integer),
+    Column("bathrooms_text", Text),
+    Column("baths", Float),
+    Column("baths_shared", Boolean),
+    Column("review_scores_rating", Float),
+    Column("review_scores_accuracy", Float),
+    Column("review_scores_cleanliness", Float),
+    Column("review_scores_checkin", Float),
+    Column("review_scores_communication", Float),
+    Column("review_scores_location", Float),
+    Column("review_scores_value", Float),
+    Column("host_is_superhost", Boolean),
+    Column("instant_bookable", Boolean),
+    Column("amenities", ARRAY(Text)),  # the host's strings, as written
+    Column("amenity_features", ARRAY(Text)),  # their canonical features (listings/amenities.toml), derived at load
+    Column("host_description", Text),  # untrusted: the host's words, HTML stripped
+    Column("neighborhood_overview", Text),  # untrusted, likewise
 )
 LISTING_COLUMNS = tuple(column.name for column in listings.columns)
+SUMMARY_LISTING_COLUMNS = LISTING_COLUMNS[:LISTING_COLUMNS.index("license") + 1]  # what a summary file has
 # Set by Postgres (gfl_area, the version sequence, triggers), never written by the project; a review's too.
 DERIVED_LISTING_COLUMNS = ("area", "version", "change_xid", "created_at", "updated_at")
 
@@ -216,13 +240,14 @@ model_usage = Table(
 )
 
 
-def _upsert_source(table: Table):
-    """Idempotent upsert by id: an unchanged row is not written at all (no version bump).
+def _upsert_source(table: Table, columns: tuple[str, ...] | None = None):
+    """Idempotent upsert by id of `columns` (default: all): an unchanged row is not written at all (no version
+    bump), and the columns not named keep their values (a summary file leaves the detailed facts as they are).
 
     Returns `inserted` per written row (False: an update); unchanged rows return nothing.
     """
     statement = insert(table)
-    content = [column for column in table.columns if column.name != "id"]
+    content = [table.c[name] for name in columns or [c.name for c in table.columns] if name != "id"]
     return statement.on_conflict_do_update(
         index_elements=[table.c.id],
         set_={column.name: statement.excluded[column.name] for column in content},
@@ -240,6 +265,7 @@ def _upsert(table: Table, key: list[str], refresh: tuple[str, ...] = ()):
 
 
 UPSERT_LISTINGS = _upsert_source(listings)
+UPSERT_SUMMARY_LISTINGS = _upsert_source(listings, SUMMARY_LISTING_COLUMNS)
 UPSERT_REVIEWS = _upsert_source(reviews)
 
 _reject, _reject_values = _upsert(listing_rejects, ["source_file", "line_number"], refresh=("rejected_at",))

@@ -49,7 +49,9 @@ class AmenityMap:
         return tuple(f.name for f in self.features)
 
     def label(self, name: str) -> str:
-        return next(f.label for f in self.features if f.name == name)
+        """What a person calls the feature; a name the mapping no longer has (a row derived before it changed)
+        reads as its words."""
+        return next((f.label for f in self.features if f.name == name), name.replace("_", " "))
 
     def features_of(self, amenity: str) -> frozenset[str]:
         """The features one host string names (empty when it names none, or a lack)."""

@@ -62,7 +62,8 @@ def not_after_a_stop(context: AssetExecutionContext) -> None:
 
 
 class LoadConfig(Config):
-    csv_path: Optional[str] = Field(default=None, description="Listings CSV; default: GFL_CSV, or on the embedded "
+    csv_path: Optional[str] = Field(default=None, description="Listings file (Inside Airbnb summary or "
+                                    "detailed, .csv or .csv.gz); default: GFL_CSV, or on the embedded "
                                     "database data/AB_NYC_2023.csv.")
     limit: Optional[int] = Field(default=None, description="Load only the first N records.")
 
@@ -83,6 +84,7 @@ def load_metadata(report: LoadReport, new_areas: list[str]) -> dict:
     """What a load of raw_listings records, whether a run or `gfl load` did it."""
     return {
         "source_file": MetadataValue.path(report.source_file),
+        "file_kind": "detailed" if report.detailed else "summary",
         "rows_read": report.rows_read,
         "inserted": report.inserted,
         "updated": report.updated,

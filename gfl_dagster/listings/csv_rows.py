@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Sequence
 
-from gfl_dagster.db.tables import LISTING_COLUMNS
+from gfl_dagster.db.tables import SUMMARY_LISTING_COLUMNS
 
 ROOM_TYPES = ("Entire home/apt", "Private room", "Shared room", "Hotel room")
 REQUIRED_COLUMNS = ("id", "latitude", "longitude", "room_type")
@@ -153,7 +153,7 @@ def parse_row(raw: dict[str, str]) -> dict[str, Any]:
     """
     if not raw.get("id", "").strip():
         raise RowError("id is missing")
-    row = {column: _PARSERS[column](raw.get(column) or "") for column in LISTING_COLUMNS}
+    row = {column: _PARSERS[column](raw.get(column) or "") for column in SUMMARY_LISTING_COLUMNS}
     for column in ("latitude", "longitude"):
         if row[column] is None:
             raise RowError(f"{column} is missing")
@@ -249,7 +249,7 @@ def parse_csv(
     path: Path | str,
     limit: int | None = None,
     parse: Callable[[dict[str, str]], dict[str, Any]] = parse_row,
-    columns_read: Sequence[str] = LISTING_COLUMNS,
+    columns_read: Sequence[str] = SUMMARY_LISTING_COLUMNS,
     area_columns: Sequence[str] = AREA_COLUMNS,
     required: Sequence[str] = REQUIRED_COLUMNS,
     reject_id: str = "id",

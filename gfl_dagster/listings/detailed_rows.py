@@ -15,25 +15,23 @@ ratings and host text, and a search with a price bound simply leaves them out.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from gfl_dagster.db.tables import LISTING_COLUMNS
+from gfl_dagster.db.tables import LISTING_COLUMNS, SUMMARY_LISTING_COLUMNS
+from gfl_dagster.listings.amenities import amenity_features
 from gfl_dagster.listings.bathrooms import BathsError, parse_baths
 from gfl_dagster.listings.csv_rows import (
-    GZIP_ERRORS,
     ParsedFile,
     RowError,
     _decimal,
     _integer,
     _normalise_header,
     _text,
-    open_text,
     parse_csv,
     parse_row,
-    unreadable_gzip,
+    read_header,
 )
 from gfl_dagster.listings.host_text import html_to_text
 from gfl_dagster.listings.name_facts import parse_name_facts
@@ -51,18 +49,20 @@ REVIEW_SCORES = (
     "review_scores_value",
 )
 FLAGS = ("host_is_superhost", "instant_bookable")
-HOST_TEXTS = ("description", "neighborhood_overview")
+# The host's words: the table's column <- the file's. The file's `description` is kept as host_description, so
+# it is never taken for the generated description.
+HOST_TEXTS = {"host_description": "description", "neighborhood_overview": "neighborhood_overview"}
+# Derived here from the file's columns, not read from it.
+DERIVED = ("baths", "baths_shared", "amenity_features")
 
-# The facts a detailed row adds to the summary's, keyed by the detailed file's own column names.
-DETAILED_COLUMNS = (
-    "property_type", "accommodates", "bedrooms", "beds", "bathrooms_text", "baths", "baths_shared",
-    *REVIEW_SCORES, *FLAGS, "amenities", *HOST_TEXTS,
-)
+# The facts a detailed row adds to the summary's (the `listings` table's columns after the summary file's),
+# under the detailed file's own column names.
+DETAILED_COLUMNS = LISTING_COLUMNS[len(SUMMARY_LISTING_COLUMNS):]
 # The columns of the file this parser reads (others are reported as ignored).
 COLUMNS_READ = tuple(
-    c for c in LISTING_COLUMNS if c not in ("neighbourhood", "neighbourhood_group")
+    c for c in SUMMARY_LISTING_COLUMNS if c not in ("neighbourhood", "neighbourhood_group")
 ) + ("neighbourhood_cleansed", "neighbourhood_group_cleansed", "bathrooms") + tuple(
-    c for c in DETAILED_COLUMNS if c not in ("baths", "baths_shared")
+    HOST_TEXTS.get(c, c) for c in DETAILED_COLUMNS if c not in DERIVED
 )
 AREA_COLUMNS = ("neighbourhood_group_cleansed", "neighbourhood_cleansed")
 MAX_AMENITIES = 500
@@ -74,12 +74,9 @@ def is_detailed_header(columns: Sequence[str]) -> bool:
     return all(marker in names for marker in DETAILED_MARKERS)
 
 
-def read_header(path: Path | str) -> list[str]:
-    try:
-        with open_text(Path(path)) as handle:
-            return _normalise_header(next(csv.reader(handle), []))
-    except GZIP_ERRORS as error:
-        raise unreadable_gzip(Path(path), error) from None
+def is_detailed_file(path: Path | str) -> bool:
+    """Whether a listings file is the detailed one, by its header (a damaged .gz raises CsvFormatError)."""
+    return is_detailed_header(read_header(Path(path)))
 
 
 def _flag(column: str) -> Callable[[str], bool | None]:
@@ -121,7 +118,6 @@ _DETAILED_PARSERS: dict[str, Callable[[str], Any]] = {
     **{column: _decimal(column, 0.0, 5.0) for column in REVIEW_SCORES},
     **{column: _flag(column) for column in FLAGS},
     "amenities": _amenities,
-    **{column: html_to_text for column in HOST_TEXTS},
 }
 _BATHROOMS = _decimal("bathrooms", 0.0, None)
 
@@ -134,6 +130,9 @@ def parse_detailed_row(raw: dict[str, str]) -> dict[str, Any]:
     row = parse_row(summary)
     for column, parse in _DETAILED_PARSERS.items():
         row[column] = parse(raw.get(column) or "")
+    for column, source in HOST_TEXTS.items():
+        row[column] = html_to_text(raw.get(source) or "")
+    row["amenity_features"] = amenity_features(row["amenities"])
     try:
         baths = parse_baths(row["bathrooms_text"] or "")
     except BathsError as error:
@@ -171,6 +170,6 @@ def parse_detailed_csv(path: Path | str, limit: int | None = None) -> ParsedFile
 
 def parse_listings_file(path: Path | str, limit: int | None = None) -> ParsedFile:
     """Either Inside Airbnb listings file as published, recognized by its header."""
-    if is_detailed_header(read_header(path)):
+    if is_detailed_file(path):
         return parse_detailed_csv(path, limit)
     return parse_csv(path, limit)

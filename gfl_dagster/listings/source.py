@@ -29,6 +29,18 @@ LISTINGS = SourceSpec(
         Field("last_review", "date"),
         Field("latitude", "number"),
         Field("longitude", "number"),
+        # The detailed file's facts (None for a listing loaded from a summary file), under its column names.
+        Field("property_type", "keyword"),
+        Field("accommodates", "integer"),
+        Field("bedrooms", "integer"),
+        Field("beds", "integer"),
+        Field("baths", "number"),  # parsed from bathrooms_text
+        Field("bathrooms_text", "keyword", filterable=False),
+        Field("review_scores_rating", "number"),
+        Field("host_is_superhost", "bool"),
+        Field("instant_bookable", "bool"),
+        Field("amenities", "list", filterable=False),  # the host's own strings, shown as written
+        Field("amenity_features", "list"),  # canonical slugs (listings/amenities.toml): "all of" filters
     ),
     word_fields=("name", "neighbourhood", "neighbourhood_group", "room_type", "description", "guest_summary"),
     store_key="listing_id",

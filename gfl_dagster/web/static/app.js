@@ -134,6 +134,27 @@ function plural(count, word) {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
+// The detailed file's facts, as it names them; a listing loaded from a summary file has none.
+function detailedFacts(hit) {
+  const counted = (value, word) => (typeof value === "number" ? plural(value, word) : null);
+  return [
+    hit.property_type,
+    counted(hit.accommodates, "guest"),
+    counted(hit.bedrooms, "bedroom"),
+    counted(hit.beds, "bed"),
+    hit.bathrooms_text,
+    typeof hit.review_scores_rating === "number" ? `\u2605 ${hit.review_scores_rating.toFixed(2)}` : null,
+    hit.host_is_superhost ? "Superhost" : null,
+    hit.instant_bookable ? "Instant book" : null,
+  ].filter(Boolean);
+}
+
+// The host's own amenity strings, as written (text, never markup), the first few and how many more.
+function amenitiesLine(amenities, shown = 8) {
+  const more = amenities.length > shown ? ` and ${amenities.length - shown} more` : "";
+  return `Amenities (the host's words): ${amenities.slice(0, shown).join(" · ")}${more}`;
+}
+
 function hitCard(hit) {
   const card = element("li", "hit");
   card.id = `listing-${hit.id}`;
@@ -149,9 +170,13 @@ function hitCard(hit) {
   facts.appendChild(element("span", "hit-reviews", plural(hit.number_of_reviews, "review")));
   if (hit.minimum_nights) facts.appendChild(element("span", "hit-nights", `min. ${plural(hit.minimum_nights, "night")}`));
   if (typeof hit.score === "number") facts.appendChild(element("span", "hit-score", `score ${hit.score.toFixed(3)}`));
+  for (const fact of detailedFacts(hit)) facts.appendChild(element("span", "hit-detail", fact));
   facts.appendChild(element("span", "hit-id", `#${hit.id}`));
   card.appendChild(facts);
   card.appendChild(element("p", "hit-description", hit.description || "No description yet."));
+  if (Array.isArray(hit.amenities) && hit.amenities.length) {
+    card.appendChild(element("p", "hit-amenities", amenitiesLine(hit.amenities)));
+  }
   // What guests say: checked, extractive text over strangers' reviews, set as text (never as HTML).
   if (hit.guest_summary) {
     const guests = element("p", "hit-guests");

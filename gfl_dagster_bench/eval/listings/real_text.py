@@ -57,7 +57,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pysbd
 
 from gfl_dagster.generation.folding import fold
-from gfl_dagster.listings.detailed_rows import parse_detailed_csv
+from gfl_dagster.listings.detailed_rows import HOST_TEXTS, parse_detailed_csv
 
 try:
     import tomllib
@@ -74,7 +74,8 @@ KINDS = ("amenity_absent", "more_bedrooms", "more_guests", "higher_rating", "lan
 PER_KIND_PER_CITY = 40
 POOL_SIZE = 1000
 MIN_LANDMARK_KM = 3.0
-HOST_FIELDS = ("description", "neighborhood_overview")
+# The host's texts: the table's column -> the detailed file's name for it, which the frozen sets record as `field`.
+HOST_FIELDS = HOST_TEXTS
 
 _SEGMENTER = pysbd.Segmenter(language="en", clean=False)
 _URLISH = re.compile(r"https?://|www\.|@|\.com\b", re.IGNORECASE)
@@ -141,9 +142,9 @@ def load_city(city: str, path: Path) -> list[HostListing]:
         raise SystemExit(f"{path}: {len(parsed.rejects)} rejected records, e.g. {parsed.rejects[0].reason}")
     listings = []
     for row in parsed.rows:
-        sentences = tuple(HostSentence(field, index, text) for field in HOST_FIELDS
-                          for index, text in enumerate(split_sentences(row[field])))
-        own = " \n ".join([row["name"] or "", *(row[f] or "" for f in HOST_FIELDS), *row["amenities"]])
+        sentences = tuple(HostSentence(field, index, text) for column, field in HOST_FIELDS.items()
+                          for index, text in enumerate(split_sentences(row[column])))
+        own = " \n ".join([row["name"] or "", *(row[c] or "" for c in HOST_FIELDS), *row["amenities"]])
         listings.append(HostListing(city, row, sentences, fold(own)))
     return listings
 
