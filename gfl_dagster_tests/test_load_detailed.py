@@ -146,8 +146,7 @@ def one_listing(engine, tmp_path):
     return write, listing_id, row["area"]
 
 
-def test_a_rating_or_host_amenity_string_change_updates_properties_and_a_fact_change_regenerates(
-        resources, one_listing):
+def test_a_host_amenity_string_change_updates_properties_and_a_fact_change_regenerates(resources, one_listing):
     write, listing_id, area = one_listing
     described, embedded = _sync(resources, area)
     assert (described.generated, embedded.embedded) == (1, 1)
@@ -155,30 +154,28 @@ def test_a_rating_or_host_amenity_string_change_updates_properties_and_a_fact_ch
     row = _rows(resources["database"].engine())[listing_id]
     assert {name: stored.properties[name] for name in HIT_FACTS} == {name: row[name] for name in HIT_FACTS}
 
-    # The exact rating and the host's own strings are properties: no model call, no new vector.
-    def small_changes(record):
-        amenities = json.loads(record["amenities"]) + ["Hand-painted tiles"]  # a string naming no feature
-        return {**record, "review_scores_rating": f"{float(record['review_scores_rating']) - 0.01:.2f}",
-                "amenities": json.dumps(amenities)}
+    # The host's own strings are properties: a string naming no feature costs no model call and no new vector.
+    def new_string(record):
+        return {**record, "amenities": json.dumps(json.loads(record["amenities"]) + ["Hand-painted tiles"])}
 
-    assert write(small_changes).updated == 1
+    assert write(new_string).updated == 1
     described, embedded = _sync(resources, area)
     assert (described.generated, embedded.embedded, embedded.properties_updated) == (0, 0, 1)
-    stored = _stored(resources, listing_id)
-    assert "Hand-painted tiles" in stored.properties["amenities"]
-    assert stored.properties["review_scores_rating"] == _rows(resources["database"].engine())[listing_id][
-        "review_scores_rating"]
+    assert "Hand-painted tiles" in _stored(resources, listing_id).properties["amenities"]
 
-    # A fact the description is written from (a new feature, more guests) regenerates it and the vector.
+    # A fact the description is written from (the rating, a new feature, more guests) regenerates it and the vector.
     def more(record):
-        record = small_changes(record)
+        record = new_string(record)
         return {**record, "accommodates": str(int(record["accommodates"]) + 2),
+                "review_scores_rating": f"{float(record['review_scores_rating']) - 0.01:.2f}",
                 "amenities": json.dumps(json.loads(record["amenities"]) + ["Private hot tub"])}
 
     assert write(more).updated == 1
     described, embedded = _sync(resources, area)
     assert (described.generated, embedded.embedded) == (1, 1)
-    assert "hot_tub" in _stored(resources, listing_id).properties["amenity_features"]
+    stored = _stored(resources, listing_id).properties
+    row = _rows(resources["database"].engine())[listing_id]
+    assert "hot_tub" in stored["amenity_features"] and stored["review_scores_rating"] == row["review_scores_rating"]
 
 
 def test_load_then_sync_a_detailed_file_and_show_search_carry_its_facts(engine, tmp_path):
@@ -203,3 +200,29 @@ def test_load_then_sync_a_detailed_file_and_show_search_carry_its_facts(engine, 
     assert found.exit_code == 0, found.output
     hit = next(hit for hit in json.loads(found.output)["hits"] if hit["id"] == listing_id)
     assert {name: hit[name] for name in HIT_FACTS} == {name: source[name] for name in HIT_FACTS}
+
+
+SUMMARY_ROW = {"id": 5, "name": "Loft", "area": "Brooklyn", "neighbourhood": "Bushwick", "room_type": "Private room",
+               "price": 60, "minimum_nights": 2, "number_of_reviews": 12}
+
+
+def test_a_summary_listings_description_input_is_what_it_was_and_the_embedding_text_adds_what_is_unsaid():
+    from gfl_dagster.listings.embedding_text import embedding_text
+    from gfl_dagster.listings.facts import description_input
+
+    # A summary file's listing: the seven facts only, so its hash (and stored description) survive the upgrade.
+    assert set(description_input(SUMMARY_ROW)) == {"name", "area", "neighbourhood", "room_type", "price_per_night",
+                                                   "minimum_nights", "reviews"}
+    assert "Also:" not in embedding_text(SUMMARY_ROW, None)
+    detailed = {**SUMMARY_ROW, "property_type": "Entire condo", "accommodates": 4, "bedrooms": 2, "beds": 3,
+                "baths": 1.0, "bathrooms_text": "1 bath", "review_scores_rating": 4.87, "host_is_superhost": True,
+                "amenities": ["Free washer \u2013 In unit", "Wifi", "Gym in building"],
+                "amenity_features": ["wifi", "washer", "gym"]}
+    # A model's description that names none of the facts: the text still carries what people search for.
+    text = embedding_text(detailed, "A quiet flat near the park.")
+    assert text.endswith("Also: Entire condo, 4 guests, 2 bedrooms, 3 beds, 1 bath, rated 4.87, Superhost, wifi, "
+                         "washer, gym.")
+    # One that says some of them: only the rest are added, once.
+    text = embedding_text(detailed, "An Entire condo for 4 guests with wifi and a washer.")
+    assert text.endswith("Also: 2 bedrooms, 3 beds, 1 bath, rated 4.87, Superhost, gym.")
+    assert "Free washer" not in text  # never the host's own strings
