@@ -29,7 +29,7 @@ Rules:
 
 def host_words(listing: Mapping[str, Any]) -> str | None:
     """The host's own description and neighbourhood overview, bounded: shown to the model as data, never evidence."""
-    text = "\n".join(str(listing.get(column) or "").strip() for column in ("description", "neighborhood_overview"))
+    text = "\n".join(str(listing.get(column) or "").strip() for column in ("host_description", "neighborhood_overview"))
     text = text.strip()
     return text[:MAX_HOST_WORDS].rstrip() or None
 
