@@ -409,7 +409,7 @@ def item(listing_id: int, version: int, area: str = "Manhattan", vector: Optiona
         "id": listing_id, "name": f"Loft {listing_id}", "description": "Sunny loft near the park.",
         "area": area, "neighbourhood_group": area, "neighbourhood": "Harlem", "room_type": "Entire home/apt", "price": 150.0,
         "minimum_nights": 2, "number_of_reviews": 12, "reviews_per_month": 0.5, "availability_365": 200,
-        "last_review": "2019-05-21", "latitude": 40.81, "longitude": -73.95,
+        "last_review": "2019-05-21", "latitude": 40.81, "longitude": -73.95, "guest_summary": None,
         "property_type": "Entire rental unit", "accommodates": 4, "bedrooms": 2, "beds": 2, "baths": 1.5,
         "bathrooms_text": "1.5 baths", "review_scores_rating": 4.87, "host_is_superhost": True,
         "instant_bookable": False, "amenities": ["Wifi", "Free washer – In unit"],
