@@ -32,7 +32,7 @@ pytest_plugins = ["gfl_dagster_tests.model_servers"]  # the real chat server and
 ROWS = 300
 HIT_KEYS = {"id", "name", "area", "neighbourhood_group", "neighbourhood", "room_type", "price", "minimum_nights",
             "number_of_reviews", "reviews_per_month", "availability_365", "last_review", "latitude", "longitude",
-            "score", "description",
+            "score", "description", "guest_summary",
             # The detailed file's facts: every hit has them, None for a listing from a summary file.
             "property_type", "accommodates", "bedrooms", "beds", "baths", "bathrooms_text", "review_scores_rating",
             "host_is_superhost", "instant_bookable", "amenities", "amenity_features"}
