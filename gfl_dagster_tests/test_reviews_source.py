@@ -306,11 +306,11 @@ def test_what_guests_say_reaches_the_vector_and_lifts_a_listing_for_a_matching_s
         after = rank(store, resources, sentence, target)
         summary = summary_of(engine, target)
         updated = store.get(target)
-    assert "quiet" in summary["summary"].lower() or "noise" in summary["summary"].lower(), summary["summary"]
+    assert "call it quiet" in summary["summary"], summary["summary"]  # the side guests take, in their word
     assert updated.properties["guest_summary"] == summary["summary"]
     assert updated.embed_hash != stored.embed_hash, "the listing re-embedded when its summary changed"
-    assert after < before, f"rank {before} -> {after}"
-    print(f"'{sentence}': listing {target} ranked {before} -> {after} of {LISTINGS_IN_SLICE}")
+    assert after < before and after < 5, f"rank {before} -> {after}"  # was 26 -> 23 when the label was "noise"
+    print(f"'{sentence}': listing {target} ranked {before} -> {after} of {LISTINGS_IN_SLICE}: {summary['summary']}")
 
 
 def test_gfl_show_prints_the_summary_and_the_reviews_behind_it(loaded):
@@ -323,7 +323,7 @@ def test_gfl_show_prints_the_summary_and_the_reviews_behind_it(loaded):
                                              "ORDER BY listing_id LIMIT 1")).scalar()
         summary = dict(connection.execute(queries.GUEST_SUMMARY_BY_ID, {"id": listing_id}).mappings().one())
     shown = show_text(listing_id, {"source": None, "description": None, "vector": None, "guest_summary": summary})
-    assert "what guests say (guest-summary-template-v1" in shown
+    assert "what guests say (guest-summary-template-v2" in shown
     assert summary["summary"][:40] in shown.replace("\n  ", " ")
     assert f"built from reviews {summary['review_ids'][0]}" in shown.replace("\n  ", " ")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -51,7 +52,9 @@ def _entries(by_language: dict[str, list[str]]) -> list[str]:
 @dataclass(frozen=True)
 class Aspect:
     key: str
-    label: str  # how a summary names it
+    label: str  # how a summary names it, taking no side
+    praise_label: str  # how a summary says guests speak well of it ("call it quiet")
+    against_label: str  # what a summary says guests complain of ("noise")
     praise: Optional[re.Pattern]  # its words that are not negative words
     negative: Optional[re.Pattern]
 
@@ -72,14 +75,36 @@ class Vocabulary:
 def _aspect(key: str, entry: dict) -> Aspect:
     negative = _entries(entry.get("negative", {}))
     praise = [word for word in _entries(entry["words"]) if word not in negative]
-    return Aspect(key, entry["label"], _alternation(praise), _alternation(negative))
+    return Aspect(key, entry["label"], entry["praise_label"], entry["against_label"], _alternation(praise),
+                  _alternation(negative))
+
+
+_CLAUSE_BREAK = re.compile(r"[,;.!?]|\b(?:and|but|while)\b")
+
+
+def _label_problems(vocab: "Vocabulary") -> list[str]:
+    """A summary's labels are read back by its check: each must name its aspect, on the side it claims."""
+    problems = []
+    for aspect in vocab.aspects:
+        for kind, label in (("label", aspect.label), ("praise_label", aspect.praise_label),
+                            ("against_label", aspect.against_label)):
+            found = mentions(label, vocab).get(aspect.key)
+            against = (found is not None and found.against) or speaks_against(label, vocab)
+            if found is None or _CLAUSE_BREAK.search(label):
+                problems.append(f'aspect {aspect.key}: {kind} "{label}" must match its words, in one clause')
+            elif kind == "praise_label" and against or kind == "against_label" and not against:
+                problems.append(f'aspect {aspect.key}: {kind} "{label}" reads {"against" if against else "for"} it')
+    openings = Counter(" ".join(aspect.praise_label.split()[:2]) for aspect in vocab.aspects)
+    problems += [f'"{opening}" opens {n} praise labels: a summary praising three aspects would repeat it'
+                 for opening, n in openings.items() if n >= 3]
+    return problems
 
 
 @lru_cache(maxsize=1)
 def vocabulary() -> Vocabulary:
     data = tomllib.loads(resources.files("gfl_dagster.reviews").joinpath("aspects.toml").read_text("utf-8"))
     negation = data["negation"]
-    return Vocabulary(
+    vocab = Vocabulary(
         aspects=tuple(_aspect(key, entry) for key, entry in data["aspect"].items()),
         negation_before=_alternation(_entries(negation["before"])),
         negation_after=tuple(fold(word) for words in negation["after"].values() for word in words),
@@ -87,6 +112,10 @@ def vocabulary() -> Vocabulary:
         negative_cues=_alternation(data["summary"]["negative_cues"]),
         instruction_patterns=tuple(re.compile(p, re.IGNORECASE) for p in data["untrusted"]["instruction_patterns"]),
     )
+    problems = _label_problems(vocab)
+    if problems:
+        raise ValueError("reviews/aspects.toml: " + "; ".join(problems))
+    return vocab
 
 
 def _clauses(text: str) -> list[str]:

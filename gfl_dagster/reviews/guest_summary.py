@@ -1,9 +1,12 @@
 """"What guests say" about one listing: an honestly extractive template over its reviews.
 
-It counts, per aspect (aspects.toml), the guests whose reviews mention it and those who speak against it,
-and states the most mentioned with their counts ("12 of 20 guests mention cleanliness, 9 the location and 7
-the host. 3 speak unfavourably of noise."; aspects with the same count are named together). It states only
-aspects at least two reviews support, in one to three sentences, and records the review ids it read. A comment that talks to a model is not read at all.
+It counts, per aspect (aspects.toml), the guests whose reviews mention it without speaking against it and
+those who speak against it, and states which way they lean with those counts: "9 of 20 guests call it clean,
+8 like the location and 7 call it quiet. 3 complain of noise." (aspects with the same complaint count are
+named together). "Call it quiet" is the aspect's `praise_label`: a guest counts there when one of their
+reviews mentions the aspect and does not speak against it (aspects.py), nothing subtler. An aspect most of
+whose guests speak against it is never praised. It states only counts at least two reviews back, in one to
+three sentences, and records the review ids it read. A comment that talks to a model is not read at all.
 """
 
 from __future__ import annotations
@@ -14,20 +17,39 @@ from typing import Any, Iterable, Mapping, Optional
 from gfl_dagster.reviews.aspects import Vocabulary, is_instruction_like, mentions, vocabulary
 from gfl_dagster.reviews.review_rows import plain_text
 
-TEMPLATE_MODEL = "guest-summary-template-v1"
+TEMPLATE_MODEL = "guest-summary-template-v2"  # v2: says which way guests lean
 MIN_SUPPORT = 2  # reviews behind every aspect a summary states
-MOST_ASPECTS = 3  # in the first sentence
+MOST_ASPECTS = 3  # praised, in the first sentence
 MOST_COMPLAINTS = 2  # in the second
+NOTHING_TO_SAY = "no aspect is praised by two guests or spoken against in two reviews"
 
 
 @dataclass(frozen=True)
 class AspectCount:
     key: str
     label: str
+    praise_label: str
+    against_label: str
     guests: int  # distinct guests whose reviews mention it
     against: int  # of them, those who speak against it
+    praised: int  # of them, those with a review that mentions it without speaking against it
     review_ids: tuple[int, ...]  # the reviews that mention it
     against_ids: tuple[int, ...]  # the reviews that speak against it
+    praise_ids: tuple[int, ...]  # the others
+
+    @property
+    def mostly_against(self) -> bool:
+        """Most of the guests who mention it speak against it: a summary may not praise it."""
+        return 2 * self.against > self.guests
+
+    @property
+    def praisable(self) -> bool:
+        """Two guests, not only two reviews ("1 call it quiet" would not read), and not mostly against."""
+        return self.praised >= MIN_SUPPORT and not self.mostly_against
+
+    @property
+    def faultable(self) -> bool:
+        return len(self.against_ids) >= MIN_SUPPORT
 
 
 @dataclass(frozen=True)
@@ -63,21 +85,23 @@ def evidence(reviews: Iterable[Mapping[str, Any]], vocab: Optional[Vocabulary] =
         guest = _guest(review)
         guests.add(guest)
         for key, mention in mentions(text, vocab).items():
-            entry = by_aspect.setdefault(key, {"guests": set(), "against": set(), "ids": [], "against_ids": []})
-            entry["guests"].add(guest)
-            entry["ids"].append(review["id"])
-            if mention.against:
-                entry["against"].add(guest)
-                entry["against_ids"].append(review["id"])
-    counts = {key: AspectCount(key, vocab.aspect(key).label, len(entry["guests"]), len(entry["against"]),
-                               tuple(entry["ids"]), tuple(entry["against_ids"]))
+            entry = by_aspect.setdefault(key, {"guests": set(), "ids": [], "against": set(), "against_ids": [],
+                                               "praised": set(), "praise_ids": []})
+            side = "against" if mention.against else "praised"
+            for guests_key, ids_key in (("guests", "ids"), (side, f"{side.removesuffix('d')}_ids")):
+                entry[guests_key].add(guest)
+                entry[ids_key].append(review["id"])
+    counts = {key: AspectCount(key, vocab.aspect(key).label, vocab.aspect(key).praise_label,
+                               vocab.aspect(key).against_label, len(entry["guests"]), len(entry["against"]),
+                               len(entry["praised"]), tuple(entry["ids"]), tuple(entry["against_ids"]),
+                               tuple(entry["praise_ids"]))
               for key, entry in by_aspect.items()}
     return Evidence(len(guests), tuple(read), tuple(untrusted), counts)
 
 
 @dataclass(frozen=True)
 class GuestSummary:
-    text: Optional[str]  # None: no aspect is mentioned by two reviews or more
+    text: Optional[str]  # None: NOTHING_TO_SAY
     review_ids: tuple[int, ...]  # the reviews it was built from
     aspects: tuple[str, ...]  # the aspects it states
     model: str = TEMPLATE_MODEL
@@ -96,25 +120,25 @@ def _grouped(counts: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
 
 
 def template_summary(found: Evidence) -> GuestSummary:
-    """One to three sentences restating counts: nothing a guest did not write, nothing two reviews do not back."""
-    supported = [c for c in found.ranked() if len(c.review_ids) >= MIN_SUPPORT]
-    if not supported:
-        return GuestSummary(None, found.review_ids, ())
-    top = supported[:MOST_ASPECTS]
-    groups = _grouped([(c.guests, c.label) for c in top])
-    (number, labels), rest = groups[0], groups[1:]
-    noun = "guest" if found.guests == 1 else "guests"
-    verb = "mentions" if number == 1 else "mention"
-    first = [f"{number} of {found.guests} {noun} {verb} {_join(labels)}"] + [f"{n} {_join(ls)}" for n, ls in rest]
-    sentences = [_join(first) + "."]
-    complaints = sorted((c for c in supported if len(c.against_ids) >= MIN_SUPPORT),
+    """One to three sentences restating counts: nothing a guest did not write, nothing two reviews do not back,
+    no praise of what most of its guests speak against."""
+    praised = sorted((c for c in found.counts.values() if c.praisable),
+                     key=lambda c: (-c.praised, -c.guests, c.key))[:MOST_ASPECTS]
+    complaints = sorted((c for c in found.counts.values() if c.faultable),
                         key=lambda c: (-c.against, c.key))[:MOST_COMPLAINTS]
+    if not praised and not complaints:
+        return GuestSummary(None, found.review_ids, ())
+    noun = "guest" if found.guests == 1 else "guests"
+    of_guests = f" of {found.guests} {noun}"
+    sentences = []
+    if praised:
+        parts = [f"{c.praised} {c.praise_label}" for c in praised]
+        sentences.append(_join([parts[0].replace(" ", of_guests + " ", 1)] + parts[1:]) + ".")
     if complaints:
-        (number, labels), *rest = _grouped([(c.against, c.label) for c in complaints])
-        speak = "speaks" if number == 1 else "speak"
-        sentences.append(_join([f"{number} {speak} unfavourably of {_join(labels)}"]
-                               + [f"{n} of {_join(ls)}" for n, ls in rest]) + ".")
-    stated = tuple(dict.fromkeys(c.key for c in top + complaints))
+        (number, labels), *rest = _grouped([(c.against, c.against_label) for c in complaints])
+        lead = f"{number}{'' if praised else of_guests} {'complains' if number == 1 else 'complain'} of"
+        sentences.append(_join([f"{lead} {_join(labels)}"] + [f"{n} of {_join(ls)}" for n, ls in rest]) + ".")
+    stated = tuple(dict.fromkeys(c.key for c in praised + complaints))
     return GuestSummary(" ".join(sentences), found.review_ids, stated)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Optional
 
 from gfl_dagster.generation.generate import ChatModel, Generated, Template, generate_validated
-from gfl_dagster.reviews.guest_summary import GuestSummary, evidence, template_summary
+from gfl_dagster.reviews.guest_summary import NOTHING_TO_SAY, GuestSummary, evidence, template_summary
 from gfl_dagster.reviews.summary_check import check_summary
 from gfl_dagster.reviews.summary_prompt import chat_messages, review_data
 
@@ -19,7 +19,7 @@ def write_guest_summary(model: Optional[ChatModel], reviews: Iterable[Mapping[st
     found = evidence(reviews)
     template = template_summary(found)
     if template.text is None:
-        return Generated(None, template.model, ["no aspect is mentioned by two reviews"]), template
+        return Generated(None, template.model, [NOTHING_TO_SAY]), template
     shown = (review_data(reviews, found),)
     generated = generate_validated(model, chat_messages(reviews, found),
                                    lambda text: check_summary(text, reviews, found, shown),

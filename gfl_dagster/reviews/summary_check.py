@@ -3,10 +3,13 @@
 A summary is stored only if this finds no problem:
 - plain prose of one to three sentences (no markup, URLs, JSON, echoed input, talk about the prompt), and no
   instruction-like text;
-- every aspect it states (aspects.toml, in any language) is mentioned by at least two of the reviews read, and
-  every aspect it says guests spoke against ("3 complain about noise") by at least two reviews that do;
+- every aspect it states (aspects.toml, in any language) is mentioned by at least two of the reviews read,
+  every aspect it says guests spoke against ("3 complain of noise") by at least two reviews that do, and every
+  aspect it praises ("call it quiet", "the quiet room") by at least two that mention it without speaking
+  against it;
+- it praises no aspect most of whose guests speak against it;
 - every count it states is the measured one: "N of M guests" has M the guests read, and a count beside an
-  aspect is the guests who mention it (or speak against it);
+  aspect is the guests who mention it, speak against it or praise it, as the clause says;
 - any other concrete claim (a pool, "5 minutes to the MRT", a place: generation/grounding.py) is backed by at
   least two reviews.
 Reviews whose comment addresses a model are never evidence (guest_summary.evidence leaves them out).
@@ -34,12 +37,25 @@ _OF_GUESTS = re.compile(r"\b(\d+)\s+of\s+(?:the\s+)?(\d+)\s+(?:guests?|reviews?|
 _COUNT = re.compile(r"(?<![\w.])(\d+)(?![\w.])")
 
 
+def _side(key: str, clause: str, against: bool, unlabelled: dict) -> str:
+    """What a clause says of an aspect it states: "against" it, "praise" ("call it quiet", "a quiet flat"), or
+    only "mention" it (its neutral label: "12 mention noise")."""
+    if against or (key in unlabelled and unlabelled[key].against):
+        return "against"
+    praise_label = vocabulary().aspect(key).praise_label
+    return "praise" if key in unlabelled or praise_label.casefold() in clause.casefold() else "mention"
+
+
+_SIDES = {"against": ("against", "against_ids", "speak against"), "praise": ("praised", "praise_ids", "praise"),
+          "mention": ("guests", "review_ids", "mention")}
+
+
 def _clause_problems(clause: str, found: Evidence, against: bool, listed: list[int]) -> list[str]:
     """`against`: the sentence has said, in this clause or before it, that guests spoke against something;
     `listed`: the counts of the clause this one continues a list of ("12 mention A, B and C")."""
     problems = []
     stated = mentions(clause)
-    # A label names an aspect and takes no side ("2 noise"): only the clause's other words can speak against it.
+    # A label names an aspect and takes no side ("2 noise"): only the clause's other words say which side.
     unlabelled = mentions(re.sub("|".join(re.escape(a.label) for a in vocabulary().aspects), " ", clause,
                                  flags=re.IGNORECASE))
     for match in _OF_GUESTS.finditer(clause):
@@ -49,15 +65,18 @@ def _clause_problems(clause: str, found: Evidence, against: bool, listed: list[i
     for key in stated:
         count = found.counts.get(key)
         label = vocabulary().aspect(key).label
-        negative = against or (key in unlabelled and unlabelled[key].against)
-        backing = (count.against_ids if negative else count.review_ids) if count else ()
+        side = _side(key, clause, against, unlabelled)
+        measured_field, backing_field, kind = _SIDES[side]
+        if side == "praise" and count and count.mostly_against:
+            problems.append(f'says guests {count.praise_label} ("{clause.strip()}") but {count.against} of the '
+                            f"{count.guests} guests who mention {label} speak against it")
+        backing = getattr(count, backing_field) if count else ()
         if len(backing) < MIN_SUPPORT:
-            kind = "speak against" if negative else "mention"
             problems.append(f'states {label} ("{clause.strip()}") but {len(backing)} of the listing\'s reviews '
                             f"{kind} it (at least {MIN_SUPPORT} needed)")
             continue
-        measured = count.against if negative else count.guests
-        problems += [f'says {n} guests about {label} ("{clause.strip()}") but {measured} do' for n in counts
+        measured = getattr(count, measured_field)
+        problems += [f'says {n} guests about {label} ("{clause.strip()}") but {measured} {kind} it' for n in counts
                      if n != measured]
     return problems
 
@@ -95,7 +114,7 @@ def check_summary(text: str, reviews: Iterable[Mapping[str, Any]], found: Option
     if is_instruction_like(stripped):
         problems.append("contains instruction-like text")
     for sentence in sentences:
-        against = False  # "3 speak unfavourably of noise and 2 of the wifi": carried on to the sentence's end
+        against = False  # "3 complain of noise and 2 of wifi problems": carried on to the sentence's end
         listed: list[int] = []
         parts = _CLAUSE.split(sentence)
         for clause, separator in zip(parts[::2], parts[1::2] + [""]):
