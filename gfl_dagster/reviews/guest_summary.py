@@ -112,7 +112,7 @@ def _join(parts: list[str]) -> str:
 
 
 def _grouped(counts: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
-    """Aspects with the same count said once ("2 mention cleanliness and noise"), in the given order."""
+    """Complaints with the same count said once ("3 complain of noise and a small space"), in the given order."""
     groups: dict[int, list[str]] = {}
     for number, label in counts:
         groups.setdefault(number, []).append(label)
@@ -120,7 +120,7 @@ def _grouped(counts: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
 
 
 def template_summary(found: Evidence) -> GuestSummary:
-    """One to three sentences restating counts: nothing a guest did not write, nothing two reviews do not back,
+    """One or two sentences restating counts: nothing a guest did not write, nothing two reviews do not back,
     no praise of what most of its guests speak against."""
     praised = sorted((c for c in found.counts.values() if c.praisable),
                      key=lambda c: (-c.praised, -c.guests, c.key))[:MOST_ASPECTS]
