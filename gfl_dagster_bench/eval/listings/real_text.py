@@ -58,11 +58,7 @@ import pysbd
 
 from gfl_dagster.generation.folding import fold
 from gfl_dagster.listings.detailed_rows import HOST_TEXTS, parse_detailed_csv
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from gfl_dagster.toml_reader import tomllib
 
 HERE = Path(__file__).resolve().parent
 VOCABULARY = HERE / "real_text_vocabulary.toml"
