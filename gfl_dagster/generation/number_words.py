@@ -19,7 +19,22 @@ BASE_WORDS = tuple(_UNITS + _TENS + ["hundred"])
 
 
 def _either(words) -> str:
-    return "|".join(sorted(words, key=len, reverse=True))  # "seventeen" before "seven"
+    """An alternation of `words` as a trie ("s(?:even(?:teen)?|ix(?:ty)?)|ten"): tried letter by letter, not word by
+    word, which keeps the grounding check's scan of every word boundary fast."""
+    words = sorted(set(words))
+    if len(words) == 1:
+        return re.escape(words[0])
+    by_first: dict[str, list[str]] = {}
+    for word in words:
+        by_first.setdefault(word[0], []).append(word[1:])
+    branches = []
+    for first, rests in sorted(by_first.items()):
+        longer = [rest for rest in rests if rest]
+        branch = re.escape(first)
+        if longer:
+            branch += f"(?:{_either(longer)})" + ("?" if "" in rests else "")
+        branches.append(branch)
+    return "|".join(branches)
 
 
 _UNDER_100 = rf"(?:(?:{_either(_TENS)})(?:[\s-](?:{_either(_UNITS[1:10])}))?|(?:{_either(_UNITS)}))"
