@@ -22,7 +22,7 @@ from typing import Any, Iterator, NoReturn
 import pytest
 
 from gfl_dagster.cli.processes import free_port  # noqa: F401 (the tests' one free-port finder)
-from gfl_dagster.resources import model_client
+from gfl_dagster.clients import model_client
 from gfl_dagster.resources.embedder import EmbedderResource, _DIMENSIONS
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster_bench.fault_proxy import _DIRECT, CHAT, FaultProxy

@@ -55,6 +55,23 @@ def test_the_floor_probe_loads_only_in_the_benchmark_code_location():
     assert "freshness_probe_job" not in defs.get_repository_def().job_names
 
 
+def test_the_readme_diagram_shows_every_asset_and_dependency():
+    """The README's mermaid diagram of the loop names each asset as Dagster does, with each of its
+    dependencies as a solid arrow; the dotted arrows are what happens outside the graph."""
+    import re
+
+    from gfl_dagster_tests.conftest import PROJECT_DIR
+
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    diagram = re.search(r"## The asset graph\n.*?```mermaid\n(.*?)```", readme, re.DOTALL).group(1)
+    drawn = set(re.findall(r"^\s*(\w+) --> (\w+)\s*$", diagram, re.MULTILINE))
+    graph = defs.resolve_asset_graph()
+    depends = {(parent.to_user_string(), key.to_user_string())
+               for key in graph.get_all_asset_keys() for parent in graph.get(key).parent_keys}
+    assert depends - drawn == set(), "dependencies missing from the README's diagram"
+    assert drawn - depends == set(), "arrows in the README's diagram that the graph does not have"
+
+
 def test_load_registers_areas_as_partitions(instance, resources):
     result = load(instance, resources)
     metadata = result.get_asset_materialization_events()[0].materialization.metadata

@@ -134,16 +134,23 @@ def test_canary_secrets_appear_in_no_file_event_or_output(tmp_path, database):
     # The embedded server trusts local connections: any password is accepted, and must then travel nowhere.
     url = make_url(database.url()).set(password=password).render_as_string(hide_password=False)
     home = tmp_path / "home"
+    # One real listing that one audience suits (a $45 shared room: budget backpackers), so the sync sends the model
+    # both kinds of request, a description and ads, and no more of them than that: each answer SmolLM2 writes is
+    # refused and asked again, which is most of this test's time.
+    lines = BUNDLED_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
+    one = tmp_path / "one.csv"
+    one.write_text(lines[0] + next(line for line in lines if line.startswith("2653544,")), encoding="utf-8")
     port = free_port()
     with serving([sys.executable, "-c", _SERVE_CHAT, str(port), key, CHAT_MODEL, str(os.getpid())], port, 120) as server:
         env = {**os.environ, "GFL_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "DATABASE_URL": url,
                "OPENAI_API_KEY": key, "OPENAI_BASE_URL": f"{server}/v1", "GFL_CHAT_MODEL": CHAT_MODEL,
-               "GFL_EMBEDDER": "local", "GFL_CSV": str(BUNDLED_CSV)}
+               "GFL_EMBEDDER": "local", "GFL_CSV": str(one)}
         gfl = str(Path(sys.executable).parent / "gfl")
         with database.engine().begin() as connection:
-            connection.execute(text("TRUNCATE listings, listing_descriptions, listing_sync, sync_failures"))
+            connection.execute(text("TRUNCATE listings, listing_descriptions, listing_sync, sync_failures, listing_ads, "
+                                    "model_usage"))
         outputs = [subprocess.run([gfl, *args], env=env, capture_output=True, text=True, timeout=600)
-                   for args in (["sync", "--load", str(BUNDLED_CSV), "--limit", "1"], ["status"], ["db", "url"], ["show", "1"],
+                   for args in (["sync", "--load", str(one)], ["status"], ["db", "url"], ["show", "2653544"],
                                 ["search", "a quiet room"])]
     assert outputs[0].returncode in (0, 1), outputs[0].stderr[-2000:]  # 1: a check failed, still no leak
     assert "***" in outputs[2].stdout
@@ -153,10 +160,14 @@ def test_canary_secrets_appear_in_no_file_event_or_output(tmp_path, database):
     leaked = [path for path in home.rglob("*") if path.is_file()
               and any(canary.encode() in path.read_bytes() for canary in (key, password))]
     assert not leaked, leaked
+    assert "2653544" in outputs[3].stdout, outputs[3].stdout
     with database.engine().connect() as connection:
         described = connection.execute(text("SELECT count(*) FROM listing_descriptions")).scalar_one()
-    # One listing: its description and its ads (a sync writes both) each a request to the model server.
-    assert described == 1, "the run really went through the model server"
+        requests = dict(connection.execute(text("SELECT asset, sum(requests) FROM model_usage WHERE model = :model "
+                                                "GROUP BY asset"), {"model": CHAT_MODEL}).all())
+    # The run really went through the model server: the description and the ads each asked it (the key accepted).
+    assert described == 1
+    assert requests.get("listing_descriptions", 0) >= 1 and requests.get("listing_ads", 0) >= 1, requests
 
 
 def test_gfl_up_killed_restarted_and_its_children_supervised(tmp_path):

@@ -13,7 +13,7 @@ import gfl_dagster
 PACKAGE = Path(gfl_dagster.__file__).parent
 # Shared machinery, and the project-wide modules beside the folders that are shared too.
 SHARED = {"db", "stores", "change_capture", "clients", "resources", "generation", "spec", "settings",
-          "dagster_instance"}
+          "dagster_instance", "toml_reader"}
 DOMAINS = {"listings", "reviews", "search", "ads", "feedback", "recommendations"}
 
 

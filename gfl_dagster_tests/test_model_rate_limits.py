@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from gfl_dagster.resources.model_client import retry_after_s
+from gfl_dagster.clients.model_client import retry_after_s
 from gfl_dagster_bench.fault_proxy import CHAT, FaultProxy, error
 from gfl_dagster_tests.model_servers import chat_client
 

@@ -23,6 +23,7 @@ import openai
 import pytest
 from sqlalchemy import text
 
+from gfl_dagster.clients.model_client import ModelSettingError
 from gfl_dagster.generation.generate import Generated
 from gfl_dagster.listings.csv_rows import parse_csv
 from gfl_dagster.listings.describe import describe_area, describe_listing
@@ -34,7 +35,7 @@ from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.listings.vocabulary import city_areas
 from gfl_dagster.resources.embedder import EmbedderResource, _DIMENSIONS
-from gfl_dagster.resources.model_client import ModelClientResource, ModelSettingError
+from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.stores.pgvector import PgVectorStore
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 

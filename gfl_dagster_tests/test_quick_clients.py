@@ -44,3 +44,26 @@ def test_with_nothing_configured_the_quick_commands_need_no_model_service():
     assert (project.embedder.backend, project.embedder.service, project.embedder.threads) == ("local", None, 1)
     assert project.vector_store.backend == "pgvector"
     assert resources_from_env()["model_client"].chat_model is None
+
+
+def test_with_a_chat_model_the_model_service_client_comes_without_dagster():
+    """The model service has its Dagster-free twin too (clients/model_client.py), which the resource delegates to:
+    a quick command configured for a chat model builds it without importing Dagster."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import sys; from gfl_dagster.cli.project import ProjectClients; client = ProjectClients().model_client; "
+             "print(type(client).__module__, client.chat_model, client.has_chat, "
+             "any(m == 'dagster' or m.startswith('dagster.') for m in sys.modules))")
+    env = {**os.environ, settings.GFL_CHAT_MODEL: "tiny-chat", settings.OPENAI_BASE_URL: "http://127.0.0.1:9/v1"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["gfl_dagster.clients.model_client", "tiny-chat", "True", "False"]
+
+    from gfl_dagster.resources.model_client import ModelClientResource
+
+    resource = ModelClientResource(chat_model="tiny-chat", base_url="http://127.0.0.1:9/v1", attempts=2)
+    assert resource.client() is resource.client(), "one client: its usage is the resource's"
+    assert (resource.client().chat_model, resource.client().attempts) == ("tiny-chat", 2)
+    assert resource.usage is resource.client().usage

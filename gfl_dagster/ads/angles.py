@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
-from gfl_dagster.ads.audiences import _SLUG, _TEXT, DEFAULT_PATH, _checked, tomllib
+from gfl_dagster.ads.audiences import _SLUG, _TEXT, DEFAULT_PATH, _checked
 from gfl_dagster.listings.description_check import ROOM_PHRASES, dollar_amounts
 from gfl_dagster.listings.facts import description_input
+from gfl_dagster.toml_reader import tomllib
 
 _ROOM_WORDS = {"Entire home/apt": "the entire home", "Private room": "a private room",
                "Shared room": "a shared room", "Hotel room": "a hotel room"}

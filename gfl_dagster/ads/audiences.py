@@ -18,19 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    try:
-        import tomli as tomllib
-    except ModuleNotFoundError:
-        raise ImportError("reading gfl_dagster/ads/audiences.toml needs Python >= 3.11 (tomllib) "
-                          "or, on Python 3.10, the tomli package: pip install tomli") from None
-
 from gfl_dagster.listings.csv_rows import ROOM_TYPES
 from gfl_dagster.listings.amenities import default_amenity_map
 from gfl_dagster.listings.fact_support import listing_amenity_features
 from gfl_dagster.listings.facts import format_price
+from gfl_dagster.toml_reader import tomllib
 
 DEFAULT_PATH = Path(__file__).with_name("audiences.toml")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

@@ -4,11 +4,12 @@ configured as the resources are (resources/from_env.py `configuration()`), witho
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Optional
 
 from sqlalchemy import Engine
 
 from gfl_dagster.clients.embedder import Embedder
+from gfl_dagster.clients.model_client import ModelClient
 from gfl_dagster.clients.vector_store import VectorStoreClient
 from gfl_dagster.db.engine import start_database
 from gfl_dagster.resources.from_env import plain_configuration
@@ -25,17 +26,14 @@ class ProjectClients:
         return start_database(self.config["database"]["database_url"])
 
     @functools.cached_property
-    def model_client(self) -> Optional[Any]:
+    def model_client(self) -> Optional[ModelClient]:
         """The model service, or None when nothing is configured to use it (no chat model, the local embedder):
         searches then read the sentence by the rules and recommendations come from the template, as with
         the resource, whose client would never be called."""
         settings = self.config["model_client"]
         if settings["chat_model"] is None and self.config["embedder"]["backend"] == "local":
             return None
-        # The one part without a plain counterpart yet: its calls to a remote service dwarf Dagster's import.
-        from gfl_dagster.resources.model_client import ModelClientResource
-
-        return ModelClientResource(**settings)
+        return ModelClient(**settings)
 
     @functools.cached_property
     def embedder(self) -> Embedder:

@@ -19,10 +19,7 @@ from typing import Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from gfl_dagster.toml_reader import tomllib
 
 DEFAULT_TRUTH = Path(__file__).with_name("market_truth.toml")
 

@@ -1,5 +1,7 @@
 """Folding text for matching: lower case, no accents, plain quotes and dashes, the same length as the input,
-so that spans found in the folded text apply to the original. Shared by the grounding and debris checks."""
+so that spans found in the folded text apply to the original. The project's one folding: the grounding and
+debris checks, the vocabularies (cities, amenities, aspects), query understanding (search/understanding_text.py
+reads apostrophes on top of it) and the evaluation's scoring all match through `fold`."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import Iterable
 
 _PLAIN = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
-                        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+                        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
+                        "\u2212": "-",
                         "\u00a0": " ", "\u3000": " ", "\u00b2": "2"})
 
 

@@ -100,6 +100,7 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 from gfl_dagster.generation.folding import WORDS, mask, words_of, fold
+from gfl_dagster.generation.number_words import BASE_WORDS, PATTERN as NUMBER_IN_WORDS, number_in_words
 
 
 @dataclass(frozen=True)
@@ -349,13 +350,11 @@ _REGION_CODES = (
     "OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC BC ON QC AB MB SK NS NB NL PE"
 ).split()
 
-_NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "single": 1,
-}
+# Numbers in words are read by generation/number_words.py (text2num); "single" is one too ("a single bed").
+_WORDS_NUM = rf"(?:{NUMBER_IN_WORDS}|single)"
 _ORDINALS = {"ground": 0, "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
              "eighth": 8, "ninth": 9, "tenth": 10}
-_NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
+_NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|" + _WORDS_NUM + r")"
 
 # Units of quantities. "size"/"distance"/"rating" units are backed only by the same
 # unit and number in a support text; "number" units by the number anywhere in the data.
@@ -521,13 +520,13 @@ _QUANTITY_RE = re.compile(
     + r"|(?P<sleeps>sleeps|accommodates|up\s+to)\s+(?P<num2>" + _NUM + r")(?!\s*(?:nights?|reviews?|%|\$))" + _E
     + r"|" + _B + r"(?P<ordinal>\d+(?=st|nd|rd|th)|" + "|".join(_ORDINALS) + r")(?:st|nd|rd|th)?[\s-]+floor" + _E
     + r"|\$\s*(?P<money>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?P<mk>k)?"
-    + r"|" + _B + r"(?P<star>\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")\s*-\s*star"
+    + r"|" + _B + r"(?P<star>\d+(?:\.\d+)?|" + _WORDS_NUM + r")\s*-\s*star"
     + r"|" + _B + r"(?P<score>\d(?:\.\d+)?)\s+(?:guest\s+)?rating" + _E
     + r"|" + _B + r"rated\s+(?P<score2>\d(?:\.\d+)?)(?!\s*(?:nights?|%))" + _E
     + r"|" + _B + r"(?P<score3>\d+(?:\.\d+)?)\s*(?:out\s+of|/)\s*(?:5|10)" + _E
 )
 _QUANTITY_TRIGGER = re.compile(r"\$|" + _B + r"(?:\d|sleeps|accommodates|up\s+to|rated|"
-                               + "|".join(list(_NUMBER_WORDS) + list(_ORDINALS)) + ")")
+                               + "|".join([*BASE_WORDS, "single", *_ORDINALS]) + ")")
 # Words that may stand between a number and its unit ("4 different bedrooms") only if not these.
 _NOT_ADJECTIVES = frozenset("or and to of the a an than more less fewer per in on at for from with by is are was "
                             "were has have had plus minus times out".split())
@@ -606,8 +605,11 @@ class _Index:
 
 def _number(text: str) -> float | None:
     text = text.strip()
-    if text in _NUMBER_WORDS:
-        return float(_NUMBER_WORDS[text])
+    if text == "single":
+        return 1.0
+    if text[:1].isalpha():
+        value = number_in_words(text)
+        return None if value is None else float(value)
     try:
         return float(text.replace(",", ""))
     except ValueError:

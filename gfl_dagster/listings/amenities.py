@@ -17,11 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from gfl_dagster.generation.folding import fold
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from gfl_dagster.toml_reader import tomllib
 
 DEFAULT_PATH = Path(__file__).with_name("amenities.toml")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

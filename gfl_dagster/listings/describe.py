@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 
 from sqlalchemy import Connection, Engine
 
+from gfl_dagster.clients.model_client import ModelSettingError
 from gfl_dagster.db import queries, tables
 from gfl_dagster.change_capture.area_lock import area_lock
 from gfl_dagster.change_capture.poison import is_poison
@@ -33,7 +34,7 @@ from gfl_dagster.listings.description_prompt import (
     host_words,
     template_description,
 )
-from gfl_dagster.resources.model_client import ModelClientResource, ModelSettingError
+from gfl_dagster.resources.model_client import ModelClientResource
 
 STAGE = "description"
 COMMIT_EVERY = 32

@@ -19,7 +19,8 @@ import json
 
 from gfl_dagster.generation.debris import debris_problems
 from gfl_dagster.generation.grounding import Support, unsupported_claims
-from gfl_dagster.listings.description_prompt import URL_PATTERN, quoted_name
+from gfl_dagster.generation.plain_text import plain_text_problems
+from gfl_dagster.listings.description_prompt import quoted_name
 from gfl_dagster.listings.fact_support import backed_features, measures
 from gfl_dagster.listings.facts import description_input
 from gfl_dagster.listings.vocabulary import city_areas, city_names, other_city_names
@@ -27,8 +28,6 @@ from gfl_dagster.listings.vocabulary import city_areas, city_names, other_city_n
 MIN_LENGTH = 20
 MAX_LENGTH = 800
 
-MARKUP_PATTERN = re.compile(r"(<[a-zA-Z/!][^>]*>|```|\*\*|__|^\s*#|^\s*[-*]\s|\[[^\]]*\]\([^)]*\))", re.MULTILINE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _AMOUNT = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?")
 
 # Phrases that assert a room type; a description may use only its own type's phrases.
@@ -48,22 +47,6 @@ def without_fragments(text: str, fragments: Iterable[str]) -> str:
 
 def dollar_amounts(text: str) -> list[float]:
     return [float(whole.replace(",", "") + ("." + cents if cents else "")) for whole, cents in _AMOUNT.findall(text)]
-
-
-def plain_text_problems(text: str, max_length: int, min_length: int = 0) -> list[str]:
-    """What keeps generated text from being plain text of a sensible length."""
-    problems = []
-    if len(text) < min_length:
-        problems.append(f"too short ({len(text)} characters, minimum {min_length})")
-    if len(text) > max_length:
-        problems.append(f"too long ({len(text)} characters, maximum {max_length})")
-    if URL_PATTERN.search(text):
-        problems.append("contains a URL")
-    if MARKUP_PATTERN.search(text):
-        problems.append("contains markup")
-    if _CONTROL.search(text):
-        problems.append("contains control characters")
-    return problems
 
 
 def listing_support(listing: Mapping[str, Any], known_places: Iterable[str] = ()) -> Support:

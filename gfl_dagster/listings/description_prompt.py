@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any, Mapping
 
+from gfl_dagster.generation.plain_text import URL_PATTERN
+
 PROMPT_VERSION = "listing-description-v2"
 TEMPLATE_MODEL = "template-v2"
 MAX_HOST_WORDS = 600  # characters of the host's own text shown to the model, as marked data
@@ -47,7 +49,6 @@ def chat_messages(facts: Mapping[str, Any], host_text: str | None = None) -> lis
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
 
 
-URL_PATTERN = re.compile(r"(https?://|www\.|\b[\w-]+\.(com|net|org|io|ly|co)\b)", re.IGNORECASE)
 _MARKUP_CHARACTERS = re.compile(r"[<>`*_#\[\]|~]+")
 
 

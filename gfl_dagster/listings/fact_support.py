@@ -14,7 +14,6 @@ has none of these facts, and backs nothing more than before.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, Mapping
 
 from gfl_dagster.generation.grounding import FEATURES, MEASURES
 from gfl_dagster.listings.amenities import amenity_features, default_amenity_map
+from gfl_dagster.toml_reader import tomllib
 
 DEFAULT_PATH = Path(__file__).with_name("fact_claims.toml")
 

@@ -9,12 +9,12 @@ listing is in, as it accepts the listing's own neighbourhood.
 from __future__ import annotations
 
 import functools
-import tomllib
 from dataclasses import dataclass
 from importlib import resources as package_files
 from typing import Iterable
 
 from gfl_dagster.generation.folding import fold
+from gfl_dagster.toml_reader import tomllib
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ apart; nothing else (irony, comparisons, "could be cleaner") is understood.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +17,7 @@ from importlib import resources
 from typing import Iterable, Optional
 
 from gfl_dagster.generation.folding import fold
+from gfl_dagster.toml_reader import tomllib
 
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _CLAUSE = re.compile(r"[.!?;:\n\u3002\uff01\uff1f\uff1b,\uff0c\u3001]+|\s-\s|\bbut\b")

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from gfl_dagster.generation.debris import debris_problems
 from gfl_dagster.generation.grounding import Support, unsupported_claims
-from gfl_dagster.listings.description_check import plain_text_problems
+from gfl_dagster.generation.plain_text import plain_text_problems
 from gfl_dagster.reviews.aspects import is_instruction_like, mentions, speaks_against, vocabulary
 from gfl_dagster.reviews.guest_summary import MIN_SUPPORT, Evidence, evidence
 from gfl_dagster.reviews.review_rows import plain_text

@@ -13,13 +13,8 @@ import json
 import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from gfl_dagster.listings.description_check import (
-    ROOM_PHRASES,
-    URL_PATTERN,
-    dollar_amounts,
-    plain_text_problems,
-    without_fragments,
-)
+from gfl_dagster.generation.plain_text import URL_PATTERN, plain_text_problems
+from gfl_dagster.listings.description_check import ROOM_PHRASES, dollar_amounts, without_fragments
 from gfl_dagster.listings.facts import format_price, review_band
 from gfl_dagster.listings.vocabulary import city_areas
 from gfl_dagster.listings.description_prompt import quoted_name

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Callable
+
+from gfl_dagster.toml_reader import tomllib
 
 VOCABULARY = Path(__file__).with_name("understanding_vocabulary.toml")
 MAX_GUESTS = 30  # "for 40" is not a party size: likely a price

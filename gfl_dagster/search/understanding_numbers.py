@@ -1,8 +1,8 @@
 """Numbers in words become digits before the rules run: "one fifty" -> 150, "a hundred and twenty" -> 120.
 
 The words are read by text2num (`text_to_num`, a maintained library that also reads French, Spanish,
-German, Italian, Portuguese, Dutch and Danish numbers); what is ours is only the colloquial price
-reading on top of it: "one fifty" and "two twenty five" are 150 and 225 (a digit then a number from 10
+German, Italian, Portuguese, Dutch and Danish numbers) through generation/number_words.py, the reader the
+grounding check uses too; what is ours is only the colloquial price reading on top of it: "one fifty" and "two twenty five" are 150 and 225 (a digit then a number from 10
 to 99: how prices are said aloud), and "and a half" adds 0.5 ("two and a half baths").
 
 The rewrite keeps the map from each character of the folded text back to the sentence, so a rule that
@@ -11,26 +11,13 @@ matches "150" still reports (and removes from the search text) the words "one fi
 
 from __future__ import annotations
 
-import functools
 import re
 
-from text_to_num import alpha2digit, text2num
+from gfl_dagster.generation.number_words import is_number_word as _is_number_word, numbers_in
 
 _WORD = re.compile(r"[a-z]+")
 _JOINERS = frozenset({"and"})  # "a hundred and twenty"
 _HALF = re.compile(r"(?P<n>\d+)\s+and\s+a\s+half\b|\b(?P<one>a|one)\s+and\s+a\s+half\b")
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_number_word(word: str) -> bool:
-    """A cardinal text2num reads ("fifty", "hundred"); not a plural ("tens", "hundreds")."""
-    if word.endswith("s") and word != "six":
-        return False
-    try:
-        text2num(word, "en")
-    except ValueError:
-        return False
-    return True
 
 
 def _joined(between: str) -> bool:
@@ -40,7 +27,7 @@ def _joined(between: str) -> bool:
 
 def _digits(run: str) -> str | None:
     """The digits a run of number words stands for, or None when it is not one number."""
-    groups = alpha2digit(run.replace("-", " "), "en", threshold=0).split()
+    groups = numbers_in(run)
     if not groups or not all(g.isdigit() for g in groups):
         return None
     if len(groups) == 1:

@@ -1,47 +1,33 @@
-"""Folding a sentence for matching: lower case, no accents, apostrophes handled, with a map back to the
-sentence's offsets; and the filler words that never carry meaning for a search."""
+"""Folding a sentence for matching (the project's folding, with apostrophes read as a search reads them),
+with a map back to the sentence's offsets; and the filler words that never carry meaning for a search."""
 
 from __future__ import annotations
 
-import functools
 import re
-import unicodedata
+
+from gfl_dagster.generation import folding
 
 _APOSTROPHES = frozenset("'’`´ʼ‘")
-_DASHES = frozenset("‐‑‒–—―−")
 SENTINEL = "\x00"  # replaces consumed text in the working copy: no rule can match across it
 
 
 def fold(sentence: str) -> tuple[str, list[int]]:
     """(folded text, offset in `sentence` of each folded character).
 
-    Elided articles become words ("l'Eixample" -> "l eixample"); other apostrophes go ("Hell's" ->
-    "hells"); dashes become "-"; accents are stripped; case is folded.
+    generation/folding.py folds (lower case, no accents, plain dashes); then elided articles become words
+    ("l'Eixample" -> "l eixample") and other apostrophes go ("Hell's" -> "hells").
     """
     out: list[str] = []
     where: list[int] = []
-    for i, ch in enumerate(sentence):
-        if ch in _APOSTROPHES:
+    for i, ch in enumerate(folding.fold(sentence)):  # one character for each of the sentence's
+        if ch == "'" or sentence[i] in _APOSTROPHES:
             if out and out[-1] in "ld" and (len(out) == 1 or not out[-2].isalnum()):
                 out.append(" ")
                 where.append(i)
             continue
-        if ch in _DASHES:
-            folded = "-"
-        elif ch.isascii():
-            folded = ch.lower()
-        else:
-            folded = fold_char(ch)
-        for c in folded:
-            out.append(c)
-            where.append(i)
+        out.append(ch)
+        where.append(i)
     return "".join(out), where
-
-
-@functools.lru_cache(maxsize=4096)
-def fold_char(ch: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", ch)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 TOKEN = re.compile(r"[a-z0-9]+")

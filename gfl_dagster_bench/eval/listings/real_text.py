@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import hashlib
 import json
 import math
@@ -58,11 +59,7 @@ import pysbd
 
 from gfl_dagster.generation.folding import fold
 from gfl_dagster.listings.detailed_rows import HOST_TEXTS, parse_detailed_csv
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from gfl_dagster.toml_reader import tomllib
 
 HERE = Path(__file__).resolve().parent
 VOCABULARY = HERE / "real_text_vocabulary.toml"
@@ -94,8 +91,15 @@ def split_sentences(text: str | None) -> list[str]:
     sentences = []
     for line in (text or "").split("\n"):
         if line.strip():
-            sentences.extend(" ".join(s.split()) for s in _SEGMENTER.segment(line) if s.strip())
+            sentences.extend(_line_sentences(line))
     return sentences
+
+
+@functools.lru_cache(maxsize=None)
+def _line_sentences(line: str) -> tuple[str, ...]:
+    """pysbd's sentences of one line, once per line: hosts with several listings repeat their text (Singapore's
+    40,168 lines are 13,633 different ones), and pysbd spends most of the sets' build compiling its patterns."""
+    return tuple(" ".join(s.split()) for s in _SEGMENTER.segment(line) if s.strip())
 
 
 def is_english_prose(sentence: str) -> bool:

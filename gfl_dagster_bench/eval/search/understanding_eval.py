@@ -13,10 +13,10 @@ import csv
 import gzip
 import json
 import time
-import unicodedata
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
+from gfl_dagster.generation.folding import fold
 from gfl_dagster.search.understanding import Places, places_from_pairs, price_bands, understand
 from gfl_dagster_bench.common import percentile
 
@@ -53,8 +53,7 @@ def price_bands_from_csv(path: str | Path) -> dict[str, tuple[float, float]]:
 
 
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
+    return " ".join(fold(text).split())
 
 
 # ---------------------------------------------------------------------------------------------
