@@ -43,14 +43,15 @@ def test_gfl_sync_show_status_and_load(engine, tmp_path):
     with engine.connect() as connection:
         listing_id = connection.execute(text("SELECT min(id) FROM listings WHERE area = 'Queens'")).scalar()
     shown = json.loads(runner.invoke(cli, ["show", str(listing_id), "--json"]).output)
-    assert set(shown) == {"source", "description", "ads", "vector"}
+    assert set(shown) == {"source", "description", "guest_summary", "ads", "vector"}
+    assert shown["guest_summary"] is None  # no reviews loaded
     assert shown["source"]["id"] == listing_id and shown["source"]["neighbourhood_group"] == "Queens"
     assert shown["description"]["model"] == "template-v2"
     assert shown["vector"]["properties"]["id"] == listing_id
     assert shown["vector"]["properties"]["room_type"] == shown["source"]["room_type"]
     assert shown["vector"]["synced_version"] == shown["source"]["version"]
     absent = json.loads(runner.invoke(cli, ["show", "1", "--json"]).output)
-    assert absent == {"source": None, "description": None, "ads": [], "vector": None}
+    assert absent == {"source": None, "description": None, "guest_summary": None, "ads": [], "vector": None}
 
     status = {row["area"]: row for row in json.loads(runner.invoke(cli, ["status", "--json"]).output)["areas"]}
     assert status["Queens"]["pending"] == 0 and status["Queens"]["synced_rows"] == status["Queens"]["source_rows"]
@@ -58,7 +59,7 @@ def test_gfl_sync_show_status_and_load(engine, tmp_path):
 
     bad = write_csv(tmp_path / "bad.csv", HEADER_18, "x1,Bad,1,H,Queens,Astoria,40.7,-73.9,Private room,60,1,0,,,1,0,0,")
     loaded = runner.invoke(cli, ["load", str(bad)])
-    assert loaded.exit_code == 0 and "1 rejected" in loaded.output and "line 2 (id x1)" in loaded.output
+    assert loaded.exit_code == 0 and "1 rejected" in loaded.output and "line 2 (listing x1)" in loaded.output
     unknown = runner.invoke(cli, ["sync", "--partition", "Atlantis"])
     assert unknown.exit_code == 2 and "unknown partition 'Atlantis'" in unknown.output
 
