@@ -134,7 +134,7 @@ def test_recommendations_follow_a_users_events_and_refresh_only_that_user(synced
                            Event("book", "alice", brooklyn[2]), Event("view", "bob", brooklyn[3])])
     with resources["vector_store"].session(LISTINGS) as store:
         bucket = _bucket(synced, "alice")
-        report = refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
+        report = refresh_bucket(synced, store, resources["model_client"], bucket)
         assert "alice" in report.users_refreshed
         with synced.connect() as connection:
             stored = connection.execute(queries.RECOMMENDATION_FOR, {"user_id": "alice"}).mappings().one()
@@ -145,11 +145,11 @@ def test_recommendations_follow_a_users_events_and_refresh_only_that_user(synced
         calls = []
         real = refresh_module.recommend_for_user
         monkeypatch.setattr(refresh_module, "recommend_for_user",
-                            lambda *a, **k: calls.append(a[4]) or real(*a, **k))
-        assert refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket).refreshed == 0
+                            lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+        assert refresh_bucket(synced, store, resources["model_client"], bucket).refreshed == 0
         record_events(synced, [Event("click", "alice", brooklyn[3])])
-        refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
-        refresh_bucket(synced, resources["embedder"], store, resources["model_client"], _bucket(synced, "bob"))
+        refresh_bucket(synced, store, resources["model_client"], bucket)
+        refresh_bucket(synced, store, resources["model_client"], _bucket(synced, "bob"))
     assert calls.count("alice") == 1 and calls.count("bob") <= 1
 
 
@@ -163,7 +163,7 @@ def test_a_guest_is_recommended_what_guests_of_the_same_listing_booked_never_wha
     def recommended(event_kind):
         record_events(synced, [Event(event_kind, "guest-new", stayed)])
         with resources["vector_store"].session(LISTINGS) as store:
-            refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
+            refresh_bucket(synced, store, resources["model_client"], bucket)
         with synced.connect() as connection:
             return connection.execute(queries.RECOMMENDATION_FOR, {"user_id": "guest-new"}).mappings().one()
 
@@ -198,7 +198,7 @@ def test_the_feedback_sensor_requests_what_events_touch_and_then_settles(synced,
     assert jobs == {("refresh_recommendations", _bucket(synced, "carol")), ("refine_ads", "Brooklyn")}
     # The runs write listing_ads and user_recommendations only: nothing the sensor reads. It settles.
     with resources["vector_store"].session(LISTINGS) as store:
-        refresh_bucket(synced, resources["embedder"], store, resources["model_client"], _bucket(synced, "carol"))
+        refresh_bucket(synced, store, resources["model_client"], _bucket(synced, "carol"))
     write_ads(synced, resources["model_client"], "Brooklyn")
     context = build_sensor_context(instance=instance, cursor=second.cursor, resources={"database": resources["database"]})
     assert not feedback_sensor(context).run_requests
@@ -243,7 +243,7 @@ def test_the_page_api_shows_the_viewers_ad_and_recommends_for_a_user(synced, res
         assert "2 clicks on its ads" in remembered["audience"]["reason"]
         assert client.get("/api/search", params={"text": "x", "audience": "astronauts"}).status_code == 400
         with resources["vector_store"].session(LISTINGS) as store:
-            refresh_bucket(synced, resources["embedder"], store, resources["model_client"], _bucket(synced, "dave"))
+            refresh_bucket(synced, store, resources["model_client"], _bucket(synced, "dave"))
         mine = client.get("/api/for-you", params={"user": "dave"}).json()
         assert mine["cold_start"] is False and mine["listings"] and "not from this search" in mine["basis"]
         assert client.get("/api/for-you", params={"user": ""}).status_code == 400
@@ -261,7 +261,7 @@ def test_a_listing_change_refreshes_only_the_recommendations_that_hold_it(synced
     buckets = {user: _bucket(synced, user) for user in ("erin", "frank")}
     with resources["vector_store"].session(LISTINGS) as store:
         for bucket in set(buckets.values()):
-            refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
+            refresh_bucket(synced, store, resources["model_client"], bucket)
         with synced.connect() as connection:
             held = {row.user_id: row.listing_ids for row in connection.execute(text(
                 "SELECT user_id, listing_ids FROM user_recommendations"))}
@@ -269,7 +269,7 @@ def test_a_listing_change_refreshes_only_the_recommendations_that_hold_it(synced
         calls = []
         real = refresh_module.recommend_for_user
         monkeypatch.setattr(refresh_module, "recommend_for_user",
-                            lambda *a, **k: calls.append(a[4]) or real(*a, **k))
+                            lambda *a, **k: calls.append(a[3]) or real(*a, **k))
         instance = DagsterInstance.ephemeral()
         settled = feedback_sensor(build_sensor_context(instance=instance, resources={"database": resources["database"]}))
         with synced.begin() as connection:
@@ -278,7 +278,7 @@ def test_a_listing_change_refreshes_only_the_recommendations_that_hold_it(synced
                                                     resources={"database": resources["database"]}))
         assert {r.partition_key for r in tick.run_requests} == {buckets["erin"]}
         for bucket in set(buckets.values()):
-            refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
+            refresh_bucket(synced, store, resources["model_client"], bucket)
     assert calls == ["erin"], "only the recommendation holding the changed listing is written again"
     after = feedback_sensor(build_sensor_context(instance=instance, cursor=tick.cursor,
                                                  resources={"database": resources["database"]}))
@@ -292,7 +292,7 @@ def test_a_new_recommendation_prompt_refreshes_the_recommendations_it_did_not_wr
     bucket = _bucket(synced, "gina")
     instance = DagsterInstance.ephemeral()
     with resources["vector_store"].session(LISTINGS) as store:
-        refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
+        refresh_bucket(synced, store, resources["model_client"], bucket)
         settled = feedback_sensor(build_sensor_context(instance=instance, resources={"database": resources["database"]}))
         context = build_sensor_context(instance=instance, cursor=settled.cursor,
                                        resources={"database": resources["database"]})
@@ -301,7 +301,7 @@ def test_a_new_recommendation_prompt_refreshes_the_recommendations_it_did_not_wr
         context = build_sensor_context(instance=instance, cursor=settled.cursor,
                                        resources={"database": resources["database"]})
         assert bucket in {r.partition_key for r in feedback_sensor(context).run_requests}
-        report = refresh_bucket(synced, resources["embedder"], store, resources["model_client"], bucket)
+        report = refresh_bucket(synced, store, resources["model_client"], bucket)
     assert "gina" in report.users_refreshed
     with synced.connect() as connection:
         stored = connection.execute(queries.RECOMMENDATION_FOR, {"user_id": "gina"}).mappings().one()

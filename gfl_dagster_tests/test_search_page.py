@@ -197,7 +197,7 @@ def history_for(engine, resources, user_id: str, area: str) -> list[int]:
         bucket = connection.execute(text("SELECT gfl_user_bucket(:u)"), {"u": user_id}).scalar_one()
     record_events(engine, [Event(kind, user_id, listing_id) for listing_id in liked for kind in ("view", "save")])
     with resources["vector_store"].session(LISTINGS) as store:
-        assert refresh_bucket(engine, resources["embedder"], store, resources["model_client"], bucket).refreshed == 1
+        assert refresh_bucket(engine, store, resources["model_client"], bucket).refreshed == 1
     with engine.connect() as connection:
         return list(connection.execute(text("SELECT listing_ids FROM user_recommendations WHERE user_id = :u"),
                                        {"u": user_id}).scalar_one())

@@ -297,3 +297,14 @@ def test_cli_recommend_prints_the_text_and_the_cited_listings(synced):
     document = json.loads(gfl("recommend", "family trip", "--borough", "Brooklyn", "--json").stdout)
     assert document["cited_ids"] == [hit["id"] for hit in document["cited"]] and document["model"] == TEMPLATE_MODEL
     assert set(document["cited_ids"]) <= {hit["id"] for hit in document["hits"]}
+
+
+def test_stored_vectors_are_read_by_key_and_a_key_not_stored_is_absent(synced):
+    keys = sql_ids(synced, "SELECT id FROM listings ORDER BY id LIMIT 3")
+    vectors = synced.store.vectors(keys + [-1])
+    assert set(vectors) == set(keys)  # -1 is not stored: absent, not an error
+    for key, vector in vectors.items():
+        assert len(vector) == synced.store.get(key).dimension
+        nearest = synced.store.search(SearchQuery(text="like this", limit=1), vector)[0]
+        assert nearest["id"] == key and nearest["score"] == pytest.approx(1.0, abs=1e-4)
+    assert synced.store.vectors([]) == {}

@@ -522,6 +522,15 @@ def test_contract(store, monkeypatch):
     assert store.versions("Queens") == {listing_id: 1 for listing_id in range(100, 114)}
 
 
+def test_stored_vectors_are_read_by_key_in_chunks_and_a_key_not_stored_is_absent(store, monkeypatch):
+    store.ensure(4, "test-model")
+    monkeypatch.setattr(weaviate_store, "WRITE_CHUNK", 2)
+    stored = {listing_id: [float(listing_id), -0.5, 0.25, 1.0] for listing_id in range(1, 6)}
+    store.upsert([item(listing_id, 1, vector=vector) for listing_id, vector in stored.items()])
+    assert store.vectors([5, 1, 3, 404, 2, 4]) == stored  # three chunks; 404 is not stored
+    assert store.vectors([]) == {}
+
+
 def test_listing_the_store_sees_every_object_in_pages_whatever_its_id_or_area(store):
     assert list(store.objects()) == []  # no collection yet
     store.ensure(4, "test-model")

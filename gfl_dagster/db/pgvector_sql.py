@@ -9,7 +9,8 @@ import functools
 from dataclasses import dataclass
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import BigInteger, TextClause, bindparam, column, text
+from sqlalchemy.sql.selectable import TextualSelect
 
 from gfl_dagster.spec import SourceSpec
 
@@ -41,6 +42,7 @@ class PgVectorSql:
     delete_vectors: TextClause
     versions_in_partition: TextClause
     vector_by_key: TextClause
+    vectors_of_keys: TextualSelect  # the embeddings typed as pgvector's, so they come back as arrays
     table_exists: TextClause
     # Keyset pages over the primary key (its index), without the vectors: listing the store stays cheap.
     objects_first_page: TextClause
@@ -84,6 +86,8 @@ def statements(spec: SourceSpec) -> PgVectorSql:
         vector_by_key=text(
             f"SELECT {key} AS key, source_version, embed_hash, vector_dims(embedding) AS dimension, "
             f"{', '.join(props)} FROM {table} WHERE {key} = :key"),
+        vectors_of_keys=text(f"SELECT {key} AS key, embedding FROM {table} WHERE {key} = ANY(:keys)").columns(
+            column("key", BigInteger), column("embedding", Vector())),
         table_exists=text(f"SELECT to_regclass('{table}') IS NOT NULL"),
         objects_first_page=text(f"{listed} ORDER BY id LIMIT :limit"),
         objects_page_after=text(f"{listed} WHERE id > CAST(:after AS uuid) ORDER BY id LIMIT :limit"),

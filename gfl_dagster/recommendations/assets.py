@@ -14,7 +14,6 @@ from gfl_dagster.listings.assets import RETRY, not_after_a_stop
 from gfl_dagster.recommendations.co_bookings import rebuild_co_bookings
 from gfl_dagster.recommendations.refresh import refresh_bucket
 from gfl_dagster.resources.database import PostgresResource
-from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.resources.from_env import asset_kinds
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.resources.vector_store import VectorStoreResource
@@ -40,18 +39,19 @@ def listing_co_bookings(context: AssetExecutionContext, database: PostgresResour
        deps=["feedback_events", "listing_co_bookings",
              AssetDep("listing_vectors", partition_mapping=AllPartitionMapping())],
        kinds=asset_kinds("database", "chat"), pool=LLM_POOL)
-def user_recommendations(context: AssetExecutionContext, database: PostgresResource, embedder: EmbedderResource,
+def user_recommendations(context: AssetExecutionContext, database: PostgresResource,
                          vector_store: VectorStoreResource, model_client: ModelClientResource) -> MaterializeResult:
     """Refreshes only the users of this bucket with events newer than their stored recommendation."""
     not_after_a_stop(context)
     with tracked_spend(database.engine(), model_client.usage, "user_recommendations") as spend, \
             vector_store.session(LISTINGS) as store:
-        report = refresh_bucket(database.engine(), embedder, store, model_client, context.partition_key,
+        report = refresh_bucket(database.engine(), store, model_client, context.partition_key,
                                 progress=context.log.info)
     return MaterializeResult(metadata={
         "users_with_new_events": report.users,
         "refreshed": report.refreshed,
         "template_fallbacks": report.fallbacks,
+        "users_left_without": report.left_without,
         **spend.metadata(),
         "users": ", ".join(report.users_refreshed[:20]) or "none",
         "duration_s": round(report.seconds, 2),

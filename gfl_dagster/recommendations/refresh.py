@@ -22,14 +22,11 @@ from sqlalchemy import Connection, Engine
 from gfl_dagster.db import queries, tables
 from gfl_dagster.generation.generate import Template, from_template, generate_validated
 from gfl_dagster.generation.spend import BudgetReached
-from gfl_dagster.listings.embedding_text import embedding_text
 from gfl_dagster.recommendations import ranking
 from gfl_dagster.recommendations.signals import listing_weights
-from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.search import recommendation as advice
 from gfl_dagster.search.query import SearchQuery
-from gfl_dagster.search.retrieval import query_embedder
 from gfl_dagster.stores.contract import VectorStore
 
 PICKS = 6
@@ -42,11 +39,12 @@ class RefreshReport:
     users: int = 0
     refreshed: int = 0
     fallbacks: int = 0
+    left_without: int = 0  # users with nothing to be like (none of their listings stored, or none left): none now
     seconds: float = 0.0
     users_refreshed: list[str] = field(default_factory=list)
 
 
-def refresh_bucket(engine: Engine, embedder: EmbedderResource, store: VectorStore, model: ModelClientResource,
+def refresh_bucket(engine: Engine, store: VectorStore, model: ModelClientResource,
                    bucket: str, progress: Callable[[str], None] = lambda message: None) -> RefreshReport:
     started = time.monotonic()
     report = RefreshReport(bucket)
@@ -54,8 +52,9 @@ def refresh_bucket(engine: Engine, embedder: EmbedderResource, store: VectorStor
         users = connection.execute(queries.USERS_TO_REFRESH, {"bucket": bucket, "prompt_version": advice.RECOMMENDATION_PROMPT_VERSION}).all()
     report.users = len(users)
     for user in users:
-        row = recommend_for_user(engine, embedder, store, model, user.user_id, user.newest, bucket)
+        row = recommend_for_user(engine, store, model, user.user_id, user.newest, bucket)
         if row is None:  # nothing left to be like: the user is a cold start again, not a stale row forever
+            report.left_without += 1
             with engine.begin() as connection:
                 connection.execute(queries.FORGET_RECOMMENDATION, {"user_id": user.user_id})
             continue
@@ -87,18 +86,17 @@ class ProjectSources:
         return {row.id: float(row.reviews) for row in rows}
 
 
-def recommend_for_user(engine: Engine, embedder: EmbedderResource, store: VectorStore, model: ModelClientResource,
+def recommend_for_user(engine: Engine, store: VectorStore, model: ModelClientResource,
                        user_id: str, newest_event: int, bucket: str) -> dict[str, Any] | None:
     with engine.connect() as connection:
         signals = [dict(r) for r in connection.execute(queries.USER_SIGNALS, {"user_id": user_id}).mappings()]
         booked = {r.listing_id for r in connection.execute(queries.BOOKED_BY_USER, {"user_id": user_id})}
         weights = listing_weights(signals)
-        rows = {r["id"]: dict(r) for r in connection.execute(queries.LISTINGS_WITH_DESCRIPTIONS_FOR,
-                                                              {"ids": ranking.anchors(weights)}).mappings()}
-        if not rows:
-            return None  # every listing the user touched is gone: nothing to be like
-        texts = [embedding_text(r, r.get("description")) for r in rows.values()]
-        vectors = dict(zip(rows, query_embedder(embedder, store).embed_documents(texts)))  # the store's space
+        # The vectors searches are answered against: their centroid lies in the store's space, at no
+        # embedding cost. A listing not (yet) in the store has none and is left out of the centroid.
+        vectors = store.vectors(ranking.anchors(weights))
+        if not vectors:
+            return None  # every listing the user touched is gone (or not stored yet): nothing to be like
         chosen = ranking.recommend(weights, vectors, ProjectSources(connection, store), booked, PICKS)
         found = {r["id"]: dict(r) for r in connection.execute(queries.LISTINGS_WITH_DESCRIPTIONS_FOR,
                                                                {"ids": chosen}).mappings()}
@@ -119,7 +117,7 @@ def recommend_for_user(engine: Engine, embedder: EmbedderResource, store: Vector
     return {"user_id": user_id, "bucket": bucket, "listing_ids": [hit["id"] for hit in hits],
             "blurb": generated.text or advice.template_recommendation(hits), "model": writer,
             "written_by": generated.model if generated.text else advice.TEMPLATE_MODEL,
-            "based_on": {"anchors": {str(i): round(weights[i], 3) for i in rows}, "excluded_booked": sorted(booked),
+            "based_on": {"anchors": {str(i): round(weights[i], 3) for i in vectors}, "excluded_booked": sorted(booked),
                          "ranking": ranking.BLEND.__dict__,
                          "prompt_tokens": generated.prompt_tokens, "completion_tokens": generated.completion_tokens},
             "source_event_id": newest_event, "prompt_version": advice.RECOMMENDATION_PROMPT_VERSION,

@@ -112,6 +112,10 @@ class VectorStore(Protocol):
 
     def get(self, key: int) -> Optional[StoredVector]: ...
 
+    def vectors(self, keys: Sequence[int]) -> dict[int, list[float]]:
+        """{key: stored vector} of the given keys that the store holds (a key not stored is absent): the
+        vectors searches are answered against, so a centroid of them lies in the store's own space."""
+
     def objects(self, page_size: int = LIST_PAGE) -> Iterator[StoredObject]:
         """Every object of the source's collection, in pages of `page_size` (ordered by vector id), whatever
         its partition or key: an object stored twice, under another id or in an unknown partition, is listed

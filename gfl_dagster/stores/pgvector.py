@@ -81,6 +81,13 @@ class PgVectorStore:
         del properties["score"]
         return StoredVector(row["key"], row["source_version"], row["embed_hash"], properties, row["dimension"])
 
+    def vectors(self, keys: Sequence[int]) -> dict[int, list[float]]:
+        if not keys:
+            return {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(self.sql.vectors_of_keys, {"keys": list(keys)}).all()
+        return {int(row.key): [float(x) for x in row.embedding] for row in rows}
+
     def objects(self, page_size: int = LIST_PAGE) -> Iterator[StoredObject]:
         with self.engine.connect() as connection:
             if not connection.execute(self.sql.table_exists).scalar():

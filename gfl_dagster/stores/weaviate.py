@@ -359,6 +359,13 @@ class WeaviateStore:
                             str(obj.properties.get("embed_hash") or ""), _from_weaviate(self.spec, obj.properties),
                             len(vector))
 
+    def vectors(self, keys: Sequence[int]) -> dict[int, list[float]]:
+        found: dict[int, list[float]] = {}
+        for chunk in _chunks(list(keys), WRITE_CHUNK):
+            found.update({key: [float(x) for x in obj.vector[VECTOR_NAME]]
+                          for key, obj in self._stored(chunk, with_vectors=True).items()})
+        return found
+
     def objects(self, page_size: int = LIST_PAGE) -> Iterator[StoredObject]:
         """Weaviate's cursor (`after` a uuid, in uuid order): unlike keyset pages over the key, it sees every
         copy of a key, and it is not bounded by the 10k result window."""
