@@ -243,6 +243,42 @@ def test_a_thousand_new_reviews_of_fifty_listings_are_fifty_regenerations(engine
     assert (gone["summary"], gone["review_ids"], gone["review_count"]) == (None, [], 0)
 
 
+def test_reviews_of_a_deleted_listing_follow_it_back_and_into_another_area(loaded):
+    """A review written while its listing is deleted, then the listing back and moved: its reviews and summary
+    follow it each time (their versions kept), and no area keeps a summary pending."""
+    engine, _ = loaded
+    summarize_all(engine)
+    listing_id, area = rows(engine, "SELECT id, area FROM listings WHERE id IN (SELECT listing_id FROM reviews) "
+                                    "ORDER BY id LIMIT 1")[0]
+    saved = rows(engine, "SELECT * FROM listings WHERE id = :id", id=listing_id)[0]._mapping
+    columns = [c for c in saved if c not in ("area", "version", "change_xid", "created_at", "updated_at")]
+    execute(engine, "DELETE FROM listings WHERE id = :id", id=listing_id)
+    execute(engine, "INSERT INTO reviews (id, listing_id, date, reviewer_id, reviewer_name, comments) "
+                    "VALUES (900000000000000001, :id, '2023-09-21', 5, 'Late', 'Very quiet and clean.')", id=listing_id)
+    assert scalar(engine, "SELECT area FROM reviews WHERE id = 900000000000000001") == "Unknown"
+    versions = dict(rows(engine, "SELECT id, version FROM reviews WHERE listing_id = :id", id=listing_id))
+
+    execute(engine, f"INSERT INTO listings ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})",
+            **{c: saved[c] for c in columns})
+    assert {r.area for r in rows(engine, "SELECT area FROM reviews WHERE listing_id = :id", id=listing_id)} == {area}
+    assert summarize_all(engine)[area] == 1, "the listing back: its summary rebuilt once, with the late review"
+    assert summary_of(engine, listing_id)["review_count"] == len(versions)
+    assert sum(summarize_all(engine).values()) == 0, "nothing left pending in either area"
+
+    execute(engine, "UPDATE listings SET neighbourhood_group = 'Elsewhere Region' WHERE id = :id", id=listing_id)
+    assert {r.area for r in rows(engine, "SELECT area FROM reviews WHERE listing_id = :id", id=listing_id)} == \
+        {"Elsewhere Region"}
+    assert dict(rows(engine, "SELECT id, version FROM reviews WHERE listing_id = :id", id=listing_id)) == versions, \
+        "an area that follows the listing is no change of the review"
+    assert scalar(engine, "SELECT area FROM guest_summaries WHERE listing_id = :id", id=listing_id) == \
+        "Elsewhere Region"
+    assert sum(summarize_all(engine).values()) == 0
+    with engine.connect() as connection:
+        pending = connection.execute(text(
+            "SELECT count(*) FROM reviews r JOIN listings l ON l.id = r.listing_id WHERE r.area <> l.area")).scalar()
+    assert pending == 0
+
+
 def test_the_chat_model_path_goes_through_the_check_and_the_template_stands_in(loaded):
     engine, _ = loaded
 

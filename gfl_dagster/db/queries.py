@@ -309,8 +309,9 @@ _PENDING = (
     "WHERE l.id IS NULL "
     "UNION ALL "
     # Listings whose guest summary is behind their reviews (reviews.sql), or whose vector is behind their summary.
-    "SELECT r.area, r.changed_at FROM (SELECT area, listing_id, count(*) AS n, max(version) AS newest, "
-    " max(updated_at) AS changed_at FROM reviews GROUP BY area, listing_id) r "
+    # Counted per listing, in the listing's area: a review's own area copy never splits its listing's count.
+    "SELECT rl.area, r.changed_at FROM (SELECT listing_id, count(*) AS n, max(version) AS newest, "
+    " max(updated_at) AS changed_at FROM reviews GROUP BY listing_id) r "
     "JOIN listings rl ON rl.id = r.listing_id LEFT JOIN guest_summaries g ON g.listing_id = r.listing_id "
     "WHERE g.listing_id IS NULL OR g.review_count <> r.n OR g.newest_review_version <> r.newest "
     "UNION ALL "
@@ -464,7 +465,8 @@ REVIEW_COUNT = text("SELECT count(*) FROM reviews")
 # are all gone (rewritten empty, so the listing re-embeds without them).
 LISTINGS_NEEDING_SUMMARY = text(
     "SELECT r.listing_id FROM (SELECT listing_id, count(*) AS n, max(version) AS newest FROM reviews "
-    " WHERE area = :area GROUP BY listing_id) r JOIN listings l ON l.id = r.listing_id "
+    " WHERE listing_id IN (SELECT id FROM listings WHERE area = :area) GROUP BY listing_id) r "
+    "JOIN listings l ON l.id = r.listing_id "
     "LEFT JOIN guest_summaries g ON g.listing_id = r.listing_id "
     "WHERE g.listing_id IS NULL OR g.review_count <> r.n OR g.newest_review_version <> r.newest OR g.model <> :model "
     "UNION SELECT g.listing_id FROM guest_summaries g WHERE g.area = :area AND g.review_count > 0 "

@@ -89,3 +89,24 @@ CREATE TABLE IF NOT EXISTS guest_summaries (
     generated_at           timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS guest_summaries_area_idx ON guest_summaries (area);
+
+-- A listing's reviews and summary follow it into its area: a review written while its listing was deleted
+-- ('Unknown'), or before the listing moved, would otherwise stay in the old area, pending there for ever.
+-- The area is a stamp (gfl_stamp_change ignores it), so the reviews keep their version; the listing's own
+-- write notifies its old and new area.
+CREATE OR REPLACE FUNCTION gfl_listing_area_to_reviews() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE gfl.reviews SET area = NEW.area WHERE listing_id = NEW.id AND area IS DISTINCT FROM NEW.area;
+    UPDATE gfl.guest_summaries SET area = NEW.area WHERE listing_id = NEW.id AND area IS DISTINCT FROM NEW.area;
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS listings_area_to_reviews ON listings;
+CREATE TRIGGER listings_area_to_reviews AFTER INSERT ON listings
+    FOR EACH ROW EXECUTE FUNCTION gfl_listing_area_to_reviews();
+DROP TRIGGER IF EXISTS listings_moved_area_to_reviews ON listings;
+CREATE TRIGGER listings_moved_area_to_reviews AFTER UPDATE ON listings
+    FOR EACH ROW WHEN (OLD.area IS DISTINCT FROM NEW.area) EXECUTE FUNCTION gfl_listing_area_to_reviews();
+-- Reviews and summaries written before this trigger existed, in an area their listing has left.
+UPDATE reviews r SET area = l.area FROM listings l WHERE l.id = r.listing_id AND r.area IS DISTINCT FROM l.area;
+UPDATE guest_summaries g SET area = l.area FROM listings l WHERE l.id = g.listing_id AND g.area IS DISTINCT FROM l.area;
