@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from gfl_dagster.change_capture.area_lock import area_lock
 from gfl_dagster.db import queries, tables
 from gfl_dagster.generation.generate import ChatModel, Generated
+from gfl_dagster.listings import embed
 from gfl_dagster.reviews.guest_summary import TEMPLATE_MODEL, GuestSummary
 from gfl_dagster.reviews.summaries import write_guest_summary
 
@@ -92,7 +93,9 @@ def summarize_area(engine: Engine, model: Optional[ChatModel], area: str,
             else:
                 report.empty += 1
             if len(rows) >= COMMIT_EVERY or done == len(stale):
-                with engine.begin() as connection:
+                # Under the area's vector lock: the embedder tells a vector behind its summary by
+                # generated_at > synced_at, which holds only if no summary commits while it embeds the area.
+                with area_lock(engine, embed.STAGE, area), engine.begin() as connection:
                     connection.execute(tables.UPSERT_GUEST_SUMMARY, rows)
                 rows = []
                 progress(f"{area}: summarized {done}/{len(stale)} listings")
