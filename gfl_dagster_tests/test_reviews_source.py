@@ -8,6 +8,8 @@ import csv
 import gzip
 import io
 import select
+import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from pathlib import Path
 
@@ -17,9 +19,11 @@ from dagster import instance_for_test
 from sqlalchemy import text
 
 from gfl_dagster.change_capture.fast_path import ChangeListener
+from gfl_dagster.change_capture.area_lock import area_lock
 from gfl_dagster.db import queries
 from gfl_dagster.db.engine import libpq_url
 from gfl_dagster.listings.describe import describe_area
+from gfl_dagster.listings import embed
 from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.listings.source import LISTINGS
@@ -277,6 +281,27 @@ def test_reviews_of_a_deleted_listing_follow_it_back_and_into_another_area(loade
         pending = connection.execute(text(
             "SELECT count(*) FROM reviews r JOIN listings l ON l.id = r.listing_id WHERE r.area <> l.area")).scalar()
     assert pending == 0
+
+
+def test_a_summary_never_commits_while_its_area_is_being_embedded(loaded):
+    """The embedder tells a vector behind its summary by generated_at > synced_at: a summary committed while it
+    embeds the area would look older than the vector that missed it. The summary writer waits for the area's
+    vector lock, and its summary is then newer than anything that run recorded."""
+    engine, _ = loaded
+    area = rows(engine, "SELECT area FROM listings WHERE id IN (SELECT listing_id FROM reviews) LIMIT 1")[0][0]
+    with ThreadPoolExecutor(1) as pool:
+        with area_lock(engine, embed.STAGE, area):  # a run embedding the area
+            writing = pool.submit(summarize_area, engine, None, area)
+            deadline = time.monotonic() + 60
+            while not writing.done() and time.monotonic() < deadline and not scalar(
+                    engine, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' "
+                    "AND datname = current_database()"):
+                time.sleep(0.05)
+            assert not writing.done(), "the summary writer waits for the area's vector lock"
+            assert scalar(engine, "SELECT count(*) FROM guest_summaries") == 0
+            embedded_at = execute_scalar(engine, "SELECT now()")
+        assert writing.result(timeout=60).written > 0
+    assert scalar(engine, "SELECT min(generated_at) FROM guest_summaries WHERE area = :area", area=area) > embedded_at
 
 
 def test_the_chat_model_path_goes_through_the_check_and_the_template_stands_in(loaded):
