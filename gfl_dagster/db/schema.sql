@@ -21,7 +21,8 @@ BEGIN
           AND c.relname IN ('gfl_schema_version', 'listing_version_seq', 'listings', 'listing_tombstones',
                             'listing_rejects', 'listing_descriptions', 'listing_sync', 'vector_store_meta',
                             'sync_failures', 'feedback_events', 'listing_ads', 'user_recommendations',
-                            'freshness_probes', 'listing_vectors', 'model_usage')
+                            'freshness_probes', 'listing_vectors', 'model_usage',
+                            'listing_co_bookings', 'listing_co_bookings_built')
           AND to_regclass('gfl.' || quote_ident(c.relname)) IS NULL
     LOOP
         EXECUTE CASE relation.relkind WHEN 'S' THEN 'ALTER SEQUENCE public.' ELSE 'ALTER TABLE public.' END
