@@ -77,10 +77,11 @@ def plan_area(rows, descriptions, sync_state, failures, model: str,
             continue
         if state is None or state.embedding_model != model or state.embed_hash != embed_hash:
             planned.append(PlannedItem(item, text, True))
-        elif state.synced_version < row["version"]:
-            planned.append(PlannedItem(item, text, False))
         else:
-            unchanged += 1
+            # Same text, chosen by the query all the same: its version moved, or its description or summary was
+            # written after its sync, where the text may not change (a description equal to the template the
+            # text falls back to) while the stored properties must.
+            planned.append(PlannedItem(item, text, False))
     return planned, unchanged
 
 
