@@ -34,3 +34,10 @@ def test_a_hit_from_the_detailed_file_shows_its_facts_and_a_summary_hit_none():
         "| 3 reviews\n    Entire condo | 4 guests | 1 bedroom | 2 beds | 1.5 baths | rated 4.80 | superhost")
     assert hits_table([{**HIT, "number_of_reviews": 3, "bedrooms": 0}]).endswith("| 3 reviews\n    0 bedrooms")
     assert hits_table([{**HIT, "number_of_reviews": 3, "accommodates": None}]).endswith("| 3 reviews")
+
+
+def test_a_hit_without_an_area_shows_its_neighbourhood_alone():
+    # Boston's detailed file leaves neighbourhood_group_cleansed empty: no ", None" on the line.
+    line = hits_table([{**HIT, "neighbourhood": "Fenway", "neighbourhood_group": None, "number_of_reviews": 1}])
+    assert "| Fenway |" in line and "None" not in line
+    assert "| Bushwick, Brooklyn |" in hits_table([{**HIT, "number_of_reviews": 1}])

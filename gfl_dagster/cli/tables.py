@@ -18,6 +18,11 @@ def _cut(value: Any, width: int) -> str:
 _SHOWN = ("price", "number_of_reviews")
 
 
+def _place(hit: dict[str, Any]) -> str:
+    """Neighbourhood and area, leaving out what the data lacks (Boston's detailed file has no area)."""
+    return ", ".join(str(part) for part in (hit.get("neighbourhood"), hit.get("neighbourhood_group")) if part)
+
+
 def hits_table(hits: list[dict[str, Any]], sort_field: str | None = None) -> str:
     """One entry per hit; `sort_field`, when the line does not show it already, is added to it."""
     if not hits:
@@ -28,7 +33,7 @@ def hits_table(hits: list[dict[str, Any]], sort_field: str | None = None) -> str
         extra = f" | {sort_field}: {hit.get(sort_field)}" if sort_field and sort_field not in _SHOWN else ""
         lines.append(
             f"{rank:>2}. {score}{hit['id']}  {_cut(hit.get('name'), 60)}\n"
-            f"    {hit.get('room_type')} | {hit.get('neighbourhood')}, {hit.get('neighbourhood_group')} | "
+            f"    {hit.get('room_type')} | {_place(hit)} | "
             f"{format_price(hit.get('price')) or 'no price'}/night | {counted(hit.get('number_of_reviews') or 0, 'review')}"
             f"{extra}"
         )
