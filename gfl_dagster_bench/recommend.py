@@ -63,25 +63,36 @@ METHODS = ("project", "popularity", "random", "co_reviews")
 
 @dataclass
 class Catalogue:
-    """What every method may read: the listings, their unit vectors, and what the training stays say."""
+    """What every method may read: the listings, their unit vectors, their facts, and what the training stays
+    say."""
 
     ids: np.ndarray
     vectors: np.ndarray  # one unit row per listing, in `ids` order
     reviews: Counter  # {listing: training reviews}
     co: dict[int, Counter]  # {listing: {other: guests who reviewed both}}
+    facts: dict[int, ranking.Facts]  # {listing: its place, room type and price}
 
     @classmethod
-    def build(cls, ids: Sequence[int], vectors: np.ndarray, training: Sequence[Stay]) -> "Catalogue":
+    def build(cls, ids: Sequence[int], vectors: np.ndarray, training: Sequence[Stay],
+              facts: Mapping[int, ranking.Facts]) -> "Catalogue":
         newest_first = sorted(training, key=lambda stay: (stay.date, stay.review_id), reverse=True)
         co: dict[int, Counter] = {}
         for (listing, other), guests in co_booking_counts((s.guest, s.listing_id) for s in newest_first).items():
             co.setdefault(listing, Counter())[other] = guests
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return cls(np.asarray(ids), vectors / np.where(norms == 0, 1, norms), review_counts(training), co)
+        return cls(np.asarray(ids), vectors / np.where(norms == 0, 1, norms), review_counts(training), co,
+                   {int(listing): facts[int(listing)] for listing in ids})
 
     def __post_init__(self) -> None:
         self.row = {int(listing): n for n, listing in enumerate(self.ids)}
         self.by_reviews = sorted(self.row, key=lambda listing: (-self.reviews.get(listing, 0), listing))
+        self.places = np.radians([[self.facts[int(i)].latitude, self.facts[int(i)].longitude] for i in self.ids])
+
+
+def listing_facts(rows: Iterable[Mapping]) -> dict[int, ranking.Facts]:
+    """{listing: its facts} from listings-file rows: what the listings table gives the project."""
+    return {int(row["id"]): ranking.Facts(float(row["latitude"]), float(row["longitude"]), row["room_type"],
+                                          float(row["price"]) if row.get("price") else None) for row in rows}
 
 
 class CatalogueSources:
@@ -103,6 +114,18 @@ class CatalogueSources:
     def popularity(self, listings: Iterable[int] | None, count: int = 0) -> dict[int, float]:
         chosen = self.catalogue.by_reviews[:count] if listings is None else listings
         return {listing: float(self.catalogue.reviews.get(listing, 0)) for listing in chosen}
+
+    def facts(self, listings: Iterable[int]) -> dict[int, ranking.Facts]:
+        return {listing: self.catalogue.facts[listing] for listing in listings if listing in self.catalogue.facts}
+
+    def near(self, places: Sequence[tuple[float, float]], count: int) -> set[int]:
+        found: set[int] = set()
+        latitudes, longitudes = self.catalogue.places[:, 0], self.catalogue.places[:, 1]
+        for latitude, longitude in np.radians(places):  # equirectangular: the order of the nearest, not km
+            squared = (latitudes - latitude) ** 2 + ((longitudes - longitude) * np.cos(latitude)) ** 2
+            nearest = np.argpartition(squared, min(count, len(squared) - 1))[:count]
+            found.update(int(self.catalogue.ids[i]) for i in nearest)
+        return found
 
 
 def history_weights(case: HeldOut) -> dict[int, float]:
@@ -228,7 +251,7 @@ def real_guests(reviews: Path, rows: Sequence[Mapping], vectors: np.ndarray,
 
     parsed = parse_reviews(reviews)
     judged = leave_last_out(stays_from_reviews(parsed.rows))
-    catalogue = Catalogue.build([row["id"] for row in rows], vectors, judged.training)
+    catalogue = Catalogue.build([row["id"] for row in rows], vectors, judged.training, listing_facts(rows))
     unknown = {case.hidden for case in judged.judged} - set(catalogue.row)
     if unknown:
         raise click.ClickException(f"{reviews.name}: hidden listings not in the listings file, e.g. {min(unknown)}")
@@ -245,7 +268,8 @@ def simulated_guests(rows: Sequence[Mapping], vectors: np.ndarray, guests: int, 
     people = make_guests(market, guests, np.random.default_rng(seed))
     judged = leave_last_out(simulate_stays(market, people, taste, seed))
     row = {int(r["id"]): n for n, r in enumerate(rows)}
-    catalogue = Catalogue.build(market.ids, vectors[[row[int(i)] for i in market.ids]], judged.training)
+    catalogue = Catalogue.build(market.ids, vectors[[row[int(i)] for i in market.ids]], judged.training,
+                                listing_facts(rows))
     by_guest = {person.guest: person for person in people}
 
     def oracle(case: HeldOut) -> list[int]:

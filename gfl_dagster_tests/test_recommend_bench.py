@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from gfl_dagster_bench.recommend import Catalogue, evaluate, rankers
+from gfl_dagster_bench.recommend import Catalogue, evaluate, listing_facts, rankers
 from gfl_dagster_bench.recommend_guests import (
     HeldOut,
     Stay,
@@ -22,6 +22,7 @@ from gfl_dagster_bench.recommend_guests import (
 )
 from gfl_dagster_bench.recommend_sim import NO_TASTE, Market, Taste, make_guests, simulate_stays
 from gfl_dagster.listings.csv_rows import parse_csv
+from gfl_dagster.recommendations import ranking
 from gfl_dagster.recommendations.co_bookings import co_booking_counts
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 
@@ -64,7 +65,8 @@ def test_the_split_is_fixed_by_the_reviewer_id_and_fingerprinted():
 
 def _catalogue(training, ids, vectors=None):
     vectors = np.eye(len(ids), dtype=np.float32) if vectors is None else np.asarray(vectors, dtype=np.float32)
-    return Catalogue.build(ids, vectors, training)
+    same = ranking.Facts(1.3, 103.8, "Private room", 80.0)  # one place, room type and price: content decides
+    return Catalogue.build(ids, vectors, training, {listing: same for listing in ids})
 
 
 def test_popularity_counts_the_training_reviews_only():
@@ -103,8 +105,13 @@ def test_co_bookings_count_each_guest_once_per_pair():
 
 
 @pytest.fixture(scope="module")
-def market():
-    return Market([{**row, "area": row["neighbourhood_group"]} for row in parse_csv(BUNDLED_CSV).rows])
+def rows():
+    return [{**row, "area": row["neighbourhood_group"]} for row in parse_csv(BUNDLED_CSV).rows]
+
+
+@pytest.fixture(scope="module")
+def market(rows):
+    return Market(rows)
 
 
 def _fact_vectors(market):
@@ -119,17 +126,43 @@ def _fact_vectors(market):
     return vectors
 
 
-def _project_over_popularity(market, taste):
+def _project_over_popularity(market, rows, taste):
     guests = make_guests(market, 1500, np.random.default_rng(3))
     judged = leave_last_out(simulate_stays(market, guests, taste, seed=3))
-    result = evaluate(judged, Catalogue.build(market.ids, _fact_vectors(market), judged.training))
+    result = evaluate(judged, Catalogue.build(market.ids, _fact_vectors(market), judged.training, listing_facts(rows)))
     hits = {name: np.mean([result[split]["methods"][name]["hit@10"] for split in ("dev", "test")])
             for name in ("project", "popularity")}
     return hits["project"] / hits["popularity"]
 
 
-def test_the_simulated_outcome_follows_the_hidden_taste(market):
+def test_the_simulated_outcome_follows_the_hidden_taste(market, rows):
     """With a taste, what a guest stayed in says where they go next, and the recommender gains on popularity;
     with none (everyone picks by appeal), it has nothing to find."""
-    with_taste, without = _project_over_popularity(market, Taste()), _project_over_popularity(market, NO_TASTE)
+    with_taste = _project_over_popularity(market, rows, Taste())
+    without = _project_over_popularity(market, rows, NO_TASTE)
     assert with_taste > 1.5 and with_taste > without + 0.5, (with_taste, without)
+
+
+def test_the_place_room_type_and_price_of_a_guests_stays_lead_among_equals():
+    """Listings alike in text and reviews: a guest who stayed in a cheap private room in one corner of town is
+    recommended the cheap private room near it first; among the rest, what is near, and what is like their stay."""
+    here, near, there = (1.30, 103.85), (1.301, 103.851), (1.40, 103.95)  # there: about 16 km away
+    listings = {1: (here, "Private room", 60.0),  # the guest's stay
+                2: (there, "Entire home/apt", 400.0), 3: (there, "Private room", 62.0),
+                4: (near, "Entire home/apt", 400.0), 5: (there, "Shared room", 20.0),
+                6: (here, "Private room", 65.0), 9: (there, "Shared room", 20.0)}  # 9: hidden
+    facts = {listing: ranking.Facts(*place, room, price) for listing, (place, room, price) in listings.items()}
+    stays = [stay(1, 1, 0, 1), stay(1, 9, 1, 2)]
+    stays += [stay(100 + 10 * listing + n, listing, 0, 1000 + 10 * listing + n) for listing in range(2, 7)
+              for n in range(3)]  # three one-stay guests each: the same reviews, no co-bookings
+    judged = leave_last_out(stays)
+    (case,) = judged.judged
+    catalogue = Catalogue.build(list(listings), np.ones((len(listings), 3), dtype=np.float32), judged.training,
+                                facts)
+    blend = ranking.Blend(content=0.5, co_bookings=4.0, popularity=2.0, place=2.0, room_type=2.0, price=2.0)
+    ranked = rankers(catalogue, blend)["project"](case)
+    assert ranked[0] == 6, ranked
+    assert ranked.index(4) < ranked.index(2), "the same room type and price: the nearer first"
+    assert ranked.index(3) < ranked.index(2) < ranked.index(9), "as far: the room type and price of the stay first"
+    assert rankers(catalogue, ranking.Blend(0.5, 4.0, 2.0))["project"](case)[0] == 2, \
+        "without place, room type and price, the listings tie (the smaller id first)"

@@ -236,6 +236,14 @@ MOST_REVIEWED = text("SELECT id FROM listings ORDER BY number_of_reviews DESC NU
 REVIEWS_OF = text("SELECT id, coalesce(number_of_reviews, 0) AS reviews FROM listings WHERE id = ANY(:ids)")
 MOST_REVIEWED_COUNTS = text("SELECT id, coalesce(number_of_reviews, 0) AS reviews FROM listings "
                             "ORDER BY number_of_reviews DESC NULLS LAST, id LIMIT :limit")
+# Their place, room type and price (ranking.Facts), and the listings nearest the user's (ranking.PLACE_POOL
+# each): a nearest-neighbour walk of listings_place_idx per place, in degrees (the order, not the km).
+FACTS_OF = text("SELECT id, latitude, longitude, room_type, price FROM listings WHERE id = ANY(:ids)")
+LISTINGS_NEAR = text(
+    "SELECT DISTINCT n.id FROM unnest(CAST(:latitudes AS float8[]), CAST(:longitudes AS float8[])) AS p(lat, lon) "
+    "CROSS JOIN LATERAL (SELECT id FROM listings "
+    "ORDER BY point(longitude, latitude) <-> point(p.lon, p.lat) LIMIT :count) n"
+)
 CO_BOOKINGS_OF = text("SELECT listing_id, other_id, guests FROM listing_co_bookings c "
                       "JOIN listings l ON l.id = c.other_id WHERE c.listing_id = ANY(:ids)")
 # Every guest's trusted bookings, newest first (a guest's latest listings pair up: co_bookings.py).

@@ -123,6 +123,8 @@ ALTER TABLE listings
 CREATE INDEX IF NOT EXISTS listings_area_idx ON listings (area);
 CREATE INDEX IF NOT EXISTS listings_change_xid_idx ON listings (change_xid, id);
 CREATE INDEX IF NOT EXISTS listings_area_updated_at_idx ON listings (area, updated_at);
+-- The recommender's nearest listings to a user's (queries.LISTINGS_NEAR): a GiST walk, not a scan.
+CREATE INDEX IF NOT EXISTS listings_place_idx ON listings USING gist (point(longitude, latitude));
 
 -- Change capture, written once for every source: each source's DDL names its version sequence, tombstone table
 -- and channel as the triggers' arguments (listings below, reviews in reviews.sql).

@@ -7,7 +7,8 @@ recommended to, and nothing else. The listings are chosen by recommendations/ran
 (the choice `gfl bench recommend` judges): what is nearest, in the vector store, to the
 weighted centroid of what the user viewed, clicked, saved and booked, what the guests who
 booked the same listings also booked (listing_co_bookings: only the rows of the user's own
-listings are read), and how reviewed each is; never one the user booked. The blurb cites
+listings are read), how reviewed each is, and how near, of what room type and price beside the
+user's listings (the nearest listings by listings_place_idx); never one the user booked. The blurb cites
 only them (the recommendation check), written by the chat model or the template.
 """
 
@@ -69,7 +70,8 @@ def refresh_bucket(engine: Engine, store: VectorStore, model: ModelClientResourc
 
 
 class ProjectSources:
-    """ranking.Sources from the vector store (nearest listings) and the tables (co-bookings, reviews)."""
+    """ranking.Sources from the vector store (nearest listings) and the tables (co-bookings, reviews, facts,
+    places)."""
 
     def __init__(self, connection: Connection, store: VectorStore):
         self.connection, self.store = connection, store
@@ -84,6 +86,17 @@ class ProjectSources:
         rows = self.connection.execute(queries.MOST_REVIEWED_COUNTS, {"limit": count}) if listings is None else \
             self.connection.execute(queries.REVIEWS_OF, {"ids": list(listings)})
         return {row.id: float(row.reviews) for row in rows}
+
+    def facts(self, listings: Iterable[int]) -> dict[int, ranking.Facts]:
+        rows = self.connection.execute(queries.FACTS_OF, {"ids": list(listings)})
+        return {row.id: ranking.Facts(row.latitude, row.longitude, row.room_type,
+                                      float(row.price) if row.price is not None else None) for row in rows}
+
+    def near(self, places: Sequence[tuple[float, float]], count: int) -> set[int]:
+        rows = self.connection.execute(queries.LISTINGS_NEAR, {"latitudes": [lat for lat, _ in places],
+                                                               "longitudes": [lon for _, lon in places],
+                                                               "count": count})
+        return {row.id for row in rows}
 
 
 def recommend_for_user(engine: Engine, store: VectorStore, model: ModelClientResource,
