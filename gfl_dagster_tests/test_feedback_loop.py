@@ -157,7 +157,14 @@ def test_a_guest_is_recommended_what_guests_of_the_same_listing_booked_never_wha
     with synced.connect() as connection:
         listings = [r[0] for r in connection.execute(text(
             "SELECT id FROM listings ORDER BY coalesce(number_of_reviews, 0), id LIMIT 60"))]
-    also, untrusted_only, stayed = listings[0], listings[1], listings[-1]  # the least reviewed: popularity aside
+        untrusted_only, stayed = listings[1], listings[-1]
+        # Popularity, place and room type aside: of the 10 least reviewed of the stay's room type, the nearest it.
+        also = connection.execute(text(
+            "SELECT o.id FROM (SELECT * FROM listings WHERE id <> :stayed AND id <> :untrusted "
+            "AND room_type = (SELECT room_type FROM listings WHERE id = :stayed) "
+            "ORDER BY coalesce(number_of_reviews, 0), id LIMIT 10) o JOIN listings s ON s.id = :stayed "
+            "ORDER BY point(o.longitude, o.latitude) <-> point(s.longitude, s.latitude), o.id LIMIT 1"),
+            {"stayed": stayed, "untrusted": untrusted_only}).scalar()
     bucket = _bucket(synced, "guest-new")
 
     def recommended(event_kind):
