@@ -111,12 +111,13 @@ class CatalogueSources:
         return [(listing, other, guests) for listing in listings
                 for other, guests in self.catalogue.co.get(listing, {}).items()]
 
-    def popularity(self, listings: Iterable[int] | None, count: int = 0) -> dict[int, float]:
-        chosen = self.catalogue.by_reviews[:count] if listings is None else listings
-        return {listing: float(self.catalogue.reviews.get(listing, 0)) for listing in chosen}
+    def most_reviewed(self, count: int) -> list[int]:
+        return self.catalogue.by_reviews[:count]
 
     def facts(self, listings: Iterable[int]) -> dict[int, ranking.Facts]:
-        return {listing: self.catalogue.facts[listing] for listing in listings if listing in self.catalogue.facts}
+        """The file's facts with the training reviews (the file's count holds the hidden ones)."""
+        return {listing: self.catalogue.facts[listing]._replace(reviews=float(self.catalogue.reviews.get(listing, 0)))
+                for listing in listings if listing in self.catalogue.facts}
 
     def near(self, places: Sequence[tuple[float, float]], count: int) -> set[int]:
         found: set[int] = set()

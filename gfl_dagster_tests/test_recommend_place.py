@@ -1,5 +1,6 @@
 """The recommender's place signal on the real embedded Postgres: the listings nearest a user's are the ones a
-brute-force scan finds, through listings_place_idx, and a listing's facts come back as ranking.Facts."""
+brute-force scan finds, through listings_place_idx, and a listing's facts (its reviews included) come back
+as ranking.Facts in one read."""
 
 import time
 
@@ -15,7 +16,7 @@ from gfl_dagster_tests.conftest import BUNDLED_CSV
 def test_the_listings_nearest_a_users_come_from_the_place_index(engine):
     load_listings_csv(engine, BUNDLED_CSV)
     with engine.connect() as connection:
-        rows = connection.execute(text("SELECT id, latitude, longitude, room_type, price FROM listings")).all()
+        rows = connection.execute(text("SELECT id, latitude, longitude, room_type, price, number_of_reviews FROM listings")).all()
         places = [(rows[0].latitude, rows[0].longitude), (rows[len(rows) // 2].latitude, rows[len(rows) // 2].longitude)]
         sources = ProjectSources(connection, store=None)
         sources.near(places, 30)  # warm
@@ -34,5 +35,7 @@ def test_the_listings_nearest_a_users_come_from_the_place_index(engine):
     assert found == expected and 30 < len(found) <= 60, "the 30 nearest each place, together"
     assert "listings_place_idx" in plan, plan
     assert seconds < 0.5, f"a nearest-listings query took {seconds:.3f}s"
-    assert facts == {rows[0].id: ranking.Facts(rows[0].latitude, rows[0].longitude, rows[0].room_type,
-                                               float(rows[0].price) if rows[0].price is not None else None)}
+    first = rows[0]
+    assert facts == {first.id: ranking.Facts(first.latitude, first.longitude, first.room_type,
+                                             float(first.price) if first.price is not None else None,
+                                             float(first.number_of_reviews or 0))}

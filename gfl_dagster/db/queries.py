@@ -232,13 +232,12 @@ MOST_BOOKED = text(
     "WHERE e.kind = 'book' AND e.trusted GROUP BY e.listing_id ORDER BY bookings DESC, e.listing_id LIMIT :limit"
 )
 MOST_REVIEWED = text("SELECT id FROM listings ORDER BY number_of_reviews DESC NULLS LAST, id LIMIT :limit")
-# The recommender's figures for candidates (recommendations/ranking.py): reviews, and co-bookings of the user's listings.
-REVIEWS_OF = text("SELECT id, coalesce(number_of_reviews, 0) AS reviews FROM listings WHERE id = ANY(:ids)")
-MOST_REVIEWED_COUNTS = text("SELECT id, coalesce(number_of_reviews, 0) AS reviews FROM listings "
-                            "ORDER BY number_of_reviews DESC NULLS LAST, id LIMIT :limit")
-# Their place, room type and price (ranking.Facts), and the listings nearest the user's (ranking.PLACE_POOL
-# each): a nearest-neighbour walk of listings_place_idx per place, in degrees (the order, not the km).
-FACTS_OF = text("SELECT id, latitude, longitude, room_type, price FROM listings WHERE id = ANY(:ids)")
+# The recommender's figures for candidates (recommendations/ranking.py): co-bookings of the user's listings.
+# Their place, room type, price and reviews (ranking.Facts), and the listings nearest the user's
+# (ranking.PLACE_POOL each): a nearest-neighbour walk of listings_place_idx per place, in degrees (the order,
+# not the km).
+FACTS_OF = text("SELECT id, latitude, longitude, room_type, price, coalesce(number_of_reviews, 0) AS reviews "
+                "FROM listings WHERE id = ANY(:ids)")
 LISTINGS_NEAR = text(
     "SELECT DISTINCT n.id FROM unnest(CAST(:latitudes AS float8[]), CAST(:longitudes AS float8[])) AS p(lat, lon) "
     "CROSS JOIN LATERAL (SELECT id FROM listings "

@@ -43,12 +43,13 @@ class Blend:
 
 
 class Facts(NamedTuple):
-    """What the place, room type and price signals read of a listing."""
+    """What the popularity, place, room type and price signals read of a listing."""
 
     latitude: float
     longitude: float
     room_type: str
     price: Optional[float]  # None: no price (the price signal leaves the listing alone)
+    reviews: float = 0.0
 
 
 # Chosen on the dev guests only (BENCHMARKS.md, "The place, room type and price of a guest's stays"): the best
@@ -65,11 +66,11 @@ class Sources(Protocol):
     def co_bookings(self, listings: Sequence[int]) -> Iterable[tuple[int, int, int]]:
         """(listing, other, guests who booked both) for each of `listings`."""
 
-    def popularity(self, listings: Iterable[int] | None, count: int = 0) -> dict[int, float]:
-        """{listing: reviews} of `listings`; None: the `count` most-reviewed."""
+    def most_reviewed(self, count: int) -> list[int]:
+        """The `count` most-reviewed listings."""
 
     def facts(self, listings: Iterable[int]) -> dict[int, Facts]:
-        """{listing: its facts} of those of `listings` that exist."""
+        """{listing: its facts, reviews included} of those of `listings` that exist."""
 
     def near(self, places: Sequence[tuple[float, float]], count: int) -> set[int]:
         """The `count` listings nearest each (latitude, longitude) of `places`, together."""
@@ -168,13 +169,11 @@ def recommend(weights: Mapping[int, float], vectors: Mapping[int, Sequence[float
     held = {listing: vectors[listing] for listing in strongest if listing in vectors}
     content = sources.nearest(weighted_centroid(held, weights), CONTENT_POOL) if held else {}
     co = co_booking_scores({listing: weights[listing] for listing in strongest}, sources.co_bookings(strongest))
-    candidates = set(content) | set(co) | set(sources.popularity(None, POPULAR_POOL))
-    fit: dict[int, float] = {}
-    if blend.place or blend.room_type or blend.price:
-        stays = Stays.of({listing: weights[listing] for listing in strongest}, sources.facts(strongest))
-        if stays.places and blend.place:
-            candidates |= sources.near(stays.places, PLACE_POOL)
-        fit = {listing: stays.fit(facts, blend) for listing, facts in sources.facts(candidates - booked).items()}
-    candidates -= booked
-    scores = blend_scores(content, co, sources.popularity(candidates), blend, fit)
+    candidates = set(content) | set(co) | set(sources.most_reviewed(POPULAR_POOL))
+    stays = Stays.of({listing: weights[listing] for listing in strongest}, sources.facts(strongest))
+    if stays.places and blend.place:
+        candidates |= sources.near(stays.places, PLACE_POOL)
+    facts = sources.facts(candidates - booked)  # one read for the reviews and the fit of every candidate
+    fit = {listing: stays.fit(fact, blend) for listing, fact in facts.items()}
+    scores = blend_scores(content, co, {listing: fact.reviews for listing, fact in facts.items()}, blend, fit)
     return best(scores, booked, limit)

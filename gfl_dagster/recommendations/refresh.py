@@ -82,15 +82,14 @@ class ProjectSources:
     def co_bookings(self, listings: Sequence[int]) -> list[tuple[int, int, int]]:
         return [tuple(row) for row in self.connection.execute(queries.CO_BOOKINGS_OF, {"ids": list(listings)})]
 
-    def popularity(self, listings: Iterable[int] | None, count: int = 0) -> dict[int, float]:
-        rows = self.connection.execute(queries.MOST_REVIEWED_COUNTS, {"limit": count}) if listings is None else \
-            self.connection.execute(queries.REVIEWS_OF, {"ids": list(listings)})
-        return {row.id: float(row.reviews) for row in rows}
+    def most_reviewed(self, count: int) -> list[int]:
+        return [row.id for row in self.connection.execute(queries.MOST_REVIEWED, {"limit": count})]
 
     def facts(self, listings: Iterable[int]) -> dict[int, ranking.Facts]:
         rows = self.connection.execute(queries.FACTS_OF, {"ids": list(listings)})
         return {row.id: ranking.Facts(row.latitude, row.longitude, row.room_type,
-                                      float(row.price) if row.price is not None else None) for row in rows}
+                                      float(row.price) if row.price is not None else None, float(row.reviews))
+                for row in rows}
 
     def near(self, places: Sequence[tuple[float, float]], count: int) -> set[int]:
         rows = self.connection.execute(queries.LISTINGS_NEAR, {"latitudes": [lat for lat, _ in places],
