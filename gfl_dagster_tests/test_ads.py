@@ -253,6 +253,11 @@ def test_smoothing_does_not_let_a_lucky_small_sample_win():
      "learning: variants must be a positive whole number, got 0"),
     ('[[audience]]\nslug = "x"\nname = "X"\ndescription = "d"\n[learning]\nretire_confidence = 1.5\n',
      "learning: retire_confidence must be a number between 0 and 1 (exclusive), got 1.5"),
+    # A Beta prior needs clicks and non-clicks: Beta(0, 100) would be no distribution to integrate.
+    ('[[audience]]\nslug = "x"\nname = "X"\ndescription = "d"\n[learning]\nprior_clicks = 0\n',
+     "learning: prior_clicks must be a positive number, got 0"),
+    ('[[audience]]\nslug = "x"\nname = "X"\ndescription = "d"\n[learning]\nprior_clicks = 100\n',
+     "learning: prior_clicks must be fewer than prior_impressions"),
     ('[[audience]]\nslug = "x"\nname = "X"\n description = \n', "not valid TOML"),
     ('[learning]\nvariants = 2\n', "no audiences"),
     ('[[angle]]\nslug = "price"\nfacts = ["price_per_night"]\nlead = "{price_per_night"\nask = "a"\n',

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
-from gfl_dagster.ads.audiences import _SLUG, _TEXT, DEFAULT_PATH, _checked
+from gfl_dagster.ads.audiences import _SLUG, DEFAULT_PATH
 from gfl_dagster.listings.description_check import ROOM_PHRASES, dollar_amounts
 from gfl_dagster.listings.facts import description_input
-from gfl_dagster.toml_reader import tomllib
+from gfl_dagster.toml_reader import TEXT, checked_table, tomllib
 
 _ROOM_WORDS = {"Entire home/apt": "the entire home", "Private room": "a private room",
                "Shared room": "a shared room", "Hotel room": "a hotel room"}
 _LIST = ((list,), "list of strings")
-_ANGLE_KEYS = {"slug": _TEXT, "facts": _LIST, "lead": _TEXT, "ask": _TEXT, "unless": _LIST}
+_ANGLE_KEYS = {"slug": TEXT, "facts": _LIST, "lead": TEXT, "ask": TEXT, "unless": _LIST}
 _AMOUNT = re.compile(r"\$\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?")
 
 
@@ -51,7 +51,7 @@ def load_angles(path: Path | str | None = None) -> list[Angle]:
         label = f"angle {table.get('slug')!r}" if isinstance(table, dict) and table.get("slug") else f"angle #{number}"
         if not isinstance(table, dict):
             raise ValueError(f"{path}: {label}: must be a table ([[angle]]), got {table!r}")
-        values = _checked(table, _ANGLE_KEYS, f"{path}: {label}")
+        values = checked_table(table, _ANGLE_KEYS, f"{path}: {label}")
         if not all(isinstance(item, str) for key in ("facts", "unless") for item in values.get(key, ())):
             raise ValueError(f"{path}: {label}: facts and unless must be lists of strings")
         missing = [key for key in ("slug", "facts", "lead", "ask") if not values.get(key)]

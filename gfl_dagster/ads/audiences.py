@@ -22,7 +22,7 @@ from gfl_dagster.listings.csv_rows import ROOM_TYPES
 from gfl_dagster.listings.amenities import default_amenity_map
 from gfl_dagster.listings.fact_support import listing_amenity_features
 from gfl_dagster.listings.facts import format_price
-from gfl_dagster.toml_reader import tomllib
+from gfl_dagster.toml_reader import INT, NUMBER, TEXT, checked_table, not_negative, positive, probability, tomllib
 
 DEFAULT_PATH = Path(__file__).with_name("audiences.toml")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -52,61 +52,27 @@ class Learning:
     examples: int = 3  # best ads of the audience that feed a new variant
     retire_confidence: float = 0.95  # posterior probability of being worse than the best that retires a variant
     pooled_weight: float = 2000.0  # impressions the audience's evidence for an angle counts for in one ad
-    posterior_draws: int = 2000  # Monte Carlo draws for propensities and retirement probabilities
 
 
-def _positive(value: Any) -> bool:
-    return value > 0
-
-
-def _not_negative(value: Any) -> bool:
-    return value >= 0
-
-
-def _probability(value: Any) -> bool:
-    return 0 < value < 1
-
-
-# Each key's spec: (accepted types, what the error message calls them[, a further test]).
-_INT = ((int,), "whole number")
-_NUMBER = ((int, float), "number")
-_TEXT = ((str,), "string")
-
-_AUDIENCE_KEYS = {"slug": _TEXT, "name": _TEXT, "description": _TEXT, "lead": _TEXT, "rules": ((dict,), "table"),
+_AUDIENCE_KEYS = {"slug": TEXT, "name": TEXT, "description": TEXT, "lead": TEXT, "rules": ((dict,), "table"),
                   "phrases": ((list,), "list of phrases")}
 _RULE_KEYS = {
     "room_types": ((list,), f"list of room types ({', '.join(ROOM_TYPES)})"),
-    "max_price": _NUMBER + (_positive,),
-    "max_minimum_nights": _INT + (_positive,),
-    "min_reviews": _INT + (_not_negative,),
-    "min_guests": _INT + (_positive,),
+    "max_price": NUMBER + (positive,),
+    "max_minimum_nights": INT + (positive,),
+    "min_reviews": INT + (not_negative,),
+    "min_guests": INT + (positive,),
     "amenities_any": ((list,), "list of canonical amenities (listings/amenities.toml)"),
 }
 _LEARNING_KEYS = {
-    "variants": _INT + (_positive,),
-    "min_impressions": _INT + (_not_negative,),
-    "prior_clicks": _NUMBER + (_not_negative,),
-    "prior_impressions": _NUMBER + (_positive,),
-    "examples": _INT + (_not_negative,),
-    "retire_confidence": ((int, float), "number between 0 and 1 (exclusive)", _probability),
-    "pooled_weight": _NUMBER + (_not_negative,),
-    "posterior_draws": _INT + (_positive,),
+    "variants": INT + (positive,),
+    "min_impressions": INT + (not_negative,),
+    "prior_clicks": NUMBER + (positive,),  # a Beta's parameters are positive: 0 clicks in the prior is no Beta
+    "prior_impressions": NUMBER + (positive,),
+    "examples": INT + (not_negative,),
+    "retire_confidence": ((int, float), "number between 0 and 1 (exclusive)", probability),
+    "pooled_weight": NUMBER + (not_negative,),
 }
-
-
-def _checked(table: Mapping[str, Any], spec: Mapping[str, tuple], where: str) -> dict[str, Any]:
-    """The table's values, each of the type `spec` names; any other key is an error."""
-    values = {}
-    for key, value in table.items():
-        if key not in spec:
-            raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(spec)})")
-        types, wanted, *test = spec[key]
-        # bool is an int in Python, but `max_price = true` is a typo, not a price.
-        if isinstance(value, bool) or not isinstance(value, types) or (test and not test[0](value)):
-            adjective = {_positive: "positive ", _not_negative: "non-negative "}.get(test[0], "") if test else ""
-            raise ValueError(f"{where}: {key} must be a {adjective}{wanted}, got {value!r}")
-        values[key] = value
-    return values
 
 
 def _audience(table: Any, number: int, seen: set[str]) -> Audience:
@@ -115,7 +81,7 @@ def _audience(table: Any, number: int, seen: set[str]) -> Audience:
         label = f"audience {table['slug']!r}"
     if not isinstance(table, dict):
         raise ValueError(f"{label}: must be a table ([[audience]]), got {table!r}")
-    values = _checked(table, _AUDIENCE_KEYS, label)
+    values = checked_table(table, _AUDIENCE_KEYS, label)
     for key in ("slug", "name", "description"):
         if not values.get(key, "").strip():
             raise ValueError(f"{label}: {key} is missing or empty")
@@ -125,7 +91,7 @@ def _audience(table: Any, number: int, seen: set[str]) -> Audience:
     if slug in seen:
         raise ValueError(f"{label}: slug {slug!r} is used by another audience")
     seen.add(slug)
-    rules = _checked(values.get("rules", {}), _RULE_KEYS, f"{label} rules")
+    rules = checked_table(values.get("rules", {}), _RULE_KEYS, f"{label} rules")
     room_types = rules.get("room_types")
     if room_types is not None:
         unknown = [r for r in room_types if r not in ROOM_TYPES]
@@ -174,9 +140,9 @@ def load_audiences(path: Path | str | None = None) -> tuple[list[Audience], Lear
         learning_table = document.get("learning", {})
         if not isinstance(learning_table, dict):
             raise ValueError(f"learning must be a table, got {learning_table!r}")
-        learning = Learning(**_checked(learning_table, _LEARNING_KEYS, "learning"))
-        if learning.prior_clicks > learning.prior_impressions:
-            raise ValueError("learning: prior_clicks must not exceed prior_impressions")
+        learning = Learning(**checked_table(learning_table, _LEARNING_KEYS, "learning"))
+        if learning.prior_clicks >= learning.prior_impressions:
+            raise ValueError("learning: prior_clicks must be fewer than prior_impressions")
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
     return audiences, learning

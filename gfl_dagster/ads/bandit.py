@@ -10,13 +10,19 @@ a snapshot read between runs). One listing's ad gets few impressions, so evidenc
   counted as at most `pooled_weight` impressions, plus the ad's own impressions and clicks. The
   pool decides while the ad is new; its listing's own evidence decides once there is enough.
 
-`choose` draws from each candidate's posterior `posterior_draws` times: the share of draws an
-ad wins is its probability of being shown (its propensity), and the ad is then drawn with those
-probabilities, so the propensity recorded is the probability the choice was made with. A
-snapshot never changes, so the probabilities of one set of candidates are computed once.
+`choose` shows each candidate with the probability that its posterior draws the highest click-through,
+the probability Thompson sampling shows it with (its propensity), and the ad is then drawn with those
+probabilities, so the propensity recorded is the probability the choice was made with. That
+probability is computed, not sampled: P(ad i wins) = integral of f_i(x) * prod_{j != i} F_j(x) dx over
+the posteriors' densities f and distribution functions F, by quadrature on a grid fine for the
+narrowest posterior (`win_probabilities`). So it is a function of the evidence alone: two web workers,
+or two snapshots of the same evidence, record the same propensity to the last bit, where Monte Carlo
+estimates from unseeded draws differed by about a percentage point. The retirement probability
+(`probability_worse`) is the same integral for two posteriors. A snapshot never changes, so the
+probabilities of one set of candidates are computed once.
 
-Pure: no database, no clock. Randomness comes from a numpy Generator (seeded in tests and in
-the simulated market).
+Pure: no database, no clock. Randomness (the choice itself, and the angles a new ad explores) comes from
+a numpy Generator, seeded in tests and in the simulated market.
 """
 
 from __future__ import annotations
@@ -77,23 +83,18 @@ class Bandit:
         a, b = self._prior()
         return (a + weight * rest_c + own_c, b + weight * (rest_n - rest_c) + own_n - own_c)
 
-    def _draws(self, posteriors: Sequence[Posterior]) -> np.ndarray:
-        alpha, beta = np.array(posteriors, dtype=float).T
-        return self.rng.beta(alpha[:, None], beta[:, None], (len(posteriors), self.learning.posterior_draws))
-
     def win_probabilities(self, posteriors: Sequence[Posterior]) -> np.ndarray:
-        """Each posterior's probability of drawing the highest click-through (Monte Carlo)."""
+        """Each posterior's probability of drawing the highest click-through (Thompson sampling's
+        probability of showing it): a deterministic function of the posteriors' parameters."""
         if len(posteriors) == 1:
             return np.ones(1)
-        winners = self._draws(posteriors).argmax(axis=0)
-        return np.bincount(winners, minlength=len(posteriors)) / self.learning.posterior_draws
+        return win_probabilities(posteriors)
 
     def probability_worse(self, posterior: Posterior, than: Posterior) -> float:
-        """P(click-through under `posterior` < under `than`) (Monte Carlo)."""
+        """P(click-through under `posterior` < under `than`)."""
         key = (posterior, than)
         if key not in self._worse:
-            draws = self._draws([posterior, than])
-            self._worse[key] = float((draws[0] < draws[1]).mean())
+            self._worse[key] = float(win_probabilities([posterior, than])[1])
         return self._worse[key]
 
     # --- choices -----------------------------------------------------------------------------------------
@@ -151,6 +152,38 @@ class Bandit:
         alpha, beta = np.array([self.ad_posterior(audience, angle) for angle in angles], dtype=float).T
         draws = self.rng.beta(alpha, beta)
         return [angles[i] for i in np.argsort(-draws, kind="stable")[:count]]
+
+
+CELLS_PER_POSTERIOR = 1024  # grid cells across each posterior's mean +- WIDTH standard deviations
+WIDTH = 12.0  # the prior alone, Beta(2, 98), leaves about 3e-8 of its mass beyond 12 standard deviations
+
+
+def win_probabilities(posteriors: Sequence[Posterior]) -> np.ndarray:
+    """P(posterior i draws the highest value) for Beta(alpha, beta) posteriors: the integral of
+    f_i(x) * prod_{j != i} F_j(x), by the midpoint rule on one grid.
+
+    The grid joins, for each posterior, CELLS_PER_POSTERIOR cells across its mean +- WIDTH standard
+    deviations, so a posterior of 20,000 impressions (sd 0.2 points) is resolved as finely as the prior's
+    (sd 1.4 points) beside it. Each density is normalised to sum to 1 on the grid (no gamma functions, and
+    the tails cut off are put back in proportion). Within a cell, two draws tie half and half, so equal
+    posteriors get exactly equal shares; the shares are normalised to sum to 1 (more than two posteriors
+    tied in one cell lose a little otherwise). Within 3e-6 of the exact sum for whole-number parameters
+    (worst of 208 pairs, 0 to 30,000 impressions each), where 2,000 Monte Carlo draws erred by about
+    0.01; about a millisecond for a pair (BENCHMARKS.md). Tests: test_bandit.py.
+    """
+    alpha, beta = np.array(posteriors, dtype=float).T
+    total = alpha + beta
+    mean = alpha / total
+    spread = WIDTH * np.sqrt(alpha * beta / (total ** 2 * (total + 1)))
+    edges = np.unique(np.concatenate([np.linspace(lo, hi, CELLS_PER_POSTERIOR + 1) for lo, hi in
+                                      zip(np.clip(mean - spread, 0, 1), np.clip(mean + spread, 0, 1))]))
+    x = (edges[:-1] + edges[1:]) / 2
+    log_density = (alpha[:, None] - 1) * np.log(x) + (beta[:, None] - 1) * np.log1p(-x)
+    mass = np.exp(log_density - log_density.max(axis=1, keepdims=True)) * np.diff(edges)
+    mass /= mass.sum(axis=1, keepdims=True)
+    below = np.cumsum(mass, axis=1) - mass / 2  # P(X_j < a draw in this cell), ties split
+    wins = np.array([mass[i] @ np.prod(np.delete(below, i, axis=0), axis=0) for i in range(len(posteriors))])
+    return wins / wins.sum()
 
 
 def pooled_counts(ads: Iterable[Any]) -> dict[tuple[str, str], Counts]:

@@ -108,8 +108,8 @@ def _write_ads(engine: Engine, model: ModelClientResource, area: str, progress) 
         pooled = {(r.audience, r.angle): (r.impressions, r.clicks) for r in connection.execute(queries.ANGLE_STATS)}
     stats = [AdStats(r.ad_id, r.listing_id, r.audience, r.variant, r.impressions, r.clicks, r.text, r.angle)
              for r in stat_rows]
-    # Seeded: the same evidence gives the same decisions (a probability near the threshold does not flip
-    # from one run to the next without a new click).
+    # The retirement probabilities are a function of the evidence; seeded, so are the angles the
+    # replacements explore: a run repeated without a new click decides the same.
     bandit = Bandit(stats, pooled, learning, np.random.default_rng(0))
     report.listings_seen = len(rows)
     retire: dict[int, str] = {ad_id: "its listing left the area or the source" for ad_id in orphans}
