@@ -3,6 +3,7 @@ cities, aspects, ...): the standard library's tomllib from Python 3.11; on 3.10,
 (a dependency there, see pyproject.toml). And `checked_table`, which checks a table's keys and value types
 against a spec, so that a typo such as `max_prise` is an error naming the key, not a rule silently off."""
 
+from pathlib import Path
 from typing import Any, Mapping
 
 try:
@@ -10,7 +11,18 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["tomllib", "checked_table", "INT", "NUMBER", "TEXT", "positive", "not_negative", "probability"]
+__all__ = ["tomllib", "read_toml", "checked_table", "INT", "NUMBER", "TEXT", "positive", "not_negative", "probability"]
+
+
+def read_toml(path: Path, kind: str) -> dict[str, Any]:
+    """The document of the TOML file at `path`, a `kind` file (what a missing one is called in the error):
+    a missing file or invalid TOML is a ValueError naming the path."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such {kind} file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path}: not valid TOML: {error}") from None
 
 
 def positive(value: Any) -> bool:

@@ -348,11 +348,12 @@ def test_simulated_people_click_by_the_hidden_truth_and_the_bandit_would_serve_w
     from gfl_dagster.ads.allocation import current_bandit, read_bandit
     from gfl_dagster.feedback.market import ClickModel
     from gfl_dagster.feedback.impressions import Signer
-    from gfl_dagster.feedback.simulated_users import PERSONAS, User, step
+    from gfl_dagster.feedback.personas import load_personas
+    from gfl_dagster.feedback.simulated_users import User, step
     from gfl_dagster_tests.test_feedback_trust import search_server
 
     write_ads(synced, resources["model_client"], "Brooklyn")
-    family = next(p for p in PERSONAS if p.audience == "family_with_kids")
+    family = next(p for p in load_personas() if p.audience == "family_with_kids")
     shown = {ad.angle for ad in active_ads(synced) if ad.audience == "family_with_kids"}
     favourite = sorted(shown)[0]
     truth = ClickModel({"family_with_kids": {angle: 1.0 if angle == favourite else 0.0 for angle in shown}})

@@ -340,11 +340,13 @@ def test_simulated_people_are_served_like_a_person_their_clicks_count_and_one_se
     from gfl_dagster.ads import for_hits
     from gfl_dagster.ads.allocation import read_bandit
     from gfl_dagster.feedback.market import ClickModel, load_click_model
-    from gfl_dagster.feedback.simulated_users import PERSONAS, make_users, step
+    from gfl_dagster.feedback.personas import load_personas
+    from gfl_dagster.feedback.simulated_users import make_users, step
 
     rng = random.Random(5)
-    people = make_users(8, ["Brooklyn"], rng, SIGNER)
-    truth = ClickModel({persona.audience: {angle.slug: 0.3 for angle in load_angles()} for persona in PERSONAS})
+    people = make_users(8, ["Brooklyn"], load_personas(), rng, SIGNER)
+    truth = ClickModel({persona.audience: {angle.slug: 0.3 for angle in load_angles()}
+                        for persona in load_personas()})
     totals: dict = {}
     with search_server(with_ads, resources) as server:
         for _ in range(25):
@@ -374,7 +376,8 @@ def test_simulated_people_are_served_like_a_person_their_clicks_count_and_one_se
     assert check_served([forged], SIGNER, user.session, may_book=False)[1][0][1].startswith("impression_id was not")
     # One seed, one snapshot of the bandit: the same searches, ads and propensities, views, clicks, saves and
     # bookings; only the impression ids (random nonces) differ. The page re-reads its snapshot every 30 s, and a
-    # new snapshot estimates the propensities afresh (Monte Carlo): the test holds one, however slow the machine.
+    # new snapshot reads the evidence as it then stands (this run's own clicks among it): the test holds one,
+    # however slow the machine.
     snapshot = read_bandit(with_ads)
     monkeypatch.setattr(for_hits, "current_bandit", lambda engine: snapshot)
     truth = load_click_model(None, [a.slug for a in load_audiences()[0]], [a.slug for a in load_angles()])
@@ -383,7 +386,7 @@ def test_simulated_people_are_served_like_a_person_their_clicks_count_and_one_se
         with with_ads.begin() as connection:
             connection.execute(text("DELETE FROM feedback_events"))
         rng = random.Random(seed)
-        people = make_users(6, ["Brooklyn", "Manhattan"], rng, SIGNER)
+        people = make_users(6, ["Brooklyn", "Manhattan"], load_personas(), rng, SIGNER)
         with search_server(with_ads, resources) as server:
             for _ in range(8):
                 step(server, rng.choice(people), rng, truth)

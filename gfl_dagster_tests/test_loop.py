@@ -81,7 +81,8 @@ def test_the_same_seed_gives_the_same_outcome():
 
 
 def test_the_learner_never_reads_the_market():
-    """The hidden truth stays hidden: no module of the ads learner imports the market or names its truth file."""
+    """The hidden truth stays hidden: no module of the ads learner or the recommender imports the market or the
+    simulated people's personas, or names their files."""
     package = Path(gfl_dagster.__file__).parent
     learner = list((package / "ads").glob("*.py")) + list((package / "recommendations").glob("*.py"))
     assert len(learner) > 5
@@ -93,8 +94,8 @@ def test_the_learner_never_reads_the_market():
                 imported |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom):
                 imported |= {node.module or ""} | {f"{node.module}.{alias.name}" for alias in node.names}
-        assert not [name for name in imported if "market" in name], (path, imported)
-        assert "market_truth" not in source, path
+        assert not [name for name in imported if "market" in name or "personas" in name], (path, imported)
+        assert "market_truth" not in source and "personas.toml" not in source, path
 
 
 @pytest.mark.parametrize("content, message", [
@@ -140,9 +141,11 @@ def test_gfl_bench_loop_prints_the_figures_and_draws_the_chart(tmp_path):
 
 
 def test_a_simulated_person_views_by_fit_and_a_fact_the_listing_leaves_out_is_no_evidence():
-    from gfl_dagster.feedback.simulated_users import PERSONAS, User, fit
+    from gfl_dagster.feedback.personas import load_personas
+    from gfl_dagster.feedback.simulated_users import User, fit
 
-    family = User("sim-1", next(p for p in PERSONAS if p.audience == "family_with_kids"), "Brooklyn", "s")
+    personas = {persona.audience: persona for persona in load_personas()}
+    family = User("sim-1", personas["family_with_kids"], "Brooklyn", "s")
     summary = {"neighbourhood_group": "Brooklyn", "neighbourhood": "Williamsburg", "room_type": "Entire home/apt",
                "price": 180}  # the summary file: no guests, rating or amenities
     assert fit(summary, family) == 1.0
@@ -151,7 +154,7 @@ def test_a_simulated_person_views_by_fit_and_a_fact_the_listing_leaves_out_is_no
     detailed = {**summary, "accommodates": 2, "amenity_features": ["wifi"], "review_scores_rating": None}
     assert fit(detailed, family) == 0.5, "too small, no kitchen"
     assert fit({**detailed, "accommodates": 5, "amenity_features": ["kitchen", "wifi"]}, family) == 1.0
-    backpacker = User("sim-2", next(p for p in PERSONAS if p.audience == "budget_backpacker"), "Brooklyn", "s")
+    backpacker = User("sim-2", personas["budget_backpacker"], "Brooklyn", "s")
     assert fit({**summary, "room_type": "Private room", "price": 60}, backpacker) == 1.0
     assert fit({**summary, "room_type": "Private room", "price": 95}, backpacker) == 2 / 3
     assert fit({**summary, "room_type": "Private room", "price": None}, backpacker) == 1.0

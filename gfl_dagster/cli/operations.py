@@ -154,13 +154,19 @@ def vector_generations(engine) -> dict:
 @click.option("--preferences", type=click.Path(exists=True, dir_okay=False),
               help="With --users: the hidden truth of who clicks which ad, TOML with one table per audience slug, "
                    "`angle = probability` (default: gfl_dagster/feedback/market_truth.toml).")
+@click.option("--personas", type=click.Path(exists=True, dir_okay=False),
+              help="With --users: who the people are, TOML with one [[persona]] table each: audience, sentence "
+                   "(with {area}), room_types, and optionally max_price, min_guests, min_rating, features "
+                   "(default: gfl_dagster/feedback/personas.toml).")
 def simulate(rate: float, duration: float, seed: Optional[int], users: Optional[int],
-             preferences: Optional[str]) -> None:
+             preferences: Optional[str], personas: Optional[str]) -> None:
     """Write a stream of changes to the configured database: price and availability
     updates, new listings and deletes, each its own transaction. Watch them arrive
     with `gfl status` or in the Dagster UI."""
     if users:
-        return _simulate_users(users, rate or 10.0, duration, seed, preferences)
+        return _simulate_users(users, rate or 10.0, duration, seed, preferences, personas)
+    if preferences or personas:
+        raise click.UsageError("--preferences and --personas describe simulated people: use them with --users")
     rate = rate or 2.0
     from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.listings.simulation import SimulationCounts, apply_change
@@ -185,20 +191,23 @@ def simulate(rate: float, duration: float, seed: Optional[int], users: Optional[
 
 
 def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int],
-                    preferences: Optional[str]) -> None:
+                    preferences: Optional[str], personas_file: Optional[str]) -> None:
     from gfl_dagster.ads.angles import load_angles
     from gfl_dagster.ads.audiences import load_audiences
     from gfl_dagster.cli.runs import project_resources
     from gfl_dagster.db import queries
     from gfl_dagster.feedback.impressions import Signer
     from gfl_dagster.feedback.market import load_click_model
+    from gfl_dagster.feedback.personas import load_personas
     from gfl_dagster.feedback.serving import SearchServer
     from gfl_dagster.feedback.simulated_users import make_users, step
     from gfl_dagster.listings.source import LISTINGS
     from gfl_dagster.search.interpret import load_search_context
 
+    audiences = [a.slug for a in load_audiences()[0]]
     try:
-        truth = load_click_model(preferences, [a.slug for a in load_audiences()[0]], [a.slug for a in load_angles()])
+        truth = load_click_model(preferences, audiences, [a.slug for a in load_angles()])
+        personas = load_personas(personas_file, audiences)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     rng = random.Random(seed)
@@ -211,7 +220,7 @@ def _simulate_users(count: int, rate: float, duration: float, seed: Optional[int
             click.echo("no listings yet: run `gfl up` first")
             return
         signer = Signer.from_environment()
-        people = make_users(count, areas, rng, signer)
+        people = make_users(count, areas, personas, rng, signer)
         context = load_search_context(engine)  # the places and price bands, read once for the run
         server = SearchServer(engine, resources.embedder, store, lambda: context, resources.model_client, signer)
         started = time.monotonic()

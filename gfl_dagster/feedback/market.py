@@ -19,7 +19,7 @@ from typing import Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from gfl_dagster.toml_reader import tomllib
+from gfl_dagster.toml_reader import read_toml
 
 DEFAULT_TRUTH = Path(__file__).with_name("market_truth.toml")
 
@@ -43,12 +43,7 @@ def load_click_model(path: Path | str | None, audiences: Sequence[str], angles: 
     """The truth in `path` (default: market_truth.toml). Every audience slug and angle must be one the project
     knows; a table may leave angles out (they are clicked as rarely as its least-clicked angle)."""
     path = Path(path) if path is not None else DEFAULT_TRUTH
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such preferences file") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"{path}: not valid TOML: {error}") from None
+    document = read_toml(path, "preferences")
     if not document:
         raise ValueError(f"{path}: no audiences: expected one table per audience slug, `angle = probability`")
     probabilities: dict[str, dict[str, float]] = {}

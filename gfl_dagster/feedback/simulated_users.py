@@ -1,55 +1,34 @@
 """Simulated people for `gfl simulate --users`: they search, see ads, view, click, save and book.
 
-Each user has a persona (an audience of ads/audiences.toml, the sentence it searches with and what it
-wants of a place) and a favourite area. A step is one search, served as the page's is
-(feedback/serving.py): the persona's sentence through the project's own search (understood, filtered,
-ranked), the audience's ad on each hit chosen by the bandit (`choose_ad`) with its propensity, and an
-impression id for each hit and ad, bound to the user's session. The person then sends back what the
-page sends: an impression of each hit and ad, a view of the hits that fit (by price, place, room type
-and, where the listing states them, guests, rating and amenities: the better the fit, the likelier the
-view), an ad click as the market's hidden click model says (feedback/market.py: a probability per
-audience and angle, which the learner never reads), and the odd save and booking of what was viewed.
-Those events pass the API's check (`check_served`) before they are stored, so a simulated click counts
-only as a person's does. Bookings are the operator's (this is the operator's command).
+Each user has a persona (feedback/personas.toml, or any file in its format: an audience of
+ads/audiences.toml, the sentence it searches with and what it wants of a place) and a favourite area. A
+step is one search, served as the page's is (feedback/serving.py): the persona's sentence through the
+project's own search (understood, filtered, ranked), the audience's ad on each hit chosen by the bandit
+(`choose_ad`) with its propensity, and an impression id for each hit and ad, bound to the user's
+session. The person then sends back what the page sends: an impression of each hit and ad, a view of the
+hits that fit (by price, place, room type and, where the listing states them, guests, rating and
+amenities: the better the fit, the likelier the view), an ad click as the market's hidden click model
+says (feedback/market.py: a probability per audience and angle, which the learner never reads), and the
+odd save and booking of what was viewed. Those events pass the API's check (`check_served`) before they
+are stored, so a simulated click counts only as a person's does. Bookings are the operator's (this is
+the operator's command).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Sequence
 
 from gfl_dagster.feedback.events import Event
 from gfl_dagster.feedback.impressions import Signer, check_served
 from gfl_dagster.feedback.market import ClickModel
+from gfl_dagster.feedback.personas import Persona
 from gfl_dagster.feedback.record import record_events
 from gfl_dagster.feedback.serving import SearchServer
 from gfl_dagster.search.query import SearchQuery
 
 
-@dataclass(frozen=True)
-class Persona:
-    audience: str
-    sentence: str  # {area} is filled in
-    room_types: tuple[str, ...]
-    max_price: Optional[float] = None
-    # What it wants where the listing states it (the detailed files do; the summary file does not).
-    min_guests: Optional[int] = None
-    min_rating: Optional[float] = None
-    features: tuple[str, ...] = ()  # amenity feature slugs (listings/amenities.toml)
-
-
-PERSONAS = (
-    Persona("family_with_kids", "family friendly place in {area}", ("Entire home/apt",), min_guests=4,
-            features=("kitchen",)),
-    Persona("budget_backpacker", "cheap private room in {area}", ("Private room", "Shared room"), 80),
-    Persona("young_couple", "romantic place for two in {area}", ("Entire home/apt", "Private room"), 250,
-            min_guests=2),
-    Persona("business_traveller", "quiet place near the subway in {area}", ("Entire home/apt", "Private room"),
-            features=("wifi", "workspace")),
-    Persona("older_couple", "comfortable well reviewed apartment in {area}", ("Entire home/apt",), 300,
-            min_rating=4.7),
-)
 # A hit is viewed with a chance between these, by the share of the persona's wishes it meets; a viewed one is
 # saved with SAVE, a saved one booked with BOOK.
 VIEW_UNFIT, VIEW_FIT = 0.02, 0.35
@@ -64,9 +43,11 @@ class User:
     session: str  # as the server hands a page its session
 
 
-def make_users(count: int, areas: list[str], rng: random.Random, signer: Signer) -> list[User]:
+def make_users(count: int, areas: list[str], personas: Sequence[Persona], rng: random.Random,
+               signer: Signer) -> list[User]:
+    """`count` people, each of one of `personas` at random, who favour one of the two busiest `areas`."""
     favourite = areas[:2] or areas  # the busiest areas: people crowd where the listings are
-    return [User(f"sim-{n:03d}", rng.choice(PERSONAS), rng.choice(favourite), signer.new_session())
+    return [User(f"sim-{n:03d}", rng.choice(personas), rng.choice(favourite), signer.new_session())
             for n in range(count)]
 
 
