@@ -169,7 +169,7 @@ def win_probabilities(posteriors: Sequence[Posterior]) -> np.ndarray:
     posteriors get exactly equal shares; the shares are normalised to sum to 1 (more than two posteriors
     tied in one cell lose a little otherwise). Within 3e-6 of the exact sum for whole-number parameters
     (worst of 208 pairs, 0 to 30,000 impressions each), where 2,000 Monte Carlo draws erred by about
-    0.01; about a millisecond for a pair (BENCHMARKS.md). Tests: test_bandit.py.
+    0.01; about 0.3 ms of CPU for a pair, as the draws took (BENCHMARKS.md). Tests: test_bandit.py.
     """
     alpha, beta = np.array(posteriors, dtype=float).T
     total = alpha + beta
