@@ -137,7 +137,20 @@ def test_a_place_name_does_not_back_a_feature_word_inside_it(known_places):
 
 
 def test_near_universal_words_are_not_claims():
-    assert claims("A bright bedroom with a bed, a bathroom and a shower, close to restaurants and shops.") == []
+    assert claims("A bright bedroom with a bed, a bathroom and a shower, in a quiet mid-century building.") == []
+
+
+@pytest.mark.parametrize("text, claim", [  # kinds of claim about the place the listing's facts never back
+    ("Close to restaurants and shops.", "restaurants"),
+    ("Surrounded by cafes, pubs and boutiques.", "cafes"),
+    ("Sample seafood at local eateries.", "eateries"),
+    ("Its history dates back to the early 1900s.", "history"),
+    ("The area was reclaimed in the 19th century.", "19th century"),
+    ("Our lounge is free for guests.", "lounge"),
+])
+def test_what_is_nearby_the_areas_history_and_a_lounge_are_claims(text, claim):
+    reasons = claims(text)
+    assert named(reasons, claim), reasons
 
 
 def test_negations_are_still_claims():

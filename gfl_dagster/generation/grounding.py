@@ -17,7 +17,7 @@ What counts as a claim (word lists, so the check is predictable and fast):
 - amenities and features: pool, balcony, terrace, patio, deck, rooftop, garden,
   yard, outdoor space, gym/fitness, view(s)/overlooking/skyline, parking, garage,
   laundry (w/d), washer, dryer, dishwasher, crib, high chair, EV charger,
-  gazebo, projector, fees (cleaning, service, additional), doorman/concierge, elevator,
+  gazebo, projector, lounge/common room, fees (cleaning, service, additional), doorman/concierge, elevator,
   fireplace, air conditioning, hot tub/jacuzzi, sauna/spa, wifi, workspace/desk,
   kitchen, private bathroom, private entrance, lobby, high/top floor, pets,
   breakfast, an on-site restaurant (singular "restaurant"), chef/housekeeping,
@@ -36,7 +36,8 @@ What counts as a claim (word lists, so the check is predictable and fast):
   / across from / in the vicinity; a park, a (super)market, hawker centre or food court, the subway (train,
   station, metro, bus), a ferry, the airport, the beach, a river / the ocean / a
   lake / a harbor / the waterfront, museums, stadiums, a zoo, universities,
-  hospitals, malls (named ones quoted whole: "Fort Tryon Park"); famous named
+  hospitals, malls (named ones quoted whole: "Fort Tryon Park"); what is nearby
+  (restaurants, cafes, bars, pubs, shops, boutiques, galleries, nightlife); famous named
   landmarks (Central Park, Times Square, Empire State, Brooklyn Bridge, ...;
   "Times Sq" and "5th Ave" count as written out), and street addresses
   ("42nd Street", "123 Main Street", "West 713");
@@ -48,7 +49,8 @@ What counts as a claim (word lists, so the check is predictable and fast):
   "4.9 rating", top-rated, highly rated, rated/ratings, N out of N, Superhost, best,
   award-winning, Michelin, luxury/luxurious, stunning, breathtaking,
   spectacular, world-class, unparalleled, exclusive, high-end/upscale/premium,
-  famous/renowned/iconic, historic/landmark, popular;
+  famous/renowned/iconic, historic/landmark, popular; history ("dates back",
+  "the 1920s", "19th century");
 - numbers: dollar amounts, N nights / days, N reviews, N% (and bounds and ranges:
   "fewer than 10 reviews", "10 to 99 reviews", "100 or more reviews"), and
   "more than 100 guests have stayed" (a count of past guests, not a capacity).
@@ -57,9 +59,8 @@ Deliberately NOT claims (near-universal, harmless, or puffery hosts use all the
 time): bed, bedroom, bathroom, shower, living room, dining room, windows, walls,
 apartment, home, house, room, building, neighborhood; cozy, charming, lovely,
 beautiful, comfortable, clean, quiet, sunny, bright, spacious, large, huge,
-great, nice, excellent, convenient, quaint; "close to restaurants / shops / bars
-/ cafes" (plural); "the city"; bare numbers without a unit (years, list
-numbering). "New York", "NYC" and the like are allowed only if the caller puts
+great, nice, excellent, convenient, quaint; "the city"; bare numbers without a
+unit (list numbering). "New York", "NYC" and the like are allowed only if the caller puts
 them in `places`.
 
 Support rules:
@@ -176,6 +177,7 @@ FEATURES: dict[str, tuple[str, str]] = {
     "ev charger": ("amenity", r"ev\s+chargers?|ev\s+charging(?:\s+stations?)?|electric\s+(?:vehicle|car)\s+charg(?:er|ers|ing)"),
     "gazebo": ("amenity", r"gazebos?|pergolas?"),
     "projector": ("amenity", r"projectors?"),
+    "lounge": ("amenity", r"lounges?(?![\s-]+(?:chairs?|beds?))|common\s+rooms?"),
     "fees": ("terms", r"(?:cleaning|service|extra|additional|other|hidden)\s+fees?"),
     "superhost": ("rating", r"super\s*hosts?|guest\s+favou?rites?"),
     "renovated": ("amenity", r"(?:newly\s+)?(?:renovated|refurbished|remodell?ed)|renovations?|brand[\s-]new"),
@@ -239,6 +241,9 @@ FEATURES: dict[str, tuple[str, str]] = {
     "mall": ("landmark", r"(?:shopping\s+)?malls?|shopping\s+cent(?:er|re)s?"),
     "market": ("landmark", r"(?:super|farmers?'?\s+|night\s+|wet\s+)?markets?|hawker\s+cent(?:er|re)s?|"
                            r"food\s+(?:court|cent(?:er|re))s?"),
+    # what is nearby: places to eat, drink and shop (the listing's facts never say)
+    "restaurants and shops": ("nearby", r"restaurants|cafes?|coffee\s*(?:shops?|houses?)|eater(?:y|ies)|bistros?|"
+                                        r"pubs?|bars|breweries|nightlife|shops|shopping|boutiques|galleries|stores"),
     # ratings and superlatives
     "top-rated": ("rating", r"(?:top|highly|best|well|five[\s-]star)[\s-]rated|top[\s-](?:notch|10|ten)"),
     "rating": ("rating", r"rat(?:ed|ing|ings)"),
@@ -255,6 +260,8 @@ FEATURES: dict[str, tuple[str, str]] = {
     "high-end": ("rating", r"high[\s-]end|upscale|premium|premier|deluxe|five[\s-]star"),
     "famous": ("rating", r"famous|renowned|iconic|legendary|celebrated"),
     "historic": ("rating", r"historic(?:al)?|landmarks?"),
+    "history": ("area", r"histor(?:y|ies)|dates?\s+back|(?:16|17|18|19)\d0s|"
+                        r"(?:seventeenth|eighteenth|nineteenth|twentieth|17th|18th|19th|20th)[\s-]+century"),
     "popular": ("rating", r"popular|sought[\s-]after|in\s+demand"),
 }
 
