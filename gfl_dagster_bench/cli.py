@@ -136,9 +136,11 @@ def bench_grounding(as_json: bool, details: bool, real_text: bool) -> None:
     shared = os.environ.get("GFL_SHARED_DATA")
     if real_text and shared:
         on_real = real.evaluate(Path(shared), progress=lambda message: click.echo(message, err=True))
-        for split in on_real.values():
-            listed.setdefault("real_text_wrong", []).extend(split["labels"].pop("wrong"))
-            listed.setdefault("real_text_missed", []).extend(split["recall"].pop("missed"))
+        for name, split in on_real.items():  # each with its split: only dev's may be read for tuning
+            listed.setdefault("real_text_wrong", []).extend({"split": name, **wrong}
+                                                            for wrong in split["labels"].pop("wrong"))
+            listed.setdefault("real_text_missed", []).extend({"split": name, **missed}
+                                                             for missed in split["recall"].pop("missed"))
         result["real_text"] = on_real
     elif real_text:
         result["real_text"] = "not measured: set GFL_SHARED_DATA to the folder of the shared Inside Airbnb files"

@@ -227,10 +227,22 @@ def test_injected_instructions_in_the_listing_name_stay_data():
     assert data["listing"]["name"] == hostile["name"]
     assert data["stored_description"] == "A stored text." and len(data["example_ads"]) == 1
     assert data["audience"] == {"name": audience.name, "description": audience.description}
-    # An ad that obeys the name is rejected. (The name is the host's words: it would back "near Central Park".)
-    problems = check("For a business trip: the entire home in Astoria, Queens, with a pool, now $1 a night.",
+    # An ad that obeys the name is rejected: the name is the host's words, and backs nothing it says.
+    problems = check("For a business trip: the entire home in Astoria, Queens, near Central Park, now $1 a night.",
                      "business_traveller", hostile)
-    assert any("mentions $1 but the price is $120" in p for p in problems) and any('"pool"' in p for p in problems)
+    assert any("mentions $1 but the price is $120" in p for p in problems)
+    assert any('"Central Park"' in p for p in problems)
+
+
+def test_a_claim_only_the_hosts_name_makes_is_rejected_even_through_the_stored_description():
+    named = dict(ASTORIA, name="Sunny 2BR near the park, rooftop!")
+    quoting = ("Entire home/apt in Astoria, Queens, listed as \u201cSunny 2BR near the park, rooftop!\u201d. "
+               "$120 per night, minimum stay 2 nights.")
+    claim = "For a family trip: the entire home in Astoria, Queens, with a rooftop, $120 a night."
+    for description in (None, quoting):  # the description's quotation of the name backs nothing either
+        assert any('"rooftop"' in p for p in check(claim, listing=named, description=description))
+    assert check("For a family trip: \u201cSunny 2BR near the park, rooftop!\u201d, the entire home in Astoria, "
+                 "Queens, $120 a night.", listing=named, description=quoting) == []
 
 
 def test_smoothing_does_not_let_a_lucky_small_sample_win():

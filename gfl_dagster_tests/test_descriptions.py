@@ -146,3 +146,60 @@ def test_the_template_passes_its_check_on_real_detailed_rows():
             guests += "guests" in text or "1 guest" in text
             amenities += "Amenities:" in text
         assert guests > 0.95 * len(rows) and amenities > 0.5 * len(rows), (name, guests, amenities)
+
+
+# The host's name is the host's words (issue 20): quoted it claims nothing, and it backs nothing.
+HOSTS_NAME = dict(BROOKLYN, name="Loft w/ rooftop & gym, 5 min to L train, near Manhattan")
+
+
+def test_a_description_may_quote_the_hosts_name_attributed():
+    text = template_description(description_input(HOSTS_NAME))
+    assert "\u201cLoft w/ rooftop & gym, 5 min to L train, near Manhattan\u201d" in text
+    assert check_description(text, HOSTS_NAME, known_places=PLACES) == []
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("Private room in a loft in Williamsburg, Brooklyn, with a rooftop and a gym.", 'claims "rooftop"'),
+    ("Private room in Williamsburg, Brooklyn, 5 minutes to the L train.", 'claims "5 minutes"'),
+    ("Loft w/ rooftop & gym, 5 min to L train: a private room in Williamsburg.", 'claims "Loft"'),  # unquoted
+    # Quoted, the name does not back what the description then says in its own words.
+    ("Private room in Williamsburg, listed as \u201cLoft w/ rooftop & gym, 5 min to L train, near Manhattan\u201d, "
+     "with a rooftop.", 'claims "rooftop"'),
+    # Quoted in part, it is the description's own claim.
+    ("Private room in Williamsburg, Brooklyn, in a \u201cloft w/ rooftop\u201d.", 'claims "loft"'),
+])
+def test_a_claim_only_the_hosts_name_makes_is_rejected(text, problem):
+    problems = check_description(text, HOSTS_NAME, known_places=PLACES)
+    assert any(problem in p for p in problems), problems
+
+
+def test_contradictions_in_the_name_are_excused_only_when_it_is_quoted():
+    named = dict(BROOKLYN, name="Entire apartment in Queens, $40")
+    quoted = "Private room in Williamsburg, Brooklyn, listed as \u201cEntire apartment in Queens, $40\u201d."
+    assert check_description(quoted, named) == []
+    problems = check_description("Entire apartment in Queens, $40: a private room in Williamsburg.", named)
+    assert any("mentions $40" in p for p in problems) and any("calls it a entire apartment" in p for p in problems)
+
+
+def test_inside_airbnbs_own_name_facts_back_a_summary_rows_claims():
+    row = dict(BROOKLYN, name="Rental unit in Singapore \u00b7 \u2605" "4.86 \u00b7 2 bedrooms \u00b7 3 beds \u00b7 1 private bath",
+               neighbourhood="Bukit Timah", neighbourhood_group="Central Region", area="Central Region",
+               room_type="Entire home/apt")
+    assert check_description("A rental unit in Bukit Timah with 2 bedrooms, 3 beds and a private bathroom, rated 4.86 "
+                             "and top-rated.", row) == []
+    problems = check_description("A rental unit with 3 bedrooms, rated 4.95.", row)  # 4.86 shows as 4.9, not 4.95
+    assert any('"3 bedrooms"' in p for p in problems) and any('"rated 4.95"' in p for p in problems)
+    # A host's own name in that form, with a part Inside Airbnb never writes, states no fact.
+    forged = dict(row, name="Villa in Singapore \u00b7 \u2605" "4.99 \u00b7 5 bedrooms \u00b7 rooftop pool")
+    assert any('"5 bedrooms"' in p for p in check_description("A villa with 5 bedrooms.", forged))
+
+
+def test_the_template_passes_its_check_on_a_real_summary_file_with_inside_airbnbs_names():
+    from gfl_dagster_tests.conftest import shared_csv
+
+    rows = [{**r, "area": r["neighbourhood_group"] or r["neighbourhood"]}
+            for r in parse_csv(shared_csv("insideairbnb_singapore_2023-09_summary.csv"), limit=1000).rows]
+    places = sorted({r[c] for r in rows for c in ("neighbourhood", "neighbourhood_group") if r[c]})
+    for row in rows:
+        text = template_description(description_input(row))
+        assert check_description(text, row, known_places=places) == [], (row["id"], text)

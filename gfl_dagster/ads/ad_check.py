@@ -4,8 +4,9 @@ An ad is kept only if this returns no problems:
 
 - plain prose: one or two sentences of 30 to 280 characters, no URLs, markup,
   JSON, echoed input, repetition or talk about the prompt;
-- grounded: every claim backed by the listing (its name, places, numbers) or by
-  its stored description, which passed its own grounding check;
+- grounded: every claim backed by the listing (its facts, places, numbers) or by
+  its stored description, which passed its own grounding check (its quotation of
+  the name backs nothing);
 - no contradiction of the listing's price, area or room type;
 - led by its angle: the angle's fact (the price, the place, the room ...) is the first fact it states;
 - eligible, checked again on the written ad (the listing may have changed since
@@ -17,8 +18,9 @@ An ad is kept only if this returns no problems:
   - only such an audience's ads may call the place cheap, affordable, budget or
     a bargain: elsewhere the word promises what no rule checked.
 
-The listing's own name is the host's words, quoted: it neither states a minimum
-stay nor calls the place cheap.
+The listing's name is the host's words: quoted whole between quotation marks it
+states nothing (no claim, minimum stay, price, lead fact, nor "cheap"); unquoted,
+its words are the ad's own.
 
 The price, area, room-type, debris and plain-text checks are check_description's:
 it runs whole, and its two verdicts an ad judges differently (length bounds, and
@@ -34,14 +36,14 @@ from typing import Any, Iterable, Mapping, Optional
 from gfl_dagster.ads.ad_prompt import MAX_LENGTH
 from gfl_dagster.ads.angles import Angle, angle_facts, lead_problem
 from gfl_dagster.ads.audiences import Audience, ineligible_reason, must_state_minimum_stay, must_state_price
-from gfl_dagster.generation.grounding import Support
+from gfl_dagster.generation.grounding import Support, without_quotations
 from gfl_dagster.listings.description_check import (
     check_description,
     dollar_amounts,
     listing_support,
+    quoted_texts,
     without_fragments,
 )
-from gfl_dagster.listings.description_prompt import quoted_name
 from gfl_dagster.listings.facts import format_price
 
 MIN_LENGTH = 30
@@ -60,11 +62,11 @@ def ad_support(listing: Mapping[str, Any], description: Optional[str], known_pla
     return dataclasses.replace(support, texts=support.texts + (description,))
 
 
-def _quoted(listing: Mapping[str, Any]) -> list[str]:
-    """The listing's name as an ad may quote it, and its own places (which may hold a full stop: "St. George")."""
-    name = (listing.get("name") or "").strip()
-    return [name, " ".join(name.split()), quoted_name(name), listing.get("neighbourhood") or "",
-            listing.get("neighbourhood_group") or "", listing.get("area") or ""]
+def _own_words(text: str, listing: Mapping[str, Any]) -> str:
+    """The ad without its quotation of the listing's name and its own places (which may hold a full stop:
+    "St. George")."""
+    return without_fragments(without_quotations(text, quoted_texts(listing)),
+                             [listing.get(column) or "" for column in ("neighbourhood", "neighbourhood_group", "area")])
 
 
 def _states_nights(text: str, nights: int) -> bool:
@@ -77,7 +79,7 @@ def eligibility_problems(text: str, audience: Audience, listing: Mapping[str, An
     reason = ineligible_reason(audience, listing)
     if reason:
         problems.append(f"the listing is not for this audience: {reason}")
-    own_words = without_fragments(text, _quoted(listing))
+    own_words = _own_words(text, listing)
     if must_state_minimum_stay(audience, listing) and not _states_nights(own_words, listing["minimum_nights"]):
         problems.append(f"does not state the minimum stay of {listing['minimum_nights']} nights, which is longer "
                         f"than the {audience.name} audience's {audience.max_minimum_nights}: the ad must say so")
@@ -110,15 +112,12 @@ def check_ad(
     known_places = tuple(known_places)
     problems = check_description(stripped, listing, known_areas, known_places, length=(MIN_LENGTH, MAX_LENGTH),
                                  support=ad_support(listing, description, known_places))
-    sentences = len(_SENTENCE_END.findall(without_fragments(stripped, _quoted(listing))))
+    sentences = len(_SENTENCE_END.findall(_own_words(stripped, listing)))
     if sentences > MAX_SENTENCES:
         problems.append(f"has {sentences} sentences, at most {MAX_SENTENCES}")
     problems += eligibility_problems(stripped, audience, listing)
     if angle is not None:
         # A quoted name is the host's words; unquoted, its words are the ad's own (and may be the fact itself).
-        name = (listing.get("name") or "").strip()
-        quoted = [f"{open_}{variant}{close}" for variant in (name, " ".join(name.split()), quoted_name(name))
-                  for open_, close in (("\u201c", "\u201d"), ('"', '"'), ("'", "'")) if variant]
-        lead = lead_problem(without_fragments(stripped, quoted), angle, angle_facts(listing))
+        lead = lead_problem(without_quotations(stripped, quoted_texts(listing)), angle, angle_facts(listing))
         problems += [lead] if lead else []
     return list(dict.fromkeys(problems))

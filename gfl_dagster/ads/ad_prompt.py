@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 from gfl_dagster.ads.angles import Angle, phrases, uses
 from gfl_dagster.ads.audiences import Audience, must_state_minimum_stay, must_state_price
 
-PROMPT_VERSION = "listing-ad-v2"
+PROMPT_VERSION = "listing-ad-v3"  # v3: the name is the host's words, quoted or left out
 TEMPLATE_NAME = "ad-template-v2"
 MAX_LENGTH = 280
 
@@ -25,6 +25,8 @@ Rules:
   No URLs, no markdown, no HTML, no hashtags, no lists.
 - Use only facts in the listing and its stored description. Do not invent amenities, views, distances, landmarks,
   sizes or ratings, and do not promise what the facts do not show.
+- The listing's name is the host's own words, not a fact: quote it whole in quotation marks if you use it, and
+  take no claim from it or from what the stored description quotes.
 - If you mention the price, state it exactly as given, per night. Mention no other amounts.
 - Name only the listing's own area and neighbourhood; do not call it any other room type than given.
 - Call the place cheap, affordable, a bargain or budget-friendly only when the requirements say so.

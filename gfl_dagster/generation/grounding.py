@@ -4,7 +4,8 @@ Two questions about a text a model wrote (a listing description, an ad, a
 recommendation blurb):
 
 - `unsupported_claims`: which concrete claims does it make that its support
-  (plain data: free texts, allowed places, allowed numbers) does not back?
+  (plain data: the facts in words, allowed places, allowed numbers, structured
+  facts) does not back?
 - `debris_problems`: is it prose about a place at all, or JSON/code, degenerate
   repetition, echoed input, or talk about the data and the prompt?
 
@@ -16,7 +17,7 @@ What counts as a claim (word lists, so the check is predictable and fast):
 - amenities and features: pool, balcony, terrace, patio, deck, rooftop, garden,
   yard, outdoor space, gym/fitness, view(s)/overlooking/skyline, parking, garage,
   laundry (w/d), washer, dryer, dishwasher, crib, high chair, EV charger,
-  gazebo, projector, fees (cleaning, service, additional), doorman/concierge, elevator,
+  gazebo, projector, lounge/common room, fees (cleaning, service, additional), doorman/concierge, elevator,
   fireplace, air conditioning, hot tub/jacuzzi, sauna/spa, wifi, workspace/desk,
   kitchen, private bathroom, private entrance, lobby, high/top floor, pets,
   breakfast, an on-site restaurant (singular "restaurant"), chef/housekeeping,
@@ -35,7 +36,8 @@ What counts as a claim (word lists, so the check is predictable and fast):
   / across from / in the vicinity; a park, a (super)market, hawker centre or food court, the subway (train,
   station, metro, bus), a ferry, the airport, the beach, a river / the ocean / a
   lake / a harbor / the waterfront, museums, stadiums, a zoo, universities,
-  hospitals, malls (named ones quoted whole: "Fort Tryon Park"); famous named
+  hospitals, malls (named ones quoted whole: "Fort Tryon Park"); what is nearby
+  (restaurants, cafes, bars, pubs, shops, boutiques, galleries, nightlife); famous named
   landmarks (Central Park, Times Square, Empire State, Brooklyn Bridge, ...;
   "Times Sq" and "5th Ave" count as written out), and street addresses
   ("42nd Street", "123 Main Street", "West 713");
@@ -47,7 +49,8 @@ What counts as a claim (word lists, so the check is predictable and fast):
   "4.9 rating", top-rated, highly rated, rated/ratings, N out of N, Superhost, best,
   award-winning, Michelin, luxury/luxurious, stunning, breathtaking,
   spectacular, world-class, unparalleled, exclusive, high-end/upscale/premium,
-  famous/renowned/iconic, historic/landmark, popular;
+  famous/renowned/iconic, historic/landmark, popular; history ("dates back",
+  "the 1920s", "19th century");
 - numbers: dollar amounts, N nights / days, N reviews, N% (and bounds and ranges:
   "fewer than 10 reviews", "10 to 99 reviews", "100 or more reviews"), and
   "more than 100 guests have stayed" (a count of past guests, not a capacity).
@@ -56,9 +59,8 @@ Deliberately NOT claims (near-universal, harmless, or puffery hosts use all the
 time): bed, bedroom, bathroom, shower, living room, dining room, windows, walls,
 apartment, home, house, room, building, neighborhood; cozy, charming, lovely,
 beautiful, comfortable, clean, quiet, sunny, bright, spacious, large, huge,
-great, nice, excellent, convenient, quaint; "close to restaurants / shops / bars
-/ cafes" (plural); "the city"; bare numbers without a unit (years, list
-numbering). "New York", "NYC" and the like are allowed only if the caller puts
+great, nice, excellent, convenient, quaint; "the city"; bare numbers without a
+unit (list numbering). "New York", "NYC" and the like are allowed only if the caller puts
 them in `places`.
 
 Support rules:
@@ -75,8 +77,14 @@ Support rules:
   backed when the number is in `support.numbers` or written in a support text;
   a bound or a range is backed when one of those numbers lies in it.
 - a place or landmark is backed when it is in `places` or named in a support
-  text. A support text quoted in full (the listing's own name) claims nothing.
-- abbreviations hosts use are read written out: a name saying "W. Village",
+  text.
+- text strangers wrote (a listing's name: the host's words) is never a support
+  text: it backs nothing. The text may quote it, attributed, as `quoted`: the
+  whole of it between quotation marks ("listed as “Loft near Central Park”",
+  markup and punctuation aside) claims nothing, and nor do its words back
+  anything elsewhere, in the text or in a support text that quotes it (an ad's
+  stored description). Unquoted, its words are the text's own claims.
+- abbreviations are read written out: a support text saying "W. Village",
   "UWS", "Bed-Stuy", "Prospect Hts" or "Times Sq" backs "West Village", "Upper
   West Side", "Bedford-Stuyvesant", "Prospect Heights", "Times Square".
 - ranges are generous: "2 to 4 days" is backed by any number of the data
@@ -105,12 +113,14 @@ from gfl_dagster.generation.number_words import BASE_WORDS, PATTERN as NUMBER_IN
 
 @dataclass(frozen=True)
 class Support:
-    texts: tuple[str, ...]  # free text that supports claims: the listing's own name, room type, neighbourhood, ...
+    texts: tuple[str, ...]  # the facts in words, which back claims: room type, property type, neighbourhood ...
+    # (never text strangers wrote: that goes in `quoted`)
     places: tuple[str, ...] = ()  # place names the text may name (the listing's neighbourhood, area, city)
     known_places: tuple[str, ...] = ()  # every place name known; naming one not in `places` is a claim
     numbers: tuple[float, ...] = ()  # numbers the text may state (price, minimum nights, review count ...)
     features: tuple[str, ...] = ()  # FEATURES keys the data backs ("laundry", "pool", "superhost", "studio")
     measures: tuple[tuple[str, float], ...] = ()  # measured facts by MEASURES key: ("guests", 4), ("rating", 4.87)
+    quoted: tuple[str, ...] = ()  # strangers' text the text may quote (the host's name): quoted, it claims nothing
 
 
 # ---------------------------------------------------------------------------
@@ -167,6 +177,7 @@ FEATURES: dict[str, tuple[str, str]] = {
     "ev charger": ("amenity", r"ev\s+chargers?|ev\s+charging(?:\s+stations?)?|electric\s+(?:vehicle|car)\s+charg(?:er|ers|ing)"),
     "gazebo": ("amenity", r"gazebos?|pergolas?"),
     "projector": ("amenity", r"projectors?"),
+    "lounge": ("amenity", r"lounges?(?![\s-]+(?:chairs?|beds?))|common\s+rooms?"),
     "fees": ("terms", r"(?:cleaning|service|extra|additional|other|hidden)\s+fees?"),
     "superhost": ("rating", r"super\s*hosts?|guest\s+favou?rites?"),
     "renovated": ("amenity", r"(?:newly\s+)?(?:renovated|refurbished|remodell?ed)|renovations?|brand[\s-]new"),
@@ -230,6 +241,9 @@ FEATURES: dict[str, tuple[str, str]] = {
     "mall": ("landmark", r"(?:shopping\s+)?malls?|shopping\s+cent(?:er|re)s?"),
     "market": ("landmark", r"(?:super|farmers?'?\s+|night\s+|wet\s+)?markets?|hawker\s+cent(?:er|re)s?|"
                            r"food\s+(?:court|cent(?:er|re))s?"),
+    # what is nearby: places to eat, drink and shop (the listing's facts never say)
+    "restaurants and shops": ("nearby", r"restaurants|cafes?|coffee\s*(?:shops?|houses?)|eater(?:y|ies)|bistros?|"
+                                        r"pubs?|bars|breweries|nightlife|shops|shopping|boutiques|galleries|stores"),
     # ratings and superlatives
     "top-rated": ("rating", r"(?:top|highly|best|well|five[\s-]star)[\s-]rated|top[\s-](?:notch|10|ten)"),
     "rating": ("rating", r"rat(?:ed|ing|ings)"),
@@ -246,6 +260,8 @@ FEATURES: dict[str, tuple[str, str]] = {
     "high-end": ("rating", r"high[\s-]end|upscale|premium|premier|deluxe|five[\s-]star"),
     "famous": ("rating", r"famous|renowned|iconic|legendary|celebrated"),
     "historic": ("rating", r"historic(?:al)?|landmarks?"),
+    "history": ("area", r"histor(?:y|ies)|dates?\s+back|(?:16|17|18|19)\d0s|"
+                        r"(?:seventeenth|eighteenth|nineteenth|twentieth|17th|18th|19th|20th)[\s-]+century"),
     "popular": ("rating", r"popular|sought[\s-]after|in\s+demand"),
 }
 
@@ -561,7 +577,7 @@ _STREET_RE = re.compile(
 _DIRECTIONS = re.compile(r"[ \t]+(?:East|West|North|South|Side|Heights)\b")
 _NAME_BEFORE = re.compile(r"(?:[A-Z][\w'.-]*\w\.? +){1,3}$")  # "Fort Tryon " before "Park"
 
-# Abbreviations hosts use in names, written out so that the text may spell them in full.
+# Abbreviations in support texts, written out so that the text may spell them in full.
 _ABBREVIATED = {
     "uws": "Upper West Side", "ues": "Upper East Side", "les": "Lower East Side", "l.e.s.": "Lower East Side",
     "fidi": "Financial District", "lic": "Long Island City", "bk": "Brooklyn", "bklyn": "Brooklyn",
@@ -578,7 +594,7 @@ _COMPASS = {"W": "West ", "E": "East ", "N": "North ", "S": "South "}
 
 
 def _written_out(text: str) -> str:
-    """`text` with the abbreviations hosts use written out ("W. Village" -> "West Village")."""
+    """`text` with its abbreviations written out ("W. Village" -> "West Village")."""
 
     def spelled(m: re.Match) -> str:
         abbreviation = m.group().lower()
@@ -599,7 +615,7 @@ class _Index:
     place_re: re.Pattern | None
     features: frozenset[str]
     landmarks: frozenset[int]
-    quoted_res: tuple[re.Pattern, ...]
+    quotation_re: re.Pattern | None
     measures: tuple[tuple[str, float], ...]
 
 
@@ -671,10 +687,37 @@ def _folded(names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(fold(n).strip() for n in names if n and n.strip())
 
 
+_QUOTE_OPEN = "\"'\u00ab\u2039"  # in folded text, curly quotes are straight
+_QUOTE_CLOSE = "\"'\u00bb\u203a"
+
+
+@lru_cache(maxsize=2048)
+def _quotation_regex(quoted: tuple[str, ...]) -> re.Pattern | None:
+    """Each of `quoted` whole between quotation marks, in folded text, whatever punctuation, markup or underscores
+    stand between its words (a name "Luxe Loft | Roof_Deck" quoted as “Luxe Loft Roof Deck”)."""
+    alternatives = {r"[\W_]+".join(map(re.escape, words)) for words in
+                    (re.findall(r"[^\W_]+", fold(text)) for text in quoted) if words}
+    if not alternatives:
+        return None
+    return re.compile(f"[{_QUOTE_OPEN}][\\W_]*?(?:" + "|".join(sorted(alternatives, key=len, reverse=True))
+                      + f")[\\W_]*?[{_QUOTE_CLOSE}]")
+
+
+def quotation_spans(text: str, quoted: Iterable[str]) -> list[tuple[int, int]]:
+    """Where `text` quotes one of `quoted` whole, quotation marks included."""
+    regex = _quotation_regex(tuple(quoted))
+    return [m.span() for m in regex.finditer(fold(text))] if regex is not None else []
+
+
+def without_quotations(text: str, quoted: Iterable[str]) -> str:
+    """`text` with each quotation of one of `quoted` blanked: what the text says in its own words."""
+    return mask(text, quotation_spans(text, quoted))
+
+
 @lru_cache(maxsize=2048)
 def _index(support: Support) -> _Index:
-    # An underscore separates words as a space does: hosts write "Queen Bed_Plush", "NEW_2BR_PrivateRoof".
-    own_texts = [t.replace("_", " ") for t in support.texts if t]
+    # An underscore separates words as a space does ("Queen Bed_Plush").
+    own_texts = [without_quotations(t, support.quoted).replace("_", " ") for t in support.texts if t]
     texts = own_texts + [w for w in map(_written_out, own_texts) if w not in own_texts]
     raw_blob = "\n".join(fold(t) for t in texts)
     place_names = _folded(tuple(support.places)) | _folded(tuple(support.known_places))
@@ -696,19 +739,11 @@ def _index(support: Support) -> _Index:
         if features.intersection(others):
             features.add(key)
     landmarks = {int(m.lastgroup[1:]) for m in _LANDMARKS.finditer(raw_blob)}
-    quoted_res = []
-    for text in own_texts:
-        folded = fold(text).strip()
-        words = re.findall(r"\w+", folded)
-        if folded in place_names or not words or (len(words) == 1 and len(words[0]) < 6):
-            continue  # places are checked as places; short words are too common to strip
-        # The support text itself, verbatim up to punctuation (the quoted name).
-        quoted_res.append(re.compile(r"(?<!\w)" + r"\W+".join(map(re.escape, words)) + r"(?!\w)"))
     return _Index(
         words=words_of(raw_blob), numbers=frozenset(numbers), quantities=frozenset(quantities),
         allowed_places=_folded(tuple(support.places)),
         place_re=place_re, features=frozenset(features), landmarks=frozenset(landmarks),
-        quoted_res=tuple(quoted_res), measures=tuple((k, float(v)) for k, v in support.measures if v is not None),
+        quotation_re=_quotation_regex(tuple(support.quoted)), measures=tuple((k, float(v)) for k, v in support.measures if v is not None),
     )
 
 
@@ -787,8 +822,9 @@ def unsupported_claims(text: str, support: Support) -> list[str]:
     def named(name: str) -> bool:
         return f" {' '.join(WORDS.findall(fold(name)))} " in index.words
 
-    # 1. Support texts quoted in full (the listing's own name) claim nothing new.
-    masked: list[tuple[int, int]] = [m.span() for regex in index.quoted_res for m in regex.finditer(folded)]
+    # 1. Strangers' text quoted whole (the host's name, attributed) claims nothing.
+    masked: list[tuple[int, int]] = [m.span() for m in index.quotation_re.finditer(folded)] \
+        if index.quotation_re is not None else []
     work = mask(folded, masked)
 
     # 2. Named landmarks.

@@ -4,10 +4,16 @@ A description is stored only if this returns no problems: plain prose of a bound
 length (no URLs, markup, JSON or echoed input, no repetition, no talk about the
 prompt), nothing that contradicts the listing's price, area (borough) or room type,
 and no claim the listing does not support (amenities, views, sizes, distances,
-landmarks, other places, ratings: generation/grounding.py). The listing's own name
-is quoted text, so it is taken out before the contradiction checks (a Brooklyn
-host may well write "near Manhattan"), and it is what backs a claim such as
-"rooftop" when the host named the place "Loft with rooftop".
+landmarks, other places, ratings: generation/grounding.py).
+
+The listing's name is the host's words: never evidence. A description may quote
+it, attributed, whole between quotation marks (the template writes 'listed as
+“Loft with rooftop near Manhattan”'): the quotation claims nothing, neither
+a feature nor a place, price or room type (a Brooklyn host may well write "near
+Manhattan"). Outside quotation marks its words are the description's own claims,
+and "rooftop" needs a listing with a rooftop. The facts Inside Airbnb itself puts in
+2023+ names ("Villa in Singapore · ★4.44 · 2 bedrooms") are facts, read as such
+(name_facts.py), not as text.
 """
 
 from __future__ import annotations
@@ -18,11 +24,11 @@ from typing import Any, Iterable, Mapping, Optional
 import json
 
 from gfl_dagster.generation.debris import debris_problems
-from gfl_dagster.generation.grounding import Support, unsupported_claims
+from gfl_dagster.generation.grounding import Support, unsupported_claims, without_quotations
 from gfl_dagster.generation.plain_text import plain_text_problems
-from gfl_dagster.listings.description_prompt import quoted_name
 from gfl_dagster.listings.fact_support import backed_features, measures
 from gfl_dagster.listings.facts import description_input
+from gfl_dagster.listings.name_facts import filled_from_name
 from gfl_dagster.listings.vocabulary import city_areas, city_names, other_city_names
 
 MIN_LENGTH = 20
@@ -50,12 +56,14 @@ def dollar_amounts(text: str) -> list[float]:
 
 
 def listing_support(listing: Mapping[str, Any], known_places: Iterable[str] = ()) -> Support:
-    """What backs a claim about one listing: its own words (the name a host wrote), its places and its city's
-    names (listings/cities/, told by its places and the database's), its numbers, and the structured facts of
-    a detailed row (property type, amenities, guests, bedrooms, beds, baths, rating, Superhost:
-    fact_support.py). Other cities' names are known places: naming one is a claim. The host's description and
-    neighbourhood overview are never evidence."""
-    texts = tuple(str(listing.get(column) or "") for column in ("name", "room_type", "property_type",
+    """What backs a claim about one listing: its facts in words (room type, property type, places), its places
+    and its city's names (listings/cities/, told by its places and the database's), its numbers, and the
+    structured facts of a detailed row (amenities, guests, bedrooms, beds, baths, rating, Superhost:
+    fact_support.py) or of Inside Airbnb's 2023+ name (name_facts.py). Other cities' names are known places:
+    naming one is a claim. The host's words (the name as written, the description, the neighbourhood overview)
+    are never evidence: the name may only be quoted."""
+    listing = filled_from_name(listing)
+    texts = tuple(str(listing.get(column) or "") for column in ("room_type", "property_type",
                                                                 "neighbourhood", "neighbourhood_group", "area"))
     known_places = tuple(known_places)
     own = tuple(p for p in (listing.get("neighbourhood"), listing.get("neighbourhood_group"), listing.get("area"))
@@ -65,7 +73,14 @@ def listing_support(listing: Mapping[str, Any], known_places: Iterable[str] = ()
     numbers = tuple(float(listing[column]) for column in ("price", "minimum_nights", "number_of_reviews")
                     if listing.get(column) not in (None, ""))
     return Support(texts=tuple(t for t in texts if t), places=places, known_places=tuple(known_places),
-                   numbers=numbers, features=backed_features(listing), measures=measures(listing))
+                   numbers=numbers, features=backed_features(listing), measures=measures(listing),
+                   quoted=quoted_texts(listing))
+
+
+def quoted_texts(listing: Mapping[str, Any]) -> tuple[str, ...]:
+    """The host's words a generated text may quote, attributed: the listing's name."""
+    name = str(listing.get("name") or "").strip()
+    return (name,) if name else ()
 
 
 def listing_source_values(listing: Mapping[str, Any]) -> tuple[str, ...]:
@@ -94,12 +109,11 @@ def check_description(
     """
     stripped = text.strip()
     problems = plain_text_problems(stripped, length[1], length[0])
-    name = (listing.get("name") or "").strip()
     own_places = [listing.get("neighbourhood") or "", listing.get("neighbourhood_group") or ""]
     if known_areas is None:
         known_areas = city_areas([*own_places, listing.get("area") or "", *known_places])
     # The quoted name is the host's words: it may repeat itself, and quoting it is not echo.
-    claims = without_fragments(stripped, [name, " ".join(name.split()), quoted_name(name)])
+    claims = without_quotations(stripped, quoted_texts(listing))
     problems += debris_problems(claims, listing_source_values(listing))
     problems += unsupported_claims(stripped, support or listing_support(listing, known_places))
 

@@ -34,7 +34,7 @@ from gfl_dagster.listings.csv_rows import (
     read_header,
 )
 from gfl_dagster.listings.host_text import html_to_text
-from gfl_dagster.listings.name_facts import parse_name_facts
+from gfl_dagster.listings.name_facts import filled_from_name
 
 # Columns only the detailed file has; a header with all of them is a detailed file.
 DETAILED_MARKERS = ("neighbourhood_cleansed", "property_type", "accommodates", "amenities")
@@ -150,17 +150,10 @@ def _filled_from_name(row: dict[str, Any]) -> dict[str, Any]:
 
     Singapore 2023: 1,485 listings have no `bedrooms` while their name says "1 bedroom";
     where both are present they never disagree. Only a name wholly in Inside Airbnb's
-    form whose property type agrees with the row's counts: a host's own name is
-    untrusted text, never a source of facts.
+    form whose property type agrees with the row's (name_facts.trusted_name_facts): a
+    host's own name is untrusted text, never a source of facts.
     """
-    facts = parse_name_facts(row["name"])
-    if facts is not None and not facts.unread and facts.property_type.lower() in (row["property_type"] or "").lower():
-        for column in ("bedrooms", "beds", "baths"):
-            if row[column] is None and getattr(facts, column) is not None:
-                row[column] = getattr(facts, column)
-                if column == "baths":
-                    row["baths_shared"] = facts.baths_shared
-    return row
+    return filled_from_name(row, ("bedrooms", "beds", "baths"))
 
 
 def parse_detailed_csv(path: Path | str, limit: int | None = None) -> ParsedFile:

@@ -7,9 +7,11 @@ amenities (amenities.py). Here they become the grounding check's evidence
 "laundry", accommodates 4 backs "sleeps 4", a rating of 4.87 backs "rated 4.9".
 Which amenity backs which words is data (fact_claims.toml).
 
-Only structured facts: the host's description, neighbourhood overview and amenity
-strings as written are the host's words, never evidence. A summary-file row simply
-has none of these facts, and backs nothing more than before.
+Only structured facts: the host's name, description, neighbourhood overview and
+amenity strings as written are the host's words, never evidence. A summary-file row
+has none of these facts but those Inside Airbnb itself writes in a 2023+ name
+("Villa in Singapore · ★4.44 · 2 bedrooms"), which description_check fills in as
+columns first (name_facts.filled_from_name).
 """
 
 from __future__ import annotations

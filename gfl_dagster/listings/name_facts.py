@@ -7,12 +7,18 @@ The name then is Inside Airbnb's, not the host's: a property type and city, then
 " · "-separated parts, each optional. A name not in this form (a host's own, as
 in older files) has no facts: None. A part this parser does not know is kept in
 `unread`, so a new part in another city's file shows instead of vanishing.
+
+Such a name is the one place a summary-file row has a rating, bedrooms, beds,
+baths or a property type: `filled_from_name` puts them in the row's own columns
+(where it lacks them), as facts. The name as text backs nothing (the grounding
+check never reads a host's words as evidence).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from gfl_dagster.listings.bathrooms import BathsError, parse_baths
 
@@ -66,3 +72,33 @@ def parse_name_facts(name: str | None) -> NameFacts | None:
     if unread and len(unread) == len(parts):
         return None  # " · " in a host's own name, not Inside Airbnb's form
     return NameFacts(**facts, unread=tuple(unread))
+
+
+# NameFacts attribute -> the detailed file's column it fills (baths also fill baths_shared).
+COLUMNS = {"bedrooms": "bedrooms", "beds": "beds", "baths": "baths", "rating": "review_scores_rating",
+           "property_type": "property_type"}
+
+
+def trusted_name_facts(row: Mapping[str, Any]) -> NameFacts | None:
+    """The facts of the row's name when the whole name is in Inside Airbnb's form and its property type agrees with
+    the row's (when the row has one): a host's own name, or one with a part not read here, states no fact."""
+    facts = parse_name_facts(row.get("name"))
+    if facts is None or facts.unread:
+        return None
+    own_type = str(row.get("property_type") or "").lower()
+    if own_type and facts.property_type.lower() not in own_type:
+        return None
+    return facts
+
+
+def filled_from_name(row: Mapping[str, Any], attributes: tuple[str, ...] = tuple(COLUMNS)) -> dict[str, Any]:
+    """`row` with the columns of `attributes` (COLUMNS keys) it lacks filled from its name's trusted facts."""
+    filled = dict(row)
+    facts = trusted_name_facts(row)
+    for attribute in attributes if facts is not None else ():
+        column, value = COLUMNS[attribute], getattr(facts, attribute)
+        if filled.get(column) in (None, "") and value is not None:
+            filled[column] = value
+            if attribute == "baths":
+                filled["baths_shared"] = facts.baths_shared
+    return filled

@@ -22,8 +22,14 @@ Labelling rules, applied by reading each text:
 - `unsupported`: every concrete, checkable statement about the listing (or where
   it is) that the listing's data does not back, once per claim, named by its key
   word ("pool", "view", "bedrooms", "$120", "midtown east", "riyadh"); counts of
-  one kind in a runaway list ("2-bedroom, 4-bedroom, 6-bedroom ...") once. A
-  claim the listing's own name backs is not marked ("15 mins to Central Park").
+  one kind in a runaway list ("2-bedroom, 4-bedroom, 6-bedroom ...") once. The
+  listing's name is the host's words, never evidence: a claim only the name
+  makes is marked ("15 minutes to Central Park" for "Only 15 mins to Central
+  Park!"). Until 2026-12-07 such claims were not marked; the hand-written texts
+  were relabelled then (issue 20), each relabelled entry keeping what it was
+  and why (`relabelled`: was, added, reason): 29 of the 30 "faithful" ones
+  and 13 invented ones. The SmolLM2 outputs keep their first labels (all of
+  them are debris or invented whatever their name-only claims).
   Not marked: near-universal things (bed, bathroom, shower, living room),
   puffery (cozy, charming, beautiful, great), and statements plainly not about
   the listing ("I am going to the gym", "the best people in the world").
