@@ -90,6 +90,11 @@ def engine(database):
 @pytest.fixture()
 def resources(engine):
     """Offline resources as the embedded default configures them."""
+    return offline_resources()
+
+
+def offline_resources() -> dict:
+    """The resources as the embedded default configures them (for module fixtures: `resources` is per test)."""
     from gfl_dagster.resources.model_client import ModelClientResource
     from gfl_dagster.resources.embedder import EmbedderResource
     from gfl_dagster.resources.database import PostgresResource
