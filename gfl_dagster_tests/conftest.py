@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -87,9 +88,36 @@ def engine(database):
     return empty_database(database.engine())
 
 
+def synced_bundled(database, rows: int) -> SimpleNamespace:
+    """A search module's data: the first `rows` listings of the bundled CSV on the emptied database, described
+    (by the template) and embedded (offline) in every area; its engine, embedder, store and areas."""
+    from gfl_dagster.cli.common import known_areas
+    from gfl_dagster.listings.describe import describe_area
+    from gfl_dagster.listings.embed import embed_area
+    from gfl_dagster.listings.load import load_listings_csv
+    from gfl_dagster.listings.source import LISTINGS
+    from gfl_dagster.resources.embedder import EmbedderResource
+    from gfl_dagster.resources.model_client import ModelClientResource
+    from gfl_dagster.stores.pgvector import PgVectorStore
+
+    engine = empty_database(database.engine())
+    load_listings_csv(engine, BUNDLED_CSV, limit=rows)
+    embedder, store = EmbedderResource(), PgVectorStore(engine, LISTINGS)
+    areas = known_areas(engine)
+    for area in areas:
+        describe_area(engine, ModelClientResource(), area)
+        embed_area(engine, embedder, store, area)
+    return SimpleNamespace(engine=engine, embedder=embedder, store=store, areas=areas)
+
+
 @pytest.fixture()
 def resources(engine):
     """Offline resources as the embedded default configures them."""
+    return offline_resources()
+
+
+def offline_resources() -> dict:
+    """The resources as the embedded default configures them (for module fixtures: `resources` is per test)."""
     from gfl_dagster.resources.model_client import ModelClientResource
     from gfl_dagster.resources.embedder import EmbedderResource
     from gfl_dagster.resources.database import PostgresResource

@@ -23,6 +23,7 @@ from gfl_dagster.cli.main import cli
 from gfl_dagster.feedback.impressions import SESSION_COOKIE, Signer
 from gfl_dagster.web.app import create_app
 from gfl_dagster.web.rate_limit import RateLimit
+from gfl_dagster_tests.conftest import empty_database, offline_resources
 from gfl_dagster_tests.test_search_page import synced_slice
 
 SEARCH_PARAMETERS = ("text", "borough", "neighbourhood", "room_type", "min_price", "max_price", "min_nights",
@@ -83,9 +84,12 @@ def _assert_clean_answer(response, named: tuple[str, ...]) -> None:
 SLICE = 12  # listings synced: enough for hits, ads and recorded impressions; embedding more only costs time
 
 
-@pytest.fixture()
-def synced(engine, resources):
-    """A fixed slice of the bundled CSV, synced once per test function: Hypothesis runs every example on it."""
+@pytest.fixture(scope="module")
+def synced(database):
+    """A fixed slice of the bundled CSV, synced once for the module: Hypothesis runs every example on it, and no
+    test changes a listing (the events a test records are cleared before the next, by `client`)."""
+    engine = empty_database(database.engine())
+    resources = offline_resources()
     synced_slice(engine, resources, rows=SLICE)
     return resources
 
@@ -101,15 +105,10 @@ def _test_client(resources) -> TestClient:
 
 
 @pytest.fixture()
-def client(synced):
+def client(synced, database):
+    with database.engine().begin() as connection:  # an impression counts each kind once: no test sees another's
+        connection.exec_driver_sql("TRUNCATE feedback_events")
     with _test_client(synced) as client:
-        yield client
-
-
-@pytest.fixture()
-def empty_client(engine, resources):
-    """The app over an empty database: for bodies refused before any listing is looked up."""
-    with _test_client(resources) as client:
         yield client
 
 
@@ -205,8 +204,8 @@ def test_a_far_time_zone_offset_is_stored_in_utc(client):
 
 @pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b"{\"kind\": " * 3000, b"\xff\xfe\x00", b"nul\x00l",
                                   b"1e999999", b"-", b"\"\\ud800\""])
-def test_a_body_that_is_not_an_event_is_refused_as_such(empty_client, body):
-    response = empty_client.post("/api/events", content=body)
+def test_a_body_that_is_not_an_event_is_refused_as_such(client, body):
+    response = client.post("/api/events", content=body)
     assert response.status_code == 400, response.text[:500]
     _assert_clean_answer(response, ("event", "body"))
 

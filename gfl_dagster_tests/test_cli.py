@@ -126,6 +126,7 @@ def test_canary_secrets_appear_in_no_file_event_or_output(tmp_path, database):
     under GFL_HOME or DAGSTER_HOME, no command output, no error text carries either."""
     from sqlalchemy.engine import make_url
 
+    from gfl_dagster_bench.fault_proxy import CHAT, Fault, FaultProxy
     from gfl_dagster_tests.model_servers import _SERVE_CHAT, CHAT_MODEL, free_port, serving, unavailable
 
     import importlib.util
@@ -136,15 +137,18 @@ def test_canary_secrets_appear_in_no_file_event_or_output(tmp_path, database):
     url = make_url(database.url()).set(password=password).render_as_string(hide_password=False)
     home = tmp_path / "home"
     # One real listing that one audience suits (a $45 shared room: budget backpackers), so the sync sends the model
-    # both kinds of request, a description and ads, and no more of them than that: each answer SmolLM2 writes is
-    # refused and asked again, which is most of this test's time.
+    # both kinds of request, a description and ads, and no more of them than that.
     lines = BUNDLED_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
     one = tmp_path / "one.csv"
     one.write_text(lines[0] + next(line for line in lines if line.startswith("2653544,")), encoding="utf-8")
     port = free_port()
-    with serving([sys.executable, "-c", _SERVE_CHAT, str(port), key, CHAT_MODEL, str(os.getpid())], port, 120) as server:
+    with serving([sys.executable, "-c", _SERVE_CHAT, str(port), key, CHAT_MODEL, str(os.getpid())], port, 120) as server, \
+            FaultProxy(server) as proxy:
+        # The server still checks the key and reads every prompt, but writes one token an answer: what this test
+        # follows is where the key travels, not what SmolLM2 writes (refused and asked again, its answers took 1.5 min).
+        proxy.during(CHAT, 3600, Fault(cap_tokens=1))
         env = {**os.environ, "GFL_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "DATABASE_URL": url,
-               "OPENAI_API_KEY": key, "OPENAI_BASE_URL": f"{server}/v1", "GFL_CHAT_MODEL": CHAT_MODEL,
+               "OPENAI_API_KEY": key, "OPENAI_BASE_URL": proxy.base_url, "GFL_CHAT_MODEL": CHAT_MODEL,
                "GFL_EMBEDDER": "local", "GFL_CSV": str(one)}
         gfl = str(Path(sys.executable).parent / "gfl")
         with database.engine().begin() as connection:
@@ -166,9 +170,12 @@ def test_canary_secrets_appear_in_no_file_event_or_output(tmp_path, database):
         described = connection.execute(text("SELECT count(*) FROM listing_descriptions")).scalar_one()
         requests = dict(connection.execute(text("SELECT asset, sum(requests) FROM model_usage WHERE model = :model "
                                                 "GROUP BY asset"), {"model": CHAT_MODEL}).all())
-    # The run really went through the model server: the description and the ads each asked it (the key accepted).
+    # The run really went through the model server: the description and the ads each asked it, with the key, accepted.
     assert described == 1
     assert requests.get("listing_descriptions", 0) >= 1 and requests.get("listing_ads", 0) >= 1, requests
+    sent = proxy.to(CHAT)
+    assert sent and all(r.headers.get("authorization") == f"Bearer {key}" and r.status == 200 for r in sent), \
+        [(r.status, r.response) for r in sent]
 
 
 def test_gfl_up_killed_restarted_and_its_children_supervised(tmp_path):

