@@ -390,6 +390,19 @@ SOAK_REINSERT = text(
     "SELECT :id, 'Back: ' || coalesce(name, 'listing'), host_id, host_name, neighbourhood_group, neighbourhood, "
     "latitude, longitude, room_type, price, minimum_nights, number_of_reviews, availability_365 "
     "FROM listings WHERE id = :template_id")
+# A guest's review of a listing (the soak's stream and its first reviews, `gfl bench freshness`'s review case):
+# a new id, never a deleted review's (its tombstone stands).
+NEW_REVIEW = text(
+    "INSERT INTO reviews (id, listing_id, date, reviewer_id, reviewer_name, comments) "
+    "SELECT greatest((SELECT max(id) FROM reviews), (SELECT max(review_id) FROM review_tombstones), 0) + 1, "
+    ":listing_id, current_date, :reviewer_id, :reviewer_name, :comments RETURNING version"
+)
+# A random review no other transaction holds, its comments rewritten or the review deleted.
+SOAK_EDIT_REVIEW = text(
+    "UPDATE reviews SET comments = :comments WHERE id = "
+    "(SELECT id FROM reviews ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)")
+SOAK_DELETE_REVIEW = text(
+    "DELETE FROM reviews WHERE id = (SELECT id FROM reviews ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)")
 # The store made unavailable without touching the source (pgvector only): writers wait on the lock.
 SOAK_LOCK_STORE = text("LOCK TABLE listing_vectors IN ACCESS EXCLUSIVE MODE")
 # The audit: the source rows with their descriptions (what the store should hold), its deletions, the sync
@@ -446,13 +459,8 @@ DESCRIPTIONS_WRITTEN_SINCE = text(
 # The database's clock: run start times (the worker's clock) are shifted onto it before comparing.
 DATABASE_CLOCK = text("SELECT clock_timestamp()")
 
-# `gfl bench freshness`'s review: a new review of a listing, searchable once its listing's summary was built
-# from it and the listing's vector embedded (or confirmed) since.
-FRESHNESS_REVIEW = text(
-    "INSERT INTO reviews (id, listing_id, date, reviewer_id, reviewer_name, comments) "
-    "SELECT coalesce(max(id), 0) + 1, :listing_id, current_date, :reviewer_id, 'Bench guest', :comments FROM reviews "
-    "RETURNING version"
-)
+# `gfl bench freshness`'s review (NEW_REVIEW) is searchable once its listing's summary was built from it and the
+# listing's vector embedded (or confirmed) since.
 REVIEW_SEARCHABLE = text(
     "SELECT g.newest_review_version >= :version AND s.synced_at >= g.generated_at FROM guest_summaries g "
     "JOIN listing_sync s ON s.listing_id = g.listing_id WHERE g.listing_id = :id"
