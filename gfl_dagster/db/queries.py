@@ -459,13 +459,6 @@ DESCRIPTIONS_WRITTEN_SINCE = text(
 # The database's clock: run start times (the worker's clock) are shifted onto it before comparing.
 DATABASE_CLOCK = text("SELECT clock_timestamp()")
 
-# `gfl bench freshness`'s review (NEW_REVIEW) is searchable once its listing's summary was built from it and the
-# listing's vector embedded (or confirmed) since.
-REVIEW_SEARCHABLE = text(
-    "SELECT g.newest_review_version >= :version AND s.synced_at >= g.generated_at FROM guest_summaries g "
-    "JOIN listing_sync s ON s.listing_id = g.listing_id WHERE g.listing_id = :id"
-)
-
 # --- reviews (db/reviews.sql): the second source, and the guest summaries written from it ------------------
 REVIEW_COUNT = text("SELECT count(*) FROM reviews")
 # Listings of an area whose guest summary is missing or behind their reviews (their count and newest version
