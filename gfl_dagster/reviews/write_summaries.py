@@ -93,9 +93,7 @@ def summarize_area(engine: Engine, model: Optional[ChatModel], area: str,
             else:
                 report.empty += 1
             if len(rows) >= COMMIT_EVERY or done == len(stale):
-                # Under the area's vector lock: the embedder tells a vector behind its summary by
-                # generated_at > synced_at, which holds only if no summary commits while it embeds the area.
-                with area_lock(engine, embed.STAGE, area), engine.begin() as connection:
+                with embed.committing_embedding_input(engine, area) as connection:
                     connection.execute(tables.UPSERT_GUEST_SUMMARY, rows)
                 rows = []
                 progress(f"{area}: summarized {done}/{len(stale)} listings")
