@@ -313,7 +313,9 @@ _PENDING = (
     "SELECT rl.area, r.changed_at FROM (SELECT listing_id, count(*) AS n, max(version) AS newest, "
     " max(updated_at) AS changed_at FROM reviews GROUP BY listing_id) r "
     "JOIN listings rl ON rl.id = r.listing_id LEFT JOIN guest_summaries g ON g.listing_id = r.listing_id "
-    "WHERE g.listing_id IS NULL OR g.review_count <> r.n OR g.newest_review_version <> r.newest "
+    "WHERE (g.listing_id IS NULL OR g.review_count <> r.n OR g.newest_review_version <> r.newest) AND NOT EXISTS ("
+    " SELECT 1 FROM sync_failures f WHERE f.listing_id = r.listing_id AND f.attempts >= :poison_attempts"
+    " AND f.last_failed_at >= r.changed_at) "
     "UNION ALL "
     "SELECT g.area, g.generated_at AS changed_at FROM guest_summaries g "
     "WHERE (g.review_count > 0 AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.listing_id = g.listing_id)) "
@@ -473,6 +475,22 @@ LISTINGS_NEEDING_SUMMARY = text(
     "UNION SELECT g.listing_id FROM guest_summaries g WHERE g.area = :area AND g.review_count > 0 "
     "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.listing_id = g.listing_id) ORDER BY 1"
 )
+# The guest_summaries check: reviewed listings of an area whose summary is missing or behind their reviews and
+# that have no recorded failure; `changed_since`: their reviews changed (or one of the area's was deleted) after
+# :started, so a run that started before could not have carried it.
+SUMMARIES_BEHIND_WITHOUT_FAILURE = text(
+    "SELECT r.listing_id, g.listing_id IS NULL AS missing, "
+    "r.changed_at >= :started OR (g.review_count > r.n AND EXISTS (SELECT 1 FROM review_tombstones t "
+    " WHERE t.area = :area AND t.deleted_at >= :started)) AS changed_since "
+    "FROM (SELECT listing_id, count(*) AS n, max(version) AS newest, max(updated_at) AS changed_at FROM reviews "
+    " WHERE listing_id IN (SELECT id FROM listings WHERE area = :area) GROUP BY listing_id) r "
+    "LEFT JOIN guest_summaries g ON g.listing_id = r.listing_id "
+    "WHERE (g.listing_id IS NULL OR g.review_count <> r.n OR g.newest_review_version <> r.newest) "
+    "AND NOT EXISTS (SELECT 1 FROM sync_failures f WHERE f.listing_id = r.listing_id AND f.stage = :stage) "
+    "ORDER BY 1"
+)
+REVIEWED_LISTINGS_IN_AREA = text(
+    "SELECT count(DISTINCT listing_id) FROM reviews WHERE listing_id IN (SELECT id FROM listings WHERE area = :area)")
 REVIEWS_OF_LISTINGS = text(
     "SELECT r.id, r.listing_id, r.reviewer_id, r.comments, r.version, l.area FROM reviews r "
     "JOIN listings l ON l.id = r.listing_id WHERE r.listing_id = ANY(:ids) ORDER BY r.listing_id, r.id"
