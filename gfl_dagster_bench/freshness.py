@@ -24,13 +24,15 @@ def _wait(check: Callable[[], bool], timeout_s: float) -> Optional[float]:
     return None
 
 
-# Taken in turn, so each has a quarter of the changes. A review is a guest's new review of a listing: searchable
-# once that listing's guest summary has been rebuilt from it and its vector embedded after that.
+# Taken in turn, so each has a quarter of the changes. A review is a guest's new review of a listing that guests
+# already reviewed (REVIEWS_BEFORE each, written before the initial sync): it changes the counts of that
+# listing's summary, and is searchable once the listing's vector carries the new summary.
 KINDS = ("update", "insert", "delete", "review")
-# Real guests' words (Inside Airbnb, Singapore), so the summaries the reviews feed are what they would be.
+# Real guests' words (Inside Airbnb, Singapore); each mentions cleanliness, so every new one changes a count.
 REVIEW_COMMENTS = ("Very quiet and clean room, the host was very helpful.",
                    "Clean, quiet and close to the MRT. Great host, would stay again.",
                    "The location is great and the room was clean and comfortable.")
+REVIEWS_BEFORE = 2  # what a summary's aspect needs: two reviews that mention it
 
 
 @click.command("freshness")
@@ -119,10 +121,11 @@ def _measure(figures: dict, changes: int, limit: int, events: int, fast_path: bo
     with project_resources() as resources:
         areas = ensure_loaded(instance, resources, limit, echo)
         engine = resources.database.engine()
-        echo(f"initial sync of {limit} listings")
-        sync_all(instance, areas, echo, SEARCHABLE)
         with engine.connect() as connection:
             ids = [row[0] for row in connection.execute(queries.ALL_LISTING_IDS)]
+        reviewed = _write_reviews(engine, random.Random(11).sample(ids, min(len(ids), changes)))
+        echo(f"initial sync of {limit} listings, {REVIEWS_BEFORE} guests' reviews each for {len(reviewed)} of them")
+        sync_all(instance, areas, echo, SEARCHABLE)
         _time_model_calls(figures, resources, engine, ids[:MODEL_CALLS])
 
     children = []
@@ -148,7 +151,7 @@ def _measure(figures: dict, changes: int, limit: int, events: int, fast_path: bo
             # Commits land at random moments of the daemon's 5 s loop, as real writes do; back to
             # back, each would start in the same phase of the loop as the last one ended.
             time.sleep(rng.uniform(0, 5))
-            change = _change(engine, kind, ids, rng)
+            change = _change(engine, kind, ids, rng, reviewed)
             time.sleep(rng.uniform(0, 5))
             probe = _probe(engine)
             figures["timeouts"] += (change is None) + (probe is None)
@@ -237,13 +240,15 @@ def _event(engine, user_id: str, listing_id: int, timeout_s: float = 60) -> Opti
     return _wait(reflected, timeout_s)
 
 
-def _change(engine, kind: str, ids: list[int], rng: random.Random, timeout_s: float = 60) -> Optional[float]:
+def _change(engine, kind: str, ids: list[int], rng: random.Random, reviewed: list[int],
+            timeout_s: float = 60) -> Optional[float]:
     """Seconds from the commit of one change until the store follows it: holds the new version (update,
-    insert) or no longer holds the listing (delete). `ids` follows the living listings."""
+    insert), no longer holds the listing (delete), or holds the listing's new guest summary (review, of one of
+    the `reviewed` listings still living). `ids` follows the living listings."""
     from gfl_dagster.db import queries
 
     if kind == "review":
-        return _review(engine, rng.choice(ids), rng, timeout_s)
+        return _review(engine, rng.choice([i for i in reviewed if i in ids]), rng, timeout_s)
     with engine.begin() as connection:
         if kind == "insert":
             listing_id, version = connection.execute(queries.FRESHNESS_INSERT,
@@ -264,19 +269,52 @@ def _change(engine, kind: str, ids: list[int], rng: random.Random, timeout_s: fl
     return _wait(searchable, timeout_s)
 
 
-def _review(engine, listing_id: int, rng: random.Random, timeout_s: float) -> Optional[float]:
-    """Seconds from the commit of a new review until its listing's summary holds it and its vector follows."""
+def _write_reviews(engine, listing_ids: list[int]) -> list[int]:
+    """REVIEWS_BEFORE reviews of each listing, by different guests: their summaries state counts a new review changes."""
     from gfl_dagster.db import queries
 
     with engine.begin() as connection:
-        version = connection.execute(queries.FRESHNESS_REVIEW, {"listing_id": listing_id, "reviewer_id":
-                                     rng.randrange(1, 10**9), "comments": rng.choice(REVIEW_COMMENTS)}).scalar_one()
+        for number, listing_id in enumerate(listing_ids):
+            for each in range(REVIEWS_BEFORE):
+                connection.execute(queries.NEW_REVIEW, {
+                    "listing_id": listing_id, "reviewer_id": number * REVIEWS_BEFORE + each + 1,
+                    "reviewer_name": "Bench guest", "comments": REVIEW_COMMENTS[each % len(REVIEW_COMMENTS)]})
+    return listing_ids
 
-    def searchable() -> bool:
+
+def _review(engine, listing_id: int, rng: random.Random, timeout_s: float) -> Optional[float]:
+    """Seconds from the commit of a new review until the listing's vector carries the summary rebuilt from it
+    (a summary other than the one before: the review changed a count)."""
+    from gfl_dagster.cli.runs import project_resources
+    from gfl_dagster.db import queries
+    from gfl_dagster.listings.source import LISTINGS
+
+    def summary() -> tuple[Optional[str], int]:
         with engine.connect() as connection:
-            return bool(connection.execute(queries.REVIEW_SEARCHABLE, {"id": listing_id, "version": version}).scalar())
+            row = connection.execute(queries.GUEST_SUMMARY_BY_ID, {"id": listing_id}).mappings().first()
+        return (row["summary"], row["newest_review_version"]) if row else (None, 0)
 
-    return _wait(searchable, timeout_s)
+    before, _ = summary()
+    if not before:
+        raise click.ClickException(f"listing {listing_id} has no guest summary before its new review: "
+                                   f"the review case needs one that a new review changes")
+    with project_resources() as resources, resources.vector_store.session(LISTINGS) as store:
+        with engine.begin() as connection:  # the clock starts at its commit: the store is open already
+            version = connection.execute(queries.NEW_REVIEW, {
+                "listing_id": listing_id, "reviewer_name": "Bench guest", "reviewer_id": rng.randrange(10**6, 10**9),
+                "comments": rng.choice(REVIEW_COMMENTS)}).scalar_one()
+
+        def searchable() -> bool:
+            now, built_from = summary()
+            if now is None or built_from < version:
+                return False
+            if now == before:
+                raise click.ClickException(f"listing {listing_id}'s guest summary kept its text after a new review "
+                                           f"mentioning an aspect it counts: {now!r}")
+            stored = store.get(listing_id)
+            return stored is not None and stored.properties.get("guest_summary") == now
+
+        return _wait(searchable, timeout_s)
 
 
 def _probe(engine, timeout_s: float = 60) -> Optional[float]:

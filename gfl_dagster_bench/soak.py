@@ -55,7 +55,8 @@ _CLEARED = (settings.OPENAI_API_KEY, settings.WEAVIATE_URL, settings.WEAVIATE_AP
 def bench_soak(changes: int, rate: float, limit: int, faults: bool, fault_kinds: str, repeats: int, outage: float,
                converge_timeout: float, seed: int, logs: Optional[Path], as_json: bool) -> None:
     """Random inserts, updates (content and filterable-only), deletes, re-inserts of deleted ids, bursts on
-    one row and transactions held open across sensor ticks, at --rate, under dagster-daemon; with --faults,
+    one row and transactions held open across sensor ticks, and guests' reviews written, edited and deleted
+    (of some reviews written first for the loaded listings), at --rate, under dagster-daemon; with --faults,
     each fault (worker, postgres, store, model, daemon, up) --repeats times at random moments. Then the time to
     converge and the audit of every stored object against the source: lost, stale, duplicate, resurrected,
     orphan, wrong properties, wrong text, progress ahead of the store (goal: all 0), poison rows, runs.
@@ -84,7 +85,7 @@ def bench_soak(changes: int, rate: float, limit: int, faults: bool, fault_kinds:
 def _soak(scratch: Path, logs: Path, figures: dict, kinds: list[str], repeats: int, converge_timeout: float,
           echo: Callable[[str], None]) -> None:
     from gfl_dagster_bench.soak_audit import audit, run_figures
-    from gfl_dagster_bench.soak_changes import ChangeStream
+    from gfl_dagster_bench.soak_changes import ChangeStream, seed_reviews
     from gfl_dagster_bench.soak_faults import Daemon, FaultContext, FaultRunner, GflUp, schedule
     from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
     from gfl_dagster.cli.common import ensure_loaded
@@ -100,6 +101,8 @@ def _soak(scratch: Path, logs: Path, figures: dict, kinds: list[str], repeats: i
         with project_resources() as resources:
             engine = resources.database.engine()
             ensure_loaded(instance, resources, figures["listings"], echo)
+            figures["reviews_seeded"] = seed_reviews(engine, rng)
+            echo(f"{figures['reviews_seeded']} guests' reviews written for those listings")
             # Under `gfl up` itself when it is to be restarted; else the bare daemon, as the figures before it.
             daemon = (GflUp(dict(os.environ), logs / "up.log", figures["listings"]) if "up" in kinds
                       else Daemon(dict(os.environ), logs / "daemon.log"))
@@ -205,7 +208,8 @@ def _healthy(url: str) -> bool:
 def summary(figures: dict) -> str:
     from gfl_dagster_bench.soak_audit import FINDINGS
 
-    lines = [f"soak: {figures['changes_asked']} changes at {figures['rate']:g}/s on {figures['listings']} listings, "
+    lines = [f"soak: {figures['changes_asked']} changes at {figures['rate']:g}/s on {figures['listings']} listings "
+             f"({figures.get('reviews_seeded', 0)} reviews), "
              f"faults: {', '.join(figures['fault_kinds']) or 'none'} (x{figures['repeats']}) on {figures['machine']}"]
     stream = figures.get("stream")
     if stream:

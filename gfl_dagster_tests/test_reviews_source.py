@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from gfl_dagster.change_capture.fast_path import ChangeListener
 from gfl_dagster.change_capture.area_lock import area_lock
+from gfl_dagster.change_capture.poison import POISON_AFTER_ATTEMPTS
 from gfl_dagster.db import queries
 from gfl_dagster.db.engine import libpq_url
 from gfl_dagster.listings.describe import describe_area
@@ -28,6 +29,7 @@ from gfl_dagster.listings.embed import embed_area
 from gfl_dagster.listings.load import load_listings_csv
 from gfl_dagster.listings.source import LISTINGS
 from gfl_dagster.reviews.fast_path import LISTEN_FAST_PATH
+from gfl_dagster.reviews.checks import area_summaries_outcome
 from gfl_dagster.reviews.load import load_reviews_file
 from gfl_dagster.reviews.review_rows import REVIEW_COLUMNS
 from gfl_dagster.reviews.source import REVIEWS
@@ -302,6 +304,81 @@ def test_a_summary_never_commits_while_its_area_is_being_embedded(loaded):
             embedded_at = execute_scalar(engine, "SELECT now()")
         assert writing.result(timeout=60).written > 0
     assert scalar(engine, "SELECT min(generated_at) FROM guest_summaries WHERE area = :area", area=area) > embedded_at
+
+
+def database_now(engine):
+    return execute_scalar(engine, "SELECT clock_timestamp()")
+
+
+def summaries_check(engine, area: str, started):
+    with engine.connect() as connection:
+        outcome = area_summaries_outcome(connection, area, started, {"scope": "test"})
+    return outcome.passed, outcome.metadata
+
+
+def test_a_summary_that_cannot_be_written_is_a_recorded_failure_then_a_poison_row_that_never_blocks_its_area(
+        loaded, resources, monkeypatch):
+    """As a description's: the failure in sync_failures with its reason (the other listings written), retried,
+    skipped after a few failures at the same reviews, and not pending; a new review of it is tried again."""
+    from gfl_dagster.reviews import write_summaries
+
+    engine, _ = loaded
+    broken, area = rows(engine, "SELECT id, area FROM listings WHERE id IN (SELECT listing_id FROM reviews) "
+                                "ORDER BY id LIMIT 1")[0]
+    real = write_summaries._summarize
+
+    def summarize(model, reviews):
+        if reviews and reviews[0]["listing_id"] == broken:
+            raise ValueError("unreadable review")
+        return real(model, reviews)
+
+    monkeypatch.setattr(write_summaries, "_summarize", summarize)
+    first = summarize_area(engine, None, area)
+    assert first.failed == 1 and first.written + first.empty == first.rows_seen - 1 > 0
+    assert [tuple(row) for row in rows(engine, "SELECT stage, reason, attempts FROM sync_failures "
+                                               "WHERE listing_id = :id", id=broken)] == \
+        [(write_summaries.STAGE, "ValueError: unreadable review", 1)]
+    assert summaries_check(engine, area, database_now(engine))[0], "a recorded failure is an answer"
+    for _ in range(2, POISON_AFTER_ATTEMPTS + 1):
+        assert (lambda report: (report.rows_seen, report.failed))(summarize_area(engine, None, area)) == (1, 1)
+    assert summarize_area(engine, None, area).skipped_poison == 1
+
+    describe_area(engine, resources["model_client"], area)
+    embed_area(engine, resources["embedder"], resources["vector_store"].open(LISTINGS), area)
+    with engine.connect() as connection:
+        pending = connection.execute(queries.PENDING_COUNT_IN_AREA,
+                                     {"area": area, "poison_attempts": POISON_AFTER_ATTEMPTS}).scalar_one()
+    assert pending == 0, "a poison summary never keeps its area pending"
+
+    monkeypatch.setattr(write_summaries, "_summarize", real)
+    with engine.begin() as connection:
+        connection.execute(queries.NEW_REVIEW, {"listing_id": broken, "reviewer_id": 7, "reviewer_name": "Next",
+                                                "comments": "Clean and quiet."})
+    again = summarize_area(engine, None, area)
+    assert (again.rows_seen, again.failed, again.skipped_poison) == (1, 0, 0)
+    assert summary_of(engine, broken)["review_count"] > 0
+    assert not rows(engine, "SELECT 1 FROM sync_failures WHERE listing_id = :id", id=broken), "cleared once written"
+
+
+def test_the_summaries_check_fails_for_a_listing_left_behind_and_leaves_later_reviews_to_the_next_run(loaded):
+    engine, _ = loaded
+    area = rows(engine, "SELECT area FROM listings WHERE id IN (SELECT listing_id FROM reviews) LIMIT 1")[0][0]
+    passed, before = summaries_check(engine, area, database_now(engine))
+    assert not passed and before["behind"] == before["of_which_missing"] == before["reviewed_listings"] > 0
+    summarize_area(engine, None, area)
+    assert summaries_check(engine, area, database_now(engine))[0]
+
+    edited, deleted = rows(engine, "SELECT listing_id FROM reviews GROUP BY listing_id HAVING count(*) > 1 "
+                                   "ORDER BY listing_id LIMIT 2")
+    started = database_now(engine)  # a run starts; then a review is edited and another deleted
+    execute(engine, "UPDATE reviews SET comments = 'Noisy at night.' WHERE id = "
+                    "(SELECT min(id) FROM reviews WHERE listing_id = :id)", id=edited[0])
+    execute(engine, "DELETE FROM reviews WHERE id = (SELECT min(id) FROM reviews WHERE listing_id = :id)",
+            id=deleted[0])
+    passed, during = summaries_check(engine, area, started)
+    assert passed and (during["behind"], during["changed_during_run"]) == (0, 2)
+    passed, after = summaries_check(engine, area, database_now(engine))  # a run that started after both
+    assert not passed and after["behind_ids"] == f"{edited[0]}, {deleted[0]}" and after["of_which_missing"] == 0
 
 
 def test_the_chat_model_path_goes_through_the_check_and_the_template_stands_in(loaded):

@@ -33,7 +33,7 @@ from gfl_dagster.stores.weaviate import WeaviateStore
 from gfl_dagster_bench.fault_proxy import EMBEDDINGS, FaultProxy, error
 from gfl_dagster_bench.soak_audit import SHOWN, Wanted, audit, compare, wanted_listings
 from gfl_dagster_bench.soak_changes import (BURST_WRITES, LISTING_CHANGES, LONG_TRANSACTION_WRITES, MIX, ChangeKind,
-                                           ChangeStream, mix)
+                                           REVIEW_COMMENTS, ChangeStream, mix, seed_reviews)
 from gfl_dagster_bench.soak_faults import FAULTS, schedule
 from gfl_dagster_tests.conftest import BUNDLED_CSV
 from gfl_dagster_tests.model_servers import EMBEDDING_MODEL
@@ -178,8 +178,11 @@ def test_the_audit_finds_a_copy_under_another_id_and_area_on_weaviate(fake_weavi
 # The change stream, on the real embedded Postgres -------------------------------------------------
 def test_the_stream_writes_every_kind_of_change_and_counts_them_exactly(engine):
     load_listings_csv(engine, BUNDLED_CSV, limit=60)
+    seeded = seed_reviews(engine, random.Random(5))
+    reviews_sql = text("SELECT id, version, listing_id, comments FROM reviews")
     with engine.connect() as connection:
         before = dict(connection.execute(text("SELECT id, version FROM listings")).all())
+        reviews_before = {row.id: row for row in connection.execute(reviews_sql)}
     stream = ChangeStream(engine, random.Random(3), rate=2000, hold_s=(0.3, 0.6))
     report = stream.run(300)
 
@@ -195,6 +198,20 @@ def test_the_stream_writes_every_kind_of_change_and_counts_them_exactly(engine):
     assert tombstoned & set(after)  # deleted ids inserted again
     survivors = set(before) & set(after)  # how many the deletes leave depends on the threads' timing
     assert sum(after[i] != before[i] for i in survivors) > len(survivors) // 2  # updates
+
+    # The reviews' kinds: new reviews of listings, comments rewritten (a new version), reviews deleted.
+    with engine.connect() as connection:
+        reviews_after = {row.id: row for row in connection.execute(reviews_sql)}
+        review_tombstones = {row[0] for row in connection.execute(text("SELECT review_id FROM review_tombstones"))}
+    assert seeded >= 60 and len(reviews_before) >= seeded
+    new_reviews = set(reviews_after) - set(reviews_before)
+    assert new_reviews and len(new_reviews) >= report.changes["review_insert"] - report.changes["review_delete"]
+    assert all(reviews_after[i].comments in REVIEW_COMMENTS for i in new_reviews)
+    assert not new_reviews & review_tombstones  # a new id, never a deleted review's
+    deleted = set(reviews_before) - set(reviews_after)
+    assert deleted and deleted <= review_tombstones
+    edited = [i for i in set(reviews_before) & set(reviews_after) if reviews_after[i].version != reviews_before[i].version]
+    assert edited and all(reviews_after[i].comments in REVIEW_COMMENTS for i in edited)
 
 
 def test_the_stream_is_a_list_of_kinds_per_source_and_writes_each_source_s_share(engine):

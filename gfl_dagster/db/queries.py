@@ -320,7 +320,9 @@ _PENDING = (
     "SELECT rl.area, r.changed_at FROM (SELECT listing_id, count(*) AS n, max(version) AS newest, "
     " max(updated_at) AS changed_at FROM reviews GROUP BY listing_id) r "
     "JOIN listings rl ON rl.id = r.listing_id LEFT JOIN guest_summaries g ON g.listing_id = r.listing_id "
-    "WHERE g.listing_id IS NULL OR g.review_count <> r.n OR g.newest_review_version <> r.newest "
+    "WHERE (g.listing_id IS NULL OR g.review_count <> r.n OR g.newest_review_version <> r.newest) AND NOT EXISTS ("
+    " SELECT 1 FROM sync_failures f WHERE f.listing_id = r.listing_id AND f.attempts >= :poison_attempts"
+    " AND f.last_failed_at >= r.changed_at) "
     "UNION ALL "
     "SELECT g.area, g.generated_at AS changed_at FROM guest_summaries g "
     "WHERE (g.review_count > 0 AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.listing_id = g.listing_id)) "
@@ -397,6 +399,19 @@ SOAK_REINSERT = text(
     "SELECT :id, 'Back: ' || coalesce(name, 'listing'), host_id, host_name, neighbourhood_group, neighbourhood, "
     "latitude, longitude, room_type, price, minimum_nights, number_of_reviews, availability_365 "
     "FROM listings WHERE id = :template_id")
+# A guest's review of a listing (the soak's stream and its first reviews, `gfl bench freshness`'s review case):
+# a new id, never a deleted review's (its tombstone stands).
+NEW_REVIEW = text(
+    "INSERT INTO reviews (id, listing_id, date, reviewer_id, reviewer_name, comments) "
+    "SELECT greatest((SELECT max(id) FROM reviews), (SELECT max(review_id) FROM review_tombstones), 0) + 1, "
+    ":listing_id, current_date, :reviewer_id, :reviewer_name, :comments RETURNING version"
+)
+# A random review no other transaction holds, its comments rewritten or the review deleted.
+SOAK_EDIT_REVIEW = text(
+    "UPDATE reviews SET comments = :comments WHERE id = "
+    "(SELECT id FROM reviews ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)")
+SOAK_DELETE_REVIEW = text(
+    "DELETE FROM reviews WHERE id = (SELECT id FROM reviews ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)")
 # The store made unavailable without touching the source (pgvector only): writers wait on the lock.
 SOAK_LOCK_STORE = text("LOCK TABLE listing_vectors IN ACCESS EXCLUSIVE MODE")
 # The audit: the source rows with their descriptions (what the store should hold), its deletions, the sync
@@ -453,18 +468,6 @@ DESCRIPTIONS_WRITTEN_SINCE = text(
 # The database's clock: run start times (the worker's clock) are shifted onto it before comparing.
 DATABASE_CLOCK = text("SELECT clock_timestamp()")
 
-# `gfl bench freshness`'s review: a new review of a listing, searchable once its listing's summary was built
-# from it and the listing's vector embedded (or confirmed) since.
-FRESHNESS_REVIEW = text(
-    "INSERT INTO reviews (id, listing_id, date, reviewer_id, reviewer_name, comments) "
-    "SELECT coalesce(max(id), 0) + 1, :listing_id, current_date, :reviewer_id, 'Bench guest', :comments FROM reviews "
-    "RETURNING version"
-)
-REVIEW_SEARCHABLE = text(
-    "SELECT g.newest_review_version >= :version AND s.synced_at >= g.generated_at FROM guest_summaries g "
-    "JOIN listing_sync s ON s.listing_id = g.listing_id WHERE g.listing_id = :id"
-)
-
 # --- reviews (db/reviews.sql): the second source, and the guest summaries written from it ------------------
 REVIEW_COUNT = text("SELECT count(*) FROM reviews")
 # Listings of an area whose guest summary is missing or behind their reviews (their count and newest version
@@ -479,6 +482,22 @@ LISTINGS_NEEDING_SUMMARY = text(
     "UNION SELECT g.listing_id FROM guest_summaries g WHERE g.area = :area AND g.review_count > 0 "
     "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.listing_id = g.listing_id) ORDER BY 1"
 )
+# The guest_summaries check: reviewed listings of an area whose summary is missing or behind their reviews and
+# that have no recorded failure; `changed_since`: their reviews changed (or one of the area's was deleted) after
+# :started, so a run that started before could not have carried it.
+SUMMARIES_BEHIND_WITHOUT_FAILURE = text(
+    "SELECT r.listing_id, g.listing_id IS NULL AS missing, "
+    "r.changed_at >= :started OR (g.review_count > r.n AND EXISTS (SELECT 1 FROM review_tombstones t "
+    " WHERE t.area = :area AND t.deleted_at >= :started)) AS changed_since "
+    "FROM (SELECT listing_id, count(*) AS n, max(version) AS newest, max(updated_at) AS changed_at FROM reviews "
+    " WHERE listing_id IN (SELECT id FROM listings WHERE area = :area) GROUP BY listing_id) r "
+    "LEFT JOIN guest_summaries g ON g.listing_id = r.listing_id "
+    "WHERE (g.listing_id IS NULL OR g.review_count <> r.n OR g.newest_review_version <> r.newest) "
+    "AND NOT EXISTS (SELECT 1 FROM sync_failures f WHERE f.listing_id = r.listing_id AND f.stage = :stage) "
+    "ORDER BY 1"
+)
+REVIEWED_LISTINGS_IN_AREA = text(
+    "SELECT count(DISTINCT listing_id) FROM reviews WHERE listing_id IN (SELECT id FROM listings WHERE area = :area)")
 REVIEWS_OF_LISTINGS = text(
     "SELECT r.id, r.listing_id, r.reviewer_id, r.comments, r.version, l.area FROM reviews r "
     "JOIN listings l ON l.id = r.listing_id WHERE r.listing_id = ANY(:ids) ORDER BY r.listing_id, r.id"

@@ -74,7 +74,7 @@ class CheckOutcome:
                                     metadata=self.metadata, severity=self.severity, partition=partition)
 
 
-def _sample(ids: list[int]) -> str:
+def sample_ids(ids: list[int]) -> str:
     return ", ".join(str(i) for i in ids[:20]) + (" ..." if len(ids) > 20 else "")
 
 
@@ -83,9 +83,9 @@ def vector_outcomes(drift: Drift, scope: dict[str, Any]) -> list[CheckOutcome]:
     return [
         CheckOutcome("vector_count_matches_source", "listing_vectors", not drift.missing and not drift.extra,
                      {**scope, "missing": len(drift.missing), "extra": len(drift.extra),
-                      "missing_ids": _sample(drift.missing), "extra_ids": _sample(drift.extra)}),
+                      "missing_ids": sample_ids(drift.missing), "extra_ids": sample_ids(drift.extra)}),
         CheckOutcome("no_stale_vectors", "listing_vectors", not drift.stale,
-                     {**scope, "stale": len(drift.stale), "stale_ids": _sample(drift.stale)}),
+                     {**scope, "stale": len(drift.stale), "stale_ids": sample_ids(drift.stale)}),
     ]
 
 

@@ -22,6 +22,7 @@ from gfl_dagster.clients.model_client import ModelSettingError
 from gfl_dagster.db import queries, tables
 from gfl_dagster.change_capture.area_lock import area_lock
 from gfl_dagster.change_capture.poison import is_poison
+from gfl_dagster.listings import embed
 from gfl_dagster.listings.facts import description_input
 from gfl_dagster.listings.identity import content_hash
 from gfl_dagster.generation.generate import Generated, Template, generate_validated
@@ -179,7 +180,7 @@ def _save(engine: Engine, area: str, model: ModelClientResource, batch, outcomes
         else:
             failed.append({"listing_id": row["id"], "stage": STAGE, "area": area, "input_hash": input_hash,
                            "reason": _failure_reason(model, outcome)})
-    with engine.begin() as connection:
+    with embed.committing_embedding_input(engine, area) as connection:  # why: its docstring
         if saved:
             connection.execute(tables.UPSERT_DESCRIPTION, saved)
             connection.execute(queries.CLEAR_FAILURES, {"stage": STAGE, "ids": [s["listing_id"] for s in saved]})

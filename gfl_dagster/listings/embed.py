@@ -10,11 +10,12 @@ between only replays an idempotent upsert.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from gfl_dagster.db import queries, tables
 from gfl_dagster.change_capture.area_lock import area_lock
@@ -83,6 +84,15 @@ def plan_area(rows, descriptions, sync_state, failures, model: str,
             # text falls back to) while the stored properties must.
             planned.append(PlannedItem(item, text, False))
     return planned, unchanged
+
+
+@contextmanager
+def committing_embedding_input(engine: Engine, area: str) -> Iterator[Connection]:
+    """A transaction writing what an area's vectors are embedded from (descriptions, guest summaries), committed
+    under the area's vector lock. A run tells a vector behind its input by generated_at > synced_at (both now()):
+    that holds only if no input commits between the run's reads and its progress, which the lock forbids."""
+    with area_lock(engine, STAGE, area), engine.begin() as connection:
+        yield connection
 
 
 def embed_area(

@@ -65,6 +65,8 @@ def guest_summaries(context: AssetExecutionContext, database: PostgresResource,
         "reviews_used": report.reviews_used,
         "fallbacks": report.fallbacks,
         "deleted": report.deleted,
+        "failed": report.failed,
+        "skipped_poison_rows": report.skipped_poison,
         **spend.metadata(),
         "duration_s": round(report.seconds, 2),
     })
