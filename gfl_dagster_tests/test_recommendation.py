@@ -33,7 +33,7 @@ def test_cited_ids_in_order_without_repeats():
     "[202] is an entire home/apt in Midtown, Manhattan for $150 per night. [101] is cheaper at $85.",
     "A private room in Brooklyn for $85 [101]. Bigger groups could take the entire apartment [202] in Manhattan.",
     "[303] sits in Manhattan Beach, Brooklyn, $1,250.50 per night, a short ride to Manhattan.",
-    "[101] Sunny loft near Manhattan, $20 off is well reviewed.",  # the listing's name states nothing
+    "[101] \u201cSunny loft near Manhattan, $20 off\u201d is well reviewed.",  # the listing's name, quoted, states nothing
     "Both [101] and [202] fit: $85 and $150 per night.",
 ])
 def test_faithful_answers_pass(text):
@@ -42,6 +42,8 @@ def test_faithful_answers_pass(text):
 
 @pytest.mark.parametrize("text, problem", [
     ("[999] is a great choice.", "cites [999], not among the retrieved listings"),
+    # The host's name unquoted is the answer's own words: its "$20" is a price the facts do not hold.
+    ("[101] Sunny loft near Manhattan, $20 off is well reviewed.", "$20"),
     ("The Williamsburg room is a great choice.", "cites no retrieved listing"),
     ("[101] costs $95 per night.", "mentions $95 but the price of [101] is $85"),
     ("[202] is a private room in Midtown.", "calls [202] a private room but the room type is Entire home/apt"),
