@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -21,11 +22,20 @@ def test_the_pause_grows_and_ends():
     assert restart_delay(len(RESTART_DELAYS_S) + 1) is None and restart_delay(0) is None
 
 
-def _until(condition, seconds=10.0):
+def _until(condition, seconds=10.0, explain=lambda: ""):
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, explain()
         time.sleep(0.05)
+
+
+def _signal_state(pid: int) -> str:
+    """A live process's state and signal masks, as /proc shows them (why a SIGTERM did not end it)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError as error:
+        return f"pid {pid}: {error}"
+    return f"pid {pid} still alive: " + "; ".join(line for line in lines if line.startswith(("State", "PPid", "Sig")))
 
 
 def test_a_killed_child_is_restarted_and_a_crash_loop_gives_up(tmp_path):
@@ -60,7 +70,9 @@ def test_children_die_with_their_parent_even_on_sigkill(tmp_path):
         assert psutil.pid_exists(child)
         parent.kill()
         parent.wait()
-        _until(lambda: not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE)
+        # 30 s, and on failure what the child was doing: once in CI's suite (never alone) it outlived 10 s.
+        _until(lambda: not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE,
+               seconds=30.0, explain=lambda: _signal_state(child))
     finally:
         if psutil.pid_exists(child):
             os.kill(child, signal.SIGKILL)
