@@ -17,11 +17,20 @@ def dagster_command(name: str) -> str:
 
 
 def _die_with_parent() -> None:
-    """In the child before it runs: SIGTERM when its parent dies, however the parent ends (SIGKILL too)."""
+    """In the child before it runs: SIGTERM when its parent dies, however the parent ends (SIGKILL too).
+
+    SIGTERM and SIGINT back to their defaults first: an ignored signal stays ignored across exec, so a `gfl up`
+    launched where they are ignored (`nohup`, a script's background job) had children deaf to the parent's
+    death and to `stop_processes`. libc's signal(), not Python's: only the main thread may call that one."""
     import ctypes
 
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.signal.restype = ctypes.c_void_p
+    libc.signal.argtypes = (ctypes.c_int, ctypes.c_void_p)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        libc.signal(int(signum), None)  # SIG_DFL
     PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def start_process(command: list[str], log_path: Optional[Path] = None, env: Optional[dict] = None) -> subprocess.Popen:
