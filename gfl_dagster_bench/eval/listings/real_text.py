@@ -45,7 +45,6 @@ import collections
 import functools
 import hashlib
 import json
-import math
 import os
 import random
 import re
@@ -59,6 +58,7 @@ import pysbd
 
 from gfl_dagster.generation.folding import fold
 from gfl_dagster.listings.detailed_rows import HOST_TEXTS, parse_detailed_csv
+from gfl_dagster.recommendations.ranking import km_between
 from gfl_dagster.toml_reader import tomllib
 
 HERE = Path(__file__).resolve().parent
@@ -153,12 +153,6 @@ def load_city(city: str, path: Path) -> list[HostListing]:
     return listings
 
 
-def _km(a: Sequence[float], b: Sequence[float]) -> float:
-    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
-    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(h))
-
-
 def _with_article(noun: str) -> str:
     return ("an " if noun[0].lower() in "aeiou" else "a ") + noun
 
@@ -223,7 +217,7 @@ def _higher_rating(listing: HostListing, ctx: _Context) -> Made | None:
 
 def _landmark_distance(listing: HostListing, ctx: _Context) -> Made | None:
     here = (listing.row["latitude"], listing.row["longitude"])
-    far = [(name, _km(here, where)) for name, where in ctx.vocabulary["cities"][ctx.city]["landmarks"].items()
+    far = [(name, km_between(here, where)) for name, where in ctx.vocabulary["cities"][ctx.city]["landmarks"].items()
            if not _mentions(listing, name.removeprefix("the "))]
     far = [(name, km) for name, km in far if km >= MIN_LANDMARK_KM]
     if not far:
